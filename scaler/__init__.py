@@ -1,0 +1,3 @@
+"""scaler: cost-aware autoscaling and right-sizing for Kubernetes."""
+
+__version__ = "0.1.0"
