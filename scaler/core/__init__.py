@@ -1,0 +1,4 @@
+"""The pure core: values and decisions, no I/O.
+
+Layers import downwards only: quantity/resources -> requirements -> model -> scheduling -> plan.
+"""
