@@ -1,0 +1,213 @@
+"""The cluster as the core sees it: frozen values built by the snapshot and policy loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from scaler.core.requirements import Requirements
+from scaler.core.resources import Resources
+
+# Labels whose values come from the instance type or its offering, so a NodePool that
+# does not mention them still allows any value (Karpenter's "well-known labels").
+LABEL_INSTANCE_TYPE = "node.kubernetes.io/instance-type"
+LABEL_ARCH = "kubernetes.io/arch"
+LABEL_OS = "kubernetes.io/os"
+LABEL_ZONE = "topology.kubernetes.io/zone"
+LABEL_REGION = "topology.kubernetes.io/region"
+LABEL_HOSTNAME = "kubernetes.io/hostname"
+LABEL_CAPACITY_TYPE = "karpenter.sh/capacity-type"
+LABEL_NODEPOOL = "karpenter.sh/nodepool"
+# Labels other tools put on nodes for the same facts; read when Karpenter's are missing.
+LABEL_EKS_CAPACITY_TYPE = "eks.amazonaws.com/capacityType"
+LABEL_BETA_INSTANCE_TYPE = "beta.kubernetes.io/instance-type"
+LABEL_BETA_ZONE = "failure-domain.beta.kubernetes.io/zone"
+
+AWS_LABEL_PREFIX = "karpenter.k8s.aws/"
+WELL_KNOWN_LABELS = frozenset(
+    {
+        LABEL_INSTANCE_TYPE,
+        LABEL_ARCH,
+        LABEL_OS,
+        LABEL_ZONE,
+        LABEL_REGION,
+        LABEL_CAPACITY_TYPE,
+    }
+)
+# Keys decided by the offering (zone, capacity type), not by the instance type.
+OFFERING_LABELS = frozenset({LABEL_ZONE, LABEL_CAPACITY_TYPE})
+
+
+def is_well_known(key: str) -> bool:
+    return key in WELL_KNOWN_LABELS or key.startswith(AWS_LABEL_PREFIX)
+
+
+SPOT = "spot"
+ON_DEMAND = "on-demand"
+CAPACITY_TYPES = (SPOT, ON_DEMAND)
+
+NO_SCHEDULE = "NoSchedule"
+NO_EXECUTE = "NoExecute"
+PREFER_NO_SCHEDULE = "PreferNoSchedule"
+TAINT_EFFECTS = (NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE)
+
+
+@dataclass(frozen=True, slots=True)
+class Taint:
+    key: str
+    effect: str
+    value: str = ""
+
+    def __str__(self) -> str:
+        if self.value:
+            return f"{self.key}={self.value}:{self.effect}"
+        return f"{self.key}:{self.effect}"
+
+
+@dataclass(frozen=True, slots=True)
+class Toleration:
+    key: str = ""  # empty with Exists: tolerates every key
+    operator: str = "Equal"  # Equal | Exists
+    value: str = ""
+    effect: str = ""  # empty: every effect
+
+    def tolerates(self, taint: Taint) -> bool:
+        if self.effect and self.effect != taint.effect:
+            return False
+        if self.key and self.key != taint.key:
+            return False
+        if self.operator == "Exists":
+            return True
+        # Equal with an empty key is rejected by API validation; treat it as matching nothing.
+        return bool(self.key) and self.value == taint.value
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSelectorTerm:
+    """One term of required node affinity: label requirements and metadata.name fields."""
+
+    requirements: Requirements
+    node_names: frozenset[str] | None = None  # matchFields metadata.name In [...]; None: any
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduling:
+    """What a pod asks of its node. Identical pods share one instance (equivalence class)."""
+
+    node_selector: Requirements = field(default_factory=Requirements)
+    # Required node-affinity terms, ORed; empty tuple: no affinity.
+    affinity_terms: tuple[NodeSelectorTerm, ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
+
+    def alternatives(self) -> tuple[NodeSelectorTerm, ...]:
+        """Each way the pod can be satisfied: nodeSelector ANDed with one affinity term."""
+        if not self.affinity_terms:
+            return (NodeSelectorTerm(self.node_selector),)
+        return tuple(
+            NodeSelectorTerm(self.node_selector.intersect(t.requirements), t.node_names)
+            for t in self.affinity_terms
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    namespace: str
+    name: str
+    requests: Resources
+    scheduling: Scheduling = field(default_factory=Scheduling)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    node_name: str | None = None
+    priority: int = 0
+    owner_kind: str | None = None
+    owner_name: str | None = None
+    source: str = ""  # file it came from, for error messages
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def is_daemonset_pod(self) -> bool:
+        return self.owner_kind == "DaemonSet"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    name: str
+    labels: Mapping[str, str]
+    allocatable: Resources
+    taints: tuple[Taint, ...] = ()
+    unschedulable: bool = False
+    source: str = ""
+
+    @property
+    def instance_type(self) -> str | None:
+        return self.labels.get(LABEL_INSTANCE_TYPE) or self.labels.get(LABEL_BETA_INSTANCE_TYPE)
+
+    @property
+    def zone(self) -> str | None:
+        return self.labels.get(LABEL_ZONE) or self.labels.get(LABEL_BETA_ZONE)
+
+    @property
+    def capacity_type(self) -> str:
+        ct = self.labels.get(LABEL_CAPACITY_TYPE)
+        if ct:
+            return ct
+        eks = self.labels.get(LABEL_EKS_CAPACITY_TYPE, "").upper()
+        return SPOT if eks == "SPOT" else ON_DEMAND
+
+    @property
+    def arch(self) -> str | None:
+        return self.labels.get(LABEL_ARCH)
+
+    @property
+    def node_pool(self) -> str | None:
+        return self.labels.get(LABEL_NODEPOOL)
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSet:
+    namespace: str
+    name: str
+    requests: Resources  # of one pod
+    scheduling: Scheduling = field(default_factory=Scheduling)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class NodePool:
+    name: str
+    requirements: Requirements
+    taints: tuple[Taint, ...] = ()
+    startup_taints: tuple[Taint, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    limits: Mapping[str, int] | None = None  # zero is a limit too (it stops the pool)
+    weight: int = 0
+    # Kept as written for the disruption work that reads it later.
+    disruption: Mapping[str, object] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A cluster at one moment, as read from `kubectl get -o yaml` output."""
+
+    nodes: tuple[Node, ...] = ()
+    pods: tuple[Pod, ...] = ()
+    daemonsets: tuple[DaemonSet, ...] = ()
+    # Kept raw for later work (disruption budgets, zonal volumes).
+    pod_disruption_budgets: tuple[Mapping[str, object], ...] = ()
+    persistent_volume_claims: tuple[Mapping[str, object], ...] = ()
+    ignored_kinds: Mapping[str, int] = field(default_factory=dict)
+    expanded_workloads: int = 0  # controllers whose pending pods were made up from replicas
+
+    @property
+    def bound_pods(self) -> tuple[Pod, ...]:
+        return tuple(p for p in self.pods if p.node_name)
+
+    @property
+    def pending_pods(self) -> tuple[Pod, ...]:
+        return tuple(p for p in self.pods if not p.node_name)

@@ -1,0 +1,181 @@
+"""The catalog as arrays, so that filtering hundreds of instance types is one numpy step.
+
+Rows are instance types, columns are resources (`dims`). Requirement masks are cached by
+`Requirements` value: pods of one workload ask the same thing, so each distinct ask is
+computed once per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from pricing import InstanceType
+from scaler.core.model import LABEL_CAPACITY_TYPE, LABEL_ZONE, OFFERING_LABELS, is_well_known
+from scaler.core.requirements import Requirements
+from scaler.core.resources import Resources
+
+BASE_DIMS = ("cpu", "memory", "pods", "ephemeral-storage")
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchOption:
+    """One way to launch a node claim: an instance type in a zone at a capacity type."""
+
+    instance_type: str
+    zone: str
+    capacity_type: str
+    price: float
+    price_estimated: bool
+    interruption_band: str | None
+    arch: str
+
+
+class InstanceTypeTable:
+    def __init__(self, types: Sequence[InstanceType]) -> None:
+        self.types = tuple(types)
+        extended = sorted(
+            {k for t in self.types for k in t.allocatable if k not in BASE_DIMS}
+            | {k for t in self.types for k in t.capacity if k not in BASE_DIMS}
+        )
+        self.dims: tuple[str, ...] = BASE_DIMS + tuple(extended)
+        self.dim_index = {d: i for i, d in enumerate(self.dims)}
+        n, m = len(self.types), len(self.dims)
+        self.allocatable: IntArray = np.zeros((n, m), dtype=np.int64)
+        self.capacity: IntArray = np.zeros((n, m), dtype=np.int64)
+        for i, t in enumerate(self.types):
+            for d, j in self.dim_index.items():
+                self.allocatable[i, j] = t.allocatable.get(d, 0)
+                self.capacity[i, j] = t.capacity.get(d, t.allocatable.get(d, 0))
+        # Offerings as a (type x (zone, capacity type)) price matrix; inf where there is none.
+        pairs = sorted({(o.zone, o.capacity_type) for t in self.types for o in t.offerings})
+        self.pairs: tuple[tuple[str, str], ...] = tuple(pairs)
+        pair_index = {p: j for j, p in enumerate(pairs)}
+        self.price: FloatArray = np.full((n, len(pairs)), np.inf)
+        for i, t in enumerate(self.types):
+            for o in t.offerings:
+                if o.available:
+                    j = pair_index[(o.zone, o.capacity_type)]
+                    self.price[i, j] = min(self.price[i, j], o.price)
+        self._label_codes: dict[str, tuple[list[str | None], IntArray]] = {}
+        self._mask_cache: dict[Requirements, BoolArray] = {}
+        self._pair_cache: dict[Requirements, BoolArray] = {}
+        self.index = {t.name: i for i, t in enumerate(self.types)}
+
+    def __len__(self) -> int:
+        return len(self.types)
+
+    def vector(self, resources: Resources) -> tuple[int, ...] | None:
+        """Resources as a row in `dims`; None when it asks for a resource no type has."""
+        out = [0] * len(self.dims)
+        for name, value in resources.items():
+            j = self.dim_index.get(name)
+            if j is None:
+                if value > 0:
+                    return None
+                continue
+            out[j] = value
+        return tuple(out)
+
+    def _codes(self, key: str) -> tuple[list[str | None], IntArray]:
+        cached = self._label_codes.get(key)
+        if cached is None:
+            uniques: dict[str | None, int] = {}
+            codes = np.fromiter(
+                (uniques.setdefault(t.labels.get(key), len(uniques)) for t in self.types),
+                dtype=np.int64,
+                count=len(self.types),
+            )
+            cached = (list(uniques), codes)
+            self._label_codes[key] = cached
+        return cached
+
+    def allowed_pairs(self, reqs: Requirements) -> BoolArray:
+        """Which (zone, capacity type) columns the requirements allow."""
+        cached = self._pair_cache.get(reqs)
+        if cached is None:
+            zone, ct = reqs.get(LABEL_ZONE), reqs.get(LABEL_CAPACITY_TYPE)
+            cached = np.array(
+                [
+                    (zone is None or zone.matches(z)) and (ct is None or ct.matches(c))
+                    for z, c in self.pairs
+                ],
+                dtype=np.bool_,
+            )
+            self._pair_cache[reqs] = cached
+        return cached
+
+    def mask(self, reqs: Requirements) -> BoolArray:
+        """Instance types whose labels and offerings satisfy the requirements."""
+        cached = self._mask_cache.get(reqs)
+        if cached is not None:
+            return cached
+        mask: BoolArray = np.ones(len(self.types), dtype=np.bool_)
+        for key, req in reqs.items():
+            if key in OFFERING_LABELS or not is_well_known(key):
+                continue  # offering keys below; custom labels come from the NodePool
+            uniques, codes = self._codes(key)
+            ok = np.array([req.matches(u) for u in uniques], dtype=np.bool_)
+            mask &= ok[codes]
+        pairs = self.allowed_pairs(reqs)
+        mask &= np.isfinite(self.price[:, pairs]).any(axis=1) if pairs.any() else False
+        self._mask_cache[reqs] = mask
+        return mask
+
+    def options(
+        self, type_idx: IntArray, reqs: Requirements, limit: int | None = None
+    ) -> tuple[LaunchOption, ...]:
+        """Offerings of these types allowed by `reqs`, cheapest first."""
+        pairs = np.flatnonzero(self.allowed_pairs(reqs))
+        if len(type_idx) == 0 or len(pairs) == 0:
+            return ()
+        sub = self.price[np.ix_(type_idx, pairs)]
+        flat = np.argsort(sub, axis=None, kind="stable")
+        out: list[LaunchOption] = []
+        ncols = len(pairs)
+        for f in flat:
+            r, c = divmod(int(f), ncols)
+            price = float(sub[r, c])
+            if not np.isfinite(price):
+                break
+            t = self.types[int(type_idx[r])]
+            zone, ct = self.pairs[int(pairs[c])]
+            offering = next(o for o in t.offerings if o.zone == zone and o.capacity_type == ct)
+            out.append(
+                LaunchOption(
+                    t.name,
+                    zone,
+                    ct,
+                    price,
+                    offering.price_estimated,
+                    offering.interruption_band,
+                    t.arch,
+                )
+            )
+            if limit is not None and len(out) >= limit:
+                break
+        return tuple(out)
+
+    def price_of(self, instance_type: str, capacity_type: str, zone: str | None) -> float | None:
+        i = self.index.get(instance_type)
+        if i is None:
+            return None
+        best: float | None = None
+        for j, (z, ct) in enumerate(self.pairs):
+            if ct != capacity_type or (zone is not None and z != zone):
+                continue
+            p = float(self.price[i, j])
+            if np.isfinite(p) and (best is None or p < best):
+                best = p
+        return best
+
+    def labels_of(self, instance_type: str) -> Mapping[str, str]:
+        i = self.index.get(instance_type)
+        return {} if i is None else self.types[i].labels

@@ -1,0 +1,230 @@
+"""The scheduling core on small, hand-made catalogs: where each pod goes and why not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pricing import InstanceType, Offering
+from scaler.core.model import (
+    DaemonSet,
+    Node,
+    NodePool,
+    NodeSelectorTerm,
+    Pod,
+    Scheduling,
+    Taint,
+    Toleration,
+)
+from scaler.core.requirements import Requirement, Requirements
+from scaler.core.resources import Resources
+from scaler.core.scheduling.instancetypes import InstanceTypeTable
+from scaler.core.scheduling.scheduler import Scheduler, SchedulingResult
+
+GI = 1024**3
+
+
+def itype(name: str, cpu: int, mem_gib: int, *, arch: str = "amd64", pods: int = 110,
+          od: float | None = None, spot: float | None = None, gpu: int = 0) -> InstanceType:
+    od = od if od is not None else 0.05 * cpu + 0.005 * mem_gib
+    offers = [Offering(z, "on-demand", od, False, None, None) for z in ("z-a", "z-b")]
+    if spot is not None:
+        offers += [Offering(z, "spot", spot, True, "<5%", 5) for z in ("z-a", "z-b")]
+    alloc = {"cpu": cpu * 1000, "memory": mem_gib * GI, "pods": pods,
+             "ephemeral-storage": 17 * GI}
+    if gpu:
+        alloc["nvidia.com/gpu"] = gpu
+    labels = {"node.kubernetes.io/instance-type": name, "kubernetes.io/arch": arch,
+              "kubernetes.io/os": "linux",
+              "karpenter.k8s.aws/instance-family": name.split(".")[0]}
+    return InstanceType(name, arch, cpu, mem_gib * 1024, False, labels, alloc, alloc,
+                        tuple(offers), pods)
+
+
+TYPES = [
+    itype("m.large", 2, 8, od=0.10, spot=0.04),
+    itype("m.xlarge", 4, 16, od=0.20, spot=0.08),
+    itype("m.4xlarge", 16, 64, od=0.80, spot=0.30),
+    itype("g.large", 2, 8, arch="arm64", od=0.08, spot=0.03),
+    itype("g.4xlarge", 16, 64, arch="arm64", od=0.64, spot=0.25),
+    itype("p.2xlarge", 8, 32, od=1.50, gpu=1),
+]
+
+
+def req(key: str, op: str, *values: str) -> Requirement:
+    return Requirement.of(key, op, values)
+
+
+def pool(name: str = "default", *reqs: Requirement, weight: int = 0,
+         taints: Sequence[Taint] = (), limits: dict[str, int] | None = None) -> NodePool:
+    base = [req("karpenter.sh/nodepool", "In", name), *reqs]
+    return NodePool(name, Requirements(base), taints=tuple(taints), weight=weight, limits=limits)
+
+
+def pod(name: str, cpu: str = "500m", mem: str = "1Gi", *, selector: dict[str, str] | None = None,
+        terms: Sequence[Sequence[Requirement]] = (), tolerations: Sequence[Toleration] = (),
+        node: str | None = None, priority: int = 0, extra: dict[str, str] | None = None) -> Pod:
+    sched = Scheduling(
+        Requirements.from_labels(selector or {}),
+        tuple(NodeSelectorTerm(Requirements(t)) for t in terms),
+        tuple(tolerations),
+    )
+    requests = Resources.parse({"cpu": cpu, "memory": mem, **(extra or {})})
+    return Pod("default", name, requests, sched, node_name=node, priority=priority)
+
+
+def solve(pods: Sequence[Pod], pools: Sequence[NodePool] = (), nodes: Sequence[Node] = (),
+          daemonsets: Sequence[DaemonSet] = (), types: Sequence[InstanceType] = TYPES
+          ) -> SchedulingResult:
+    bound = [p for p in pods if p.node_name]
+    pending = [p for p in pods if not p.node_name]
+    s = Scheduler(InstanceTypeTable(types), list(pools) or [pool()], nodes, bound, daemonsets)
+    return s.solve(pending)
+
+
+def claim_of(result: SchedulingResult, pod_name: str):  # type: ignore[no-untyped-def]
+    return next(c for c in result.claims if any(p.name == pod_name for p in c.pods))
+
+
+def test_cheapest_offering_first_and_alternatives_ranked() -> None:
+    result = solve([pod("a")])
+    [claim] = result.claims
+    prices = [o.price for o in claim.options]
+    assert prices == sorted(prices)
+    assert (claim.options[0].instance_type, claim.options[0].capacity_type) == ("g.large", "spot")
+
+
+def test_node_selector_arch_pins_the_type() -> None:
+    result = solve([pod("a", selector={"kubernetes.io/arch": "amd64"})])
+    assert {o.arch for o in claim_of(result, "a").options} == {"amd64"}
+
+
+def test_required_on_demand_never_gets_spot() -> None:
+    p = pod("a", terms=[[req("karpenter.sh/capacity-type", "In", "on-demand")]])
+    assert {o.capacity_type for o in claim_of(solve([p]), "a").options} == {"on-demand"}
+
+
+def test_affinity_terms_are_ored() -> None:
+    p = pod("a", terms=[[req("kubernetes.io/arch", "In", "s390x")],
+                        [req("kubernetes.io/arch", "In", "arm64")]])
+    result = solve([p])
+    assert not result.unschedulable
+    assert {o.arch for o in claim_of(result, "a").options} == {"arm64"}
+
+
+def test_gt_on_well_known_label() -> None:
+    types = [*TYPES]
+    types[1] = itype("m.xlarge", 4, 16, od=0.2)
+    p = pod("a", terms=[[req("karpenter.k8s.aws/instance-family", "NotIn", "g", "p")]])
+    assert {o.instance_type[0] for o in claim_of(solve([p], types=types), "a").options} == {"m"}
+
+
+def test_pods_share_a_claim_until_it_is_full() -> None:
+    pods = [pod(f"p{i}", "1", "2Gi") for i in range(20)]
+    result = solve(pods)
+    assert not result.unschedulable
+    for c in result.claims:
+        alloc = next(t for t in TYPES if t.name == c.options[0].instance_type).allocatable
+        assert c.requests.fits(Resources(dict(alloc)))
+    assert sum(len(c.pods) for c in result.claims) == 20
+    assert len(result.claims) == 2  # 16 + 4 vCPU on the largest types, not 20 small nodes
+
+
+def test_max_pods_splits_claims() -> None:
+    types = [itype("t.small", 64, 256, pods=3, od=1.0)]
+    result = solve([pod(f"p{i}", "10m", "10Mi") for i in range(7)], types=types)
+    assert [len(c.pods) for c in result.claims] == [3, 3, 1]
+
+
+def test_existing_node_used_first_unless_cordoned_or_tainted() -> None:
+    labels = {"kubernetes.io/arch": "amd64", "node.kubernetes.io/instance-type": "m.xlarge"}
+    free = Node("n1", labels, Resources.parse({"cpu": "4", "memory": "16Gi", "pods": "110"}))
+    result = solve([pod("a")], nodes=[free])
+    assert result.existing == {"n1": (result.existing["n1"][0],)} and not result.claims
+    cordoned = Node("n1", labels, free.allocatable, unschedulable=True)
+    assert solve([pod("a")], nodes=[cordoned]).claims
+    tainted = Node("n1", labels, free.allocatable, taints=(Taint("dedicated", "NoSchedule", "x"),))
+    assert solve([pod("a")], nodes=[tainted]).claims
+    tolerating = pod("a", tolerations=[Toleration("dedicated", "Equal", "x", "NoSchedule")])
+    assert not solve([tolerating], nodes=[tainted]).claims
+
+
+def test_existing_node_capacity_counts_bound_pods() -> None:
+    labels = {"kubernetes.io/arch": "amd64"}
+    node = Node("n1", labels, Resources.parse({"cpu": "2", "memory": "8Gi", "pods": "110"}))
+    result = solve([pod("bound", "1500m", node="n1"), pod("new", "1")], nodes=[node])
+    assert not result.existing and len(result.claims) == 1
+
+
+def test_prefer_no_schedule_does_not_block() -> None:
+    taint = Taint("soft", "PreferNoSchedule")
+    result = solve([pod("a")], pools=[pool("p", taints=[taint])])
+    assert not result.unschedulable
+
+
+def test_tainted_pool_needs_toleration() -> None:
+    gpu = pool("gpu", req("karpenter.k8s.aws/instance-family", "In", "p"), weight=10,
+               taints=[Taint("nvidia.com/gpu", "NoSchedule", "true")])
+    plain = pod("plain")
+    gpu_pod = pod("trainer", "2", "8Gi", extra={"nvidia.com/gpu": "1"},
+                  tolerations=[Toleration("nvidia.com/gpu", "Exists", "", "NoSchedule")])
+    result = solve([plain, gpu_pod], pools=[gpu, pool()])
+    assert claim_of(result, "trainer").node_pool == "gpu"
+    assert claim_of(result, "plain").node_pool == "default"
+
+
+def test_higher_weight_pool_wins() -> None:
+    low = pool("low")
+    high = pool("high", req("kubernetes.io/arch", "In", "amd64"), weight=50)
+    assert claim_of(solve([pod("a")], pools=[low, high]), "a").node_pool == "high"
+
+
+def test_limits_stop_a_pool_and_say_so() -> None:
+    limited = pool("small", limits={"cpu": 4000})
+    pods = [pod(f"p{i}", "1500m") for i in range(4)]
+    result = solve(pods, pools=[limited], types=[itype("m.xlarge", 4, 16)])
+    assert len(result.claims) == 1
+    assert len(result.unschedulable) == 2
+    assert "limits" in result.unschedulable[0][1]
+    stopped = pool("stopped", limits={"cpu": 0})
+    result = solve([pod("a")], pools=[stopped])
+    assert result.unschedulable and not result.claims
+
+
+def test_daemonset_overhead_counts_on_new_nodes() -> None:
+    types = [itype("m.large", 2, 8)]
+    ds = DaemonSet("kube-system", "agent", Resources.parse({"cpu": "600m", "memory": "100Mi"}))
+    result = solve([pod("a", "1500m")], daemonsets=[ds], types=types)
+    assert result.unschedulable and not result.claims
+    assert "1.5 vCPU" in result.unschedulable[0][1]
+    # A DaemonSet that does not tolerate the pool's taint never lands there.
+    tainted = pool("t", taints=[Taint("k", "NoSchedule")])
+    tol = pod("a", "1500m", tolerations=[Toleration("k", "Exists")])
+    assert solve([tol], pools=[tainted], daemonsets=[ds], types=types).claims
+
+
+def test_extended_resources_pick_gpu_types() -> None:
+    p = pod("a", "1", "2Gi", extra={"nvidia.com/gpu": "1"})
+    assert {o.instance_type for o in claim_of(solve([p]), "a").options} == {"p.2xlarge"}
+
+
+def test_unknown_extended_resource_is_explained() -> None:
+    result = solve([pod("a", extra={"example.com/fpga": "1"})])
+    assert "example.com/fpga" in result.unschedulable[0][1]
+
+
+def test_reason_names_pool_size_and_arch() -> None:
+    p = pod("big", "96", "8Gi", selector={"kubernetes.io/arch": "arm64"})
+    [(_, reason)] = solve([p]).unschedulable
+    assert "NodePool default" in reason and "96 vCPU" in reason and "arm64" in reason
+
+
+def test_custom_label_the_pool_does_not_set() -> None:
+    [(_, reason)] = solve([pod("a", selector={"team": "blue"})]).unschedulable
+    assert "does not set label team" in reason
+
+
+def test_higher_priority_placed_first_when_capacity_is_short() -> None:
+    limited = pool("small", limits={"cpu": 4000})
+    pods = [pod("low", "3", priority=0), pod("high", "3", priority=1000)]
+    result = solve(pods, pools=[limited], types=[itype("m.xlarge", 4, 16)])
+    assert [p.name for p, _ in result.unschedulable] == ["low"]
