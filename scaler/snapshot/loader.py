@@ -1,0 +1,140 @@
+"""`load_snapshot`: Kubernetes manifests (files, directories) to a `Snapshot`.
+
+Kinds read:
+
+    Node                   -> Snapshot.nodes
+    Pod                    -> Snapshot.pods (bound when spec.nodeName is set, else pending);
+                              finished pods and pending DaemonSet pods are left out
+    DaemonSet              -> Snapshot.daemonsets (per-node overhead)
+    Deployment, ReplicaSet,
+    StatefulSet, Job       -> pending pods, when none of theirs is in the snapshot
+    PodDisruptionBudget,
+    PersistentVolumeClaim  -> kept as written
+    PriorityClass          -> the priority of pods that name it without spec.priority
+    anything else          -> counted in Snapshot.ignored_kinds
+
+An object that appears twice (same kind, namespace and name, e.g. in two overlapping
+`kubectl get` outputs) is read once, the first time. Every problem is one `UserError`
+line: `file: Kind namespace/name: field.path: message`.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+from scaler.core.model import DaemonSet, Node, Pod, Snapshot
+from scaler.errors import UserError
+from scaler.snapshot.documents import RawObject, input_files, read_objects
+from scaler.snapshot.objects import Converter, PodFacts, fields_of, require_name
+from scaler.snapshot.workloads import CONTROLLER_KINDS, expand_workloads
+
+NODE: Final = "Node"
+POD: Final = "Pod"
+DAEMON_SET: Final = "DaemonSet"
+PDB: Final = "PodDisruptionBudget"
+PVC: Final = "PersistentVolumeClaim"
+PRIORITY_CLASS: Final = "PriorityClass"
+READ_KINDS: Final = frozenset({NODE, POD, DAEMON_SET, PDB, PVC, PRIORITY_CLASS}) | CONTROLLER_KINDS
+CLUSTER_KINDS: Final = frozenset({NODE, POD, DAEMON_SET}) | CONTROLLER_KINDS
+# Built into every cluster, so pods may name them without the snapshot holding them.
+SYSTEM_PRIORITY_CLASSES: Final[Mapping[str, int]] = {
+    "system-cluster-critical": 2_000_000_000,
+    "system-node-critical": 2_000_001_000,
+}
+
+
+def load_snapshot(paths: Sequence[str | Path]) -> Snapshot:
+    """Read every Kubernetes object under `paths` (files or directories) into a Snapshot.
+
+    Raises `UserError` for a missing or unreadable file, invalid YAML or JSON, an object
+    without kind or name, a malformed field, or inputs with no Nodes, Pods or workloads.
+    """
+    with _gc_paused():
+        return _load(paths)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Parsing builds millions of objects and no cycles; the cyclic collector would walk
+    the growing heap again and again (it is most of the time of a large YAML load)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(paths: Sequence[str | Path]) -> Snapshot:
+    if isinstance(paths, str | Path):  # one path where a list was meant
+        paths = [paths]
+    if not paths:
+        raise UserError("no snapshot given (expected files or directories)")
+    by_kind: dict[str, list[RawObject]] = {kind: [] for kind in READ_KINDS}
+    ignored: Counter[str] = Counter()
+    seen: set[tuple[str, str, str]] = set()
+    controllers: list[RawObject] = []
+    for file in input_files(paths):
+        for obj in read_objects(file):
+            objects = by_kind.get(obj.kind)
+            if objects is None:
+                ignored[obj.kind] += 1
+                continue
+            require_name(obj)
+            key = (obj.kind, obj.namespace, obj.name)
+            if key not in seen:
+                seen.add(key)
+                objects.append(obj)
+                if obj.kind in CONTROLLER_KINDS:
+                    controllers.append(obj)  # all kinds, in reading order
+
+    if not any(by_kind[kind] for kind in CLUSTER_KINDS):
+        found = f" (only {', '.join(sorted(ignored))})" if ignored else ""
+        raise UserError(
+            f"no Nodes, Pods or workloads found{found}",
+            file=", ".join(str(p) for p in paths),
+        )
+
+    classes, default_priority = _priority_classes(by_kind[PRIORITY_CLASS])
+    converter = Converter(classes, default_priority)
+    nodes: list[Node] = [converter.node(obj) for obj in by_kind[NODE]]
+    pods: list[Pod] = []
+    facts: list[PodFacts] = []
+    taken: set[str] = set()
+    for obj in by_kind[POD]:
+        pod_facts, pod = converter.pod(obj)
+        facts.append(pod_facts)
+        taken.add(f"{obj.namespace}/{obj.name}")
+        if pod is not None:
+            pods.append(pod)
+    daemonsets: list[DaemonSet] = [converter.daemonset(obj) for obj in by_kind[DAEMON_SET]]
+    expansion = expand_workloads(controllers, facts, taken, converter)
+
+    return Snapshot(
+        nodes=tuple(nodes),
+        pods=(*pods, *expansion.pods),
+        daemonsets=tuple(daemonsets),
+        pod_disruption_budgets=tuple(obj.body for obj in by_kind[PDB]),
+        persistent_volume_claims=tuple(obj.body for obj in by_kind[PVC]),
+        ignored_kinds=dict(sorted(ignored.items())),
+        expanded_workloads=expansion.expanded,
+    )
+
+
+def _priority_classes(objects: Sequence[RawObject]) -> tuple[dict[str, int], int]:
+    """PriorityClass name -> value, and the globalDefault's value (0 when none)."""
+    classes = dict(SYSTEM_PRIORITY_CLASSES)
+    default = 0
+    for obj in objects:
+        f = fields_of(obj)
+        value = f.integer(obj.body.get("value"), "value", 0)
+        classes[obj.name] = value
+        if f.boolean(obj.body.get("globalDefault"), "globalDefault"):
+            default = value
+    return classes, default
