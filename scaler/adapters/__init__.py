@@ -1,0 +1,1 @@
+"""Adapters: implementations of the ports (simulated ones are the embedded default)."""

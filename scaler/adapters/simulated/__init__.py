@@ -1,0 +1,6 @@
+"""Simulated cloud and cluster: the real decision code runs against these with no account."""
+
+from scaler.adapters.simulated.cloud import SimulatedCloud
+from scaler.adapters.simulated.cluster import SimulatedCluster
+
+__all__ = ["SimulatedCloud", "SimulatedCluster"]

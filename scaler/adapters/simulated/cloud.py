@@ -1,0 +1,80 @@
+"""A cloud priced from the bundled catalog; launches succeed unless an offering is marked out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from pricing import Catalog, InstanceType
+from scaler.core.model import LABEL_INSTANCE_TYPE, NodePool
+from scaler.ports.cloud import (
+    CloudNode,
+    InsufficientCapacityError,
+    NodeClaimRequest,
+    NodeNotFoundError,
+)
+
+
+class SimulatedCloud:
+    name = "simulated"
+
+    def __init__(
+        self, catalog: Catalog, unavailable: Iterable[tuple[str, str, str]] = ()
+    ) -> None:
+        self.catalog = catalog
+        # (instance type, zone, capacity type) that fail with insufficient capacity.
+        self.unavailable = set(unavailable)
+        self._nodes: dict[str, CloudNode] = {}
+        self._next_id = 1
+
+    def instance_types(self, node_pool: NodePool) -> Sequence[InstanceType]:
+        return self.catalog.instance_types
+
+    def create(self, request: NodeClaimRequest) -> CloudNode:
+        for opt in request.options:
+            if (opt.instance_type, opt.zone, opt.capacity_type) in self.unavailable:
+                continue
+            provider_id = f"sim:///{opt.zone}/i-{self._next_id:017x}"
+            self._next_id += 1
+            node = CloudNode(
+                provider_id=provider_id,
+                claim_name=request.name,
+                node_pool=request.node_pool,
+                instance_type=opt.instance_type,
+                zone=opt.zone,
+                capacity_type=opt.capacity_type,
+                arch=opt.arch,
+                price_per_hour=opt.price,
+                price_estimated=opt.price_estimated,
+            )
+            self._nodes[provider_id] = node
+            return node
+        raise InsufficientCapacityError(
+            f"no capacity for node claim {request.name} among {len(request.options)} offerings"
+        )
+
+    def delete(self, provider_id: str) -> None:
+        if self._nodes.pop(provider_id, None) is None:
+            raise NodeNotFoundError(provider_id)
+
+    def get(self, provider_id: str) -> CloudNode:
+        try:
+            return self._nodes[provider_id]
+        except KeyError:
+            raise NodeNotFoundError(provider_id) from None
+
+    def list(self) -> Sequence[CloudNode]:
+        return list(self._nodes.values())
+
+    def is_drifted(self, node: CloudNode, node_pool: NodePool) -> str | None:
+        it = self.catalog.get(node.instance_type)
+        labels = dict(it.labels) if it else {LABEL_INSTANCE_TYPE: node.instance_type}
+        labels.update(
+            {
+                "topology.kubernetes.io/zone": node.zone,
+                "karpenter.sh/capacity-type": node.capacity_type,
+            }
+        )
+        bad = node_pool.requirements.conflict_with_labels(
+            {**labels, **node_pool.labels, "karpenter.sh/nodepool": node_pool.name}
+        )
+        return None if bad is None else f"no longer satisfies {bad.describe()}"

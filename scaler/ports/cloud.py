@@ -1,0 +1,73 @@
+"""The cloud-provider port, shaped like Karpenter's `cloudprovider.CloudProvider`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pricing import InstanceType
+from scaler.core.model import NodePool, Taint
+from scaler.core.requirements import Requirements
+from scaler.core.scheduling.instancetypes import LaunchOption
+
+
+class CloudError(Exception):
+    """The cloud refused or failed a call."""
+
+
+class InsufficientCapacityError(CloudError):
+    """None of the offered instance types could be launched."""
+
+
+class NodeNotFoundError(CloudError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NodeClaimRequest:
+    """What to launch: the claim's requirements and its ranked offerings, cheapest first."""
+
+    name: str
+    node_pool: str
+    requirements: Requirements
+    options: tuple[LaunchOption, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CloudNode:
+    """A launched instance as the cloud reports it."""
+
+    provider_id: str
+    claim_name: str
+    node_pool: str
+    instance_type: str
+    zone: str
+    capacity_type: str
+    arch: str
+    price_per_hour: float
+    price_estimated: bool
+
+
+class CloudProvider(Protocol):
+    name: str
+
+    def create(self, request: NodeClaimRequest) -> CloudNode:
+        """Launch one node from the first option that has capacity."""
+        ...
+
+    def delete(self, provider_id: str) -> None: ...
+
+    def get(self, provider_id: str) -> CloudNode: ...
+
+    def list(self) -> Sequence[CloudNode]: ...
+
+    def instance_types(self, node_pool: NodePool) -> Sequence[InstanceType]:
+        """Instance types with their offerings (prices, zones, capacity types)."""
+        ...
+
+    def is_drifted(self, node: CloudNode, node_pool: NodePool) -> str | None:
+        """Why the node no longer matches its NodePool, or None."""
+        ...

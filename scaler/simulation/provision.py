@@ -1,0 +1,188 @@
+"""One provisioning pass: read the cluster, decide with the core, launch through the cloud port.
+
+The same pass drives the real controller later; here it runs on the simulated adapters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pricing import Catalog, CatalogError, load_catalog
+from scaler.adapters.simulated import SimulatedCloud, SimulatedCluster
+from scaler.core.model import (
+    LABEL_CAPACITY_TYPE,
+    LABEL_HOSTNAME,
+    LABEL_NODEPOOL,
+    LABEL_REGION,
+    LABEL_ZONE,
+    Node,
+    NodePool,
+    Snapshot,
+)
+from scaler.core.plan import Placement, Plan, PlannedNode, Unschedulable
+from scaler.core.resources import ZERO, Resources
+from scaler.core.scheduling.instancetypes import InstanceTypeTable
+from scaler.core.scheduling.scheduler import ClaimPlan, Scheduler
+from scaler.errors import UserError
+from scaler.policy import PolicySet, load_policies
+from scaler.ports.cloud import CloudProvider, InsufficientCapacityError, NodeClaimRequest
+from scaler.ports.cluster import Cluster
+from scaler.snapshot import load_snapshot
+
+
+@dataclass(frozen=True)
+class SimulationInput:
+    snapshot: Snapshot
+    policies: PolicySet
+    catalog: Catalog
+    snapshot_paths: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def check_node_pools(table: InstanceTypeTable, pools: Sequence[NodePool], region: str) -> None:
+    """A NodePool that no instance type satisfies is a policy mistake, not an empty plan."""
+    for pool in pools:
+        if not table.mask(pool.requirements).any():
+            reqs = "; ".join(
+                r.describe() for k, r in pool.requirements.items() if k != LABEL_NODEPOOL
+            )
+            raise UserError(
+                f"no instance type in region {region} satisfies the requirements ({reqs})",
+                file=pool.source or None,
+                obj=f"NodePool {pool.name}",
+                field="spec.template.spec.requirements",
+            )
+
+
+def _new_node(claim: ClaimPlan, pool: NodePool, launched_type: str, zone: str, ct: str,
+              catalog: Catalog) -> Node:
+    it = catalog.get(launched_type)
+    labels = dict(it.labels) if it else {}
+    labels.update(pool.labels)
+    labels.update(
+        {
+            LABEL_ZONE: zone,
+            LABEL_REGION: catalog.region,
+            LABEL_CAPACITY_TYPE: ct,
+            LABEL_NODEPOOL: pool.name,
+            LABEL_HOSTNAME: claim.name,
+        }
+    )
+    allocatable = Resources(dict(it.allocatable)) if it else Resources({})
+    return Node(name=claim.name, labels=labels, allocatable=allocatable, taints=pool.taints)
+
+
+def provision(
+    cluster: Cluster, cloud: CloudProvider, pools: Sequence[NodePool], catalog: Catalog
+) -> Plan:
+    snap = cluster.snapshot()
+    table = InstanceTypeTable(cloud.instance_types(pools[0]) if pools else ())
+    check_node_pools(table, pools, catalog.region)
+    scheduler = Scheduler(table, pools, snap.nodes, snap.bound_pods, snap.daemonsets)
+    result = scheduler.solve(snap.pending_pods)
+
+    by_pool = {p.name: p for p in pools}
+    placements = [Placement(p.key, p.node_name, False) for p in snap.bound_pods if p.node_name]
+    unschedulable = [Unschedulable(p.key, reason) for p, reason in result.unschedulable]
+    for node_name, pods in result.existing.items():
+        for pod in pods:
+            cluster.bind(pod.key, node_name)
+            placements.append(Placement(pod.key, node_name, True))
+
+    new_nodes: list[PlannedNode] = []
+    for claim in result.claims:
+        pool = by_pool[claim.node_pool]
+        request = NodeClaimRequest(
+            claim.name, pool.name, claim.requirements, claim.options, pool.labels, pool.taints
+        )
+        try:
+            launched = cloud.create(request)
+        except InsufficientCapacityError as err:
+            unschedulable.extend(Unschedulable(p.key, f"launch failed: {err}") for p in claim.pods)
+            continue
+        node = _new_node(
+            claim, pool, launched.instance_type, launched.zone, launched.capacity_type, catalog
+        )
+        cluster.add_node(node)
+        for pod in claim.pods:
+            cluster.bind(pod.key, node.name)
+            placements.append(Placement(pod.key, node.name, True))
+        new_nodes.append(
+            PlannedNode(
+                name=node.name,
+                existing=False,
+                instance_type=launched.instance_type,
+                capacity_type=launched.capacity_type,
+                zone=launched.zone,
+                arch=launched.arch,
+                node_pool=pool.name,
+                price_per_hour=launched.price_per_hour,
+                price_estimated=launched.price_estimated,
+                pods=tuple(p.key for p in claim.pods),
+                requests=claim.requests,
+                allocatable=node.allocatable,
+                alternatives=claim.options,
+            )
+        )
+
+    pods_on: dict[str, list[str]] = {}
+    requests_on: dict[str, Resources] = {}
+    after = cluster.snapshot()
+    for pod in after.pods:
+        if pod.node_name:
+            pods_on.setdefault(pod.node_name, []).append(pod.key)
+            prev = requests_on.get(pod.node_name, ZERO)
+            requests_on[pod.node_name] = prev + pod.requests
+    existing_nodes: list[PlannedNode] = []
+    for n in snap.nodes:
+        itype = n.instance_type
+        price = None
+        if itype:
+            price = table.price_of(itype, n.capacity_type, n.zone)
+            if price is None:
+                price = table.price_of(itype, n.capacity_type, None)
+        existing_nodes.append(
+            PlannedNode(
+                name=n.name,
+                existing=True,
+                instance_type=itype,
+                capacity_type=n.capacity_type,
+                zone=n.zone,
+                arch=n.arch,
+                node_pool=n.node_pool,
+                price_per_hour=price,
+                price_estimated=price is not None and n.capacity_type == "spot",
+                pods=tuple(pods_on.get(n.name, ())),
+                requests=requests_on.get(n.name, Resources({})),
+                allocatable=n.allocatable,
+            )
+        )
+    return Plan(
+        region=catalog.region,
+        placements=tuple(placements),
+        nodes=tuple(existing_nodes + new_nodes),
+        unschedulable=tuple(unschedulable),
+    )
+
+
+def load_inputs(
+    snapshot_paths: Sequence[str],
+    policies_path: str | None,
+    region: str,
+    zones: Sequence[str] | None = None,
+) -> SimulationInput:
+    try:
+        catalog = load_catalog(region, zones)
+    except CatalogError as err:
+        raise UserError(str(err), field="--region") from None
+    policies = load_policies(Path(policies_path) if policies_path else None)
+    snapshot = load_snapshot([Path(p) for p in snapshot_paths])
+    return SimulationInput(snapshot, policies, catalog, tuple(snapshot_paths))
+
+
+def run_simulation(inputs: SimulationInput) -> Plan:
+    cluster = SimulatedCluster(inputs.snapshot)
+    cloud = SimulatedCloud(inputs.catalog)
+    return provision(cluster, cloud, inputs.policies.node_pools, inputs.catalog)
