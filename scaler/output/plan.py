@@ -1,0 +1,134 @@
+"""The provisioning plan as a document (JSON/YAML contract, docs/plan-json.md) and a table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from scaler.core.plan import HOURS_PER_MONTH, Plan, PlannedNode
+from scaler.core.quantity import format_quantity
+from scaler.core.resources import Resources
+from scaler.output.table import render_table
+
+# How many ranked alternatives each new node lists in the document.
+ALTERNATIVES_SHOWN = 20
+
+
+def _resources(r: Resources) -> dict[str, str]:
+    return {k: format_quantity(k, v) for k, v in sorted(r.items())}
+
+
+def _node(n: PlannedNode) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": n.name,
+        "existing": n.existing,
+        "instanceType": n.instance_type,
+        "capacityType": n.capacity_type,
+        "zone": n.zone,
+        "arch": n.arch,
+        "nodePool": n.node_pool,
+        "pricePerHour": round(n.price_per_hour or 0.0, 6),
+        "priceKnown": n.price_per_hour is not None,
+        "priceEstimated": n.price_estimated,
+        "pods": len(n.pods),
+        "requests": _resources(n.requests),
+        "allocatable": _resources(n.allocatable),
+    }
+    if not n.existing:
+        doc["alternatives"] = [
+            {
+                "instanceType": o.instance_type,
+                "zone": o.zone,
+                "capacityType": o.capacity_type,
+                "pricePerHour": round(o.price, 6),
+            }
+            for o in n.alternatives[:ALTERNATIVES_SHOWN]
+        ]
+    return doc
+
+
+def plan_document(plan: Plan, summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The stable JSON contract; fields may be added, none of these changed."""
+    doc: dict[str, Any] = {
+        "placements": [{"pod": p.pod, "node": p.node} for p in plan.placements],
+        "nodes": [_node(n) for n in plan.nodes],
+        "unschedulable": [{"pod": u.pod, "reason": u.reason} for u in plan.unschedulable],
+        "cost": {
+            "currentPerHour": round(plan.current_per_hour, 6),
+            "plannedPerHour": round(plan.planned_per_hour, 6),
+            "currentPerMonth": round(plan.current_per_hour * HOURS_PER_MONTH, 2),
+            "plannedPerMonth": round(plan.planned_per_hour * HOURS_PER_MONTH, 2),
+            "currency": "USD",
+        },
+        "region": plan.region,
+    }
+    if summary is not None:
+        doc["summary"] = dict(summary)
+    return doc
+
+
+def _money(v: float) -> str:
+    return f"${v:,.4f}" if v < 10 else f"${v:,.2f}"
+
+
+def plan_table(plan: Plan, summary: Mapping[str, Any] | None = None) -> str:
+    out: list[str] = []
+    if summary:
+        out.append(
+            "Snapshot: {nodes} nodes, {bound} bound pods, {pending} pending pods, "
+            "{daemonsets} DaemonSets; NodePools: {pools}".format(**summary)
+        )
+        out.append("")
+    groups: Counter[tuple[str, str, str, str, float]] = Counter()
+    for n in plan.new_nodes:
+        key = (n.instance_type or "?", n.capacity_type, n.arch or "?", n.node_pool or "-",
+               n.price_per_hour or 0.0)
+        groups[key] += 1
+    if groups:
+        rows = [
+            [it, ct, arch, pool, count, _money(price), _money(price * count)]
+            for (it, ct, arch, pool, price), count in sorted(
+                groups.items(), key=lambda kv: (-kv[0][4] * kv[1], kv[0][0])
+            )
+        ]
+        out.append("Nodes to launch:")
+        out.append(
+            render_table(
+                ["INSTANCE TYPE", "CAPACITY", "ARCH", "NODEPOOL", "COUNT", "PRICE/H", "TOTAL/H"],
+                rows,
+            )
+        )
+    else:
+        out.append("Nodes to launch: none")
+    out.append("")
+    new_placements = [p for p in plan.placements if p.new]
+    on_new = sum(len(n.pods) for n in plan.new_nodes)
+    out.append(
+        f"Pods placed: {len(new_placements)} pending pods "
+        f"({len(new_placements) - on_new} on existing nodes, {on_new} on new nodes); "
+        f"{len(plan.placements) - len(new_placements)} already bound"
+    )
+    if plan.unschedulable:
+        out.append("")
+        out.append(f"Unschedulable pods: {len(plan.unschedulable)}")
+        out.append(render_table(["POD", "REASON"], [[u.pod, u.reason] for u in plan.unschedulable]))
+    unpriced = [n.name for n in plan.nodes if n.existing and n.price_per_hour is None]
+    out.append("")
+    cur, new = plan.current_per_hour, plan.planned_per_hour
+    out.append(
+        render_table(
+            ["COST (USD)", "PER HOUR", "PER MONTH (730 h)"],
+            [
+                ["current", _money(cur), _money(cur * HOURS_PER_MONTH)],
+                ["planned", _money(new), _money(new * HOURS_PER_MONTH)],
+                ["change", _money(new - cur), _money((new - cur) * HOURS_PER_MONTH)],
+            ],
+        )
+    )
+    if unpriced:
+        names = ", ".join(unpriced[:5])
+        out.append(f"(no catalog price for {len(unpriced)} existing nodes: {names})")
+    if any(n.price_estimated for n in plan.new_nodes):
+        out.append("Spot prices are estimates from the Spot Instance Advisor savings band.")
+    return "\n".join(out) + "\n"
