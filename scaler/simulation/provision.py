@@ -24,7 +24,7 @@ from scaler.core.model import (
 from scaler.core.plan import Placement, Plan, PlannedNode, Unschedulable
 from scaler.core.resources import ZERO, Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.scheduler import ClaimPlan, Scheduler
+from scaler.core.scheduling.scheduler import ONE_POD, ClaimPlan, Scheduler
 from scaler.errors import UserError
 from scaler.policy import PolicySet, load_policies
 from scaler.ports.cloud import CloudProvider, InsufficientCapacityError, NodeClaimRequest
@@ -134,7 +134,7 @@ def provision(
         if pod.node_name:
             pods_on.setdefault(pod.node_name, []).append(pod.key)
             prev = requests_on.get(pod.node_name, ZERO)
-            requests_on[pod.node_name] = prev + pod.requests
+            requests_on[pod.node_name] = prev + pod.requests + ONE_POD
     existing_nodes: list[PlannedNode] = []
     for n in snap.nodes:
         itype = n.instance_type

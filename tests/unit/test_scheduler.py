@@ -228,3 +228,21 @@ def test_higher_priority_placed_first_when_capacity_is_short() -> None:
     pods = [pod("low", "3", priority=0), pod("high", "3", priority=1000)]
     result = solve(pods, pools=[limited], types=[itype("m.xlarge", 4, 16)])
     assert [p.name for p, _ in result.unschedulable] == ["low"]
+
+
+def test_spot_friendly_pods_do_not_ride_on_an_on_demand_claim() -> None:
+    # Karpenter would put every pod on the first claim, making all of it on-demand.
+    pinned = pod("ledger", "3", "4Gi", terms=[[req("karpenter.sh/capacity-type", "In",
+                                                    "on-demand")]])
+    others = [pod(f"web{i}", "500m", "1Gi") for i in range(4)]
+    result = solve([pinned, *others])
+    assert {o.capacity_type for o in claim_of(result, "ledger").options} == {"on-demand"}
+    for i in range(4):
+        assert claim_of(result, f"web{i}").options[0].capacity_type == "spot"
+
+
+def test_equally_priced_pods_share_one_claim() -> None:
+    pinned = pod("a", "1", "2Gi", selector={"kubernetes.io/arch": "arm64"})
+    free = pod("b", "1", "2Gi")  # arm64 is the cheapest for it anyway
+    result = solve([pinned, free])
+    assert len(result.claims) == 1

@@ -29,6 +29,8 @@ from scaler.core.scheduling.predicates import narrow, untolerated
 ONE_POD = Resources({"pods": 1})
 # Alternatives passed with a launch; a real fleet request takes a bounded list (Karpenter: 60).
 MAX_LAUNCH_OPTIONS = 60
+# How much dearer a pod's share may get by joining an in-flight claim (see _place_on_claims).
+JOIN_TOLERANCE = 0.10
 
 
 @dataclass
@@ -60,6 +62,16 @@ class Claim:
     used: IntArray  # daemon overhead plus pods, in table dims
     max_free: tuple[int, ...]
     pods: list[Pod] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A claim's state if a pod were added to it (or opened for it)."""
+
+    pool: NodePool
+    requirements: Requirements
+    type_idx: IntArray
+    used: IntArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +124,7 @@ class Scheduler:
         # Interned so equal asks share one object (and the id-keyed caches stay valid).
         self._interned: dict[Scheduling, Scheduling] = {}
         self._alts: dict[Scheduling, tuple[NodeSelectorTerm, ...]] = {}
+        self._unit_cache: dict[tuple[Requirements, tuple[int, ...]], float] = {}
 
     def _daemon_overhead(self, pool: NodePool, daemonsets: Sequence[DaemonSet]) -> Resources:
         total = Resources({})
@@ -182,9 +195,10 @@ class Scheduler:
         ok = (self.table.allocatable[type_idx] >= need).all(axis=1)
         return type_idx[ok]
 
-    def _try_claim(self, claim: Claim, pod: Pod, vec: IntArray, sched: Scheduling) -> bool:
+    def _join(self, claim: Claim, vec: IntArray, sched: Scheduling) -> _Candidate | None:
+        """The claim as it would be with the pod on it, or None when the pod cannot join."""
         if untolerated(sched.tolerations, claim.pool.taints):
-            return False
+            return None
         need = claim.used + vec
         for no, term in enumerate(self._alternatives(sched)):
             reqs = self._narrow(claim.requirements, sched, no, term)
@@ -194,28 +208,19 @@ class Scheduler:
             if reqs is not claim.requirements:
                 idx = idx[self.table.mask(reqs)[idx]]
             idx = self._fits(idx, need)
-            if len(idx) == 0:
-                continue
-            self._commit(claim, pod, reqs, idx, need)
-            return True
-        return False
+            if len(idx):
+                return _Candidate(claim.pool, reqs, idx, need)
+        return None
 
-    def _commit(self, claim: Claim, pod: Pod, reqs: Requirements, idx: IntArray,
-                need: IntArray) -> None:
-        claim.requirements = reqs
-        claim.type_idx = idx
-        claim.used = need
-        claim.max_free = tuple(int(v) for v in self.table.allocatable[idx].max(axis=0) - need)
-        claim.pods.append(pod)
-
-    def _new_claim(self, pod: Pod, vec: IntArray, sched: Scheduling) -> bool:
+    def _fresh(self, vec: IntArray, sched: Scheduling) -> _Candidate | None:
+        """A new claim for the pod alone, from the first NodePool (by weight) that can take it."""
         for pool in self.pools:
             if untolerated(sched.tolerations, pool.taints):
                 continue
             overhead = self.table.vector(self.overhead[pool.name])
             if overhead is None:
                 continue
-            base = np.array(overhead, dtype=np.int64)
+            need = np.array(overhead, dtype=np.int64) + vec
             limit_mask = self._limit_mask(pool)
             for no, term in enumerate(self._alternatives(sched)):
                 reqs = self._narrow(pool.requirements, sched, no, term)
@@ -224,22 +229,79 @@ class Scheduler:
                 mask = self.table.mask(reqs)
                 if limit_mask is not None:
                     mask = mask & limit_mask
-                idx = self._fits(np.flatnonzero(mask), base + vec)
-                if len(idx) == 0:
-                    continue
-                claim = Claim(
-                    name=f"{pool.name}-{len(self.claims) + 1:05d}",
-                    pool=pool,
-                    requirements=reqs,
-                    type_idx=idx,
-                    used=base,
-                    max_free=(),
-                )
-                self._commit(claim, pod, reqs, idx, base + vec)
-                self.claims.append(claim)
-                self._reserve(pool, idx)
-                return True
-        return False
+                idx = self._fits(np.flatnonzero(mask), need)
+                if len(idx):
+                    return _Candidate(pool, reqs, idx, need)
+        return None
+
+    def _commit(self, claim: Claim, pod: Pod, c: _Candidate) -> None:
+        claim.requirements = c.requirements
+        claim.type_idx = c.type_idx
+        claim.used = c.used
+        claim.max_free = tuple(
+            int(v) for v in self.table.allocatable[c.type_idx].max(axis=0) - c.used
+        )
+        claim.pods.append(pod)
+
+    def _open(self, pod: Pod, c: _Candidate) -> None:
+        claim = Claim(
+            name=f"{c.pool.name}-{len(self.claims) + 1:05d}",
+            pool=c.pool,
+            requirements=c.requirements,
+            type_idx=c.type_idx,
+            used=c.used,
+            max_free=(),
+        )
+        self._commit(claim, pod, c)
+        self.claims.append(claim)
+        self._reserve(c.pool, c.type_idx)
+
+    def _unit_cost(self, reqs: Requirements, vec: IntArray, row: tuple[int, ...]) -> float:
+        """What the pod's share of a node costs at best under `reqs`.
+
+        min over allowed types of price x the largest fraction of the type the pod uses: a
+        size-free measure, so it compares capacity types, arches and families, not node sizes.
+        """
+        key = (reqs, row)
+        cached = self._unit_cache.get(key)
+        if cached is not None:
+            return cached
+        pairs = self.table.allowed_pairs(reqs)
+        idx = np.flatnonzero(self.table.mask(reqs))
+        cost = float("inf")
+        if len(idx) and pairs.any():
+            alloc = self.table.allocatable[idx]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                frac = np.where(vec > 0, vec / np.maximum(alloc, 1), 0.0)
+                frac = np.where((alloc == 0) & (vec > 0), np.inf, frac).max(axis=1)
+                cost = float((self.table.price[idx][:, pairs].min(axis=1) * frac).min())
+        self._unit_cache[key] = cost
+        return cost
+
+    def _place_on_claims(self, pod: Pod, row: tuple[int, ...], sched: Scheduling) -> bool:
+        """Join the first in-flight claim that fits, unless it would price the pod dearly.
+
+        Karpenter joins the first claim that fits. Here a pod also skips a claim whose
+        requirements make its share cost more than `JOIN_TOLERANCE` above what it would cost
+        on its own (a spot-friendly pod on a claim an on-demand pod has pinned, say).
+        """
+        vec = np.array(row, dtype=np.int64)
+        fresh = self._fresh(vec, sched)
+        own = self._unit_cost(fresh.requirements, vec, row) if fresh else float("inf")
+        for claim in self.claims:
+            if any(r > f for r, f in zip(row, claim.max_free, strict=True)):
+                continue
+            joined = self._join(claim, vec, sched)
+            if joined is None:
+                continue
+            if self._unit_cost(joined.requirements, vec, row) > own * (1 + JOIN_TOLERANCE):
+                continue
+            self._commit(claim, pod, joined)
+            return True
+        if fresh is None:
+            return False
+        self._open(pod, fresh)
+        return True
 
     def solve(self, pending: Sequence[Pod]) -> SchedulingResult:
         placed_existing: dict[str, list[Pod]] = {}
@@ -258,17 +320,7 @@ class Scheduler:
             if done:
                 continue
             row = self.table.vector(request)
-            if row is not None:
-                vec = np.array(row, dtype=np.int64)
-                for claim in self.claims:
-                    if any(r > f for r, f in zip(row, claim.max_free, strict=True)):
-                        continue
-                    if self._try_claim(claim, pod, vec, sched):
-                        done = True
-                        break
-                if not done:
-                    done = self._new_claim(pod, vec, sched)
-            if not done:
+            if row is None or not self._place_on_claims(pod, row, sched):
                 unschedulable.append((pod, explain_unschedulable(self, pod, request)))
         return SchedulingResult(
             existing={k: tuple(v) for k, v in placed_existing.items()},
