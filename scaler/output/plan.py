@@ -9,7 +9,7 @@ from typing import Any
 from scaler.core.plan import HOURS_PER_MONTH, Plan, PlannedNode
 from scaler.core.quantity import format_quantity
 from scaler.core.resources import Resources
-from scaler.output.table import render_table
+from scaler.output.table import Cell, render_table
 
 # How many ranked alternatives each new node lists in the document.
 ALTERNATIVES_SHOWN = 20
@@ -86,7 +86,7 @@ def plan_table(plan: Plan, summary: Mapping[str, Any] | None = None) -> str:
                n.price_per_hour or 0.0)
         groups[key] += 1
     if groups:
-        rows = [
+        rows: list[list[Cell]] = [
             [it, ct, arch, pool, count, _money(price), _money(price * count)]
             for (it, ct, arch, pool, price), count in sorted(
                 groups.items(), key=lambda kv: (-kv[0][4] * kv[1], kv[0][0])

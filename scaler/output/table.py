@@ -11,7 +11,8 @@ def _cell(value: Cell) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        # Four decimals carry cent fractions of hourly prices; trailing zeros carry nothing.
+        return f"{value:.4f}".rstrip("0").rstrip(".")
     return str(value)
 
 

@@ -65,8 +65,8 @@ def test_table_is_sorted_by_price_and_shows_both_capacity_types(
     assert [r[7] for r in m5] == ["spot", "on-demand"]  # spot is cheaper, listed first
     spot, od = m5
     # instance type, arch, vCPU, memory GiB, alloc CPU, alloc memory GiB, max pods, ...
-    assert od[:8] == ["m5.large", "amd64", "2", "8.0000", "1.9300", "6.7410", "29", "on-demand"]
-    assert od[8:] == ["0.0960", "0.0480", "no", "-"]
+    assert od[:8] == ["m5.large", "amd64", "2", "8", "1.93", "6.741", "29", "on-demand"]
+    assert od[8:] == ["0.096", "0.048", "no", "-"]
     assert spot[8:] == ["0.0326", "0.0163", "yes", "15-20%"]
 
 
