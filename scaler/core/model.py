@@ -90,6 +90,58 @@ class NodeSelectorTerm:
     node_names: frozenset[str] | None = None  # matchFields metadata.name In [...]; None: any
 
 
+DO_NOT_SCHEDULE = "DoNotSchedule"
+SCHEDULE_ANYWAY = "ScheduleAnyway"
+HONOR = "Honor"
+IGNORE = "Ignore"
+
+
+@dataclass(frozen=True, slots=True)
+class TopologySpread:
+    """One `topologySpreadConstraints` entry, with matchLabelKeys already folded in."""
+
+    topology_key: str
+    max_skew: int
+    when_unsatisfiable: str = DO_NOT_SCHEDULE
+    # Pods counted: label requirements (matchLabels as In, matchExpressions as written, and
+    # matchLabelKeys as In [the pod's own value]); None: a null selector, which counts none.
+    selector: Requirements | None = None
+    min_domains: int | None = None
+    node_affinity_policy: str = HONOR  # which nodes' domains count: Honor | Ignore
+    node_taints_policy: str = IGNORE
+
+
+@dataclass(frozen=True, slots=True)
+class PodAffinityTerm:
+    """A pod (anti-)affinity term: pods matching `selector` in `namespaces`, per topology key."""
+
+    topology_key: str
+    selector: Requirements | None  # None: a null labelSelector, which matches no pod
+    namespaces: frozenset[str] | None  # None: every namespace (namespaceSelector: {})
+    weight: int = 0  # preferred terms only
+
+    def selects(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        if self.selector is None:
+            return False
+        if self.namespaces is not None and namespace not in self.namespaces:
+            return False
+        return self.selector.matches_labels(labels)
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    protocol: str  # TCP | UDP | SCTP
+    port: int
+    host_ip: str = "0.0.0.0"
+
+    def conflicts(self, other: HostPort) -> bool:
+        """Same port and protocol, and the addresses overlap (0.0.0.0 overlaps every one)."""
+        if self.protocol != other.protocol or self.port != other.port:
+            return False
+        wild = ("0.0.0.0", "", "::")
+        return self.host_ip in wild or other.host_ip in wild or self.host_ip == other.host_ip
+
+
 @dataclass(frozen=True, slots=True)
 class Scheduling:
     """What a pod asks of its node. Identical pods share one instance (equivalence class)."""
@@ -98,6 +150,14 @@ class Scheduling:
     # Required node-affinity terms, ORed; empty tuple: no affinity.
     affinity_terms: tuple[NodeSelectorTerm, ...] = ()
     tolerations: tuple[Toleration, ...] = ()
+    # Preferred node affinity: (weight, term) pairs.
+    preferred_terms: tuple[tuple[int, NodeSelectorTerm], ...] = ()
+    topology_spread: tuple[TopologySpread, ...] = ()
+    pod_affinity: tuple[PodAffinityTerm, ...] = ()  # required, ANDed
+    pod_anti_affinity: tuple[PodAffinityTerm, ...] = ()  # required, ANDed
+    preferred_pod_affinity: tuple[PodAffinityTerm, ...] = ()  # weights on the terms
+    preferred_pod_anti_affinity: tuple[PodAffinityTerm, ...] = ()
+    host_ports: tuple[HostPort, ...] = ()
 
     def alternatives(self) -> tuple[NodeSelectorTerm, ...]:
         """Each way the pod can be satisfied: nodeSelector ANDed with one affinity term."""

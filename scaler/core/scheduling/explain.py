@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scaler.core.model import NodePool, NodeSelectorTerm, Pod, is_well_known
+from scaler.core.model import NodePool, NodeSelectorTerm, Pod, Scheduling, is_well_known
 from scaler.core.quantity import format_quantity
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.core.scheduling.predicates import narrow, untolerated
+from scaler.core.scheduling.preferences import Attempt
+
+_NO_REASON = " could not take the pod"
 
 if TYPE_CHECKING:
     from scaler.core.scheduling.scheduler import Scheduler
@@ -80,10 +83,12 @@ def _pool_reason(s: Scheduler, pool: NodePool, term: NodeSelectorTerm, row: tupl
         left = s.remaining[pool.name] or {}
         used = ", ".join(f"{k} {_amount(k, max(v, 0))} left" for k, v in sorted(left.items()))
         return f"NodePool {pool.name} would exceed its limits ({used})"
-    return f"NodePool {pool.name} could not take the pod"
+    return f"NodePool {pool.name}{_NO_REASON}"
 
 
-def explain_unschedulable(s: Scheduler, pod: Pod, request: Resources) -> str:
+def explain_unschedulable(s: Scheduler, pod: Pod, request: Resources, attempt: Attempt) -> str:
+    """Why the pod fits nowhere, even with all its preferences given up (`attempt`)."""
+    sched = attempt.sched
     if not s.pools:
         return "no existing node fits the pod and there is no NodePool to launch one"
     row = s.table.vector(request)
@@ -92,17 +97,32 @@ def explain_unschedulable(s: Scheduler, pod: Pod, request: Resources) -> str:
         return f"no instance type offers {', '.join(missing)}"
     reasons: list[str] = []
     for pool in s.pools:
-        bad = untolerated(pod.scheduling.tolerations, pool.taints)
+        bad = untolerated(sched.tolerations, pool.taints)
         if bad:
             reasons.append(
                 f"NodePool {pool.name} has taint {bad[0]} that the pod does not tolerate"
             )
             continue
-        for term in pod.scheduling.alternatives():
+        for term in sched.alternatives():
             reqs = narrow(pool.requirements, term)
             if reqs is None:
                 reasons.append(_conflict(pool, term))
             else:
                 reasons.append(_pool_reason(s, pool, term, row, reqs))
-    unique = list(dict.fromkeys(reasons))
+    unique = [r for r in dict.fromkeys(reasons) if not r.endswith(_NO_REASON)]
+    if not unique:
+        rules = _topology_rules(sched)
+        if rules:
+            return f"no node or new node satisfies its {rules}"
+        return "no existing node fits and no NodePool could take the pod"
     return "; ".join(unique)
+
+
+def _topology_rules(sched: Scheduling) -> str:
+    parts = [f"topology spread on {c.topology_key} (maxSkew {c.max_skew})"
+             for c in sched.topology_spread]
+    parts += [f"pod affinity on {t.topology_key}" for t in sched.pod_affinity]
+    parts += [f"pod anti-affinity on {t.topology_key}" for t in sched.pod_anti_affinity]
+    if sched.host_ports:
+        parts.append("host ports " + ", ".join(f"{p.port}/{p.protocol}" for p in sched.host_ports))
+    return (", ".join(parts) + " (or anti-affinity of pods already placed)") if parts else ""

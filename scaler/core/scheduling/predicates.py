@@ -8,6 +8,7 @@ from scaler.core.model import (
     LABEL_HOSTNAME,
     NO_EXECUTE,
     NO_SCHEDULE,
+    PREFER_NO_SCHEDULE,
     NodeSelectorTerm,
     Taint,
     Toleration,
@@ -16,12 +17,18 @@ from scaler.core.model import (
 from scaler.core.requirements import Requirement, Requirements
 
 
-def untolerated(tolerations: Sequence[Toleration], taints: Sequence[Taint]) -> list[Taint]:
-    """Taints that keep the pod off the node (PreferNoSchedule is only a preference)."""
+def untolerated(
+    tolerations: Sequence[Toleration], taints: Sequence[Taint], avoid_prefer: bool = False
+) -> list[Taint]:
+    """Taints that keep the pod off the node.
+
+    PreferNoSchedule is only a preference; with `avoid_prefer` it is kept as a hard one (the
+    first attempts of preference relaxation, as Karpenter does).
+    """
+    hard = (NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE) if avoid_prefer else (
+        NO_SCHEDULE, NO_EXECUTE)
     return [
-        t
-        for t in taints
-        if t.effect in (NO_SCHEDULE, NO_EXECUTE) and not any(x.tolerates(t) for x in tolerations)
+        t for t in taints if t.effect in hard and not any(x.tolerates(t) for x in tolerations)
     ]
 
 

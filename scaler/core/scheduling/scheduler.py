@@ -14,7 +14,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scaler.core.model import DaemonSet, Node, NodePool, NodeSelectorTerm, Pod, Scheduling
+from scaler.core.model import (
+    LABEL_CAPACITY_TYPE,
+    LABEL_ZONE,
+    PREFER_NO_SCHEDULE,
+    DaemonSet,
+    HostPort,
+    Node,
+    NodePool,
+    NodeSelectorTerm,
+    Pod,
+    Scheduling,
+)
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.core.scheduling.explain import explain_unschedulable
@@ -25,6 +36,8 @@ from scaler.core.scheduling.instancetypes import (
     LaunchOption,
 )
 from scaler.core.scheduling.predicates import narrow, untolerated
+from scaler.core.scheduling.preferences import Attempt, ladder
+from scaler.core.scheduling.topology import NEW_NODE, Target, Topology
 
 ONE_POD = Resources({"pods": 1})
 # Alternatives passed with a launch; a real fleet request takes a bounded list (Karpenter: 60).
@@ -33,21 +46,30 @@ MAX_LAUNCH_OPTIONS = 60
 JOIN_TOLERANCE = 0.10
 
 
+def _port_clash(ports: Sequence[HostPort], taken: Sequence[HostPort]) -> bool:
+    return any(p.conflicts(t) for p in ports for t in taken)
+
+
 @dataclass
 class ExistingNode:
     node: Node
     free: Resources
     pods: list[Pod] = field(default_factory=list)
+    ports: list[HostPort] = field(default_factory=list)
 
-    def admits(self, pod: Pod, request: Resources) -> bool:
+    def admits(self, request: Resources, attempt: Attempt,
+               alternatives: Sequence[NodeSelectorTerm]) -> bool:
         if self.node.unschedulable or not request.fits(self.free):
             return False
-        if untolerated(pod.scheduling.tolerations, self.node.taints):
+        if untolerated(attempt.sched.tolerations, self.node.taints,
+                       attempt.avoid_prefer_no_schedule):
+            return False
+        if _port_clash(attempt.sched.host_ports, self.ports):
             return False
         return any(
             (t.node_names is None or self.node.name in t.node_names)
             and t.requirements.matches_labels(self.node.labels)
-            for t in pod.scheduling.alternatives()
+            for t in alternatives
         )
 
 
@@ -62,6 +84,7 @@ class Claim:
     used: IntArray  # daemon overhead plus pods, in table dims
     max_free: tuple[int, ...]
     pods: list[Pod] = field(default_factory=list)
+    ports: list[HostPort] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +137,34 @@ class Scheduler:
         self.existing: list[ExistingNode] = []
         for n in sorted(nodes, key=lambda n: n.name):
             used = Resources({})
+            ports: list[HostPort] = []
             for p in by_node.get(n.name, ()):
                 used = used + p.requests + ONE_POD
-            self.existing.append(ExistingNode(n, n.allocatable - used))
+                ports.extend(p.scheduling.host_ports)
+            self.existing.append(ExistingNode(n, n.allocatable - used, ports=ports))
+        self.bound = tuple(p for p in bound_pods if p.node_name)
+        # Domains new nodes can take: what the catalog offers and some NodePool allows.
+        def offered(key: str, values: set[str]) -> set[str]:
+            return {
+                v for v in values
+                if any(p.requirements.get(key) is None or p.requirements[key].matches(v)
+                       for p in node_pools)
+            }
+
+        self.topology = Topology(
+            {
+                LABEL_ZONE: offered(LABEL_ZONE, {z for z, _ in table.pairs}),
+                LABEL_CAPACITY_TYPE: offered(LABEL_CAPACITY_TYPE, {ct for _, ct in table.pairs}),
+            }
+        )
+        for n in nodes:
+            self.topology.add_node(n.labels, n.name)
+        self.prefer_taints = any(
+            t.effect == PREFER_NO_SCHEDULE
+            for taints in [*(n.taints for n in nodes), *(p.taints for p in node_pools)]
+            for t in taints
+        )
+        self._ladders: dict[Scheduling, tuple[Attempt, ...]] = {}
         self.overhead = {p.name: self._daemon_overhead(p, daemonsets) for p in self.pools}
         self.remaining = {p.name: self._initial_remaining(p, nodes) for p in self.pools}
         self.claims: list[Claim] = []
@@ -195,27 +243,47 @@ class Scheduler:
         ok = (self.table.allocatable[type_idx] >= need).all(axis=1)
         return type_idx[ok]
 
-    def _join(self, claim: Claim, vec: IntArray, sched: Scheduling) -> _Candidate | None:
+    def _topology(self, pod: Pod, attempt: Attempt, term: NodeSelectorTerm, reqs: Requirements,
+                  name: str) -> Requirements | None:
+        """Claim requirements narrowed by the pod's topology rules; None: no domain left.
+
+        Spread counts look at the domains the pod itself may reach (`term`), not the claim's.
+        """
+        if not self.topology.active:
+            return reqs
+        return self.topology.narrow_claim(
+            pod.namespace, pod.labels, attempt.sched, term.requirements,
+            Target(name, requirements=reqs),
+        )
+
+    def _join(self, claim: Claim, pod: Pod, vec: IntArray, attempt: Attempt) -> _Candidate | None:
         """The claim as it would be with the pod on it, or None when the pod cannot join."""
-        if untolerated(sched.tolerations, claim.pool.taints):
+        sched = attempt.sched
+        if untolerated(sched.tolerations, claim.pool.taints, attempt.avoid_prefer_no_schedule):
+            return None
+        if _port_clash(sched.host_ports, claim.ports):
             return None
         need = claim.used + vec
         for no, term in enumerate(self._alternatives(sched)):
             reqs = self._narrow(claim.requirements, sched, no, term)
             if reqs is None:
                 continue
+            reqs = self._topology(pod, attempt, term, reqs, claim.name)
+            if reqs is None:
+                continue
             idx = claim.type_idx
-            if reqs is not claim.requirements:
+            if reqs != claim.requirements:
                 idx = idx[self.table.mask(reqs)[idx]]
             idx = self._fits(idx, need)
             if len(idx):
                 return _Candidate(claim.pool, reqs, idx, need)
         return None
 
-    def _fresh(self, vec: IntArray, sched: Scheduling) -> _Candidate | None:
+    def _fresh(self, pod: Pod, vec: IntArray, attempt: Attempt) -> _Candidate | None:
         """A new claim for the pod alone, from the first NodePool (by weight) that can take it."""
+        sched = attempt.sched
         for pool in self.pools:
-            if untolerated(sched.tolerations, pool.taints):
+            if untolerated(sched.tolerations, pool.taints, attempt.avoid_prefer_no_schedule):
                 continue
             overhead = self.table.vector(self.overhead[pool.name])
             if overhead is None:
@@ -226,6 +294,9 @@ class Scheduler:
                 reqs = self._narrow(pool.requirements, sched, no, term)
                 if reqs is None:
                     continue
+                reqs = self._topology(pod, attempt, term, reqs, NEW_NODE)
+                if reqs is None:
+                    continue
                 mask = self.table.mask(reqs)
                 if limit_mask is not None:
                     mask = mask & limit_mask
@@ -234,7 +305,7 @@ class Scheduler:
                     return _Candidate(pool, reqs, idx, need)
         return None
 
-    def _commit(self, claim: Claim, pod: Pod, c: _Candidate) -> None:
+    def _commit(self, claim: Claim, pod: Pod, c: _Candidate, attempt: Attempt) -> None:
         claim.requirements = c.requirements
         claim.type_idx = c.type_idx
         claim.used = c.used
@@ -242,8 +313,14 @@ class Scheduler:
             int(v) for v in self.table.allocatable[c.type_idx].max(axis=0) - c.used
         )
         claim.pods.append(pod)
+        claim.ports.extend(attempt.sched.host_ports)
+        if self.topology.active:
+            target = Target(claim.name, requirements=claim.requirements)
+            self.topology.settle(target)
+            self.topology.record(pod.namespace, pod.labels, attempt.sched, target,
+                                 pod.scheduling.pod_anti_affinity)
 
-    def _open(self, pod: Pod, c: _Candidate) -> None:
+    def _open(self, pod: Pod, c: _Candidate, attempt: Attempt) -> None:
         claim = Claim(
             name=f"{c.pool.name}-{len(self.claims) + 1:05d}",
             pool=c.pool,
@@ -252,8 +329,8 @@ class Scheduler:
             used=c.used,
             max_free=(),
         )
-        self._commit(claim, pod, c)
         self.claims.append(claim)
+        self._commit(claim, pod, c, attempt)
         self._reserve(c.pool, c.type_idx)
 
     def _unit_cost(self, reqs: Requirements, vec: IntArray, row: tuple[int, ...]) -> float:
@@ -278,7 +355,7 @@ class Scheduler:
         self._unit_cache[key] = cost
         return cost
 
-    def _place_on_claims(self, pod: Pod, row: tuple[int, ...], sched: Scheduling) -> bool:
+    def _place_on_claims(self, pod: Pod, row: tuple[int, ...], attempt: Attempt) -> bool:
         """Join the first in-flight claim that fits, unless it would price the pod dearly.
 
         Karpenter joins the first claim that fits. Here a pod also skips a claim whose
@@ -286,42 +363,88 @@ class Scheduler:
         on its own (a spot-friendly pod on a claim an on-demand pod has pinned, say).
         """
         vec = np.array(row, dtype=np.int64)
-        fresh = self._fresh(vec, sched)
+        fresh = self._fresh(pod, vec, attempt)
         own = self._unit_cost(fresh.requirements, vec, row) if fresh else float("inf")
         for claim in self.claims:
             if any(r > f for r, f in zip(row, claim.max_free, strict=True)):
                 continue
-            joined = self._join(claim, vec, sched)
+            joined = self._join(claim, pod, vec, attempt)
             if joined is None:
                 continue
             if self._unit_cost(joined.requirements, vec, row) > own * (1 + JOIN_TOLERANCE):
                 continue
-            self._commit(claim, pod, joined)
+            self._commit(claim, pod, joined, attempt)
             return True
         if fresh is None:
             return False
-        self._open(pod, fresh)
+        self._open(pod, fresh, attempt)
         return True
+
+    def _place_on_existing(self, pod: Pod, request: Resources, attempt: Attempt) -> str | None:
+        alternatives = self._alternatives(attempt.sched)
+        for en in self.existing:
+            if not en.admits(request, attempt, alternatives):
+                continue
+            target = Target(en.node.name, labels=en.node.labels)
+            if self.topology.active and not any(
+                self.topology.fits_node(
+                    pod.namespace, pod.labels, attempt.sched, t.requirements, target
+                )
+                for t in alternatives
+                if t.requirements.matches_labels(en.node.labels)
+            ):
+                continue
+            en.free = en.free - request
+            en.pods.append(pod)
+            en.ports.extend(attempt.sched.host_ports)
+            if self.topology.active:
+                self.topology.record(pod.namespace, pod.labels, attempt.sched, target,
+                                     pod.scheduling.pod_anti_affinity)
+            return en.node.name
+        return None
+
+    def _ladder(self, sched: Scheduling) -> tuple[Attempt, ...]:
+        attempts = self._ladders.get(sched)
+        if attempts is None:
+            attempts = self._ladders[sched] = ladder(sched, self.prefer_taints)
+        return attempts
+
+    def _start_topology(self, pending: Sequence[Pod]) -> None:
+        """Make every group the pass can need, then count the bound pods into them."""
+        for p in (*self.bound, *pending):
+            self.topology.prepare(p.namespace, p.scheduling)
+        if not self.topology.active:
+            return
+        nodes = {en.node.name: en.node for en in self.existing}
+        for p in self.bound:
+            node = nodes.get(p.node_name or "")
+            if node is not None:
+                self.topology.record(p.namespace, p.labels, p.scheduling,
+                                     Target(node.name, labels=node.labels),
+                                     p.scheduling.pod_anti_affinity)
 
     def solve(self, pending: Sequence[Pod]) -> SchedulingResult:
         placed_existing: dict[str, list[Pod]] = {}
         unschedulable: list[tuple[Pod, str]] = []
+        self._start_topology(pending)
         for pod in sorted(pending, key=_sort_key):
             sched = self._interned.setdefault(pod.scheduling, pod.scheduling)
             request = pod.requests + ONE_POD
-            done = False
-            for en in self.existing:
-                if en.admits(pod, request):
-                    en.free = en.free - request
-                    en.pods.append(pod)
-                    placed_existing.setdefault(en.node.name, []).append(pod)
-                    done = True
-                    break
-            if done:
-                continue
             row = self.table.vector(request)
-            if row is None or not self._place_on_claims(pod, row, sched):
-                unschedulable.append((pod, explain_unschedulable(self, pod, request)))
+            attempts = self._ladder(sched)
+            done = False
+            for attempt in attempts:
+                node = self._place_on_existing(pod, request, attempt)
+                if node is not None:
+                    placed_existing.setdefault(node, []).append(pod)
+                    done = True
+                elif row is not None:
+                    done = self._place_on_claims(pod, row, attempt)
+                if done:
+                    break
+            if not done:
+                reason = explain_unschedulable(self, pod, request, attempts[-1])
+                unschedulable.append((pod, reason))
         return SchedulingResult(
             existing={k: tuple(v) for k, v in placed_existing.items()},
             claims=tuple(self._plan(c) for c in self.claims),

@@ -1,0 +1,253 @@
+"""Topology: how many matching pods each domain holds, for spread and pod (anti-)affinity.
+
+A *group* counts the pods that one selector picks, per value of one topology key (a zone,
+a capacity type, a node). Spread constraints and affinity terms read the counts to decide
+which domains a pod may go to; every placement updates them. Groups are made up front from
+all pending pods and the bound pods' anti-affinity terms, so counts never start late.
+
+A new node claim is its own hostname domain. Its zone or capacity type may still be open;
+a pod that has a constraint on that key narrows the claim to one domain (the least crowded
+one allowed), and pods counted while a claim's domain is open are added when it closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from scaler.core.model import (
+    HONOR,
+    LABEL_HOSTNAME,
+    PodAffinityTerm,
+    Scheduling,
+    TopologySpread,
+)
+from scaler.core.requirements import IN, Requirement, Requirements
+
+NEW_NODE = ""  # the hostname domain of a claim not opened yet: it holds no pods
+
+
+@dataclass(eq=False)
+class Group:
+    """Pods picked by `selector` in `namespaces` (None: all), counted per `key` domain."""
+
+    key: str
+    selector: Requirements | None
+    namespaces: frozenset[str] | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def picks(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        if self.selector is None:
+            return False
+        if self.namespaces is not None and namespace not in self.namespaces:
+            return False
+        return self.selector.matches_labels(labels)
+
+
+@dataclass(eq=False)
+class Target:
+    """Where a pod would go: an existing node (labels known) or a claim (requirements)."""
+
+    name: str  # node or claim name; NEW_NODE for a claim not opened yet
+    labels: Mapping[str, str] | None = None  # existing nodes
+    requirements: Requirements | None = None  # claims
+
+    def domain(self, key: str) -> str | None:
+        if key == LABEL_HOSTNAME:
+            if self.labels is not None:
+                return self.labels.get(LABEL_HOSTNAME, self.name)
+            return self.name
+        if self.labels is not None:
+            return self.labels.get(key)
+        req = self.requirements.get(key) if self.requirements is not None else None
+        if req is not None and not req.complement and len(req.values) == 1:
+            return next(iter(req.values))
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One constraint as the topology sees it, resolved against its group."""
+
+    kind: str  # "spread" | "affinity" | "anti" | "owner-anti"
+    group: Group
+    spread: TopologySpread | None = None
+
+
+def _spread_key(namespace: str, c: TopologySpread) -> tuple[object, ...]:
+    return ("count", c.topology_key, c.selector, frozenset({namespace}))
+
+
+def _term_key(t: PodAffinityTerm) -> tuple[object, ...]:
+    return ("count", t.topology_key, t.selector, t.namespaces)
+
+
+class Topology:
+    def __init__(self, universes: Mapping[str, Iterable[str]]) -> None:
+        # Domains a new claim can take per key (zones and capacity types from the catalog).
+        self.universes = {k: frozenset(v) for k, v in universes.items()}
+        self.groups: dict[tuple[object, ...], Group] = {}
+        # Anti-affinity terms held by placed pods: the domains they forbid to pods they pick.
+        self.owners: dict[PodAffinityTerm, Group] = {}
+        self._picked: dict[tuple[str, frozenset[tuple[str, str]]], tuple[Group, ...]] = {}
+        self.existing_domains: dict[str, set[str]] = {}
+        # Claims whose domain for a key was open when a counted pod landed on them.
+        self.deferred: dict[str, dict[Group, int]] = {}
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def prepare(self, namespace: str, sched: Scheduling) -> None:
+        for c in sched.topology_spread:
+            key = _spread_key(namespace, c)
+            if key not in self.groups:
+                self.groups[key] = Group(c.topology_key, c.selector, frozenset({namespace}))
+        for t in (*sched.pod_affinity, *sched.pod_anti_affinity, *sched.preferred_pod_affinity,
+                  *sched.preferred_pod_anti_affinity):
+            key = _term_key(t)
+            if key not in self.groups:
+                self.groups[key] = Group(t.topology_key, t.selector, t.namespaces)
+        # Only required anti-affinity binds pods that come later (kube-scheduler's symmetry).
+        for t in sched.pod_anti_affinity:
+            if t not in self.owners:
+                self.owners[t] = Group(t.topology_key, None, None)
+
+    def add_node(self, labels: Mapping[str, str], name: str) -> None:
+        for key, value in labels.items():
+            self.existing_domains.setdefault(key, set()).add(value)
+        self.existing_domains.setdefault(LABEL_HOSTNAME, set()).add(
+            labels.get(LABEL_HOSTNAME, name)
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.groups or self.owners)
+
+    # -- counting -------------------------------------------------------------------------
+
+    def _groups_picking(self, namespace: str, labels: Mapping[str, str]) -> tuple[Group, ...]:
+        key = (namespace, frozenset(labels.items()))
+        hit = self._picked.get(key)
+        if hit is None:
+            hit = tuple(g for g in self.groups.values() if g.picks(namespace, labels))
+            self._picked[key] = hit
+        return hit
+
+    def record(self, namespace: str, labels: Mapping[str, str], sched: Scheduling,
+               target: Target, anti_terms: Sequence[PodAffinityTerm] = ()) -> None:
+        """Count a pod that now sits on `target`."""
+        if not self.active:
+            return
+        picked = self._groups_picking(namespace, labels)
+        owned = [self.owners[t] for t in anti_terms if t in self.owners]
+        for g in (*picked, *owned):
+            d = target.domain(g.key)
+            if d is None:
+                pending = self.deferred.setdefault(target.name, {})
+                pending[g] = pending.get(g, 0) + 1
+            else:
+                g.counts[d] = g.counts.get(d, 0) + 1
+
+    def settle(self, target: Target) -> None:
+        """A claim's domains may have closed: count the pods that waited for that."""
+        pending = self.deferred.get(target.name)
+        if not pending:
+            return
+        for g in list(pending):
+            d = target.domain(g.key)
+            if d is not None:
+                g.counts[d] = g.counts.get(d, 0) + pending.pop(g)
+
+    # -- deciding -------------------------------------------------------------------------
+
+    def rules(self, namespace: str, labels: Mapping[str, str], sched: Scheduling) -> list[Rule]:
+        out: list[Rule] = []
+        for c in sched.topology_spread:
+            out.append(Rule("spread", self.groups[_spread_key(namespace, c)], c))
+        for t in sched.pod_affinity:
+            out.append(Rule("affinity", self.groups[_term_key(t)]))
+        for t in sched.pod_anti_affinity:
+            out.append(Rule("anti", self.groups[_term_key(t)]))
+        for term, owner in self.owners.items():
+            if owner.counts or any(owner in p for p in self.deferred.values()):
+                if term.selects(namespace, labels):
+                    out.append(Rule("owner-anti", owner))
+        return out
+
+    def _eligible(self, key: str, sched_reqs: Requirements) -> set[str]:
+        """Domains a pod could reach for a spread count (nodeAffinityPolicy Honor)."""
+        domains = set(self.universes.get(key, ())) | self.existing_domains.get(key, set())
+        req = sched_reqs.get(key)
+        return {d for d in domains if req is None or req.matches(d)}
+
+    def allowed(self, rule: Rule, self_match: bool, sched_reqs: Requirements,
+                candidates: Iterable[str]) -> list[str]:
+        """The candidate domains the rule allows, best first."""
+        g = rule.group
+        cands = list(candidates)
+        if rule.kind == "spread":
+            c = rule.spread
+            assert c is not None
+            if g.key == LABEL_HOSTNAME:
+                floor = 0  # a new node is always a domain with no pods
+            else:
+                policy_reqs = sched_reqs if c.node_affinity_policy == HONOR else Requirements()
+                eligible = self._eligible(g.key, policy_reqs)
+                floor = min((g.counts.get(d, 0) for d in eligible), default=0)
+                if c.min_domains is not None and len(eligible) < c.min_domains:
+                    floor = 0
+            add = 1 if self_match else 0
+            ok = [d for d in cands if g.counts.get(d, 0) + add - floor <= c.max_skew]
+            return sorted(ok, key=lambda d: (g.counts.get(d, 0), d))
+        if rule.kind == "affinity":
+            present = [d for d in cands if g.counts.get(d, 0) > 0]
+            if present:
+                return sorted(present, key=lambda d: (-g.counts.get(d, 0), d))
+            if self_match and not any(g.counts.values()):
+                return sorted(cands)  # the first of a self-affine group opens a domain
+            return []
+        # anti and owner-anti: domains with none of the picked (or owning) pods
+        return sorted(d for d in cands if g.counts.get(d, 0) == 0)
+
+    def fits_node(self, namespace: str, labels: Mapping[str, str], sched: Scheduling,
+                  sched_reqs: Requirements, target: Target) -> bool:
+        for rule in self.rules(namespace, labels, sched):
+            d = target.domain(rule.group.key)
+            if d is None:
+                if rule.kind in ("anti", "owner-anti"):
+                    continue  # no such domain on the node: nothing to collide with
+                return False
+            self_match = rule.group.picks(namespace, labels)
+            if not self.allowed(rule, self_match, sched_reqs, [d]):
+                return False
+        return True
+
+    def narrow_claim(self, namespace: str, labels: Mapping[str, str], sched: Scheduling,
+                     sched_reqs: Requirements, target: Target) -> Requirements | None:
+        """The claim's requirements with the pod's topology rules applied; None: no domain."""
+        reqs = target.requirements
+        assert reqs is not None
+        for rule in self.rules(namespace, labels, sched):
+            key = rule.group.key
+            self_match = rule.group.picks(namespace, labels)
+            if key == LABEL_HOSTNAME:
+                if not self.allowed(rule, self_match, sched_reqs, [target.name]):
+                    return None
+                continue
+            req = reqs.get(key)
+            known = set(self.universes.get(key, ()))
+            if not known:
+                # A key new nodes do not vary on: only a NodePool label can fix it.
+                single = target.domain(key)
+                if single is None:
+                    if rule.kind in ("anti", "owner-anti"):
+                        continue
+                    return None
+                known = {single}
+            cands = [d for d in known if req is None or req.matches(d)]
+            ok = self.allowed(rule, self_match, sched_reqs, cands)
+            if not ok:
+                return None
+            # Pick one domain so that this pod's count is exact from here on.
+            reqs = reqs.intersect(Requirements([Requirement.of(key, IN, [ok[0]])]))
+            target = Target(target.name, requirements=reqs)
+        return reqs
