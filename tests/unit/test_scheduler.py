@@ -246,3 +246,13 @@ def test_equally_priced_pods_share_one_claim() -> None:
     free = pod("b", "1", "2Gi")  # arm64 is the cheapest for it anyway
     result = solve([pinned, free])
     assert len(result.claims) == 1
+
+
+def test_min_values_keeps_the_claim_flexible() -> None:
+    # At least 3 instance families must stay possible: big pods that only fit 2 cannot join.
+    flexible = pool("flex", Requirement.of("karpenter.k8s.aws/instance-family", "Exists",
+                                           min_values=3))
+    types = [itype("a.big", 16, 64), itype("b.big", 16, 64), itype("c.small", 2, 8)]
+    assert not solve([pod("small", "1")], pools=[flexible], types=types).unschedulable
+    [(_, reason)] = solve([pod("big", "8")], pools=[flexible], types=types).unschedulable
+    assert "minValues 3" in reason and "instance-family" in reason

@@ -83,6 +83,15 @@ def _pool_reason(s: Scheduler, pool: NodePool, term: NodeSelectorTerm, row: tupl
         left = s.remaining[pool.name] or {}
         used = ", ".join(f"{k} {_amount(k, max(v, 0))} left" for k, v in sorted(left.items()))
         return f"NodePool {pool.name} would exceed its limits ({used})"
+    fitting = idx[fits]
+    for key, req in reqs.items():
+        if req.min_values is not None:
+            have = table.distinct(key, fitting)
+            if have < req.min_values:
+                return (
+                    f"NodePool {pool.name} requires minValues {req.min_values} for {key}, "
+                    f"but the instance types that fit the pod span only {have}"
+                )
     return f"NodePool {pool.name}{_NO_REASON}"
 
 

@@ -97,6 +97,16 @@ class InstanceTypeTable:
             self._label_codes[key] = cached
         return cached
 
+    def distinct(self, key: str, idx: IntArray) -> int:
+        """How many distinct values of a label (or offering key) these types span."""
+        if key in OFFERING_LABELS:
+            col = 0 if key == LABEL_ZONE else 1
+            values = {self.pairs[j][col] for j in np.flatnonzero(
+                np.isfinite(self.price[idx]).any(axis=0))}
+            return len(values)
+        uniques, codes = self._codes(key)
+        return sum(1 for c in np.unique(codes[idx]) if uniques[int(c)] is not None)
+
     def allowed_pairs(self, reqs: Requirements) -> BoolArray:
         """Which (zone, capacity type) columns the requirements allow."""
         cached = self._pair_cache.get(reqs)

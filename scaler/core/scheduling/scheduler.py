@@ -243,6 +243,13 @@ class Scheduler:
         ok = (self.table.allocatable[type_idx] >= need).all(axis=1)
         return type_idx[ok]
 
+    def _flexible_enough(self, reqs: Requirements, idx: IntArray) -> bool:
+        """NodePool `minValues`: the claim must keep that many distinct values per key."""
+        for key, req in reqs.items():
+            if req.min_values is not None and self.table.distinct(key, idx) < req.min_values:
+                return False
+        return True
+
     def _topology(self, pod: Pod, attempt: Attempt, term: NodeSelectorTerm, reqs: Requirements,
                   name: str) -> Requirements | None:
         """Claim requirements narrowed by the pod's topology rules; None: no domain left.
@@ -275,7 +282,7 @@ class Scheduler:
             if reqs != claim.requirements:
                 idx = idx[self.table.mask(reqs)[idx]]
             idx = self._fits(idx, need)
-            if len(idx):
+            if len(idx) and self._flexible_enough(reqs, idx):
                 return _Candidate(claim.pool, reqs, idx, need)
         return None
 
@@ -301,7 +308,7 @@ class Scheduler:
                 if limit_mask is not None:
                     mask = mask & limit_mask
                 idx = self._fits(np.flatnonzero(mask), need)
-                if len(idx):
+                if len(idx) and self._flexible_enough(reqs, idx):
                     return _Candidate(pool, reqs, idx, need)
         return None
 
