@@ -46,6 +46,12 @@ class Plan:
     placements: tuple[Placement, ...]
     nodes: tuple[PlannedNode, ...]
     unschedulable: tuple[Unschedulable, ...]
+    # LP lower bound on the new nodes' price for the pods they hold (None: not computed).
+    new_lower_bound_per_hour: float | None = None
+
+    @property
+    def new_per_hour(self) -> float:
+        return sum(n.price_per_hour or 0.0 for n in self.nodes if not n.existing)
 
     @property
     def current_per_hour(self) -> float:

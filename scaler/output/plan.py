@@ -60,6 +60,11 @@ def plan_document(plan: Plan, summary: Mapping[str, Any] | None = None) -> dict[
             "currentPerMonth": round(plan.current_per_hour * HOURS_PER_MONTH, 2),
             "plannedPerMonth": round(plan.planned_per_hour * HOURS_PER_MONTH, 2),
             "currency": "USD",
+            "newPerHour": round(plan.new_per_hour, 6),
+            "newLowerBoundPerHour": (
+                None if plan.new_lower_bound_per_hour is None
+                else round(plan.new_lower_bound_per_hour, 6)
+            ),
         },
         "region": plan.region,
     }
@@ -126,6 +131,13 @@ def plan_table(plan: Plan, summary: Mapping[str, Any] | None = None) -> str:
             ],
         )
     )
+    bound = plan.new_lower_bound_per_hour
+    if bound is not None and plan.new_nodes:
+        gap = plan.new_per_hour / bound - 1 if bound > 0 else 0.0
+        out.append(
+            f"New nodes: {_money(plan.new_per_hour)}/h; LP lower bound for the same pods: "
+            f"{_money(bound)}/h (the plan costs {gap:.1%} more)"
+        )
     if unpriced:
         names = ", ".join(unpriced[:5])
         out.append(f"(no catalog price for {len(unpriced)} existing nodes: {names})")

@@ -75,13 +75,20 @@ def _new_node(claim: ClaimPlan, pool: NodePool, launched_type: str, zone: str, c
 
 
 def provision(
-    cluster: Cluster, cloud: CloudProvider, pools: Sequence[NodePool], catalog: Catalog
+    cluster: Cluster,
+    cloud: CloudProvider,
+    pools: Sequence[NodePool],
+    catalog: Catalog,
+    with_bound: bool = True,
 ) -> Plan:
     snap = cluster.snapshot()
     table = InstanceTypeTable(cloud.instance_types(pools[0]) if pools else ())
     check_node_pools(table, pools, catalog.region)
     scheduler = Scheduler(table, pools, snap.nodes, snap.bound_pods, snap.daemonsets)
     result = scheduler.solve(snap.pending_pods)
+    bound = None
+    if with_bound:
+        bound = scheduler.lower_bound([p for c in result.claims for p in c.pods])
 
     by_pool = {p.name: p for p in pools}
     placements = [Placement(p.key, p.node_name, False) for p in snap.bound_pods if p.node_name]
@@ -164,6 +171,9 @@ def provision(
         placements=tuple(placements),
         nodes=tuple(existing_nodes + new_nodes),
         unschedulable=tuple(unschedulable),
+        new_lower_bound_per_hour=(
+            bound.per_hour if bound is not None and bound.status == "optimal" else None
+        ),
     )
 
 

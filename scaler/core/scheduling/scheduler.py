@@ -28,6 +28,7 @@ from scaler.core.model import (
 )
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
+from scaler.core.scheduling.bound import Bound, Kinds, PodClass, lower_bound
 from scaler.core.scheduling.explain import explain_unschedulable
 from scaler.core.scheduling.instancetypes import (
     BoolArray,
@@ -457,6 +458,56 @@ class Scheduler:
             claims=tuple(self._plan(c) for c in self.claims),
             unschedulable=tuple(unschedulable),
         )
+
+    def lower_bound(self, pods: Sequence[Pod], time_limit: float = 10.0) -> Bound:
+        """The LP lower bound on new capacity for these pending pods (see `bound`)."""
+        table = self.table
+        cts = sorted({ct for _, ct in table.pairs})
+        n_types = len(table)
+        kinds: list[tuple[NodePool, int, str]] = [
+            (pool, i, ct) for pool in self.pools for ct in cts for i in range(n_types)
+        ]
+        price = np.full(len(kinds), np.inf)
+        capacity = np.zeros((len(kinds), len(table.dims)), dtype=np.int64)
+        for p_no, pool in enumerate(self.pools):
+            overhead = np.array(table.vector(self.overhead[pool.name]) or
+                                (0,) * len(table.dims), dtype=np.int64)
+            pairs = table.allowed_pairs(pool.requirements)
+            for c_no, ct in enumerate(cts):
+                cols = pairs & np.array([c == ct for _, c in table.pairs], dtype=np.bool_)
+                start = (p_no * len(cts) + c_no) * n_types
+                if cols.any():
+                    price[start:start + n_types] = table.price[:, cols].min(axis=1)
+                capacity[start:start + n_types] = np.maximum(table.allocatable - overhead, 0)
+        groups: dict[tuple[int, tuple[int, ...]], tuple[Scheduling, int]] = {}
+        for pod in pods:
+            row = table.vector(pod.requests + ONE_POD)
+            if row is None:
+                continue
+            sched = self._interned.setdefault(pod.scheduling, pod.scheduling)
+            key = (id(sched), row)
+            s, n = groups.get(key, (sched, 0))
+            groups[key] = (s, n + 1)
+        classes: list[PodClass] = []
+        for (_, row), (sched, count) in groups.items():
+            attempt = self._ladder(sched)[-1]  # the loosest: still a valid bound
+            allowed = np.zeros(len(kinds), dtype=np.bool_)
+            for p_no, pool in enumerate(self.pools):
+                if untolerated(attempt.sched.tolerations, pool.taints):
+                    continue
+                for term in self._alternatives(attempt.sched):
+                    reqs = narrow(pool.requirements, term)
+                    if reqs is None:
+                        continue
+                    mask = table.mask(reqs)
+                    pairs = table.allowed_pairs(reqs)
+                    for c_no, ct in enumerate(cts):
+                        if any(pairs[j] for j, (_, c) in enumerate(table.pairs) if c == ct):
+                            start = (p_no * len(cts) + c_no) * n_types
+                            allowed[start:start + n_types] |= mask
+            allowed &= np.isfinite(price)
+            classes.append(PodClass(row, count, allowed))
+        return lower_bound(classes, Kinds(price, capacity), time_limit)
 
     def _plan(self, claim: Claim) -> ClaimPlan:
         used = Resources({d: int(v) for d, v in zip(self.table.dims, claim.used, strict=True)})

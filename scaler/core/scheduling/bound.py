@@ -1,0 +1,105 @@
+"""A lower bound on what any plan for the same pods must cost: one linear programme.
+
+Variables: x[o] >= 0, how many nodes of kind o (instance type, capacity type, NodePool) are
+bought, fractionally; z[k, o] >= 0, how many pods of class k sit on kind o, only where class
+k allows o. Every class is placed in full (sum_o z[k, o] = n_k) and the classes share each
+kind's capacity after DaemonSet overhead (sum_k z[k, o] d[k, r] <= x[o] a[o, r]). Minimising
+sum_o price[o] x[o] gives a bound no integral plan can beat: topology rules and whole nodes
+only add cost. Classes are not merged (that would force one split on pods of different
+shapes), but a kind another allowed kind beats in price and every resource is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linprog
+from scipy.sparse import coo_matrix
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class PodClass:
+    demand: tuple[int, ...]  # one pod's request in the table's dims (pods included)
+    count: int
+    allowed: BoolArray  # which kinds may hold it
+
+
+@dataclass(frozen=True)
+class Kinds:
+    price: FloatArray  # per node and hour
+    capacity: IntArray  # kinds x dims, after DaemonSet overhead
+
+
+@dataclass(frozen=True)
+class Bound:
+    per_hour: float
+    status: str  # "optimal", or why there is no bound
+    classes: int
+    kinds: int
+
+
+def _prune(kinds: Kinds, allowed: BoolArray) -> IntArray:
+    """Kinds worth keeping: drop one beaten by another with the same allowing classes."""
+    n = len(kinds.price)
+    keep = np.zeros(n, dtype=np.bool_)
+    used = allowed.any(axis=0)
+    signature: dict[bytes, list[int]] = {}
+    for o in np.flatnonzero(used):
+        signature.setdefault(allowed[:, o].tobytes(), []).append(int(o))
+    for members in signature.values():
+        idx = np.array(sorted(members, key=lambda o: kinds.price[o]), dtype=np.int64)
+        caps = kinds.capacity[idx]
+        best: list[int] = []
+        for i, o in enumerate(idx):
+            # Beaten when a cheaper-or-equal kind kept before has at least this capacity.
+            if best and (caps[best] >= caps[i]).all(axis=1).any():
+                continue
+            best.append(i)
+            keep[o] = True
+    return np.flatnonzero(keep)
+
+
+def lower_bound(classes: Sequence[PodClass], kinds: Kinds, time_limit: float = 10.0) -> Bound:
+    if not classes:
+        return Bound(0.0, "optimal", 0, 0)
+    allowed = np.array([c.allowed for c in classes], dtype=np.bool_)
+    cols = _prune(kinds, allowed)
+    if any(not allowed[k, cols].any() for k in range(len(classes))):
+        return Bound(float("inf"), "infeasible: a class fits no kind", len(classes), len(cols))
+    price = kinds.price[cols]
+    cap = kinds.capacity[cols].astype(np.float64)
+    n_kinds, n_dims = cap.shape
+    # Variable layout: x[0..n_kinds), then one z per allowed (class, kind) pair.
+    pairs = [(k, j) for k in range(len(classes)) for j in np.flatnonzero(allowed[k, cols])]
+    n_vars = n_kinds + len(pairs)
+    cost = np.concatenate([price, np.zeros(len(pairs))])
+    # Capacity: sum_k z[k,j] d[k,r] - x[j] a[j,r] <= 0, one row per (kind, resource).
+    kind_of = np.array([j for _, j in pairs], dtype=np.int64)
+    demand = np.array([classes[k].demand for k, _ in pairs], dtype=np.float64).reshape(
+        len(pairs), n_dims)
+    pr, dr = np.nonzero(demand)
+    rows = np.concatenate([np.repeat(np.arange(n_kinds) * n_dims, n_dims)
+                           + np.tile(np.arange(n_dims), n_kinds),
+                           kind_of[pr] * n_dims + dr])
+    cidx = np.concatenate([np.repeat(np.arange(n_kinds), n_dims), n_kinds + pr])
+    vals = np.concatenate([-cap.ravel(), demand[pr, dr]])
+    a_ub = coo_matrix((vals, (rows, cidx)), shape=(n_kinds * n_dims, n_vars)).tocsr()
+    b_ub = np.zeros(n_kinds * n_dims)
+    # Demand: sum_j z[k,j] = n_k.
+    eq_rows = [k for k, _ in pairs]
+    eq_cols = [n_kinds + v for v in range(len(pairs))]
+    a_eq = coo_matrix((np.ones(len(pairs)), (eq_rows, eq_cols)),
+                      shape=(len(classes), n_vars)).tocsr()
+    b_eq = np.array([c.count for c in classes], dtype=np.float64)
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None),
+                  method="highs", options={"time_limit": time_limit})
+    if res.status != 0:
+        return Bound(float("nan"), f"no bound: {res.message}", len(classes), n_kinds)
+    return Bound(float(res.fun), "optimal", len(classes), n_kinds)
