@@ -118,7 +118,7 @@ def test_gt_on_well_known_label() -> None:
     assert {o.instance_type[0] for o in claim_of(solve([p], types=types), "a").options} == {"m"}
 
 
-def test_pods_share_a_claim_until_it_is_full() -> None:
+def test_pods_share_claims_and_never_cost_more_than_first_fit() -> None:
     pods = [pod(f"p{i}", "1", "2Gi") for i in range(20)]
     result = solve(pods)
     assert not result.unschedulable
@@ -126,7 +126,10 @@ def test_pods_share_a_claim_until_it_is_full() -> None:
         alloc = next(t for t in TYPES if t.name == c.options[0].instance_type).allocatable
         assert c.requests.fits(Resources(dict(alloc)))
     assert sum(len(c.pods) for c in result.claims) == 20
-    assert len(result.claims) == 2  # 16 + 4 vCPU on the largest types, not 20 small nodes
+    assert all(len(c.pods) >= 2 for c in result.claims)  # no node for a pod it could share
+    # Karpenter's first fit fills the largest type (g.4xlarge 0.25 + m.xlarge 0.08 = 0.33);
+    # ten g.large at 0.03 hold the same pods for less.
+    assert sum(c.options[0].price for c in result.claims) <= 0.30 + 1e-9
 
 
 def test_max_pods_splits_claims() -> None:

@@ -32,6 +32,7 @@ from scaler.core.scheduling.bound import Bound, Kinds, PodClass, lower_bound
 from scaler.core.scheduling.explain import explain_unschedulable
 from scaler.core.scheduling.instancetypes import (
     BoolArray,
+    FloatArray,
     InstanceTypeTable,
     IntArray,
     LaunchOption,
@@ -45,6 +46,8 @@ ONE_POD = Resources({"pods": 1})
 MAX_LAUNCH_OPTIONS = 60
 # How much dearer a pod's share may get by joining an in-flight claim (see _place_on_claims).
 JOIN_TOLERANCE = 0.10
+# A join may raise a claim's price by up to this much over a node of the pod's own.
+MARGINAL_TOLERANCE = 0.10
 
 
 def _port_clash(ports: Sequence[HostPort], taken: Sequence[HostPort]) -> bool:
@@ -86,6 +89,7 @@ class Claim:
     max_free: tuple[int, ...]
     pods: list[Pod] = field(default_factory=list)
     ports: list[HostPort] = field(default_factory=list)
+    price: float = 0.0  # the cheapest launch it allows now
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,7 @@ class _Candidate:
     requirements: Requirements
     type_idx: IntArray
     used: IntArray
+    price: float  # the cheapest launch it allows
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +179,7 @@ class Scheduler:
         self._interned: dict[Scheduling, Scheduling] = {}
         self._alts: dict[Scheduling, tuple[NodeSelectorTerm, ...]] = {}
         self._unit_cache: dict[tuple[Requirements, tuple[int, ...]], float] = {}
+        self._priced_cache: dict[Requirements, tuple[IntArray, FloatArray]] = {}
 
     def _daemon_overhead(self, pool: NodePool, daemonsets: Sequence[DaemonSet]) -> Resources:
         total = Resources({})
@@ -244,6 +250,24 @@ class Scheduler:
         ok = (self.table.allocatable[type_idx] >= need).all(axis=1)
         return type_idx[ok]
 
+    def _cheapest(self, idx: IntArray, reqs: Requirements) -> float:
+        """What the claim would launch at now: its cheapest type and allowed offering."""
+        allowed, price = self._priced(reqs)
+        if len(idx) == 0 or len(allowed) == 0:
+            return float("inf")
+        return float(price[np.searchsorted(allowed, idx)].min())
+
+    def _priced(self, reqs: Requirements) -> tuple[IntArray, FloatArray]:
+        """Types the requirements allow (sorted) and their cheapest allowed price."""
+        hit = self._priced_cache.get(reqs)
+        if hit is None:
+            allowed = np.flatnonzero(self.table.mask(reqs))
+            pairs = self.table.allowed_pairs(reqs)
+            price = (self.table.price[allowed][:, pairs].min(axis=1) if pairs.any()
+                     else np.full(len(allowed), np.inf))
+            hit = self._priced_cache[reqs] = (allowed, price)
+        return hit
+
     def _flexible_enough(self, reqs: Requirements, idx: IntArray) -> bool:
         """NodePool `minValues`: the claim must keep that many distinct values per key."""
         for key, req in reqs.items():
@@ -284,7 +308,7 @@ class Scheduler:
                 idx = idx[self.table.mask(reqs)[idx]]
             idx = self._fits(idx, need)
             if len(idx) and self._flexible_enough(reqs, idx):
-                return _Candidate(claim.pool, reqs, idx, need)
+                return _Candidate(claim.pool, reqs, idx, need, self._cheapest(idx, reqs))
         return None
 
     def _fresh(self, pod: Pod, vec: IntArray, attempt: Attempt) -> _Candidate | None:
@@ -310,13 +334,14 @@ class Scheduler:
                     mask = mask & limit_mask
                 idx = self._fits(np.flatnonzero(mask), need)
                 if len(idx) and self._flexible_enough(reqs, idx):
-                    return _Candidate(pool, reqs, idx, need)
+                    return _Candidate(pool, reqs, idx, need, self._cheapest(idx, reqs))
         return None
 
     def _commit(self, claim: Claim, pod: Pod, c: _Candidate, attempt: Attempt) -> None:
         claim.requirements = c.requirements
         claim.type_idx = c.type_idx
         claim.used = c.used
+        claim.price = c.price
         claim.max_free = tuple(
             int(v) for v in self.table.allocatable[c.type_idx].max(axis=0) - c.used
         )
@@ -364,11 +389,15 @@ class Scheduler:
         return cost
 
     def _place_on_claims(self, pod: Pod, row: tuple[int, ...], attempt: Attempt) -> bool:
-        """Join the first in-flight claim that fits, unless it would price the pod dearly.
+        """Join the first in-flight claim that fits, unless that costs more than going alone.
 
-        Karpenter joins the first claim that fits. Here a pod also skips a claim whose
-        requirements make its share cost more than `JOIN_TOLERANCE` above what it would cost
-        on its own (a spot-friendly pod on a claim an on-demand pod has pinned, say).
+        Karpenter joins the first claim that fits, and a claim keeps growing into whatever
+        type can still hold it all. Here a pod skips a claim when
+        - the claim's requirements make the pod's share cost more than `JOIN_TOLERANCE` above
+          its own (a spot-friendly pod on a claim an on-demand pod has pinned, say), or
+        - joining raises the claim's launch price by more than a node of the pod's own
+          would cost (`MARGINAL_TOLERANCE`): that keeps a claim from outgrowing what its pods
+          fill (a 3 TB machine half empty).
         """
         vec = np.array(row, dtype=np.int64)
         fresh = self._fresh(pod, vec, attempt)
@@ -380,6 +409,10 @@ class Scheduler:
             if joined is None:
                 continue
             if self._unit_cost(joined.requirements, vec, row) > own * (1 + JOIN_TOLERANCE):
+                continue
+            if fresh is not None and (
+                joined.price - claim.price > fresh.price * (1 + MARGINAL_TOLERANCE)
+            ):
                 continue
             self._commit(claim, pod, joined, attempt)
             return True
