@@ -48,6 +48,11 @@ MAX_LAUNCH_OPTIONS = 60
 JOIN_TOLERANCE = 0.10
 # A join may raise a claim's price by up to this much over a node of the pod's own.
 MARGINAL_TOLERANCE = 0.10
+# Only the most recent claims are tried (pods come largest first, so older claims are full);
+# this keeps a pass linear in pods rather than pods x claims.
+CLAIM_WINDOW = 48
+# Joins that would move a claim to a bigger type, weighed per pod at most.
+MAX_UPGRADE_CHECKS = 4
 
 
 def _port_clash(ports: Sequence[HostPort], taken: Sequence[HostPort]) -> bool:
@@ -90,6 +95,7 @@ class Claim:
     pods: list[Pod] = field(default_factory=list)
     ports: list[HostPort] = field(default_factory=list)
     price: float = 0.0  # the cheapest launch it allows now
+    cheap_free: tuple[int, ...] = ()  # room left on that cheapest type
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,9 +348,14 @@ class Scheduler:
         claim.type_idx = c.type_idx
         claim.used = c.used
         claim.price = c.price
-        claim.max_free = tuple(
-            int(v) for v in self.table.allocatable[c.type_idx].max(axis=0) - c.used
-        )
+        alloc = self.table.allocatable[c.type_idx]
+        claim.max_free = tuple(int(v) for v in alloc.max(axis=0) - c.used)
+        allowed, price = self._priced(c.requirements)
+        if len(allowed):
+            cheapest = int(np.argmin(price[np.searchsorted(allowed, c.type_idx)]))
+            claim.cheap_free = tuple(int(v) for v in alloc[cheapest] - c.used)
+        else:
+            claim.cheap_free = claim.max_free
         claim.pods.append(pod)
         claim.ports.extend(attempt.sched.host_ports)
         if self.topology.active:
@@ -402,9 +413,16 @@ class Scheduler:
         vec = np.array(row, dtype=np.int64)
         fresh = self._fresh(pod, vec, attempt)
         own = self._unit_cost(fresh.requirements, vec, row) if fresh else float("inf")
-        for claim in self.claims:
+        upgrades = 0
+        for claim in self.claims[-CLAIM_WINDOW:]:
             if any(r > f for r, f in zip(row, claim.max_free, strict=True)):
                 continue
+            if any(r > f for r, f in zip(row, claim.cheap_free, strict=True)):
+                # Joining needs a bigger type: rarely worth it, and the check is the costly
+                # part of a pass, so only a few are weighed per pod.
+                if upgrades >= MAX_UPGRADE_CHECKS:
+                    continue
+                upgrades += 1
             joined = self._join(claim, pod, vec, attempt)
             if joined is None:
                 continue
