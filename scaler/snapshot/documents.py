@@ -32,7 +32,9 @@ from scaler.snapshot.fields import describe
 SUFFIXES: Final = (".yaml", ".yml", ".json")
 DEFAULT_NAMESPACE: Final = "default"
 # Kinds without a namespace among those the adapter reads.
-CLUSTER_SCOPED: Final = frozenset({"Node", "PriorityClass"})
+CLUSTER_SCOPED: Final = frozenset(
+    {"Node", "PriorityClass", "Namespace", "PersistentVolume", "StorageClass"}
+)
 
 
 @dataclass(frozen=True, slots=True)

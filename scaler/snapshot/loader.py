@@ -9,8 +9,11 @@ Kinds read:
     Deployment, ReplicaSet,
     StatefulSet, Job       -> pending pods, when none of theirs is in the snapshot
     PodDisruptionBudget,
-    PersistentVolumeClaim  -> kept as written
+    PersistentVolumeClaim  -> kept as written (claims also pin pods to zones, below)
     PriorityClass          -> the priority of pods that name it without spec.priority
+    Namespace              -> labels for pod-affinity namespaceSelectors
+    PersistentVolume,
+    StorageClass           -> with claims, the zone a pod's volumes pin it to
     anything else          -> counted in Snapshot.ignored_kinds
 
 An object that appears twice (same kind, namespace and name, e.g. in two overlapping
@@ -31,6 +34,8 @@ from scaler.core.model import DaemonSet, Node, Pod, Snapshot
 from scaler.errors import UserError
 from scaler.snapshot.documents import RawObject, input_files, read_objects
 from scaler.snapshot.objects import Converter, PodFacts, fields_of, require_name
+from scaler.snapshot.scheduling import Namespaces
+from scaler.snapshot.volumes import Storage
 from scaler.snapshot.workloads import CONTROLLER_KINDS, expand_workloads
 
 NODE: Final = "Node"
@@ -39,7 +44,13 @@ DAEMON_SET: Final = "DaemonSet"
 PDB: Final = "PodDisruptionBudget"
 PVC: Final = "PersistentVolumeClaim"
 PRIORITY_CLASS: Final = "PriorityClass"
-READ_KINDS: Final = frozenset({NODE, POD, DAEMON_SET, PDB, PVC, PRIORITY_CLASS}) | CONTROLLER_KINDS
+NAMESPACE: Final = "Namespace"
+PV: Final = "PersistentVolume"
+STORAGE_CLASS: Final = "StorageClass"
+READ_KINDS: Final = (
+    frozenset({NODE, POD, DAEMON_SET, PDB, PVC, PRIORITY_CLASS, NAMESPACE, PV, STORAGE_CLASS})
+    | CONTROLLER_KINDS
+)
 CLUSTER_KINDS: Final = frozenset({NODE, POD, DAEMON_SET}) | CONTROLLER_KINDS
 # Built into every cluster, so pods may name them without the snapshot holding them.
 SYSTEM_PRIORITY_CLASSES: Final[Mapping[str, int]] = {
@@ -95,14 +106,16 @@ def _load(paths: Sequence[str | Path]) -> Snapshot:
                     controllers.append(obj)  # all kinds, in reading order
 
     if not any(by_kind[kind] for kind in CLUSTER_KINDS):
-        found = f" (only {', '.join(sorted(ignored))})" if ignored else ""
+        kinds = set(ignored) | {kind for kind, objects in by_kind.items() if objects}
+        found = f" (only {', '.join(sorted(kinds))})" if kinds else ""
         raise UserError(
             f"no Nodes, Pods or workloads found{found}",
             file=", ".join(str(p) for p in paths),
         )
 
     classes, default_priority = _priority_classes(by_kind[PRIORITY_CLASS])
-    converter = Converter(classes, default_priority)
+    storage = Storage(by_kind[PVC], by_kind[PV], by_kind[STORAGE_CLASS])
+    converter = Converter(classes, default_priority, _namespaces(by_kind), storage)
     nodes: list[Node] = [converter.node(obj) for obj in by_kind[NODE]]
     pods: list[Pod] = []
     facts: list[PodFacts] = []
@@ -125,6 +138,21 @@ def _load(paths: Sequence[str | Path]) -> Snapshot:
         ignored_kinds=dict(sorted(ignored.items())),
         expanded_workloads=expansion.expanded,
     )
+
+
+def _namespaces(by_kind: Mapping[str, Sequence[RawObject]]) -> Namespaces:
+    """Namespace objects' labels; namespaces that only hold objects have none (but the
+    name label every namespace carries)."""
+    labels: dict[str, dict[str, str]] = {}
+    for obj in by_kind[NAMESPACE]:
+        f = fields_of(obj)
+        meta = f.mapping(obj.body.get("metadata"), "metadata")
+        labels[obj.name] = f.labels(meta.get("labels"), "metadata.labels")
+    for objects in by_kind.values():
+        for obj in objects:
+            if obj.namespace and obj.namespace not in labels:
+                labels[obj.namespace] = {}
+    return Namespaces(labels)
 
 
 def _priority_classes(objects: Sequence[RawObject]) -> tuple[dict[str, int], int]:

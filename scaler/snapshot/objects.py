@@ -2,9 +2,9 @@
 
 A pod's requests follow the API server and scheduler: each container's requests (its
 limits where a request is missing), init containers and restartable sidecars as
-`pod_requests` combines them, plus `spec.overhead`. Its scheduling constraints are
-`spec.nodeSelector`, required node affinity and tolerations. Identical constraints and
-requests share one instance, so pods of one workload form one equivalence class cheaply.
+`pod_requests` combines them, plus `spec.overhead`. Its scheduling constraints are read
+by `scheduling.SchedulingReader`. Identical constraints and requests share one instance,
+so pods of one workload form one equivalence class cheaply.
 """
 
 from __future__ import annotations
@@ -13,36 +13,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from scaler.core.model import (
-    TAINT_EFFECTS,
-    DaemonSet,
-    Node,
-    NodeSelectorTerm,
-    Pod,
-    Scheduling,
-    Taint,
-    Toleration,
-)
+from scaler.core.model import TAINT_EFFECTS, DaemonSet, Node, Pod, Scheduling, Taint
 from scaler.core.quantity import QuantityError
-from scaler.core.requirements import (
-    DOES_NOT_EXIST,
-    EXISTS,
-    IN,
-    NOT_IN,
-    OPERATORS,
-    Requirement,
-    Requirements,
-)
 from scaler.core.resources import ZERO, Resources, container_requests, pod_requests
 from scaler.snapshot.documents import RawObject
 from scaler.snapshot.fields import Fields, join
+from scaler.snapshot.scheduling import (
+    SIDECAR_RESTART_POLICY,
+    Namespaces,
+    SchedulingDraft,
+    SchedulingReader,
+)
+from scaler.snapshot.volumes import ClaimRef, Storage
 
 TERMINAL_PHASES: Final = frozenset({"Succeeded", "Failed"})
-SIDECAR_RESTART_POLICY: Final = "Always"
-REQUIRED: Final = "requiredDuringSchedulingIgnoredDuringExecution"
-NODE_NAME_FIELD: Final = "metadata.name"
-TOLERATION_OPERATORS: Final = ("Equal", "Exists")
-NO_SCHEDULING: Final = Scheduling()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +50,9 @@ class PodTemplate:
 
     labels: Mapping[str, str]
     requests: Resources
-    scheduling: Scheduling
+    scheduling: Scheduling  # for `labels`, in the object's namespace
     priority: int
+    draft: SchedulingDraft  # to resolve again for pods labelled otherwise
 
 
 def fields_of(obj: RawObject) -> Fields:
@@ -96,10 +81,16 @@ def controller_owner(f: Fields, meta: Mapping[str, Any]) -> Owner | None:
 class Converter:
     """Converts objects, sharing equal requests and scheduling values between pods."""
 
-    def __init__(self, priority_classes: Mapping[str, int], default_priority: int = 0) -> None:
+    def __init__(
+        self,
+        priority_classes: Mapping[str, int],
+        default_priority: int = 0,
+        namespaces: Namespaces | None = None,
+        storage: Storage | None = None,
+    ) -> None:
         self._priority_classes = priority_classes
         self._default_priority = default_priority
-        self._scheduling: dict[Scheduling, Scheduling] = {NO_SCHEDULING: NO_SCHEDULING}
+        self._scheduling = SchedulingReader(namespaces or Namespaces(), storage or Storage())
         self._requests: dict[Resources, Resources] = {}
         self._containers: dict[object, Resources] = {}
 
@@ -164,7 +155,7 @@ class Converter:
             namespace=obj.namespace,
             name=obj.name,
             requests=self.requests(f, spec, "spec"),
-            scheduling=self.scheduling(f, spec, "spec"),
+            scheduling=self._scheduling.read(f, spec, "spec", obj.namespace, labels),
             labels=labels,
             node_name=node_name,
             priority=self.priority(f, spec, "spec"),
@@ -173,8 +164,8 @@ class Converter:
             source=obj.file,
         )
 
-    def template(self, f: Fields, body: Mapping[str, Any]) -> PodTemplate:
-        """`spec.template` of a controller or DaemonSet."""
+    def template(self, f: Fields, body: Mapping[str, Any], namespace: str) -> PodTemplate:
+        """`spec.template` of a controller or DaemonSet in `namespace`."""
         spec = f.mapping(body.get("spec"), "spec")
         if spec.get("template") is None:
             raise f.error("spec.template", "required field missing")
@@ -182,15 +173,30 @@ class Converter:
         meta = f.mapping(template.get("metadata"), "spec.template.metadata")
         pod_spec = f.mapping(template.get("spec"), "spec.template.spec")
         path = "spec.template.spec"
+        labels = f.labels(meta.get("labels"), "spec.template.metadata.labels")
+        draft = self._scheduling.draft(f, pod_spec, path)
         return PodTemplate(
-            labels=f.labels(meta.get("labels"), "spec.template.metadata.labels"),
+            labels=labels,
             requests=self.requests(f, pod_spec, path),
-            scheduling=self.scheduling(f, pod_spec, path),
+            scheduling=self._scheduling.resolve(draft, f, namespace, labels),
             priority=self.priority(f, pod_spec, path),
+            draft=draft,
         )
 
+    def template_scheduling(
+        self,
+        template: PodTemplate,
+        f: Fields,
+        namespace: str,
+        labels: Mapping[str, str],
+        claims: tuple[ClaimRef, ...] = (),
+    ) -> Scheduling:
+        """The template's constraints for a pod with `labels` and, besides the template's
+        volumes, `claims` (a StatefulSet's volumeClaimTemplates)."""
+        return self._scheduling.resolve(template.draft, f, namespace, labels, claims)
+
     def daemonset(self, obj: RawObject) -> DaemonSet:
-        template = self.template(fields_of(obj), obj.body)
+        template = self.template(fields_of(obj), obj.body, obj.namespace)
         return DaemonSet(
             namespace=obj.namespace,
             name=obj.name,
@@ -249,43 +255,6 @@ class Converter:
             self._containers[key] = requests
         return requests
 
-    def scheduling(self, f: Fields, spec: Mapping[str, Any], path: str) -> Scheduling:
-        selector = spec.get("nodeSelector")
-        affinity = spec.get("affinity")
-        tolerations = spec.get("tolerations")
-        if not selector and not affinity and not tolerations:
-            return NO_SCHEDULING
-        terms, terms_path = self._affinity_terms(f, affinity, path)
-        result = Scheduling(
-            node_selector=Requirements.from_labels(f.labels(selector, join(path, "nodeSelector"))),
-            affinity_terms=tuple(
-                node_selector_term(f, term, p) for p, term in f.mappings(terms, terms_path)
-            ),
-            tolerations=tuple(
-                toleration(f, t, p) for p, t in f.mappings(tolerations, join(path, "tolerations"))
-            ),
-        )
-        return self._scheduling.setdefault(result, result)
-
-    @staticmethod
-    def _affinity_terms(f: Fields, affinity: object, path: str) -> tuple[object, str]:
-        """Required node affinity's nodeSelectorTerms (None: no required affinity)."""
-        affinity_path = join(path, "affinity")
-        node_affinity_path = join(affinity_path, "nodeAffinity")
-        node_affinity = f.mapping(
-            f.mapping(affinity, affinity_path).get("nodeAffinity"), node_affinity_path
-        )
-        required = node_affinity.get(REQUIRED)
-        path = join(node_affinity_path, REQUIRED)
-        if required is None:
-            return None, path
-        terms = f.mapping(required, path).get("nodeSelectorTerms")
-        path = join(path, "nodeSelectorTerms")
-        if not f.sequence(terms, path):
-            # The API server refuses this; an empty list would read as "any node".
-            raise f.error(path, "must have at least one node selector term")
-        return terms, path
-
     def priority(self, f: Fields, spec: Mapping[str, Any], path: str) -> int:
         """spec.priority; else the value of its PriorityClass, when the snapshot has it."""
         if spec.get("priority") is not None:
@@ -294,74 +263,6 @@ class Converter:
         if class_name:
             return self._priority_classes.get(class_name, 0)
         return self._default_priority
-
-
-def node_selector_term(f: Fields, term: Mapping[str, Any], path: str) -> NodeSelectorTerm:
-    """One required node-affinity term: matchExpressions, and matchFields on the node name."""
-    requirements = [
-        requirement(f, expr, p)
-        for p, expr in f.mappings(term.get("matchExpressions"), join(path, "matchExpressions"))
-    ]
-    node_names: frozenset[str] | None = None
-    for p, expr in f.mappings(term.get("matchFields"), join(path, "matchFields")):
-        key = f.required_string(expr.get("key"), join(p, "key"))
-        operator = f.required_string(expr.get("operator"), join(p, "operator"))
-        if key != NODE_NAME_FIELD or operator != IN:
-            raise f.error(
-                p,
-                f"unsupported matchFields {key} {operator}: only "
-                f"{NODE_NAME_FIELD} {IN} is supported",
-            )
-        names = frozenset(f.strings(expr.get("values"), join(p, "values")))
-        node_names = names if node_names is None else node_names & names
-    if not requirements and node_names is None:
-        # Kubernetes: an empty term matches no node. No node name is in an empty set.
-        node_names = frozenset()
-    return NodeSelectorTerm(Requirements(requirements), node_names)
-
-
-def requirement(f: Fields, expr: Mapping[str, Any], path: str) -> Requirement:
-    """A node-selector requirement: key, operator (In, NotIn, Exists, ...) and values."""
-    key = f.required_string(expr.get("key"), join(path, "key"))
-    operator = f.required_string(expr.get("operator"), join(path, "operator"))
-    if operator not in OPERATORS:
-        raise f.error(
-            join(path, "operator"),
-            f"unknown operator {operator!r}; expected one of {', '.join(OPERATORS)}",
-        )
-    values = f.strings(expr.get("values"), join(path, "values"))
-    if operator in (IN, NOT_IN) and not values:
-        raise f.error(join(path, "values"), f"operator {operator} needs at least one value")
-    if operator in (EXISTS, DOES_NOT_EXIST) and values:
-        raise f.error(join(path, "values"), f"operator {operator} takes no values")
-    try:
-        return Requirement.of(key, operator, values)
-    except ValueError as e:
-        raise f.error(join(path, "values"), str(e)) from None
-
-
-def toleration(f: Fields, raw: Mapping[str, Any], path: str) -> Toleration:
-    operator = f.string(raw.get("operator"), join(path, "operator")) or "Equal"
-    if operator not in TOLERATION_OPERATORS:
-        raise f.error(
-            join(path, "operator"),
-            f"unknown toleration operator {operator!r}; expected Equal or Exists",
-        )
-    effect = f.string(raw.get("effect"), join(path, "effect"))
-    if effect and effect not in TAINT_EFFECTS:
-        raise f.error(
-            join(path, "effect"),
-            f"unknown taint effect {effect!r}; expected one of {', '.join(TAINT_EFFECTS)}",
-        )
-    key = f.string(raw.get("key"), join(path, "key"))
-    if not key and operator != "Exists":
-        raise f.error(join(path, "key"), "an empty key needs operator Exists")
-    return Toleration(
-        key=key,
-        operator=operator,
-        value=f.string(raw.get("value"), join(path, "value")),
-        effect=effect,
-    )
 
 
 def _pod_level_requests(

@@ -16,6 +16,12 @@ controller's `spec.selector`, or its controller ownerReference names the control
 pods all succeeded is not run again. Hashes and suffixes use Kubernetes' safe alphabet
 and are derived from the namespace, name and template: the same snapshot always gives
 the same pod names.
+
+Made-up pods carry the labels their controller would give them that matter to
+scheduling: a Deployment's pods `pod-template-hash` (which `matchLabelKeys` often
+names). A StatefulSet pod `<sts>-<n>` uses the claims `<template>-<sts>-<n>` of its
+volumeClaimTemplates: when the snapshot holds one, its volume's zone pins the pod; when
+not, the claim will be new, and only its StorageClass's allowedTopologies can.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from scaler.core.model import Pod
 from scaler.snapshot.documents import RawObject
 from scaler.snapshot.fields import Fields, join
 from scaler.snapshot.objects import Converter, Owner, PodFacts, controller_owner, fields_of
+from scaler.snapshot.volumes import ClaimRef
 
 DEPLOYMENT: Final = "Deployment"
 REPLICA_SET: Final = "ReplicaSet"
@@ -204,8 +211,8 @@ def _expand(
     count = _pod_count(f, c, spec)
     if count == 0:
         return []
-    template = converter.template(f, c.body)
     ns = c.namespace
+    template = converter.template(f, c.body, ns)
     if any(index.owned_by(ns, owner) for owner in owners):
         return []
     selector = label_selector(f, spec, template.labels)
@@ -215,10 +222,13 @@ def _expand(
         return []
 
     labels = dict(template.labels)
+    scheduling = template.scheduling
     if c.kind == DEPLOYMENT:
         pod_template_hash = template_hash(ns, c.name, spec.get("template"))
         owner = Owner(REPLICA_SET, f"{c.name}-{pod_template_hash}")
         labels[POD_TEMPLATE_HASH] = pod_template_hash
+        # matchLabelKeys: [pod-template-hash] is the usual way to spread one revision.
+        scheduling = converter.template_scheduling(template, f, ns, labels)
     else:
         owner = Owner(c.kind, c.name)
 
@@ -228,15 +238,23 @@ def _expand(
         if any(f"{ns}/{name}" in taken for name in names):
             return []  # its pods are there, labelled otherwise
         taken.update(f"{ns}/{name}" for name in names)
+        claim_templates = _claim_templates(f, spec)
+        schedulings = [
+            converter.template_scheduling(
+                template, f, ns, labels, tuple(t.for_pod(name) for t in claim_templates)
+            )
+            for name in names
+        ]
     else:
         names = [_unique_name(ns, owner.name, i, taken) for i in range(count)]
+        schedulings = [scheduling] * count
 
     return [
         Pod(
             namespace=ns,
             name=name,
             requests=template.requests,
-            scheduling=template.scheduling,
+            scheduling=pod_scheduling,
             labels=dict(labels),
             node_name=None,  # a template's nodeName is not honoured: these are to place
             priority=template.priority,
@@ -244,8 +262,35 @@ def _expand(
             owner_name=owner.name,
             source=c.file,
         )
-        for name in names
+        for name, pod_scheduling in zip(names, schedulings, strict=True)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimTemplate:
+    """A StatefulSet volumeClaimTemplate: pod `<sts>-<n>` gets claim `<name>-<sts>-<n>`."""
+
+    name: str
+    storage_class: str | None  # None: the default class
+    path: str
+
+    def for_pod(self, pod: str) -> ClaimRef:
+        return ClaimRef(f"{self.name}-{pod}", self.path, True, self.storage_class)
+
+
+def _claim_templates(f: Fields, spec: Mapping[str, Any]) -> list[ClaimTemplate]:
+    out = []
+    for p, raw in f.mappings(spec.get("volumeClaimTemplates"), "spec.volumeClaimTemplates"):
+        meta = f.mapping(raw.get("metadata"), join(p, "metadata"))
+        name = f.required_string(meta.get("name"), join(p, "metadata.name"))
+        claim_spec = f.mapping(raw.get("spec"), join(p, "spec"))
+        storage_class = None
+        if claim_spec.get("storageClassName") is not None:
+            storage_class = f.string(
+                claim_spec.get("storageClassName"), join(p, "spec.storageClassName")
+            )
+        out.append(ClaimTemplate(name, storage_class, p))
+    return out
 
 
 def _pod_count(f: Fields, c: RawObject, spec: Mapping[str, Any]) -> int:
