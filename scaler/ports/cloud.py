@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,6 +22,10 @@ class InsufficientCapacityError(CloudError):
 
 class NodeNotFoundError(CloudError):
     pass
+
+
+class ThrottledError(CloudError):
+    """The cloud kept throttling the call past the retry budget; try again later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,9 @@ class CloudNode:
     arch: str
     price_per_hour: float
     price_estimated: bool
+    # When the cloud launched it (seconds since the epoch), if it says; garbage collection
+    # spares instances younger than its grace period.
+    launched_at: float | None = None
 
 
 class CloudProvider(Protocol):
@@ -70,4 +77,12 @@ class CloudProvider(Protocol):
 
     def is_drifted(self, node: CloudNode, node_pool: NodePool) -> str | None:
         """Why the node no longer matches its NodePool, or None."""
+        ...
+
+    def garbage_collect(self, live_claims: Collection[str]) -> Sequence[CloudNode]:
+        """Delete this cluster's nodes that no live node claim owns; return those deleted.
+
+        A node launched for a claim that was never registered (a crash between launch and
+        registration) is one; providers may spare nodes younger than a grace period.
+        """
         ...

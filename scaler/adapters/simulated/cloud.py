@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from pricing import Catalog, InstanceType
 from scaler.core.model import LABEL_INSTANCE_TYPE, NodePool
@@ -78,3 +78,10 @@ class SimulatedCloud:
             {**labels, **node_pool.labels, "karpenter.sh/nodepool": node_pool.name}
         )
         return None if bad is None else f"no longer satisfies {bad.describe()}"
+
+    def garbage_collect(self, live_claims: Collection[str]) -> Sequence[CloudNode]:
+        """Nodes whose claim is not live are deleted at once (the simulation has no clock)."""
+        orphans = [n for n in self._nodes.values() if n.claim_name not in live_claims]
+        for node in orphans:
+            del self._nodes[node.provider_id]
+        return orphans
