@@ -12,7 +12,7 @@ from scaler.errors import UserError
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so `scaler --version` stays fast and sub-commands stay independent.
-    from scaler.cli import catalog, simulate
+    from scaler.cli import catalog, plan, policies, simulate
 
     parser = argparse.ArgumentParser(
         prog="scaler",
@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     simulate.register(sub)
     catalog.register(sub)
+    policies.register(sub)
+    plan.register(sub)
     return parser
 
 

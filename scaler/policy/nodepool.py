@@ -96,6 +96,14 @@ _BUDGET_SCHEDULE = re.compile(
     r"@(annually|yearly|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+.*"
 )
 _UNSIGNED = re.compile(r"[0-9]+")
+# The same checks, as JSON Schema patterns (anchored) for the generated schemas.
+DURATION_PATTERN = r"^([0-9]+(s|m|h))+$"
+DURATION_OR_NEVER_PATTERN = r"^(([0-9]+(s|m|h))+|Never)$"
+# A Kubernetes quantity: a string (`"4000Gi"`) or a plain number, as the API server takes it.
+QUANTITY_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "integer"}, {"type": "string"}],
+    "x-kubernetes-int-or-string": True,
+}
 
 
 def _qualified_name_problem(key: str) -> str | None:
@@ -174,7 +182,9 @@ class _Model(BaseModel):
 
 
 class ObjectMeta(_Model):
-    name: str
+    name: str = Field(
+        json_schema_extra={"maxLength": 63, "pattern": rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$"}
+    )
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
 
@@ -200,9 +210,13 @@ class TemplateMetadata(_Model):
 
 class NodeSelectorRequirementWithMinValues(_Model):
     key: LabelKey
-    operator: str
+    operator: str = Field(json_schema_extra={"enum": list(NODEPOOL_OPERATORS)})
     values: list[LabelValue] | None = Field(default=None, validate_default=True)
-    min_values: int | None = Field(default=None, alias="minValues")
+    min_values: int | None = Field(
+        default=None,
+        alias="minValues",
+        json_schema_extra={"minimum": MIN_VALUES_RANGE[0], "maximum": MIN_VALUES_RANGE[1]},
+    )
 
     @field_validator("operator")
     @classmethod
@@ -244,7 +258,7 @@ class NodeSelectorRequirementWithMinValues(_Model):
 
 class TaintSpec(_Model):
     key: TaintKey
-    effect: str
+    effect: str = Field(json_schema_extra={"enum": list(TAINT_EFFECTS)})
     value: LabelValue | None = None
     time_added: Any = Field(default=None, alias="timeAdded")
 
@@ -271,13 +285,23 @@ class NodeClassReference(_Model):
 
 class NodeClaimTemplateSpec(_Model):
     # Required by the CRD, but Karpenter's own doc examples leave it out; none means none.
-    requirements: list[NodeSelectorRequirementWithMinValues] | None = None
+    requirements: list[NodeSelectorRequirementWithMinValues] | None = Field(
+        default=None, json_schema_extra={"maxItems": MAX_REQUIREMENTS}
+    )
     taints: list[TaintSpec] | None = None
     startup_taints: list[TaintSpec] | None = Field(default=None, alias="startupTaints")
     # Required by the CRD; scaler does not read the node class yet, so it may be left out.
     node_class_ref: NodeClassReference | None = Field(default=None, alias="nodeClassRef")
-    expire_after: NillableDuration | None = Field(default=None, alias="expireAfter")
-    termination_grace_period: Duration | None = Field(default=None, alias="terminationGracePeriod")
+    expire_after: NillableDuration | None = Field(
+        default=None,
+        alias="expireAfter",
+        json_schema_extra={"pattern": DURATION_OR_NEVER_PATTERN},
+    )
+    termination_grace_period: Duration | None = Field(
+        default=None,
+        alias="terminationGracePeriod",
+        json_schema_extra={"pattern": DURATION_PATTERN},
+    )
 
     @field_validator("requirements")
     @classmethod
@@ -295,10 +319,16 @@ class NodeClaimTemplate(_Model):
 
 
 class Budget(_Model):
-    nodes: str = "10%"
+    nodes: str = Field(
+        default="10%", json_schema_extra={"pattern": r"^((100|[0-9]{1,2})%|[0-9]+)$"}
+    )
     schedule: str | None = None
-    duration: BudgetDuration | None = None
-    reasons: list[str] | None = None
+    duration: BudgetDuration | None = Field(
+        default=None, json_schema_extra={"pattern": r"^((([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?)$"}
+    )
+    reasons: list[str] | None = Field(
+        default=None, json_schema_extra={"items": {"type": "string", "enum": list(BUDGET_REASONS)}}
+    )
 
     @field_validator("nodes")
     @classmethod
@@ -330,8 +360,16 @@ class Budget(_Model):
 
 
 class Disruption(_Model):
-    consolidation_policy: str | None = Field(default=None, alias="consolidationPolicy")
-    consolidate_after: NillableDuration | None = Field(default=None, alias="consolidateAfter")
+    consolidation_policy: str | None = Field(
+        default=None,
+        alias="consolidationPolicy",
+        json_schema_extra={"enum": list(CONSOLIDATION_POLICIES)},
+    )
+    consolidate_after: NillableDuration | None = Field(
+        default=None,
+        alias="consolidateAfter",
+        json_schema_extra={"pattern": DURATION_OR_NEVER_PATTERN},
+    )
     budgets: list[Budget] | None = None
 
     @field_validator("consolidation_policy")
@@ -345,8 +383,13 @@ class Disruption(_Model):
 class NodePoolSpec(_Model):
     template: NodeClaimTemplate
     disruption: Disruption | None = None
-    limits: dict[str, Any] | None = None  # resource name -> quantity (string or number)
-    weight: int | None = None
+    # resource name -> quantity (string or number)
+    limits: dict[str, Any] | None = Field(
+        default=None, json_schema_extra={"additionalProperties": QUANTITY_SCHEMA}
+    )
+    weight: int | None = Field(
+        default=None, json_schema_extra={"minimum": WEIGHT_RANGE[0], "maximum": WEIGHT_RANGE[1]}
+    )
     replicas: int | None = None  # alpha: a static NodePool; scaler skips those for now
 
     @field_validator("weight")
@@ -411,11 +454,22 @@ def _message(err: ErrorDetails) -> str:
         hint = " (quote it in YAML)" if isinstance(value, bool | int | float) else ""
         return f"expected a string, got {_describe(value)}{hint}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"expected an integer, got {_describe(value)}"
+        hint = " (write it without quotes)" if isinstance(value, str) and value.isdigit() else ""
+        return f"expected an integer, got {_describe(value)}{hint}"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"expected a mapping, got {_describe(value)}"
     if kind == "list_type":
         return f"expected a list, got {_describe(value)}"
+    if kind in ("float_type", "float_parsing"):
+        hint = " (write it without quotes)" if isinstance(value, str) else ""
+        return f"expected a number, got {_describe(value)}{hint}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false, got {_describe(value)}"
+    if kind == "literal_error":
+        expected = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+        return f"unknown value {value!r} (expected {', '.join(expected)})"
+    if kind == "extra_forbidden":
+        return "unknown field"
     msg = err["msg"]
     return f"{msg[:1].lower()}{msg[1:]} (got {_describe(value)})"
 

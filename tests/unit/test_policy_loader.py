@@ -214,13 +214,27 @@ def test_example_policy_repo_loads() -> None:
     ps = load_policies(EXAMPLE_POLICIES)
     assert ps.source == str(EXAMPLE_POLICIES)
     assert not ps.defaulted
-    assert [p.name for p in ps.node_pools] == ["gpu", "default"]  # weight 10 first
+    # weight 10 first, then weight 0 by name
+    assert [p.name for p in ps.node_pools] == ["gpu", "default", "stateful"]
     assert dict(ps.ignored) == {"EC2NodeClass": 1}
     assert [Path(f).relative_to(EXAMPLE_POLICIES).as_posix() for f in ps.files] == [
+        "cost/allocation.yaml",
+        "extensions/default.yaml",
         "nodeclasses/default.yaml",
         "nodepools/default.yaml",
         "nodepools/gpu.yaml",
+        "nodepools/stateful.yaml",
+        "rightsizing/batch.yaml",
+        "rightsizing/services.yaml",
     ]
+    assert ps.counts() == {
+        "CostAllocationPolicy": 1,
+        "EC2NodeClass": 1,
+        "NodePool": 3,
+        "NodePoolPolicy": 1,
+        "RightSizingPolicy": 2,
+    }
+    assert ps.warnings == ()
 
 
 def test_example_default_pool() -> None:
@@ -235,7 +249,6 @@ def test_example_default_pool() -> None:
             req("karpenter.sh/capacity-type", "In", "spot", "on-demand"),
             req("karpenter.k8s.aws/instance-category", "In", "c", "m", "r"),
             req("karpenter.k8s.aws/instance-generation", "Gt", "4"),
-            req("example.com/pool", "In", "general"),
             req(LABEL_NODEPOOL, "In", "default"),
         ]
     )
@@ -594,7 +607,8 @@ ERROR_CASES = [
     pytest.param(
         "weight: 5",
         'weight: "5"',
-        "6: NodePool team: spec.weight: expected an integer, got string '5'",
+        "6: NodePool team: spec.weight: expected an integer, got string '5' "
+        "(write it without quotes)",
         id="weight-string",
     ),
     pytest.param(
