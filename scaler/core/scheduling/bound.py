@@ -4,8 +4,8 @@ Variables: x[o] >= 0, how many nodes of kind o (instance type, capacity type, No
 bought, fractionally; z[k, o] >= 0, how many pods of class k sit on kind o, only where class
 k allows o. Every class is placed in full (sum_o z[k, o] = n_k) and the classes share each
 kind's capacity after DaemonSet overhead (sum_k z[k, o] d[k, r] <= x[o] a[o, r]). Minimising
-sum_o price[o] x[o] gives a bound no integral plan can beat: topology rules and whole nodes
-only add cost. Classes are not merged (that would force one split on pods of different
+sum_o price[o] x[o] with HiGHS gives a bound no integral plan can beat: topology rules and
+whole nodes only add cost. Classes are not merged (that would force one split on pods of different
 shapes), but a kind another allowed kind beats in price and every resource is dropped.
 """
 
@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -78,7 +76,6 @@ def lower_bound(classes: Sequence[PodClass], kinds: Kinds, time_limit: float = 1
     n_kinds, n_dims = cap.shape
     # Variable layout: x[0..n_kinds), then one z per allowed (class, kind) pair.
     pairs = [(k, j) for k in range(len(classes)) for j in np.flatnonzero(allowed[k, cols])]
-    n_vars = n_kinds + len(pairs)
     cost = np.concatenate([price, np.zeros(len(pairs))])
     # Capacity: sum_k z[k,j] d[k,r] - x[j] a[j,r] <= 0, one row per (kind, resource).
     kind_of = np.array([j for _, j in pairs], dtype=np.int64)
@@ -90,16 +87,48 @@ def lower_bound(classes: Sequence[PodClass], kinds: Kinds, time_limit: float = 1
                            kind_of[pr] * n_dims + dr])
     cidx = np.concatenate([np.repeat(np.arange(n_kinds), n_dims), n_kinds + pr])
     vals = np.concatenate([-cap.ravel(), demand[pr, dr]])
-    a_ub = coo_matrix((vals, (rows, cidx)), shape=(n_kinds * n_dims, n_vars)).tocsr()
-    b_ub = np.zeros(n_kinds * n_dims)
-    # Demand: sum_j z[k,j] = n_k.
-    eq_rows = [k for k, _ in pairs]
-    eq_cols = [n_kinds + v for v in range(len(pairs))]
-    a_eq = coo_matrix((np.ones(len(pairs)), (eq_rows, eq_cols)),
-                      shape=(len(classes), n_vars)).tocsr()
-    b_eq = np.array([c.count for c in classes], dtype=np.float64)
-    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(0, None),
-                  method="highs", options={"time_limit": time_limit})
-    if res.status != 0:
-        return Bound(float("nan"), f"no bound: {res.message}", len(classes), n_kinds)
-    return Bound(float(res.fun), "optimal", len(classes), n_kinds)
+    # Demand: sum_j z[k,j] = n_k, rows after the capacity rows.
+    n_cap = n_kinds * n_dims
+    eq_rows = n_cap + np.array([k for k, _ in pairs], dtype=np.int64)
+    rows = np.concatenate([rows, eq_rows])
+    cidx = np.concatenate([cidx, n_kinds + np.arange(len(pairs))])
+    vals = np.concatenate([vals, np.ones(len(pairs))])
+    counts = np.array([c.count for c in classes], dtype=np.float64)
+    row_lower = np.concatenate([np.full(n_cap, -np.inf), counts])
+    row_upper = np.concatenate([np.zeros(n_cap), counts])
+    value, status = _solve(cost, rows, cidx, vals, row_lower, row_upper, time_limit)
+    if status != "optimal":
+        return Bound(float("nan"), f"no bound: {status}", len(classes), n_kinds)
+    return Bound(value, "optimal", len(classes), n_kinds)
+
+
+def _solve(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
+           row_lower: FloatArray, row_upper: FloatArray, time_limit: float) -> tuple[float, str]:
+    """min cost.x over x >= 0 with row_lower <= A x <= row_upper, by HiGHS."""
+    import highspy  # imported here: only a pass that bounds its plan pays for it
+
+    order = np.lexsort((rows, cols))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    n_cols = len(cost)
+    start = np.searchsorted(cols, np.arange(n_cols + 1))
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = len(row_lower)
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.zeros(n_cols)
+    lp.col_upper_ = np.full(n_cols, highspy.kHighsInf)
+    lp.row_lower_ = np.where(np.isinf(row_lower), -highspy.kHighsInf, row_lower)
+    lp.row_upper_ = row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = start.astype(np.int32)
+    lp.a_matrix_.index_ = rows.astype(np.int32)
+    lp.a_matrix_.value_ = vals
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        return float("nan"), h.modelStatusToString(status)
+    return float(h.getInfo().objective_function_value), "optimal"
