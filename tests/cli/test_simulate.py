@@ -106,3 +106,16 @@ def test_new_nodes_are_the_cheapest_of_their_alternatives(example_doc: dict[str,
         prices = [a["pricePerHour"] for a in n["alternatives"]]
         assert prices == sorted(prices)
         assert n["pricePerHour"] == prices[0]
+
+
+def test_json_on_the_real_stdout_is_only_json() -> None:
+    # Native libraries write to file descriptor 1 directly; capsys would not see that.
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "scaler", "simulate", str(EXAMPLE), "--policies", str(POLICIES),
+         "-o", "json"],
+        capture_output=True, text=True, check=True,
+    )
+    jsonschema.validate(json.loads(proc.stdout), SCHEMA)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from scaler.solvers.highs import solve_lp
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -96,39 +98,8 @@ def lower_bound(classes: Sequence[PodClass], kinds: Kinds, time_limit: float = 1
     counts = np.array([c.count for c in classes], dtype=np.float64)
     row_lower = np.concatenate([np.full(n_cap, -np.inf), counts])
     row_upper = np.concatenate([np.zeros(n_cap), counts])
-    value, status = _solve(cost, rows, cidx, vals, row_lower, row_upper, time_limit)
+    value, status = solve_lp(cost, rows, cidx, vals, row_lower, row_upper, time_limit)
     if status != "optimal":
         return Bound(float("nan"), f"no bound: {status}", len(classes), n_kinds)
     return Bound(value, "optimal", len(classes), n_kinds)
 
-
-def _solve(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
-           row_lower: FloatArray, row_upper: FloatArray, time_limit: float) -> tuple[float, str]:
-    """min cost.x over x >= 0 with row_lower <= A x <= row_upper, by HiGHS."""
-    import highspy  # imported here: only a pass that bounds its plan pays for it
-
-    order = np.lexsort((rows, cols))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    n_cols = len(cost)
-    start = np.searchsorted(cols, np.arange(n_cols + 1))
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_cols
-    lp.num_row_ = len(row_lower)
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.zeros(n_cols)
-    lp.col_upper_ = np.full(n_cols, highspy.kHighsInf)
-    lp.row_lower_ = np.where(np.isinf(row_lower), -highspy.kHighsInf, row_lower)
-    lp.row_upper_ = row_upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = start.astype(np.int32)
-    lp.a_matrix_.index_ = rows.astype(np.int32)
-    lp.a_matrix_.value_ = vals
-    h = highspy.Highs()  # type: ignore[no-untyped-call]
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit))
-    h.passModel(lp)
-    h.run()
-    status = h.getModelStatus()
-    if status != highspy.HighsModelStatus.kOptimal:
-        return float("nan"), h.modelStatusToString(status)
-    return float(h.getInfo().objective_function_value), "optimal"

@@ -1,0 +1,1 @@
+"""Numerical solvers the core calls as libraries."""
