@@ -186,7 +186,7 @@ def load_inputs(
     try:
         catalog = load_catalog(region, zones)
     except CatalogError as err:
-        raise UserError(str(err), field="--region") from None
+        raise UserError(str(err), field=f"--{err.param}") from None
     policies = load_policies(Path(policies_path) if policies_path else None)
     snapshot = load_snapshot([Path(p) for p in snapshot_paths])
     return SimulationInput(snapshot, policies, catalog, tuple(snapshot_paths))
