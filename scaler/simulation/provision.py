@@ -80,11 +80,14 @@ def provision(
     pools: Sequence[NodePool],
     catalog: Catalog,
     with_bound: bool = True,
+    claim_prefix: str = "",
 ) -> Plan:
     snap = cluster.snapshot()
     table = InstanceTypeTable(cloud.instance_types(pools[0]) if pools else ())
     check_node_pools(table, pools, catalog.region)
-    scheduler = Scheduler(table, pools, snap.nodes, snap.bound_pods, snap.daemonsets)
+    scheduler = Scheduler(
+        table, pools, snap.nodes, snap.bound_pods, snap.daemonsets, claim_prefix=claim_prefix
+    )
     result = scheduler.solve(snap.pending_pods)
     bound = None
     if with_bound:

@@ -87,3 +87,14 @@ def test_simulated_cluster_binds_cordons_evicts_and_deletes() -> None:
     assert [p.key for p in cluster.snapshot().pending_pods] == ["default/web-1"]
     with pytest.raises(ClusterError):
         cluster.bind("default/web-1", "n1")
+
+
+def test_claim_prefix_keeps_names_unique_across_passes() -> None:
+    pod = Pod("default", "a", Resources.parse({"cpu": "1", "memory": "1Gi"}))
+    names = set()
+    for prefix in ("p1-", "p2-"):
+        cluster = SimulatedCluster(Snapshot(pods=(pod,)))
+        plan = provision(cluster, SimulatedCloud(CATALOG), [NodePool("default", M5)], CATALOG,
+                         claim_prefix=prefix)
+        names |= {n.name for n in plan.new_nodes}
+    assert names == {"default-p1-00001", "default-p2-00001"}

@@ -139,8 +139,12 @@ class Scheduler:
         nodes: Sequence[Node] = (),
         bound_pods: Sequence[Pod] = (),
         daemonsets: Sequence[DaemonSet] = (),
+        claim_prefix: str = "",
     ) -> None:
         self.table = table
+        # Claim names must be unique for the cluster's life (the AWS provider finds a retried
+        # launch by its claim's tag); a controller passes a fresh prefix per pass.
+        self.claim_prefix = claim_prefix
         self.pools = sorted(node_pools, key=lambda p: (-p.weight, p.name))
         by_node: dict[str, list[Pod]] = {}
         for p in bound_pods:
@@ -366,7 +370,7 @@ class Scheduler:
 
     def _open(self, pod: Pod, c: _Candidate, attempt: Attempt) -> None:
         claim = Claim(
-            name=f"{c.pool.name}-{len(self.claims) + 1:05d}",
+            name=f"{c.pool.name}-{self.claim_prefix}{len(self.claims) + 1:05d}",
             pool=c.pool,
             requirements=c.requirements,
             type_idx=c.type_idx,
