@@ -159,12 +159,19 @@ class Scheduler:
                 ports.extend(p.scheduling.host_ports)
             self.existing.append(ExistingNode(n, n.allocatable - used, ports=ports))
         self.bound = tuple(p for p in bound_pods if p.node_name)
+        self.remaining = {p.name: self._initial_remaining(p, nodes) for p in self.pools}
+        # A NodePool whose limits are used up launches nothing, so it opens no domain.
+        launching = [
+            p for p in self.pools
+            if all(v > 0 for v in (self.remaining[p.name] or {}).values())
+        ]
+
         # Domains new nodes can take: what the catalog offers and some NodePool allows.
         def offered(key: str, values: set[str]) -> set[str]:
             return {
                 v for v in values
                 if any(p.requirements.get(key) is None or p.requirements[key].matches(v)
-                       for p in node_pools)
+                       for p in launching)
             }
 
         self.topology = Topology(
@@ -182,7 +189,6 @@ class Scheduler:
         )
         self._ladders: dict[Scheduling, tuple[Attempt, ...]] = {}
         self.overhead = {p.name: self._daemon_overhead(p, daemonsets) for p in self.pools}
-        self.remaining = {p.name: self._initial_remaining(p, nodes) for p in self.pools}
         self.claims: list[Claim] = []
         self._narrow_cache: dict[tuple[Requirements, int, int], Requirements | None] = {}
         # Interned so equal asks share one object (and the id-keyed caches stay valid).
