@@ -193,3 +193,10 @@ def test_no_topology_rules_leave_plans_unchanged() -> None:
     assert [c.options[0] for c in a.claims] == [c.options[0] for c in b.claims]
 
 
+
+
+def test_topology_reason_is_given_beside_other_pools_reasons() -> None:
+    tainted = pool("gpu", weight=10, taints=[Taint("nvidia.com/gpu", "NoSchedule")])
+    lonely = web("w0", pod_affinity=(term(ZONE, Requirements.from_labels({"app": "none"})),))
+    [(_, reason)] = solve([lonely], pools=[tainted, pool()]).unschedulable
+    assert "NodePool gpu has taint" in reason and "pod affinity on" in reason

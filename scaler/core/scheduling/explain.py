@@ -119,11 +119,13 @@ def explain_unschedulable(s: Scheduler, pod: Pod, request: Resources, attempt: A
             else:
                 reasons.append(_pool_reason(s, pool, term, row, reqs))
     unique = [r for r in dict.fromkeys(reasons) if not r.endswith(_NO_REASON)]
-    if not unique:
+    if len(unique) < len(set(reasons)):
+        # Some NodePool had room and still could not take it: its topology rules decided.
         rules = _topology_rules(sched)
         if rules:
-            return f"no node or new node satisfies its {rules}"
-        return "no existing node fits and no NodePool could take the pod"
+            unique.append(f"no node or new node satisfies its {rules}")
+        elif not unique:
+            unique.append("no existing node fits and no NodePool could take the pod")
     return "; ".join(unique)
 
 
