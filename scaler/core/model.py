@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from scaler.core.requirements import Requirements
+from scaler.core.requirements import Requirement, Requirements
 from scaler.core.resources import Resources
 
 # Labels whose values come from the instance type or its offering, so a NodePool that
@@ -23,6 +23,10 @@ LABEL_EKS_CAPACITY_TYPE = "eks.amazonaws.com/capacityType"
 LABEL_BETA_INSTANCE_TYPE = "beta.kubernetes.io/instance-type"
 LABEL_BETA_ZONE = "failure-domain.beta.kubernetes.io/zone"
 
+# Not a node label: the Spot Advisor interruption band of an offering, as its upper bound in
+# percent (0 for on-demand). A NodePoolPolicy's band cap becomes `Lt` on this key.
+LABEL_INTERRUPTION = "scaler.dev/interruption-max-pct"
+
 AWS_LABEL_PREFIX = "karpenter.k8s.aws/"
 WELL_KNOWN_LABELS = frozenset(
     {
@@ -32,10 +36,11 @@ WELL_KNOWN_LABELS = frozenset(
         LABEL_ZONE,
         LABEL_REGION,
         LABEL_CAPACITY_TYPE,
+        LABEL_INTERRUPTION,
     }
 )
-# Keys decided by the offering (zone, capacity type), not by the instance type.
-OFFERING_LABELS = frozenset({LABEL_ZONE, LABEL_CAPACITY_TYPE})
+# Keys decided by the offering (zone, capacity type, band), not by the instance type.
+OFFERING_LABELS = frozenset({LABEL_ZONE, LABEL_CAPACITY_TYPE, LABEL_INTERRUPTION})
 
 
 def is_well_known(key: str) -> bool:
@@ -249,6 +254,15 @@ class NodePool:
     # Kept as written for the disruption work that reads it later.
     disruption: Mapping[str, object] = field(default_factory=dict)
     source: str = ""
+    # From scaler's NodePoolPolicy: launch spot only in Spot Advisor bands up to this percent.
+    max_spot_interruption_pct: int | None = None
+
+    def launch_requirements(self) -> Requirements:
+        """The requirements new nodes are chosen under: the NodePool's and scaler's own."""
+        if self.max_spot_interruption_pct is None:
+            return self.requirements
+        cap = Requirement.of(LABEL_INTERRUPTION, "Lt", [str(self.max_spot_interruption_pct + 1)])
+        return self.requirements.intersect(Requirements([cap]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ No NodePool at all, or no path, means the built-in default NodePool (`defaulted=
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -470,6 +471,17 @@ class _Bundle:
         if defaulted:
             pools.append(default_node_pool())
         pools.sort(key=lambda p: (-p.weight, p.name))
+        # scaler's extensions that the scheduler acts on, carried onto their NodePools.
+        caps = {
+            p.spec.node_pool_ref.name: BAND_MAX_PCT[p.spec.spot.max_interruption_band]
+            for p, _ in self.pool_policies
+            if p.spec.spot is not None
+        }
+        pools = [
+            dataclasses.replace(p, max_spot_interruption_pct=caps[p.name]) if p.name in caps
+            else p
+            for p in pools
+        ]
         objects = tuple(sorted(self.objects, key=lambda o: o.key))
         return PolicySet(
             node_pools=tuple(pools),
@@ -493,6 +505,10 @@ class _Bundle:
             objects=objects,
             digest=bundle_digest(objects),
         )
+
+
+# The Spot Advisor's bands as their upper bounds in percent (the catalog's interruption_max_pct).
+BAND_MAX_PCT = {"<5%": 5, "5-10%": 11, "10-15%": 16, "15-20%": 22, ">20%": 100}
 
 
 def _yaml_files(root: Path) -> list[Path]:

@@ -44,7 +44,7 @@ class SimulationInput:
 def check_node_pools(table: InstanceTypeTable, pools: Sequence[NodePool], region: str) -> None:
     """A NodePool that no instance type satisfies is a policy mistake, not an empty plan."""
     for pool in pools:
-        if not table.mask(pool.requirements).any():
+        if not table.mask(pool.launch_requirements()).any():
             reqs = "; ".join(
                 r.describe() for k, r in pool.requirements.items() if k != LABEL_NODEPOOL
             )

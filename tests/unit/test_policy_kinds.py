@@ -295,3 +295,14 @@ def test_read_objects_does_not_validate(tmp_path: Path) -> None:
                                       "metadata: {name: x}\nspec: {weight: 0}\n"})
     (obj,) = read_objects(root, display_root=root)
     assert (obj.label, obj.file, obj.line) == ("NodePool x", "x.yaml", 1)
+
+
+def test_node_pool_policy_band_cap_reaches_the_node_pool() -> None:
+    from pathlib import Path
+
+    from scaler.policy import load_policies
+
+    root = Path(__file__).resolve().parents[2] / "policies"
+    pools = {p.name: p for p in load_policies(root).node_pools}
+    assert pools["default"].max_spot_interruption_pct == 16  # "10-15%" in extensions/default
+    assert pools["gpu"].max_spot_interruption_pct is None

@@ -259,3 +259,19 @@ def test_min_values_keeps_the_claim_flexible() -> None:
     assert not solve([pod("small", "1")], pools=[flexible], types=types).unschedulable
     [(_, reason)] = solve([pod("big", "8")], pools=[flexible], types=types).unschedulable
     assert "minValues 3" in reason and "instance-family" in reason
+
+
+def test_spot_interruption_band_cap_from_node_pool_policy() -> None:
+    from dataclasses import replace
+
+    from pricing import load_catalog
+
+    table_types = load_catalog("us-east-1").instance_types
+    capped = replace(pool(), max_spot_interruption_pct=11)  # bands <5% and 5-10% only
+    pods = [pod(f"p{i}", "2", "4Gi") for i in range(10)]
+    free = solve(pods, types=table_types)
+    assert any(o.interruption_band in ("10-15%", "15-20%", ">20%")
+               for c in free.claims for o in c.options)
+    result = solve(pods, pools=[capped], types=table_types)
+    spot = [o for c in result.claims for o in c.options if o.capacity_type == "spot"]
+    assert spot and {o.interruption_band for o in spot} <= {"<5%", "5-10%"}

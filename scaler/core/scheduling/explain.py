@@ -113,7 +113,7 @@ def explain_unschedulable(s: Scheduler, pod: Pod, request: Resources, attempt: A
             )
             continue
         for term in sched.alternatives():
-            reqs = narrow(pool.requirements, term)
+            reqs = narrow(s.launch_reqs[pool.name], term)
             if reqs is None:
                 reasons.append(_conflict(pool, term))
             else:

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from pricing import InstanceType
-from scaler.core.model import LABEL_CAPACITY_TYPE, LABEL_ZONE, OFFERING_LABELS, is_well_known
+from pricing import InstanceType, Offering
+from scaler.core.model import (
+    LABEL_CAPACITY_TYPE,
+    LABEL_INTERRUPTION,
+    LABEL_ZONE,
+    OFFERING_LABELS,
+    is_well_known,
+)
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 
@@ -23,6 +29,12 @@ BASE_DIMS = ("cpu", "memory", "pods", "ephemeral-storage")
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+
+
+def _column(o: Offering) -> tuple[str, str, int]:
+    if o.capacity_type != "spot":
+        return (o.zone, o.capacity_type, 0)
+    return (o.zone, o.capacity_type, o.interruption_max_pct or 100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +66,17 @@ class InstanceTypeTable:
             for d, j in self.dim_index.items():
                 self.allocatable[i, j] = t.allocatable.get(d, 0)
                 self.capacity[i, j] = t.capacity.get(d, t.allocatable.get(d, 0))
-        # Offerings as a (type x (zone, capacity type)) price matrix; inf where there is none.
-        pairs = sorted({(o.zone, o.capacity_type) for t in self.types for o in t.offerings})
-        self.pairs: tuple[tuple[str, str], ...] = tuple(pairs)
+        # Offerings as a (type x (zone, capacity type, interruption band)) price matrix; inf
+        # where there is none. The band (the Spot Advisor's upper bound in percent; 0 for
+        # on-demand) is a column key so that a NodePool's band cap is one more requirement.
+        pairs = sorted({_column(o) for t in self.types for o in t.offerings})
+        self.pairs: tuple[tuple[str, str, int], ...] = tuple(pairs)
         pair_index = {p: j for j, p in enumerate(pairs)}
         self.price: FloatArray = np.full((n, len(pairs)), np.inf)
         for i, t in enumerate(self.types):
             for o in t.offerings:
                 if o.available:
-                    j = pair_index[(o.zone, o.capacity_type)]
+                    j = pair_index[_column(o)]
                     self.price[i, j] = min(self.price[i, j], o.price)
         self._label_codes: dict[str, tuple[list[str | None], IntArray]] = {}
         self._mask_cache: dict[Requirements, BoolArray] = {}
@@ -108,14 +122,16 @@ class InstanceTypeTable:
         return sum(1 for c in np.unique(codes[idx]) if uniques[int(c)] is not None)
 
     def allowed_pairs(self, reqs: Requirements) -> BoolArray:
-        """Which (zone, capacity type) columns the requirements allow."""
+        """Which (zone, capacity type, band) columns the requirements allow."""
         cached = self._pair_cache.get(reqs)
         if cached is None:
             zone, ct = reqs.get(LABEL_ZONE), reqs.get(LABEL_CAPACITY_TYPE)
+            band = reqs.get(LABEL_INTERRUPTION)
             cached = np.array(
                 [
                     (zone is None or zone.matches(z)) and (ct is None or ct.matches(c))
-                    for z, c in self.pairs
+                    and (band is None or band.matches(str(b)))
+                    for z, c, b in self.pairs
                 ],
                 dtype=np.bool_,
             )
@@ -156,7 +172,7 @@ class InstanceTypeTable:
             if not np.isfinite(price):
                 break
             t = self.types[int(type_idx[r])]
-            zone, ct = self.pairs[int(pairs[c])]
+            zone, ct, _ = self.pairs[int(pairs[c])]
             offering = next(o for o in t.offerings if o.zone == zone and o.capacity_type == ct)
             out.append(
                 LaunchOption(
@@ -178,7 +194,7 @@ class InstanceTypeTable:
         if i is None:
             return None
         best: float | None = None
-        for j, (z, ct) in enumerate(self.pairs):
+        for j, (z, ct, _) in enumerate(self.pairs):
             if ct != capacity_type or (zone is not None and z != zone):
                 continue
             p = float(self.price[i, j])

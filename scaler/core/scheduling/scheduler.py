@@ -146,6 +146,7 @@ class Scheduler:
         # launch by its claim's tag); a controller passes a fresh prefix per pass.
         self.claim_prefix = claim_prefix
         self.pools = sorted(node_pools, key=lambda p: (-p.weight, p.name))
+        self.launch_reqs = {p.name: p.launch_requirements() for p in self.pools}
         by_node: dict[str, list[Pod]] = {}
         for p in bound_pods:
             if p.node_name:
@@ -176,8 +177,8 @@ class Scheduler:
 
         self.topology = Topology(
             {
-                LABEL_ZONE: offered(LABEL_ZONE, {z for z, _ in table.pairs}),
-                LABEL_CAPACITY_TYPE: offered(LABEL_CAPACITY_TYPE, {ct for _, ct in table.pairs}),
+                LABEL_ZONE: offered(LABEL_ZONE, {z for z, _, _ in table.pairs}),
+                LABEL_CAPACITY_TYPE: offered(LABEL_CAPACITY_TYPE, {ct for _, ct, _ in table.pairs}),
             }
         )
         for n in nodes:
@@ -339,7 +340,7 @@ class Scheduler:
             need = np.array(overhead, dtype=np.int64) + vec
             limit_mask = self._limit_mask(pool)
             for no, term in enumerate(self._alternatives(sched)):
-                reqs = self._narrow(pool.requirements, sched, no, term)
+                reqs = self._narrow(self.launch_reqs[pool.name], sched, no, term)
                 if reqs is None:
                     continue
                 reqs = self._topology(pod, attempt, term, reqs, NEW_NODE)
@@ -523,7 +524,7 @@ class Scheduler:
     def lower_bound(self, pods: Sequence[Pod], time_limit: float = 10.0) -> Bound:
         """The LP lower bound on new capacity for these pending pods (see `bound`)."""
         table = self.table
-        cts = sorted({ct for _, ct in table.pairs})
+        cts = sorted({ct for _, ct, _ in table.pairs})
         n_types = len(table)
         kinds: list[tuple[NodePool, int, str]] = [
             (pool, i, ct) for pool in self.pools for ct in cts for i in range(n_types)
@@ -533,9 +534,9 @@ class Scheduler:
         for p_no, pool in enumerate(self.pools):
             overhead = np.array(table.vector(self.overhead[pool.name]) or
                                 (0,) * len(table.dims), dtype=np.int64)
-            pairs = table.allowed_pairs(pool.requirements)
+            pairs = table.allowed_pairs(self.launch_reqs[pool.name])
             for c_no, ct in enumerate(cts):
-                cols = pairs & np.array([c == ct for _, c in table.pairs], dtype=np.bool_)
+                cols = pairs & np.array([c == ct for _, c, _ in table.pairs], dtype=np.bool_)
                 start = (p_no * len(cts) + c_no) * n_types
                 if cols.any():
                     price[start:start + n_types] = table.price[:, cols].min(axis=1)
@@ -557,13 +558,13 @@ class Scheduler:
                 if untolerated(attempt.sched.tolerations, pool.taints):
                     continue
                 for term in self._alternatives(attempt.sched):
-                    reqs = narrow(pool.requirements, term)
+                    reqs = narrow(self.launch_reqs[pool.name], term)
                     if reqs is None:
                         continue
                     mask = table.mask(reqs)
                     pairs = table.allowed_pairs(reqs)
                     for c_no, ct in enumerate(cts):
-                        if any(pairs[j] for j, (_, c) in enumerate(table.pairs) if c == ct):
+                        if any(pairs[j] for j, (_, c, _) in enumerate(table.pairs) if c == ct):
                             start = (p_no * len(cts) + c_no) * n_types
                             allowed[start:start + n_types] |= mask
             allowed &= np.isfinite(price)
