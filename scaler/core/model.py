@@ -254,8 +254,13 @@ class NodePool:
     # Kept as written for the disruption work that reads it later.
     disruption: Mapping[str, object] = field(default_factory=dict)
     source: str = ""
-    # From scaler's NodePoolPolicy: launch spot only in Spot Advisor bands up to this percent.
+    # From scaler's NodePoolPolicy: launch spot only in Spot Advisor bands up to this percent;
+    # keep at least this percent of the new nodes' vCPU on on-demand; prefer an architecture
+    # while it costs at most `prefer_arch_premium_pct` percent more than the cheapest choice.
     max_spot_interruption_pct: int | None = None
+    min_on_demand_pct: float | None = None
+    prefer_arch: str | None = None
+    prefer_arch_premium_pct: float = 0.0
 
     def launch_requirements(self) -> Requirements:
         """The requirements new nodes are chosen under: the NodePool's and scaler's own."""

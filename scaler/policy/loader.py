@@ -42,7 +42,7 @@ from scaler.policy.common import SCALER_API_VERSION, SCALER_GROUP, validate_obje
 from scaler.policy.costallocation import CostAllocationPolicy
 from scaler.policy.defaults import DEFAULT_NODE_POOL_YAML, DEFAULT_SOURCE, default_node_pool
 from scaler.policy.ec2nodeclass import EC2NodeClass
-from scaler.policy.extensions import NodePoolPolicy
+from scaler.policy.extensions import NodePoolPolicy, NodePoolPolicySpec
 from scaler.policy.kinds import SCALER_KINDS
 from scaler.policy.nodepool import (
     API_GROUP,
@@ -472,14 +472,9 @@ class _Bundle:
             pools.append(default_node_pool())
         pools.sort(key=lambda p: (-p.weight, p.name))
         # scaler's extensions that the scheduler acts on, carried onto their NodePools.
-        caps = {
-            p.spec.node_pool_ref.name: BAND_MAX_PCT[p.spec.spot.max_interruption_band]
-            for p, _ in self.pool_policies
-            if p.spec.spot is not None
-        }
+        extensions = {p.spec.node_pool_ref.name: p.spec for p, _ in self.pool_policies}
         pools = [
-            dataclasses.replace(p, max_spot_interruption_pct=caps[p.name]) if p.name in caps
-            else p
+            _with_extensions(p, extensions[p.name]) if p.name in extensions else p
             for p in pools
         ]
         objects = tuple(sorted(self.objects, key=lambda o: o.key))
@@ -505,6 +500,23 @@ class _Bundle:
             objects=objects,
             digest=bundle_digest(objects),
         )
+
+
+def _with_extensions(pool: NodePool, spec: NodePoolPolicySpec) -> NodePool:
+    """A NodePool with the NodePoolPolicy settings the scheduler acts on."""
+    return dataclasses.replace(
+        pool,
+        max_spot_interruption_pct=(
+            BAND_MAX_PCT[spec.spot.max_interruption_band] if spec.spot else None
+        ),
+        min_on_demand_pct=(
+            float(spec.on_demand_share.min_percent) if spec.on_demand_share else None
+        ),
+        prefer_arch=spec.architecture.prefer if spec.architecture else None,
+        prefer_arch_premium_pct=(
+            float(spec.architecture.max_price_premium_percent) if spec.architecture else 0.0
+        ),
+    )
 
 
 # The Spot Advisor's bands as their upper bounds in percent (the catalog's interruption_max_pct).

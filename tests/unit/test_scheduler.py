@@ -275,3 +275,29 @@ def test_spot_interruption_band_cap_from_node_pool_policy() -> None:
     result = solve(pods, pools=[capped], types=table_types)
     spot = [o for c in result.claims for o in c.options if o.capacity_type == "spot"]
     assert spot and {o.interruption_band for o in spot} <= {"<5%", "5-10%"}
+
+
+def test_on_demand_share_moves_the_cheapest_claims_to_on_demand() -> None:
+    from dataclasses import replace
+
+    pods = [pod(f"p{i}", "1500m", "2Gi") for i in range(12)]
+    free = solve(pods)
+    assert all(c.options[0].capacity_type == "spot" for c in free.claims)
+    half = replace(pool(), min_on_demand_pct=50)
+    result = solve(pods, pools=[half])
+    on_demand = sum(c.requests.get("cpu") for c in result.claims
+                    if c.options[0].capacity_type == "on-demand")
+    total = sum(c.requests.get("cpu") for c in result.claims)
+    assert on_demand * 2 >= total > 0
+    assert any(c.options[0].capacity_type == "spot" for c in result.claims)
+
+
+def test_architecture_preference_within_its_premium() -> None:
+    from dataclasses import replace
+
+    p = [pod("a", "1", "2Gi")]
+    assert solve(p).claims[0].options[0].arch == "arm64"  # the cheapest here
+    within = replace(pool(), prefer_arch="amd64", prefer_arch_premium_pct=100)
+    assert solve(p, pools=[within]).claims[0].options[0].arch == "amd64"
+    too_dear = replace(pool(), prefer_arch="amd64", prefer_arch_premium_pct=0)
+    assert solve(p, pools=[too_dear]).claims[0].options[0].arch == "arm64"

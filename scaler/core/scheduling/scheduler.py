@@ -17,6 +17,7 @@ import numpy as np
 from scaler.core.model import (
     LABEL_CAPACITY_TYPE,
     LABEL_ZONE,
+    ON_DEMAND,
     PREFER_NO_SCHEDULE,
     DaemonSet,
     HostPort,
@@ -26,7 +27,7 @@ from scaler.core.model import (
     Pod,
     Scheduling,
 )
-from scaler.core.requirements import Requirements
+from scaler.core.requirements import IN, Requirement, Requirements
 from scaler.core.resources import Resources
 from scaler.core.scheduling.bound import Bound, Kinds, PodClass, lower_bound
 from scaler.core.scheduling.explain import explain_unschedulable
@@ -515,6 +516,7 @@ class Scheduler:
             if not done:
                 reason = explain_unschedulable(self, pod, request, attempts[-1])
                 unschedulable.append((pod, reason))
+        self._keep_on_demand_share()
         return SchedulingResult(
             existing={k: tuple(v) for k, v in placed_existing.items()},
             claims=tuple(self._plan(c) for c in self.claims),
@@ -571,13 +573,55 @@ class Scheduler:
             classes.append(PodClass(row, count, allowed))
         return lower_bound(classes, Kinds(price, capacity), time_limit)
 
+    def _keep_on_demand_share(self) -> None:
+        """Move the cheapest-to-move claims to on-demand until each pool's share is met.
+
+        The share is of the new nodes' vCPU (the pods' requests), per NodePool with
+        `min_on_demand_pct`; a claim moves only if some of its types is offered on-demand.
+        """
+        cpu = self.table.dim_index["cpu"]
+        od = Requirements([Requirement.of(LABEL_CAPACITY_TYPE, IN, [ON_DEMAND])])
+        for pool in self.pools:
+            if not pool.min_on_demand_pct:
+                continue
+            mine = [c for c in self.claims if c.pool.name == pool.name]
+            total = sum(int(c.used[cpu]) for c in mine)
+            on_demand = sum(int(c.used[cpu]) for c in mine if self._only_on_demand(c))
+            # Cheapest extra cost per vCPU moved first.
+            movable: list[tuple[float, Claim, Requirements, IntArray]] = []
+            for c in mine:
+                if self._only_on_demand(c):
+                    continue
+                reqs = c.requirements.intersect(od)
+                idx = c.type_idx[self.table.mask(reqs)[c.type_idx]]
+                if len(idx):
+                    extra = self._cheapest(idx, reqs) - c.price
+                    movable.append((extra / max(int(c.used[cpu]), 1), c, reqs, idx))
+            for _, c, reqs, idx in sorted(movable, key=lambda m: (m[0], m[1].name)):
+                if on_demand * 100 >= pool.min_on_demand_pct * total:
+                    break
+                c.requirements, c.type_idx = reqs, idx
+                c.price = self._cheapest(idx, reqs)
+                on_demand += int(c.used[cpu])
+
+    def _only_on_demand(self, claim: Claim) -> bool:
+        ct = claim.requirements.get(LABEL_CAPACITY_TYPE)
+        return ct is not None and not ct.complement and ct.values == frozenset({ON_DEMAND})
+
     def _plan(self, claim: Claim) -> ClaimPlan:
         used = Resources({d: int(v) for d, v in zip(self.table.dims, claim.used, strict=True)})
+        options = self.table.options(claim.type_idx, claim.requirements, MAX_LAUNCH_OPTIONS)
+        prefer = claim.pool.prefer_arch
+        if prefer and options:
+            # The preferred architecture goes first while within its price premium.
+            ceiling = options[0].price * (1 + claim.pool.prefer_arch_premium_pct / 100)
+            first = [o for o in options if o.arch == prefer and o.price <= ceiling + 1e-12]
+            options = tuple(first) + tuple(o for o in options if o not in first)
         return ClaimPlan(
             name=claim.name,
             node_pool=claim.pool.name,
             requirements=claim.requirements,
             pods=tuple(claim.pods),
             requests=used,
-            options=self.table.options(claim.type_idx, claim.requirements, MAX_LAUNCH_OPTIONS),
+            options=options,
         )
