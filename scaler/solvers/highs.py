@@ -34,8 +34,11 @@ def _stdout_silenced() -> Iterator[None]:
 
 def solve_lp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
              row_lower: FloatArray, row_upper: FloatArray,
-             time_limit: float) -> tuple[float, str]:
-    """min cost.x over x >= 0 with row_lower <= A x <= row_upper (A given as triplets)."""
+             time_limit: float) -> tuple[float, str, FloatArray]:
+    """min cost.x over x >= 0 with row_lower <= A x <= row_upper (A given as triplets).
+
+    Returns the optimum, "optimal" or HiGHS's status, and the solution x.
+    """
     import highspy  # imported here: only a pass that bounds its plan pays for it
 
     order = np.lexsort((rows, cols))
@@ -61,5 +64,6 @@ def solve_lp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
     h.run()
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
-        return float("nan"), str(h.modelStatusToString(status))
-    return float(h.getInfo().objective_function_value), "optimal"
+        return float("nan"), str(h.modelStatusToString(status)), np.zeros(0)
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    return float(h.getInfo().objective_function_value), "optimal", x

@@ -54,3 +54,27 @@ def test_bound_never_exceeds_the_plan_on_mixed_pods() -> None:
         [("250m", "512Mi"), ("1", "4Gi"), ("2", "1Gi"), ("500m", "8Gi")] * 6)]
     b, plan = bound_and_plan(pods, TYPES)
     assert 0 < b <= plan
+
+
+def test_repacking_after_the_lp_never_costs_more_and_often_less() -> None:
+    import random
+
+    rng = random.Random(3)
+    cheaper = 0
+    for trial in range(5):
+        pods = [pod(f"p{i}", rng.choice(["250m", "500m", "1", "1500m", "3"]),
+                    rng.choice(["256Mi", "1Gi", "3Gi", "7Gi"])) for i in range(60)]
+        costs = []
+        for improve in (False, True):
+            s = Scheduler(InstanceTypeTable(TYPES), [pool()], improve=improve)
+            result = s.solve(pods)
+            assert not result.unschedulable
+            assert sorted(p.name for c in result.claims for p in c.pods) == sorted(
+                p.name for p in pods)
+            for c in result.claims:
+                t = next(t for t in TYPES if t.name == c.options[0].instance_type)
+                assert c.requests.fits(Resources(dict(t.allocatable)))
+            costs.append(sum(c.options[0].price for c in result.claims))
+        assert costs[1] <= costs[0] + 1e-9, trial
+        cheaper += costs[1] < costs[0] - 1e-9
+    assert cheaper >= 2

@@ -43,6 +43,8 @@ class Bound:
     status: str  # "optimal", or why there is no bound
     classes: int
     kinds: int
+    # The optimal fractional plan: (class index, kind index) -> pods of that class there.
+    assignment: dict[tuple[int, int], float] | None = None
 
 
 def _prune(kinds: Kinds, allowed: BoolArray) -> IntArray:
@@ -98,8 +100,13 @@ def lower_bound(classes: Sequence[PodClass], kinds: Kinds, time_limit: float = 1
     counts = np.array([c.count for c in classes], dtype=np.float64)
     row_lower = np.concatenate([np.full(n_cap, -np.inf), counts])
     row_upper = np.concatenate([np.zeros(n_cap), counts])
-    value, status = solve_lp(cost, rows, cidx, vals, row_lower, row_upper, time_limit)
+    value, status, x = solve_lp(cost, rows, cidx, vals, row_lower, row_upper, time_limit)
     if status != "optimal":
         return Bound(float("nan"), f"no bound: {status}", len(classes), n_kinds)
-    return Bound(value, "optimal", len(classes), n_kinds)
+    assignment = {
+        (k, int(cols[j])): float(x[n_kinds + v])
+        for v, (k, j) in enumerate(pairs)
+        if x[n_kinds + v] > 1e-9
+    }
+    return Bound(value, "optimal", len(classes), n_kinds, assignment)
 

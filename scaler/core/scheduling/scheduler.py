@@ -16,6 +16,7 @@ import numpy as np
 
 from scaler.core.model import (
     LABEL_CAPACITY_TYPE,
+    LABEL_INSTANCE_TYPE,
     LABEL_ZONE,
     ON_DEMAND,
     PREFER_NO_SCHEDULE,
@@ -83,7 +84,7 @@ class ExistingNode:
         )
 
 
-@dataclass
+@dataclass(eq=False)  # identity: claims are compared and looked up as objects
 class Claim:
     """A node that will be launched: its pods and the instance types that still hold them."""
 
@@ -141,11 +142,13 @@ class Scheduler:
         bound_pods: Sequence[Pod] = (),
         daemonsets: Sequence[DaemonSet] = (),
         claim_prefix: str = "",
+        improve: bool = True,
     ) -> None:
         self.table = table
         # Claim names must be unique for the cluster's life (the AWS provider finds a retried
         # launch by its claim's tag); a controller passes a fresh prefix per pass.
         self.claim_prefix = claim_prefix
+        self.improve = improve  # repack after the LP (see _round_from_lp)
         self.pools = sorted(node_pools, key=lambda p: (-p.weight, p.name))
         self.launch_reqs = {p.name: p.launch_requirements() for p in self.pools}
         by_node: dict[str, list[Pod]] = {}
@@ -516,6 +519,8 @@ class Scheduler:
             if not done:
                 reason = explain_unschedulable(self, pod, request, attempts[-1])
                 unschedulable.append((pod, reason))
+        if self.improve:
+            self._round_from_lp()
         self._keep_on_demand_share()
         return SchedulingResult(
             existing={k: tuple(v) for k, v in placed_existing.items()},
@@ -525,6 +530,16 @@ class Scheduler:
 
     def lower_bound(self, pods: Sequence[Pod], time_limit: float = 10.0) -> Bound:
         """The LP lower bound on new capacity for these pending pods (see `bound`)."""
+        classes, kinds, _, _ = self._lp_model(pods)
+        return lower_bound(classes, kinds, time_limit)
+
+    def _lp_model(
+        self, pods: Sequence[Pod], pool_of: Mapping[int, str] | None = None
+    ) -> tuple[list[PodClass], Kinds, list[tuple[NodePool, int, str]], list[list[Pod]]]:
+        """Pod classes (with their pods) and node kinds (pool, type, capacity type).
+
+        `pool_of` (id of a pod -> NodePool name) keeps each class to the pool it must use.
+        """
         table = self.table
         cts = sorted({ct for _, ct, _ in table.pairs})
         n_types = len(table)
@@ -543,21 +558,25 @@ class Scheduler:
                 if cols.any():
                     price[start:start + n_types] = table.price[:, cols].min(axis=1)
                 capacity[start:start + n_types] = np.maximum(table.allocatable - overhead, 0)
-        groups: dict[tuple[int, tuple[int, ...]], tuple[Scheduling, int]] = {}
+        groups: dict[tuple[int, tuple[int, ...], str], tuple[Scheduling, list[Pod]]] = {}
         for pod in pods:
             row = table.vector(pod.requests + ONE_POD)
             if row is None:
                 continue
             sched = self._interned.setdefault(pod.scheduling, pod.scheduling)
-            key = (id(sched), row)
-            s, n = groups.get(key, (sched, 0))
-            groups[key] = (s, n + 1)
+            home = pool_of.get(id(pod), "") if pool_of is not None else ""
+            groups.setdefault((id(sched), row, home), (sched, []))[1].append(pod)
         classes: list[PodClass] = []
-        for (_, row), (sched, count) in groups.items():
+        members: list[list[Pod]] = []
+        for (_, row, home), (sched, group) in groups.items():
+            count = len(group)
+            members.append(group)
             attempt = self._ladder(sched)[-1]  # the loosest: still a valid bound
             allowed = np.zeros(len(kinds), dtype=np.bool_)
             for p_no, pool in enumerate(self.pools):
                 if untolerated(attempt.sched.tolerations, pool.taints):
+                    continue
+                if home and pool.name != home:
                     continue
                 for term in self._alternatives(attempt.sched):
                     reqs = narrow(self.launch_reqs[pool.name], term)
@@ -570,8 +589,127 @@ class Scheduler:
                             start = (p_no * len(cts) + c_no) * n_types
                             allowed[start:start + n_types] |= mask
             allowed &= np.isfinite(price)
+            # A pod is whole: only kinds where one fits (a tighter bound, still valid).
+            allowed &= (capacity >= np.array(row, dtype=np.int64)).all(axis=1)
             classes.append(PodClass(row, count, allowed))
-        return lower_bound(classes, Kinds(price, capacity), time_limit)
+        return classes, Kinds(price, capacity), kinds, members
+
+    # -- packing after the LP -------------------------------------------------------------
+
+    def _movable(self, pod: Pod) -> bool:
+        """A pod whose node nothing else cares about: no topology, ports or preferences."""
+        s = pod.scheduling
+        if (s.topology_spread or s.pod_affinity or s.pod_anti_affinity or s.host_ports
+                or s.preferred_terms or s.preferred_pod_affinity
+                or s.preferred_pod_anti_affinity):
+            return False
+        if not self.topology.active:
+            return True
+        if self.topology._groups_picking(pod.namespace, pod.labels):
+            return False
+        return not any(t.selects(pod.namespace, pod.labels) for t in self.topology.owners)
+
+    def _round_from_lp(self, time_limit: float = 10.0) -> None:
+        """Repack the claims of movable pods after the LP's fractional plan, if cheaper.
+
+        The LP says how many pods of each class go on each node kind. Whole pods of each
+        (class, kind) are packed first-fit-decreasing onto nodes of that kind; the remainder
+        goes through the greedy placement. The repack replaces the greedy claims only when
+        it costs less.
+        """
+        if self.prefer_taints or any(p.limits is not None for p in self.pools):
+            return  # limits and soft taints need the greedy's bookkeeping: keep its plan
+        free = [c for c in self.claims if all(self._movable(p) for p in c.pods)]
+        if len(free) < 2:
+            return
+        free_ids = {id(c) for c in free}
+        kept = [c for c in self.claims if id(c) not in free_ids]
+        pods = [p for c in free for p in c.pods]
+        # Each pod stays in the NodePool the weights chose for it.
+        pool_of = {id(p): c.pool.name for c in free for p in c.pods}
+        classes, kinds, meta, members = self._lp_model(pods, pool_of)
+        bound = lower_bound(classes, kinds, time_limit)
+        if bound.assignment is None:
+            return
+        before = sum(c.price for c in free)
+        self.claims = list(kept)
+        left: list[Pod] = []
+        by_kind: dict[int, list[tuple[int, Pod]]] = {}
+        taken = [0] * len(classes)
+        for (k, o), amount in sorted(bound.assignment.items()):
+            whole = int(amount + 1e-6)
+            group = members[k][taken[k]:taken[k] + whole]
+            taken[k] += len(group)
+            by_kind.setdefault(o, []).extend((k, p) for p in group)
+        for k, group in enumerate(members):
+            left.extend(group[taken[k]:])
+        ok = True
+        for o, entries in sorted(by_kind.items()):
+            pool, i, ct = meta[o]
+            entries.sort(key=lambda e: _sort_key(e[1]))
+            open_claims: list[Claim] = []
+            for _, pod in entries:
+                if not self._pack_on_kind(pod, pool, i, ct, open_claims):
+                    left.append(pod)
+        for pod in sorted(left, key=_sort_key):
+            attempt = self._ladder(self._interned[pod.scheduling])[-1]
+            row = self.table.vector(pod.requests + ONE_POD)
+            if row is None or not self._place_on_claims(pod, row, attempt):
+                ok = False
+                break
+        kept_ids = {id(c) for c in kept}
+        after = sum(c.price for c in self.claims if id(c) not in kept_ids)
+        if not ok or after >= before - 1e-9:
+            self.claims = kept + free
+            self.claims.sort(key=lambda c: c.name)
+            return
+        for n, c in enumerate(self.claims, start=1):
+            c.name = f"{c.pool.name}-{self.claim_prefix}{n:05d}"
+
+    def _pack_on_kind(self, pod: Pod, pool: NodePool, i: int, ct: str,
+                      open_claims: list[Claim]) -> bool:
+        """First fit of the pod onto nodes of type i at capacity type ct in the pool."""
+        sched = self._ladder(self._interned[pod.scheduling])[-1].sched
+        if untolerated(sched.tolerations, pool.taints):
+            return False
+        row = self.table.vector(pod.requests + ONE_POD)
+        if row is None:
+            return False
+        vec = np.array(row, dtype=np.int64)
+        only = Requirements([
+            Requirement.of(LABEL_INSTANCE_TYPE, IN, [self.table.types[i].name]),
+            Requirement.of(LABEL_CAPACITY_TYPE, IN, [ct]),
+        ])
+        for claim in open_claims[-CLAIM_WINDOW:]:
+            need = claim.used + vec
+            if not (self.table.allocatable[i] >= need).all():
+                continue
+            for term in self._alternatives(sched):
+                reqs = narrow(claim.requirements, term)
+                if reqs is not None and self.table.mask(reqs)[i]:
+                    claim.requirements, claim.used = reqs, need
+                    claim.pods.append(pod)
+                    claim.price = self._cheapest(claim.type_idx, reqs)
+                    return True
+        overhead = np.array(self.table.vector(self.overhead[pool.name]) or
+                            (0,) * len(self.table.dims), dtype=np.int64)
+        need = overhead + vec
+        if not (self.table.allocatable[i] >= need).all():
+            return False
+        for term in self._alternatives(sched):
+            reqs = narrow(self.launch_reqs[pool.name].intersect(only), term)
+            if reqs is None or not self.table.mask(reqs)[i]:
+                continue
+            idx = np.array([i], dtype=np.int64)
+            claim = Claim(name=f"{pool.name}-lp", pool=pool, requirements=reqs, type_idx=idx,
+                          used=need, max_free=(), pods=[pod])
+            claim.price = self._cheapest(idx, reqs)
+            free = self.table.allocatable[i] - need
+            claim.max_free = claim.cheap_free = tuple(int(v) for v in free)
+            open_claims.append(claim)
+            self.claims.append(claim)
+            return True
+        return False
 
     def _keep_on_demand_share(self) -> None:
         """Move the cheapest-to-move claims to on-demand until each pool's share is met.
