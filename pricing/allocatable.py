@@ -52,6 +52,11 @@ class Resources:
     max_pods: int
 
 
+def eni_limited_pods(enis: int, ips_per_eni: int) -> int | None:
+    """Karpenter's ENILimitedPods: ENIs of the default card x (IPs per ENI - 1) + 2."""
+    return enis * (ips_per_eni - 1) + 2 if enis and ips_per_eni else None
+
+
 def max_pods(spec: InstanceSpec) -> int:
     """ENI-limited pod density (uncapped, as Karpenter does for AL2023)."""
     if spec.eni_max_pods is not None:

@@ -6,7 +6,7 @@ The same pass drives the real controller later; here it runs on the simulated ad
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pricing import Catalog, CatalogError, load_catalog
@@ -38,7 +38,6 @@ class SimulationInput:
     policies: PolicySet
     catalog: Catalog
     snapshot_paths: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def check_node_pools(table: InstanceTypeTable, pools: Sequence[NodePool], region: str) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pricing import InstanceType
-from pricing.allocatable import resources
+from pricing.allocatable import eni_limited_pods, resources
 from pricing.labels import instance_labels
 from pricing.loader import InstanceSpec
 
@@ -58,7 +58,7 @@ def spec_from_ec2(record: Mapping[str, Any]) -> InstanceSpec | None:
     enis = int(default_card.get("MaximumNetworkInterfaces")
                or net.get("MaximumNetworkInterfaces") or 0)
     ips = int(net.get("Ipv4AddressesPerInterface") or 0)
-    eni_pods = enis * (ips - 1) + 2 if enis and ips else None
+    eni_pods = eni_limited_pods(enis, ips)
     efa = int((net.get("EfaInfo") or {}).get("MaximumEfaInterfaces") or 0)
     return InstanceSpec(
         name=name,
