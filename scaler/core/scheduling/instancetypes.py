@@ -156,21 +156,43 @@ class InstanceTypeTable:
         return mask
 
     def options(
-        self, type_idx: IntArray, reqs: Requirements, limit: int | None = None
+        self,
+        type_idx: IntArray,
+        reqs: Requirements,
+        limit: int | None = None,
+        min_spot_types: int = 0,
     ) -> tuple[LaunchOption, ...]:
-        """Offerings of these types allowed by `reqs`, cheapest first."""
+        """Offerings of these types allowed by `reqs`, cheapest first.
+
+        At most `limit` offerings, except that when spot is among them the list is widened
+        to hold at least `min_spot_types` distinct instance types with a spot offering (each
+        by its cheapest spot offering), where that many fit: a spot fleet request with few
+        types has few pools to fall back on when one is reclaimed.
+        """
         pairs = np.flatnonzero(self.allowed_pairs(reqs))
         if len(type_idx) == 0 or len(pairs) == 0:
             return ()
         sub = self.price[np.ix_(type_idx, pairs)]
         flat = np.argsort(sub, axis=None, kind="stable")
-        out: list[LaunchOption] = []
         ncols = len(pairs)
-        for f in flat:
-            r, c = divmod(int(f), ncols)
-            price = float(sub[r, c])
-            if not np.isfinite(price):
-                break
+        finite = flat[: int(np.isfinite(sub).sum())]  # inf sorts last
+        chosen = finite if limit is None else finite[:limit]
+        is_spot = np.array([self.pairs[int(c)][1] == "spot" for c in pairs])
+        if min_spot_types and is_spot.any():
+            have = np.unique(chosen[is_spot[chosen % ncols]] // ncols)
+            if len(have) < min_spot_types:
+                rest = finite[len(chosen):]
+                rest = rest[is_spot[rest % ncols]]
+                rows, first = np.unique(rest // ncols, return_index=True)
+                new = ~np.isin(rows, have)
+                # Each missing type by its cheapest spot offering, cheapest types first.
+                picks = np.sort(first[new])[: min_spot_types - len(have)]
+                chosen = np.concatenate([chosen, rest[picks]])
+                order = np.lexsort((chosen, sub.flat[chosen]))
+                chosen = chosen[order]
+        out: list[LaunchOption] = []
+        for f in chosen.tolist():
+            r, c = divmod(f, ncols)
             t = self.types[int(type_idx[r])]
             zone, ct, _ = self.pairs[int(pairs[c])]
             offering = next(o for o in t.offerings if o.zone == zone and o.capacity_type == ct)
@@ -179,14 +201,12 @@ class InstanceTypeTable:
                     t.name,
                     zone,
                     ct,
-                    price,
+                    float(sub[r, c]),
                     offering.price_estimated,
                     offering.interruption_band,
                     t.arch,
                 )
             )
-            if limit is not None and len(out) >= limit:
-                break
         return tuple(out)
 
     def price_of(self, instance_type: str, capacity_type: str, zone: str | None) -> float | None:

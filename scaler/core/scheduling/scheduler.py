@@ -748,7 +748,9 @@ class Scheduler:
 
     def _plan(self, claim: Claim) -> ClaimPlan:
         used = Resources({d: int(v) for d, v in zip(self.table.dims, claim.used, strict=True)})
-        options = self.table.options(claim.type_idx, claim.requirements, MAX_LAUNCH_OPTIONS)
+        options = self.table.options(
+            claim.type_idx, claim.requirements, MAX_LAUNCH_OPTIONS, claim.pool.min_spot_types
+        )
         prefer = claim.pool.prefer_arch
         if prefer and options:
             # The preferred architecture goes first while within its price premium.
