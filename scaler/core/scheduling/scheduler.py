@@ -9,7 +9,7 @@ offering among them, with the others as ranked alternatives.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,11 +39,13 @@ from scaler.core.scheduling.instancetypes import (
     IntArray,
     LaunchOption,
 )
+from scaler.core.scheduling.patterns import Pattern, plan_patterns
 from scaler.core.scheduling.predicates import narrow, untolerated
 from scaler.core.scheduling.preferences import Attempt, ladder
 from scaler.core.scheduling.topology import NEW_NODE, Target, Topology
 
 ONE_POD = Resources({"pods": 1})
+STRATEGIES = ("scaler", "ffd")
 # Alternatives passed with a launch; a real fleet request takes a bounded list (Karpenter: 60).
 MAX_LAUNCH_OPTIONS = 60
 # How much dearer a pod's share may get by joining an in-flight claim (see _place_on_claims).
@@ -55,6 +57,8 @@ MARGINAL_TOLERANCE = 0.10
 CLAIM_WINDOW = 48
 # Joins that would move a claim to a bigger type, weighed per pod at most.
 MAX_UPGRADE_CHECKS = 4
+# Seconds the pattern search (column generation, then a MIP) may take in one pass.
+PATTERN_BUDGET = 1.0
 
 
 def _port_clash(ports: Sequence[HostPort], taken: Sequence[HostPort]) -> bool:
@@ -143,12 +147,20 @@ class Scheduler:
         daemonsets: Sequence[DaemonSet] = (),
         claim_prefix: str = "",
         improve: bool = True,
+        strategy: str = "scaler",
     ) -> None:
         self.table = table
         # Claim names must be unique for the cluster's life (the AWS provider finds a retried
         # launch by its claim's tag); a controller passes a fresh prefix per pass.
         self.claim_prefix = claim_prefix
         self.improve = improve  # repack after the LP (see _round_from_lp)
+        # "ffd": Karpenter's first-fit decreasing, the baseline our packing is measured
+        # against: each pod joins the first in-flight claim that can hold it, whatever it
+        # costs, and nothing is repacked afterwards.
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+        self.strategy = strategy
+        self._free = np.zeros((0, len(table.dims)), dtype=np.int64)  # ffd: claims' max_free
         self.pools = sorted(node_pools, key=lambda p: (-p.weight, p.name))
         self.launch_reqs = {p.name: p.launch_requirements() for p in self.pools}
         by_node: dict[str, list[Pod]] = {}
@@ -454,6 +466,32 @@ class Scheduler:
         self._open(pod, fresh, attempt)
         return True
 
+    def _place_first_fit(self, pod: Pod, row: tuple[int, ...], attempt: Attempt) -> bool:
+        """Karpenter's way: the first claim (oldest first) the pod can join, else a new one.
+
+        The claims' room is kept as one array so the scan over every claim is one numpy
+        step; only claims with room are asked whether the pod may join.
+        """
+        vec = np.array(row, dtype=np.int64)
+        n = len(self.claims)
+        for i in np.flatnonzero((self._free[:n] >= vec).all(axis=1)).tolist():
+            claim = self.claims[i]
+            joined = self._join(claim, pod, vec, attempt)
+            if joined is not None:
+                self._commit(claim, pod, joined, attempt)
+                self._free[i] = claim.max_free
+                return True
+        fresh = self._fresh(pod, vec, attempt)
+        if fresh is None:
+            return False
+        self._open(pod, fresh, attempt)
+        if len(self._free) < len(self.claims):
+            grown = np.zeros((max(64, 2 * len(self._free)), self._free.shape[1]), np.int64)
+            grown[: len(self._free)] = self._free
+            self._free = grown
+        self._free[len(self.claims) - 1] = self.claims[-1].max_free
+        return True
+
     def _place_on_existing(self, pod: Pod, request: Resources, attempt: Attempt) -> str | None:
         alternatives = self._alternatives(attempt.sched)
         for en in self.existing:
@@ -513,13 +551,14 @@ class Scheduler:
                     placed_existing.setdefault(node, []).append(pod)
                     done = True
                 elif row is not None:
-                    done = self._place_on_claims(pod, row, attempt)
+                    done = (self._place_first_fit(pod, row, attempt) if self.strategy == "ffd"
+                            else self._place_on_claims(pod, row, attempt))
                 if done:
                     break
             if not done:
                 reason = explain_unschedulable(self, pod, request, attempts[-1])
                 unschedulable.append((pod, reason))
-        if self.improve:
+        if self.improve and self.strategy != "ffd":
             self._round_from_lp()
         self._keep_on_demand_share()
         return SchedulingResult(
@@ -610,16 +649,21 @@ class Scheduler:
         return not any(t.selects(pod.namespace, pod.labels) for t in self.topology.owners)
 
     def _round_from_lp(self, time_limit: float = 10.0) -> None:
-        """Repack the claims of movable pods after the LP's fractional plan, if cheaper.
+        """Repack the claims of movable pods, if that is cheaper than the greedy's plan.
 
-        The LP says how many pods of each class go on each node kind. Whole pods of each
-        (class, kind) are packed first-fit-decreasing onto nodes of that kind; the remainder
-        goes through the greedy placement. The repack replaces the greedy claims only when
-        it costs less.
+        Two repacks are tried, and the cheapest of them and the greedy plan is kept:
+        - after the LP's fractional plan: whole pods of each (class, kind) the LP chose are
+          packed first-fit-decreasing onto nodes of that kind;
+        - by node patterns (`patterns.py`): column generation over which whole pods share a
+          node, then a MIP for whole node counts, within `PATTERN_BUDGET` seconds (the LP's
+          favourite kinds can be small nodes that real pods fill badly).
+        Pods left over go through the greedy placement. Claims of NodePools with limits stay
+        as the greedy made them (it keeps their books).
         """
-        if self.prefer_taints or any(p.limits is not None for p in self.pools):
-            return  # limits and soft taints need the greedy's bookkeeping: keep its plan
-        free = [c for c in self.claims if all(self._movable(p) for p in c.pods)]
+        if self.prefer_taints:
+            return  # soft taints need the greedy's ladder bookkeeping: keep its plan
+        free = [c for c in self.claims
+                if c.pool.limits is None and all(self._movable(p) for p in c.pods)]
         if len(free) < 2:
             return
         free_ids = {id(c) for c in free}
@@ -628,43 +672,119 @@ class Scheduler:
         # Each pod stays in the NodePool the weights chose for it.
         pool_of = {id(p): c.pool.name for c in free for p in c.pods}
         classes, kinds, meta, members = self._lp_model(pods, pool_of)
+        repacks: list[Callable[[], float | None]] = []
         bound = lower_bound(classes, kinds, time_limit)
-        if bound.assignment is None:
+        if bound.assignment is not None:
+            assignment = bound.assignment
+            repacks.append(
+                lambda: self._pack(*self._whole_from_lp(assignment, members), meta))
+        patterns = plan_patterns(classes, kinds, min(time_limit, PATTERN_BUDGET))
+        if patterns is not None:
+            plan = patterns
+            repacks.append(lambda: self._pack_patterns(plan.nodes, members, meta))
+        best_cost = sum(c.price for c in free)
+        best: list[Claim] | None = None
+        for repack in repacks:
+            # Only the repack's own claims are in play: joining a kept claim would change it
+            # for good even if this repack loses.
+            self.claims = []
+            cost = repack()
+            if cost is not None and cost < best_cost - 1e-9:
+                best_cost, best = cost, self.claims
+        if best is None:
+            self.claims = sorted(kept + free, key=lambda c: c.name)
             return
-        before = sum(c.price for c in free)
-        self.claims = list(kept)
-        left: list[Pod] = []
-        by_kind: dict[int, list[tuple[int, Pod]]] = {}
-        taken = [0] * len(classes)
-        for (k, o), amount in sorted(bound.assignment.items()):
-            whole = int(amount + 1e-6)
-            group = members[k][taken[k]:taken[k] + whole]
-            taken[k] += len(group)
-            by_kind.setdefault(o, []).extend((k, p) for p in group)
-        for k, group in enumerate(members):
-            left.extend(group[taken[k]:])
-        ok = True
-        for o, entries in sorted(by_kind.items()):
+        self.claims = kept + best
+        for n, c in enumerate(self.claims, start=1):
+            c.name = f"{c.pool.name}-{self.claim_prefix}{n:05d}"
+
+    @staticmethod
+    def _whole_from_lp(
+        assignment: Mapping[tuple[int, int], float], members: Sequence[Sequence[Pod]]
+    ) -> tuple[dict[int, list[Pod]], list[Pod]]:
+        """The LP's whole pods per kind, and the pods its fractions leave over."""
+        whole: dict[int, list[Pod]] = {}
+        taken = [0] * len(members)
+        for (k, o), amount in sorted(assignment.items()):
+            n = int(amount + 1e-6)
+            whole.setdefault(o, []).extend(members[k][taken[k]:taken[k] + n])
+            taken[k] += n
+        left = [p for k, group in enumerate(members) for p in group[taken[k]:]]
+        return whole, left
+
+    def _pack(self, whole: Mapping[int, list[Pod]], left: Sequence[Pod],
+              meta: Sequence[tuple[NodePool, int, str]]) -> float | None:
+        """Pack whole pods by kind, then the rest greedily; the new claims' price, or None."""
+        for o, group in sorted(whole.items()):
             pool, i, ct = meta[o]
-            entries.sort(key=lambda e: _sort_key(e[1]))
             open_claims: list[Claim] = []
-            for _, pod in entries:
+            for pod in sorted(group, key=_sort_key):
                 if not self._pack_on_kind(pod, pool, i, ct, open_claims):
-                    left.append(pod)
+                    return None
+            for claim in open_claims:
+                self._widen(claim)
         for pod in sorted(left, key=_sort_key):
             attempt = self._ladder(self._interned[pod.scheduling])[-1]
             row = self.table.vector(pod.requests + ONE_POD)
             if row is None or not self._place_on_claims(pod, row, attempt):
-                ok = False
-                break
-        kept_ids = {id(c) for c in kept}
-        after = sum(c.price for c in self.claims if id(c) not in kept_ids)
-        if not ok or after >= before - 1e-9:
-            self.claims = kept + free
-            self.claims.sort(key=lambda c: c.name)
+                return None
+        return sum(c.price for c in self.claims)
+
+    def _pack_patterns(self, nodes: Sequence[tuple[Pattern, int]],
+                       members: Sequence[Sequence[Pod]],
+                       meta: Sequence[tuple[NodePool, int, str]]) -> float | None:
+        """One claim per node of the pattern plan, then the pods it could not seat greedily."""
+        taken = [0] * len(members)
+        left: list[Pod] = []
+        for pattern, count in nodes:
+            pool, i, ct = meta[pattern.kind]
+            for _ in range(count):
+                group: list[Pod] = []
+                for k, n in pattern.counts:
+                    group.extend(members[k][taken[k]:taken[k] + n])
+                    taken[k] += len(members[k][taken[k]:taken[k] + n])
+                if not group:
+                    continue  # the plan covers more than there is: this node is not needed
+                open_claims: list[Claim] = []
+                for pod in sorted(group, key=_sort_key):
+                    if not self._pack_on_kind(pod, pool, i, ct, open_claims):
+                        left.append(pod)
+                for claim in open_claims:
+                    self._widen(claim)
+        left.extend(p for k, group in enumerate(members) for p in group[taken[k]:])
+        for pod in sorted(left, key=_sort_key):
+            attempt = self._ladder(self._interned[pod.scheduling])[-1]
+            row = self.table.vector(pod.requests + ONE_POD)
+            if row is None or not self._place_on_claims(pod, row, attempt):
+                return None
+        return sum(c.price for c in self.claims)
+
+    def _widen(self, claim: Claim) -> None:
+        """Let a claim packed for one offering launch any type and capacity type that holds it.
+
+        The pin to one type served the packing; the launch wants alternatives (a spot fleet
+        most of all), the on-demand share may need to move it, and the cheapest of them is
+        never dearer than what was packed for. The requirements are rebuilt from the
+        NodePool's and each pod's, without the pin.
+        """
+        wide: Requirements | None = self.launch_reqs[claim.pool.name]
+        for pod in claim.pods:
+            sched = self._ladder(self._interned[pod.scheduling])[-1].sched
+            for term in self._alternatives(sched):
+                narrowed = narrow(wide, term) if wide is not None else None
+                # The term that kept the claim's packed type is the one its pod used.
+                if narrowed is not None and self.table.mask(narrowed)[claim.type_idx].any():
+                    wide = narrowed
+                    break
+            else:
+                return
+        if wide is None:
             return
-        for n, c in enumerate(self.claims, start=1):
-            c.name = f"{c.pool.name}-{self.claim_prefix}{n:05d}"
+        idx = self._fits(np.flatnonzero(self.table.mask(wide)), claim.used)
+        if not len(idx) or not self._flexible_enough(wide, idx):
+            return
+        claim.requirements, claim.type_idx = wide, idx
+        claim.price = self._cheapest(idx, wide)
 
     def _pack_on_kind(self, pod: Pod, pool: NodePool, i: int, ct: str,
                       open_claims: list[Claim]) -> bool:
