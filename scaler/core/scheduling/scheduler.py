@@ -57,6 +57,8 @@ MARGINAL_TOLERANCE = 0.10
 CLAIM_WINDOW = 48
 # Joins that would move a claim to a bigger type, weighed per pod at most.
 MAX_UPGRADE_CHECKS = 4
+# Join checks per pending pod the first-fit fallback may spend before it gives up.
+FFD_JOINS_PER_POD = 64
 # Seconds the pattern search (column generation, then a MIP) may take in one pass.
 PATTERN_BUDGET = 1.0
 
@@ -137,6 +139,14 @@ def _sort_key(pod: Pod) -> tuple[int, int, int, str, str]:
             pod.name)
 
 
+class _OverBudget(Exception):
+    """The first-fit fallback spent its join checks."""
+
+
+def _launch_cost(result: SchedulingResult) -> float:
+    return sum(c.options[0].price for c in result.claims if c.options)
+
+
 class Scheduler:
     def __init__(
         self,
@@ -160,6 +170,8 @@ class Scheduler:
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
         self.strategy = strategy
+        self._inputs = (node_pools, nodes, bound_pods, daemonsets)
+        self._join_budget: int | None = None  # ffd as a fallback: give up past this many joins
         self._free = np.zeros((0, len(table.dims)), dtype=np.int64)  # ffd: claims' max_free
         self.pools = sorted(node_pools, key=lambda p: (-p.weight, p.name))
         self.launch_reqs = {p.name: p.launch_requirements() for p in self.pools}
@@ -476,6 +488,10 @@ class Scheduler:
         n = len(self.claims)
         for i in np.flatnonzero((self._free[:n] >= vec).all(axis=1)).tolist():
             claim = self.claims[i]
+            if self._join_budget is not None:
+                self._join_budget -= 1
+                if self._join_budget < 0:
+                    raise _OverBudget
             joined = self._join(claim, pod, vec, attempt)
             if joined is not None:
                 self._commit(claim, pod, joined, attempt)
@@ -536,6 +552,26 @@ class Scheduler:
                                      p.scheduling.pod_anti_affinity)
 
     def solve(self, pending: Sequence[Pod]) -> SchedulingResult:
+        result = self._solve(pending)
+        if self.strategy == "ffd" or not self.improve or not result.claims:
+            return result
+        # Never dearer than Karpenter's first fit: run it too and keep it when it is cheaper
+        # and places as many pods. Its scan is quadratic where pods keep refusing claims
+        # (anti-affinity), so it gives up after a fixed number of join checks.
+        pools, nodes, bound, daemonsets = self._inputs
+        ffd = Scheduler(self.table, pools, nodes, bound, daemonsets, self.claim_prefix,
+                        strategy="ffd")
+        ffd._join_budget = FFD_JOINS_PER_POD * len(pending)
+        try:
+            baseline = ffd._solve(pending)
+        except _OverBudget:
+            return result
+        if (len(baseline.unschedulable) <= len(result.unschedulable)
+                and _launch_cost(baseline) < _launch_cost(result) - 1e-9):
+            return baseline
+        return result
+
+    def _solve(self, pending: Sequence[Pod]) -> SchedulingResult:
         placed_existing: dict[str, list[Pod]] = {}
         unschedulable: list[tuple[Pod, str]] = []
         self._start_topology(pending)
