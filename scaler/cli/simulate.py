@@ -25,6 +25,9 @@ def register(sub: Any) -> None:
     p.add_argument("--policies", metavar="DIR", help="policy directory or file (NodePools)")
     p.add_argument("--region", default="us-east-1", help="AWS region for the catalog")
     p.add_argument("--zones", metavar="A,B,C", help="zones to offer (default: <region>a,b,c)")
+    p.add_argument("--catalog", metavar="FILE",
+                   help="instance types and prices from a file (kind InstanceTypeCatalog, "
+                        "docs/catalog.md) instead of the bundled AWS catalog")
     p.add_argument("--output", "-o", choices=("table", "json", "yaml"), default="table")
     p.set_defaults(func=run)
 
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from scaler.simulation.provision import load_inputs, run_simulation
 
     zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
-    inputs = load_inputs(args.snapshots, args.policies, args.region, zones)
+    inputs = load_inputs(args.snapshots, args.policies, args.region, zones, args.catalog)
     plan = run_simulation(inputs)
     snap = inputs.snapshot
     summary: dict[str, Any] = {

@@ -195,3 +195,35 @@ def test_spot_diversity_stops_at_the_types_that_fit(
     c7g = [t for t in load_catalog("us-east-1").instance_types
            if t.name.startswith("c7g.") and t.cheapest("spot") is not None]
     assert node["instanceTypes"] == len(c7g)
+
+
+def test_catalog_file_prices_the_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Private prices: the plan launches from the file's types, at the file's prices."""
+    catalog = """\
+apiVersion: scaler.dev/v1alpha1
+kind: InstanceTypeCatalog
+metadata: {name: lab}
+spec:
+  region: lab
+  zones: [lab-1, lab-2]
+  instanceTypes:
+    - name: small
+      capacity: {cpu: "2", memory: 4Gi, pods: "10"}
+      overhead: {cpu: 100m, memory: 100Mi}
+      offerings: [{zone: lab-1, capacityType: on-demand, price: 0.5}]
+    - name: big
+      arch: arm64
+      capacity: {cpu: "16", memory: 64Gi, pods: "100"}
+      offerings:
+        - {zone: lab-2, capacityType: on-demand, price: 1.0}
+        - {zone: lab-2, capacityType: spot, price: 0.25}
+"""
+    (tmp_path / "catalog.yaml").write_text(catalog)
+    pods = "---\n".join(SMALL_POD.replace("worker", f"worker-{i}") for i in range(6))
+    (tmp_path / "pods.yaml").write_text(pods)
+    doc = simulate_json(capsys, str(tmp_path / "pods.yaml"), "--catalog",
+                        str(tmp_path / "catalog.yaml"))
+    (node,) = [n for n in doc["nodes"] if not n["existing"]]
+    assert (node["instanceType"], node["capacityType"], node["zone"], node["arch"]) == (
+        "big", "spot", "lab-2", "arm64")
+    assert doc["cost"]["plannedPerHour"] == 0.25
