@@ -104,6 +104,7 @@ class Claim:
     ports: list[HostPort] = field(default_factory=list)
     price: float = 0.0  # the cheapest launch it allows now
     cheap_free: tuple[int, ...] = ()  # room left on that cheapest type
+    packed: bool = False  # made by a whole-node packing (patterns, LP), not the greedy
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +226,7 @@ class Scheduler:
         self._alts: dict[Scheduling, tuple[NodeSelectorTerm, ...]] = {}
         self._unit_cache: dict[tuple[Requirements, tuple[int, ...]], float] = {}
         self._priced_cache: dict[Requirements, tuple[IntArray, FloatArray]] = {}
+        self._bulk_cache: dict[tuple[int, tuple[int, ...]], int | None] = {}
 
     def _daemon_overhead(self, pool: NodePool, daemonsets: Sequence[DaemonSet]) -> Resources:
         total = Resources({})
@@ -575,6 +577,11 @@ class Scheduler:
         placed_existing: dict[str, list[Pod]] = {}
         unschedulable: list[tuple[Pod, str]] = []
         self._start_topology(pending)
+        # Pods no other pod's placement depends on, bound for a NodePool without limits, are
+        # planned together by whole-node patterns once the others are placed (one LP per
+        # class of identical pods, not one decision per pod).
+        by_patterns = (self.strategy == "scaler" and self.improve and not self.prefer_taints)
+        deferred: dict[int, list[Pod]] = {}  # NodePool index -> pods
         for pod in sorted(pending, key=_sort_key):
             sched = self._interned.setdefault(pod.scheduling, pod.scheduling)
             request = pod.requests + ONE_POD
@@ -587,21 +594,82 @@ class Scheduler:
                     placed_existing.setdefault(node, []).append(pod)
                     done = True
                 elif row is not None:
-                    done = (self._place_first_fit(pod, row, attempt) if self.strategy == "ffd"
-                            else self._place_on_claims(pod, row, attempt))
+                    if self.strategy == "ffd":
+                        done = self._place_first_fit(pod, row, attempt)
+                    elif by_patterns and (pool := self._bulk_pool(pod, row, attempt)) is not None:
+                        deferred.setdefault(pool, []).append(pod)
+                        done = True
+                    else:
+                        done = self._place_on_claims(pod, row, attempt)
                 if done:
                     break
             if not done:
                 reason = explain_unschedulable(self, pod, request, attempts[-1])
                 unschedulable.append((pod, reason))
+        if deferred:
+            unschedulable.extend(self._plan_deferred(deferred))
         if self.improve and self.strategy != "ffd":
             self._round_from_lp()
         self._keep_on_demand_share()
+        if deferred:
+            for n, c in enumerate(self.claims, start=1):
+                c.name = f"{c.pool.name}-{self.claim_prefix}{n:05d}"
         return SchedulingResult(
             existing={k: tuple(v) for k, v in placed_existing.items()},
             claims=tuple(self._plan(c) for c in self.claims),
             unschedulable=tuple(unschedulable),
         )
+
+    def _bulk_pool(self, pod: Pod, row: tuple[int, ...], attempt: Attempt) -> int | None:
+        """The NodePool (index) a pod to plan by patterns would launch in, else None."""
+        if attempt is not self._ladder(attempt.sched)[0] or not self._movable(pod):
+            return None
+        key = (id(attempt.sched), row)
+        if key not in self._bulk_cache:
+            fresh = self._fresh(pod, np.array(row, dtype=np.int64), attempt)
+            pool = None if fresh is None or fresh.pool.limits is not None else fresh.pool
+            self._bulk_cache[key] = None if pool is None else self.pools.index(pool)
+        return self._bulk_cache[key]
+
+    def _plan_deferred(self, deferred: Mapping[int, list[Pod]]) -> list[tuple[Pod, str]]:
+        """New nodes for the deferred pods; the pods that cannot have any, with the reason.
+
+        Two whole-node plans are tried and the cheaper kept: node patterns (column
+        generation, then a MIP) and the LP bound's own plan packed first-fit per kind; the
+        pods either leaves over go through the greedy. If neither seats every pod, the
+        greedy places them all (and explains what it cannot place).
+        """
+        pods = [p for i in sorted(deferred) for p in deferred[i]]
+        pool_of = {id(p): self.pools[i].name for i, group in deferred.items() for p in group}
+        classes, kinds, meta, members = self._lp_model(pods, pool_of)
+        repacks: list[Callable[[], float | None]] = []
+        plan = plan_patterns(classes, kinds, PATTERN_BUDGET)
+        if plan is not None:
+            repacks.append(lambda: self._pack_patterns(plan.nodes, members, meta))
+        bound = lower_bound(classes, kinds, PATTERN_BUDGET)
+        if bound.assignment is not None:
+            assignment = bound.assignment
+            repacks.append(
+                lambda: self._pack(*self._whole_from_lp(assignment, members), meta))
+        kept = self.claims
+        best: list[Claim] | None = None
+        best_cost = float("inf")
+        for repack in repacks:
+            self.claims = []  # leftovers join only this plan's claims (kept ones stay as they are)
+            cost = repack()
+            if cost is not None and cost < best_cost:
+                best_cost, best = cost, self.claims
+        self.claims = kept + (best or [])
+        if best is not None:
+            return []
+        failed: list[tuple[Pod, str]] = []
+        for pod in sorted(pods, key=_sort_key):
+            request = pod.requests + ONE_POD
+            row = self.table.vector(request)
+            attempts = self._ladder(self._interned[pod.scheduling])
+            if row is None or not any(self._place_on_claims(pod, row, a) for a in attempts):
+                failed.append((pod, explain_unschedulable(self, pod, request, attempts[-1])))
+        return failed
 
     def lower_bound(self, pods: Sequence[Pod], time_limit: float = 10.0) -> Bound:
         """The LP lower bound on new capacity for these pending pods (see `bound`)."""
@@ -698,8 +766,8 @@ class Scheduler:
         """
         if self.prefer_taints:
             return  # soft taints need the greedy's ladder bookkeeping: keep its plan
-        free = [c for c in self.claims
-                if c.pool.limits is None and all(self._movable(p) for p in c.pods)]
+        free = [c for c in self.claims if not c.packed and c.pool.limits is None
+                and all(self._movable(p) for p in c.pods)]
         if len(free) < 2:
             return
         free_ids = {id(c) for c in free}
@@ -770,6 +838,17 @@ class Scheduler:
                        members: Sequence[Sequence[Pod]],
                        meta: Sequence[tuple[NodePool, int, str]]) -> float | None:
         """One claim per node of the pattern plan, then the pods it could not seat greedily."""
+        for pod in sorted(self._seat_patterns(nodes, members, meta), key=_sort_key):
+            attempt = self._ladder(self._interned[pod.scheduling])[-1]
+            row = self.table.vector(pod.requests + ONE_POD)
+            if row is None or not self._place_on_claims(pod, row, attempt):
+                return None
+        return sum(c.price for c in self.claims)
+
+    def _seat_patterns(self, nodes: Sequence[tuple[Pattern, int]],
+                       members: Sequence[Sequence[Pod]],
+                       meta: Sequence[tuple[NodePool, int, str]]) -> list[Pod]:
+        """A claim per node of the pattern plan; the pods it does not seat."""
         taken = [0] * len(members)
         left: list[Pod] = []
         for pattern, count in nodes:
@@ -777,8 +856,9 @@ class Scheduler:
             for _ in range(count):
                 group: list[Pod] = []
                 for k, n in pattern.counts:
-                    group.extend(members[k][taken[k]:taken[k] + n])
-                    taken[k] += len(members[k][taken[k]:taken[k] + n])
+                    seat = members[k][taken[k]:taken[k] + n]
+                    group.extend(seat)
+                    taken[k] += len(seat)
                 if not group:
                     continue  # the plan covers more than there is: this node is not needed
                 open_claims: list[Claim] = []
@@ -788,12 +868,7 @@ class Scheduler:
                 for claim in open_claims:
                     self._widen(claim)
         left.extend(p for k, group in enumerate(members) for p in group[taken[k]:])
-        for pod in sorted(left, key=_sort_key):
-            attempt = self._ladder(self._interned[pod.scheduling])[-1]
-            row = self.table.vector(pod.requests + ONE_POD)
-            if row is None or not self._place_on_claims(pod, row, attempt):
-                return None
-        return sum(c.price for c in self.claims)
+        return left
 
     def _widen(self, claim: Claim) -> None:
         """Let a claim packed for one offering launch any type and capacity type that holds it.
@@ -857,8 +932,9 @@ class Scheduler:
             if reqs is None or not self.table.mask(reqs)[i]:
                 continue
             idx = np.array([i], dtype=np.int64)
-            claim = Claim(name=f"{pool.name}-lp", pool=pool, requirements=reqs, type_idx=idx,
-                          used=need, max_free=(), pods=[pod])
+            claim = Claim(name=f"{pool.name}-{self.claim_prefix}p{len(self.claims) + 1:05d}",
+                          pool=pool, requirements=reqs, type_idx=idx,
+                          used=need, max_free=(), pods=[pod], packed=True)
             claim.price = self._cheapest(idx, reqs)
             free = self.table.allocatable[i] - need
             claim.max_free = claim.cheap_free = tuple(int(v) for v in free)
