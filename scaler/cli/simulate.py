@@ -49,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
         "ignoredKinds": dict(snap.ignored_kinds),
     }
     if args.output == "json":
-        sys.stdout.write(render_json(plan_document(plan, summary)))
+        # Indented on a terminal; one compact line into a pipe or file, where a program reads
+        # it (a 20,000-pod plan is written several times faster).
+        indent = 2 if sys.stdout.isatty() else None
+        sys.stdout.write(render_json(plan_document(plan, summary), indent))
     elif args.output == "yaml":
         sys.stdout.write(render_yaml(plan_document(plan, summary)))
     else:

@@ -227,6 +227,8 @@ class Scheduler:
         self._unit_cache: dict[tuple[Requirements, tuple[int, ...]], float] = {}
         self._priced_cache: dict[Requirements, tuple[IntArray, FloatArray]] = {}
         self._bulk_cache: dict[tuple[int, tuple[int, ...]], int | None] = {}
+        # A pool's launch requirements pinned to one offering, by (pool, type, capacity type).
+        self._only: dict[tuple[str, int, str], Requirements] = {}
 
     def _daemon_overhead(self, pool: NodePool, daemonsets: Sequence[DaemonSet]) -> Resources:
         total = Resources({})
@@ -907,28 +909,34 @@ class Scheduler:
         if row is None:
             return False
         vec = np.array(row, dtype=np.int64)
-        only = Requirements([
-            Requirement.of(LABEL_INSTANCE_TYPE, IN, [self.table.types[i].name]),
-            Requirement.of(LABEL_CAPACITY_TYPE, IN, [ct]),
-        ])
+        alloc = self.table.allocatable[i]
         for claim in open_claims[-CLAIM_WINDOW:]:
             need = claim.used + vec
-            if not (self.table.allocatable[i] >= need).all():
+            if not (alloc >= need).all():
                 continue
-            for term in self._alternatives(sched):
-                reqs = narrow(claim.requirements, term)
+            for no, term in enumerate(self._alternatives(sched)):
+                reqs = self._narrow(claim.requirements, sched, no, term)
                 if reqs is not None and self.table.mask(reqs)[i]:
-                    claim.requirements, claim.used = reqs, need
+                    if reqs != claim.requirements:
+                        claim.requirements = reqs
+                        claim.price = self._cheapest(claim.type_idx, reqs)
+                    claim.used = need
                     claim.pods.append(pod)
-                    claim.price = self._cheapest(claim.type_idx, reqs)
                     return True
+        only = self._only.get((pool.name, i, ct))
+        if only is None:
+            pin = Requirements([
+                Requirement.of(LABEL_INSTANCE_TYPE, IN, [self.table.types[i].name]),
+                Requirement.of(LABEL_CAPACITY_TYPE, IN, [ct]),
+            ])
+            only = self._only[(pool.name, i, ct)] = self.launch_reqs[pool.name].intersect(pin)
         overhead = np.array(self.table.vector(self.overhead[pool.name]) or
                             (0,) * len(self.table.dims), dtype=np.int64)
         need = overhead + vec
         if not (self.table.allocatable[i] >= need).all():
             return False
-        for term in self._alternatives(sched):
-            reqs = narrow(self.launch_reqs[pool.name].intersect(only), term)
+        for no, term in enumerate(self._alternatives(sched)):
+            reqs = self._narrow(only, sched, no, term)
             if reqs is None or not self.table.mask(reqs)[i]:
                 continue
             idx = np.array([i], dtype=np.int64)
