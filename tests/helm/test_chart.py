@@ -353,3 +353,20 @@ def test_every_object_in_the_schema_closes_its_keys() -> None:
     # and the values file itself is valid under it (helm checks it too, but say so here)
     jsonschema.Draft7Validator(schema).validate(yaml.safe_load((CHART / "values.yaml")
                                                                .read_text()))
+
+
+def notes(helm: str, *args: str) -> str:
+    proc = run_helm(helm, "install", "scaler", str(CHART), "--namespace", NAMESPACE,
+                    "--dry-run=client", *args)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split("NOTES:\n", 1)[1]
+
+
+def test_notes_name_missing_settings_and_how_to_look(helm: str) -> None:
+    bare = notes(helm)
+    assert "WARNING: not set: clusterName, aws.region, gitSource.url." in bare
+    assert "get lease scaler-leader" in bare and "port-forward svc/scaler 8080" in bare
+    full = notes(helm, "--values", str(FULL))
+    assert "WARNING" not in full
+    assert "DRY RUN" in full and "A ServiceMonitor scrapes them every 15s." in full
+    assert "Policies follow https://git.example.com/platform/cluster-policies.git" in full
