@@ -48,9 +48,9 @@ def configure_logging(
 ) -> logging.Handler:
     """Send every `scaler.*` record to `stream` (stderr by default) as JSON lines.
 
-    Idempotent: a second call replaces the handler of the first. Handlers a command put on a
-    child logger (`scaler.gitops`) are left alone, but the child propagates again so its
-    records are not lost."""
+    Idempotent: a second call replaces the handler of the first. The GitOps logger's own JSON
+    handler (what `scaler policies` commands install) is replaced by propagation to this one,
+    so each record is written once, in one stream."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter())
     if redact is not None:
@@ -63,7 +63,8 @@ def configure_logging(
     root.setLevel(level)
     root.propagate = False  # the Python root logger may print plain text; one format only
     gitops = logging.getLogger(f"{ROOT_LOGGER}.gitops")
-    if not gitops.handlers:
-        gitops.propagate = True
-        gitops.setLevel(logging.NOTSET)
+    for old in [h for h in gitops.handlers if getattr(h, "_scaler_json", False)]:
+        gitops.removeHandler(old)
+    gitops.propagate = True
+    gitops.setLevel(logging.NOTSET)
     return handler

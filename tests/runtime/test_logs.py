@@ -70,3 +70,21 @@ def test_log_levels_by_name() -> None:
     assert parse_level("DEBUG") == logging.DEBUG
     with pytest.raises(UserError, match="--log-level: unknown log level 'loud'"):
         parse_level("loud")
+
+
+def test_the_gitops_json_handler_gives_way_so_records_are_written_once() -> None:
+    from scaler.gitops.logs import configure_json_logging
+
+    root, gitops = logging.getLogger("scaler"), logging.getLogger("scaler.gitops")
+    saved = (root.level, root.propagate, gitops.level, gitops.propagate)
+    before, after = io.StringIO(), io.StringIO()
+    configure_json_logging(before)  # what `scaler policies watch` sets up
+    handler = configure_logging(after)
+    try:
+        gitops.info("applied revision main@sha1:abc")
+        assert before.getvalue() == ""
+        (doc,) = lines(after)
+        assert doc["logger"] == "scaler.gitops"
+    finally:
+        root.removeHandler(handler)
+        root.level, root.propagate, gitops.level, gitops.propagate = saved
