@@ -339,3 +339,23 @@ def test_notes_name_missing_settings_and_how_to_look(helm: str) -> None:
     assert "WARNING" not in full
     assert "DRY RUN" in full and "A ServiceMonitor scrapes them every 15s." in full
     assert "Policies follow https://git.example.com/platform/cluster-policies.git" in full
+
+
+def container_env(text: str) -> dict[str, str | None]:
+    (container,) = one(documents(text), "Deployment")["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+def test_the_chart_and_scaler_run_agree_on_the_settings(full_text: str) -> None:
+    """Every SCALER_* variable the chart sets is one `scaler run` reads, and the other way
+    round (the settings module comes with the control loop, branch issue7k)."""
+    settings = pytest.importorskip("scaler.runtime.settings")
+    env = container_env(full_text)
+    assert {k for k in env if k.startswith("SCALER_")} == set(settings.ENVIRONMENT)
+    # the values parse as `scaler run` reads them (downward-API ones filled as the kubelet would)
+    environ = {k: v if v is not None else "scaler-0" for k, v in env.items()}
+    run = settings.load_settings(None, {}, environ=environ)
+    assert run.aws.cluster_name == "prod-eu" and run.http_port == 9090 and run.dry_run
+    assert run.git.url == "https://git.example.com/platform/cluster-policies.git"
+    assert run.batch.idle == 2.0 and run.batch.max == 15.0
+    assert run.leader_election.name == "scaler-prod"
