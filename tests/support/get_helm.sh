@@ -17,7 +17,7 @@ if [[ -n "${HELM:-}" && -x "${HELM}" ]]; then
     exit 0
 fi
 
-cache="${SCALER_HELM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scaler/helm}"
+cache="${SCALER_HELM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/scaler/helm}"
 bin="$cache/bin/helm"
 if [[ -x "$bin" ]]; then
     echo "$bin"
