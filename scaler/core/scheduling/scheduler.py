@@ -229,6 +229,8 @@ class Scheduler:
         self._bulk_cache: dict[tuple[int, tuple[int, ...]], int | None] = {}
         # A pool's launch requirements pinned to one offering, by (pool, type, capacity type).
         self._only: dict[tuple[str, int, str], Requirements] = {}
+        self._widened: dict[tuple[str, int, tuple[int, ...], bytes],
+                            tuple[Requirements, IntArray, float] | None] = {}
 
     def _daemon_overhead(self, pool: NodePool, daemonsets: Sequence[DaemonSet]) -> Resources:
         total = Resources({})
@@ -880,6 +882,14 @@ class Scheduler:
         never dearer than what was packed for. The requirements are rebuilt from the
         NodePool's and each pod's, without the pin.
         """
+        scheds = tuple(dict.fromkeys(id(self._interned[p.scheduling]) for p in claim.pods))
+        key = (claim.pool.name, int(claim.type_idx[0]), scheds, claim.used.tobytes())
+        if key in self._widened:
+            hit = self._widened[key]
+            if hit is not None:
+                claim.requirements, claim.type_idx, claim.price = hit
+            return
+        self._widened[key] = None
         wide: Requirements | None = self.launch_reqs[claim.pool.name]
         for pod in claim.pods:
             sched = self._ladder(self._interned[pod.scheduling])[-1].sched
@@ -898,6 +908,7 @@ class Scheduler:
             return
         claim.requirements, claim.type_idx = wide, idx
         claim.price = self._cheapest(idx, wide)
+        self._widened[key] = (wide, idx, claim.price)
 
     def _pack_on_kind(self, pod: Pod, pool: NodePool, i: int, ct: str,
                       open_claims: list[Claim]) -> bool:
@@ -910,7 +921,12 @@ class Scheduler:
             return False
         vec = np.array(row, dtype=np.int64)
         alloc = self.table.allocatable[i]
-        for claim in open_claims[-CLAIM_WINDOW:]:
+        window = open_claims[-CLAIM_WINDOW:]
+        if len(window) > 2:
+            # One numpy step for the window instead of one per claim.
+            room = (np.array([c.used for c in window]) + vec <= alloc).all(axis=1)
+            window = [c for c, ok in zip(window, room.tolist(), strict=True) if ok]
+        for claim in window:
             need = claim.used + vec
             if not (alloc >= need).all():
                 continue
