@@ -173,6 +173,8 @@ class Scheduler:
         self.strategy = strategy
         self._inputs = (node_pools, nodes, bound_pods, daemonsets)
         self._join_budget: int | None = None  # ffd as a fallback: give up past this many joins
+        self._ffd_ceiling: float | None = None  # ... or once its claims cost more than this
+        self._ffd_cost = 0.0
         self._free = np.zeros((0, len(table.dims)), dtype=np.int64)  # ffd: claims' max_free
         self.pools = sorted(node_pools, key=lambda p: (-p.weight, p.name))
         self.launch_reqs = {p.name: p.launch_requirements() for p in self.pools}
@@ -484,6 +486,13 @@ class Scheduler:
         self._open(pod, fresh, attempt)
         return True
 
+    def _spend(self, amount: float) -> None:
+        """As a fallback, first fit stops once its claims cost more than the plan to beat:
+        a claim's cheapest launch only rises as pods join, so it cannot win any more."""
+        self._ffd_cost += amount
+        if self._ffd_ceiling is not None and self._ffd_cost > self._ffd_ceiling + 1e-9:
+            raise _OverBudget
+
     def _place_first_fit(self, pod: Pod, row: tuple[int, ...], attempt: Attempt) -> bool:
         """Karpenter's way: the first claim (oldest first) the pod can join, else a new one.
 
@@ -500,12 +509,14 @@ class Scheduler:
                     raise _OverBudget
             joined = self._join(claim, pod, vec, attempt)
             if joined is not None:
+                self._spend(joined.price - claim.price)
                 self._commit(claim, pod, joined, attempt)
                 self._free[i] = claim.max_free
                 return True
         fresh = self._fresh(pod, vec, attempt)
         if fresh is None:
             return False
+        self._spend(fresh.price)
         self._open(pod, fresh, attempt)
         if len(self._free) < len(self.claims):
             grown = np.zeros((max(64, 2 * len(self._free)), self._free.shape[1]), np.int64)
@@ -568,6 +579,7 @@ class Scheduler:
         ffd = Scheduler(self.table, pools, nodes, bound, daemonsets, self.claim_prefix,
                         strategy="ffd")
         ffd._join_budget = FFD_JOINS_PER_POD * len(pending)
+        ffd._ffd_ceiling = _launch_cost(result)
         try:
             baseline = ffd._solve(pending)
         except _OverBudget:
