@@ -116,6 +116,9 @@ class Result:
     cli_pods_per_s: float | None = None
     cli_peak_rss_mib: float | None = None
     cli_runs_s: list[float] = field(default_factory=list)
+    # user + system CPU of the command: on a machine shared with other work, closer to what
+    # an idle machine's wall time would be than the wall time itself
+    cli_cpu_s: float | None = None
     # plan (from the command's JSON)
     new_nodes: int | None = None
     unschedulable: int | None = None
@@ -163,24 +166,26 @@ if pid == 0:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - start
-sys.stderr.write(f"\\nBENCH {os.waitstatus_to_exitcode(status)} {wall!r} {usage.ru_maxrss}\\n")
+cpu = usage.ru_utime + usage.ru_stime
+code = os.waitstatus_to_exitcode(status)
+sys.stderr.write(f"\\nBENCH {code} {wall!r} {usage.ru_maxrss} {cpu!r}\\n")
 """
 
 
-def run_cli(cmd: Sequence[str]) -> tuple[float, float, dict[str, Any]]:
-    """Run the command once: (wall seconds, peak RSS MiB, parsed JSON stdout)."""
+def run_cli(cmd: Sequence[str]) -> tuple[float, float, dict[str, Any], float]:
+    """Run the command once: (wall seconds, peak RSS MiB, parsed JSON stdout, CPU seconds)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         subprocess.run([sys.executable, "-c", _LAUNCHER, *cmd], stdout=out, stderr=err,
                        stdin=subprocess.DEVNULL, check=True)
         err.seek(0)
         text = err.read().decode(errors="replace")
         body, _, last = text.rstrip("\n").rpartition("\n")
-        _, code, wall, maxrss_kib = last.split()
+        _, code, wall, maxrss_kib, cpu = last.split()
         if int(code) != 0:
             raise RuntimeError(f"{' '.join(cmd)} exited {code}:\n{body[-2000:]}")
         out.seek(0)
         doc = json.load(out)
-    return float(wall), int(maxrss_kib) / 1024, doc  # ru_maxrss is in KiB on Linux
+    return float(wall), int(maxrss_kib) / 1024, doc, float(cpu)  # ru_maxrss: KiB on Linux
 
 
 def measure_cli(res: Result, path: Path, mix: Mix, region: str) -> None:
@@ -191,11 +196,14 @@ def measure_cli(res: Result, path: Path, mix: Mix, region: str) -> None:
         cmd = [c for c in cmd if c not in ("--region", region)] + ["--catalog", str(mix.catalog)]
     rss: list[float] = []
     doc: dict[str, Any] = {}
+    cpu: list[float] = []
     for _ in range(res.repeats):
-        wall, peak, doc = run_cli(cmd)
+        wall, peak, doc, used = run_cli(cmd)
         res.cli_runs_s.append(wall)
         rss.append(peak)
+        cpu.append(used)
     res.cli_wall_s = min(res.cli_runs_s)
+    res.cli_cpu_s = min(cpu)
     res.cli_pods_per_s = res.pods / res.cli_wall_s
     res.cli_peak_rss_mib = max(rss)
     res.new_nodes = sum(1 for n in doc["nodes"] if not n["existing"])
@@ -324,7 +332,8 @@ def _f(value: float | int | None, fmt: str) -> str:
 
 def markdown(results: Sequence[Result]) -> str:
     head = (
-        "| mix | pods | runs | CLI wall s | CLI pods/s | CLI peak RSS MiB | load s | "
+        "| mix | pods | runs | CLI wall s | CLI pods/s | CLI CPU s | CLI pods/CPU s | "
+        "CLI peak RSS MiB | load s | "
         "snapshot s | solve s | solve pods/s | solve tracemalloc MiB | new nodes | "
         "unschedulable | plan $/h | LP bound $/h | plan / bound | FFD $/h | FFD nodes | "
         "saving vs FFD |"
@@ -340,6 +349,8 @@ def markdown(results: Sequence[Result]) -> str:
                     str(r.repeats),
                     _f(r.cli_wall_s, ".2f"),
                     _f(r.cli_pods_per_s, ",.0f"),
+                    _f(r.cli_cpu_s, ".2f"),
+                    _f(r.pods / r.cli_cpu_s if r.cli_cpu_s else None, ",.0f"),
                     _f(r.cli_peak_rss_mib, ",.0f"),
                     _f(r.load_s, ".2f"),
                     _f(r.snapshot_s, ".2f"),

@@ -25,7 +25,7 @@ from scaler.solvers.highs import solve
 
 # Candidate kinds per class: its cheapest per whole pod; they make up the pricing's menu.
 KINDS_PER_CLASS = 4
-MAX_ROUNDS = 40
+MAX_ROUNDS = 25
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,10 @@ CLAIM_WINDOW = 48
 MAX_UPGRADE_CHECKS = 4
 # Join checks per pending pod the first-fit fallback may spend before it gives up.
 FFD_JOINS_PER_POD = 64
-# Seconds the pattern search (column generation, then a MIP) may take in one pass.
-PATTERN_BUDGET = 1.0
+# Seconds the pattern search (column generation, then a MIP) may take in one pass: a safety
+# net; its round limit (patterns.MAX_ROUNDS) normally ends it first, so plans do not depend
+# on how busy the machine is.
+PATTERN_BUDGET = 5.0
 
 
 def _port_clash(ports: Sequence[HostPort], taken: Sequence[HostPort]) -> bool:
