@@ -55,6 +55,7 @@ class NodeLine:
     hours: float
     cost_micros: int
     idle_micros: int  # before any idle sharing
+    end: int = 0  # when it stopped (may be after the window)
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ def build_report(
                 hours=sum(c.seconds for c in costs) / 3600,
                 cost_micros=sum(c.total_micros for c in costs),
                 idle_micros=sum(c.idle_micros for c in costs),
+                end=n.end,
             )
         )
     if any(line.estimated and line.capacity_type == "spot" for line in lines):

@@ -8,7 +8,8 @@ values with `/` (OpenCost's multi-aggregation). A workload without the value is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from scaler.core.allocation.model import (
     IDLE,
@@ -96,3 +97,42 @@ def aggregate(
         prev = out.get(name)
         out[name] = a.plus_named(name) if prev is None else prev.plus(a, name)
     return dict(sorted(out.items(), key=lambda kv: (-kv[1].total_micros, kv[0])))
+
+
+def accumulate(steps: Sequence[Mapping[str, Allocation]]) -> dict[str, Allocation]:
+    """The steps summed into one set over the whole window (OpenCost's accumulate=true)."""
+    out: dict[str, Allocation] = {}
+    for step in steps:
+        for name, a in step.items():
+            prev = out.get(name)
+            out[name] = a if prev is None else prev.plus(a, name)
+    if steps:
+        lo = min(a.window_start for s in steps for a in s.values()) if any(steps) else 0
+        hi = max(a.window_end for s in steps for a in s.values()) if any(steps) else 0
+        out = {k: replace(v, window_start=lo, window_end=hi) for k, v in out.items()}
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1].total_micros, kv[0])))
+
+
+def cpu_efficiency(a: Allocation) -> float:
+    """OpenCost's: usage over request; 1 when used without a request; 0 for idle."""
+    if a.kind == IDLE:
+        return 0.0
+    if a.cpu_request_core_seconds > 0:
+        return a.cpu_usage_core_seconds / a.cpu_request_core_seconds
+    return 1.0 if a.cpu_usage_core_seconds > 0 else 0.0
+
+
+def ram_efficiency(a: Allocation) -> float:
+    if a.kind == IDLE:
+        return 0.0
+    if a.ram_request_byte_seconds > 0:
+        return a.ram_usage_byte_seconds / a.ram_request_byte_seconds
+    return 1.0 if a.ram_usage_byte_seconds > 0 else 0.0
+
+
+def total_efficiency(a: Allocation) -> float:
+    """CPU and RAM efficiency weighted by their cost."""
+    cost = a.cpu_micros + a.ram_micros
+    if cost <= 0:
+        return 0.0
+    return (a.cpu_micros * cpu_efficiency(a) + a.ram_micros * ram_efficiency(a)) / cost
