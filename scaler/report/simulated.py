@@ -178,7 +178,8 @@ def usage_from_csv(
     path: str, containers: Sequence[SimulatedContainer], window: Window
 ) -> SeriesMetricsSource:
     """Usage samples from a CSV file with the columns USAGE_COLUMNS; requests from the
-    snapshot. Rows for containers the snapshot does not run are ignored."""
+    snapshot. Rows for containers the snapshot does not run are ignored; containers without
+    rows run at their requests with no usage."""
     known = {c.ref: c for c in containers}
     cpu: dict[ContainerRef, list[tuple[float, float]]] = {}
     mem: dict[ContainerRef, list[tuple[float, float]]] = {}
@@ -217,7 +218,8 @@ def usage_from_csv(
             )
         return out
 
-    generated = generated_metrics([known[r] for r in cpu], window)
+    # Requests for every container the snapshot runs; usage only where the file has it.
+    generated = generated_metrics(containers, window)
     base = generated.metrics
     return SeriesMetricsSource(
         cpu=samples(cpu),
