@@ -1,14 +1,15 @@
 """The inventory port over Prometheus: kube-state-metrics series, as OpenCost reads them.
 
-Lifetimes come from range queries at the report's resolution (a node ran from its first
-point to its last point plus one step): `kube_node_status_capacity` for nodes (with their
-CPU, memory and GPU capacity), `kube_pod_info` for pods (with node and creator). Metadata are
-instant queries of `last_over_time(...[window])` at the window's end, so objects gone before
-the end are still found: `kube_node_labels` (instance type, capacity type, zone),
-`kube_pod_labels`, `kube_pod_annotations`, `kube_namespace_labels`, and
-`kube_replicaset_owner` (a ReplicaSet's Deployment). kube-state-metrics writes label keys
-sanitized (`node.kubernetes.io/instance-type` -> `label_node_kubernetes_io_instance_type`);
-pod and namespace labels are kept in that form, and the report matches keys either way.
+Node lifetimes come from a range query at the report's resolution (a node ran from its
+first point to its last point plus one step) of `kube_node_status_capacity`, which also gives
+CPU, memory and GPU capacity; containers' lifetimes come from their own series (the metrics
+port). Metadata are instant queries of `last_over_time(...[window])` at the window's end, so
+objects gone before the end are still found: `kube_node_labels` (instance type, capacity type,
+zone), `kube_pod_info` (node, creator), `kube_pod_labels`, `kube_pod_annotations`,
+`kube_namespace_labels`, and `kube_replicaset_owner` (a ReplicaSet's Deployment).
+kube-state-metrics writes label keys sanitized (`node.kubernetes.io/instance-type` ->
+`label_node_kubernetes_io_instance_type`); pod and namespace labels are kept in that form, and
+the report matches keys either way.
 """
 
 from __future__ import annotations
@@ -95,10 +96,8 @@ class PrometheusInventory:
         return out
 
     def pods(self, window: Window) -> Sequence[PodInfo]:
-        spans = self._range(
-            "max by (namespace, pod, node, created_by_kind, created_by_name) (kube_pod_info)",
-            window,
-        )
+        # Instant queries over the window: containers' own series say when they ran, so
+        # pods need no range query (one series per pod per step would be the largest query).
         span = _span(window)
         labels = self._by_pod(f"last_over_time(kube_pod_labels[{span}s])", window, "label_")
         notes = self._by_pod(
@@ -111,28 +110,26 @@ class PrometheusInventory:
             key = (str(metric.get("namespace", "")), str(metric.get("replicaset", "")))
             owners[key] = str(metric.get("owner_name", ""))
         found: dict[tuple[str, str], PodInfo] = {}
-        for metric, points in spans:
+        query = (
+            "max by (namespace, pod, node, created_by_kind, created_by_name) "
+            f"(last_over_time(kube_pod_info[{span}s]))"
+        )
+        for metric in self._instant(query, window):
             ns, pod = str(metric.get("namespace", "")), str(metric.get("pod", ""))
-            if not ns or not pod or not points:
+            if not ns or not pod:
                 continue
             kind = str(metric.get("created_by_kind", "") or "")
             name = str(metric.get("created_by_name", "") or "")
             if kind == "ReplicaSet" and (ns, name) in owners:
                 kind, name = "Deployment", owners[(ns, name)]
-            prev = found.get((ns, pod))
-            start, end = points[0][0], points[-1][0] + window.step
-            if prev is not None and prev.start is not None and prev.end is not None:
-                start, end = min(start, prev.start), max(end, prev.end)
             found[(ns, pod)] = PodInfo(
                 namespace=ns,
                 pod=pod,
-                node=str(metric.get("node", "") or (prev.node if prev else "")),
+                node=str(metric.get("node", "") or ""),
                 labels=labels.get((ns, pod), {}),
                 annotations=notes.get((ns, pod), {}),
                 controller_kind="" if kind == "<none>" else kind,
                 controller="" if name == "<none>" else name,
-                start=start,
-                end=end,
             )
         return [found[k] for k in sorted(found)]
 
