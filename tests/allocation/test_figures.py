@@ -190,3 +190,42 @@ def test_savings_at_usage_against_requests() -> None:
     assert web.cost_at_requests_micros == 50_000 + 20_000
     assert web.cost_at_usage_micros == 25_000 + 47_500
     assert by_name["payments/pod:api-1"].savings_micros == 0
+
+
+def test_gpu_priced_first_and_charged_by_request() -> None:
+    # g-node: 8 cores, 32 GiB, 1 GPU at $1.00/h with a known GPU price of $0.70/h: the GPU
+    # part is 0.70; 0.30 left for CPU and RAM in the ratio 8 x 0.03 : 32 x 0.005 = 0.24 : 0.16.
+    from tests.allocation.cluster import node as make_node
+
+    gnode = replace_gpu(make_node("g", 1.00, cores=8, gib=32, gpus=1), 700_000)
+    trainer = container("ml", "trainer-0", "main", "g", [0, 1800], 4, 4, 16, 16, gpu=1)
+    result = allocate(GRID, [gnode], [trainer], ROUND_RATIOS, "c1")
+    (step,) = result.sets
+    (cost,) = step.nodes
+    assert (cost.cpu_micros, cost.ram_micros, cost.gpu_micros) == (180_000, 120_000, 700_000)
+    got = aggregate(step, ["pod"], include_idle=True)
+    assert got["trainer-0"].gpu_micros == 700_000  # its one GPU, the whole hour
+    assert got["trainer-0"].cpu_micros == 90_000  # half the cores
+    assert got[IDLE_NAME].cpu_micros == 90_000
+
+
+def replace_gpu(n: object, micros: int) -> object:
+    from dataclasses import replace
+
+    return replace(n, gpu_per_hour_micros=micros)  # type: ignore[type-var]
+
+
+def test_team_from_pod_or_namespace_label_then_namespace_lists() -> None:
+    from scaler.core.allocation.model import ContainerInput
+
+    def c(ns: str, labels: dict[str, str], ns_labels: dict[str, str]) -> ContainerInput:
+        return ContainerInput(ns, "p", "c", "n", (), (), (), (), (), labels=labels,
+                              namespace_labels=ns_labels)
+
+    by_pod = TeamRules(label_key="team", namespaces=(("shop", ("shop-*",)),))
+    assert by_pod.team_of(c("shop-eu", {"team": "growth"}, {})) == "growth"
+    assert by_pod.team_of(c("shop-eu", {}, {"team": "growth"})) == "shop"
+    assert by_pod.team_of(c("other", {}, {})) == "unallocated"
+    by_ns = TeamRules(label_key="app.kubernetes.io/part-of", label_object="Namespace")
+    # Labels read from kube-state-metrics carry sanitized keys; the rule matches them too.
+    assert by_ns.team_of(c("x", {}, {"app_kubernetes_io_part_of": "data"})) == "data"
