@@ -44,6 +44,9 @@ def register(sub: Any) -> None:
                    help="share idle back by cost (default: the policy's idle.handling)")
     p.add_argument("--output", "-o", choices=OUTPUTS, default="table")
     p.add_argument("--region", default="us-east-1", help="AWS region for the catalog")
+    p.add_argument("--prices", choices=("catalog", "aws"), default="catalog",
+                   help="node prices: the bundled catalog (spot estimated) or live from AWS "
+                   "(Price List API, Spot price history; boto3's credentials and endpoints)")
     p.add_argument("--zones", metavar="A,B,C", help="zones (default: <region>a,b,c)")
     p.add_argument("--usage", metavar="CSV",
                    help="usage for the snapshot: timestamp,namespace,pod,container,"
@@ -118,6 +121,11 @@ def run(args: argparse.Namespace) -> int:
     request = ReportRequest(start, end, step, resolution, keys, args.include_idle, args.cluster)
     window = Window(float(start), float(end - 1), float(resolution))
     pricer = catalog_pricer(catalog.instance_types)
+    price_note = ""
+    if args.prices == "aws":
+        from scaler.report.cloud_prices import aws_pricer
+
+        pricer, price_note = aws_pricer(catalog)
     from scaler.report.consolidation import node_savings, pods_from_containers
 
     try:
@@ -149,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
             pods, daemonsets = list(sources.snapshot.bound_pods), list(sources.snapshot.daemonsets)
     except MetricsError as err:
         raise UserError(str(err), field="--prometheus") from None
+    if price_note:
+        report = _with_notes(report, (f"prices: {price_note}",))
     if not args.no_node_savings and policies.node_pools:
         import dataclasses
 
