@@ -229,3 +229,14 @@ def test_team_from_pod_or_namespace_label_then_namespace_lists() -> None:
     by_ns = TeamRules(label_key="app.kubernetes.io/part-of", label_object="Namespace")
     # Labels read from kube-state-metrics carry sanitized keys; the rule matches them too.
     assert by_ns.team_of(c("x", {}, {"app_kubernetes_io_part_of": "data"})) == "data"
+
+
+def test_idle_per_node_when_aggregating_by_node() -> None:
+    nodes = [node("a", 0.20), node("b", 0.10, start=1800)]
+    result = allocate(GRID, nodes, CONTAINERS, ROUND_RATIOS, "c1", TEAMS)
+    (step,) = result.sets
+    by_node = aggregate(step, ["node"], include_idle=True)
+    assert set(by_node) == {"a", "a/__idle__", "b/__idle__"}
+    assert by_node["b/__idle__"].total_micros == 50_000  # half an hour of $0.10, all idle
+    assert by_node["a/__idle__"].total_micros == 37_500
+    assert IDLE_NAME in aggregate(step, ["namespace"], include_idle=True)

@@ -3,7 +3,8 @@
 Keys: `cluster`, `node`, `namespace`, `controllerKind`, `controller` (`kind:name`), `pod`,
 `container`, `team`, `label:<key>`, `annotation:<key>`; several keys at once join their
 values with `/` (OpenCost's multi-aggregation). A workload without the value is
-`__unallocated__`; idle is one `__idle__` line and unabsorbed shared costs one `__shared__`.
+`__unallocated__`; idle is one `__idle__` line (`<node>/__idle__` per node when aggregating
+by node) and unabsorbed shared costs one `__shared__`.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def value_of(a: Allocation, key: str) -> str:
 
 def name_of(a: Allocation, keys: Sequence[str]) -> str:
     if a.kind == IDLE:
-        return IDLE_NAME
+        # Idle per node when the report is by node (OpenCost's idleByNode), else one line.
+        return f"{a.properties.node}/{IDLE_NAME}" if "node" in keys else IDLE_NAME
     if a.kind == SHARED:
         return SHARED_NAME
     return "/".join(value_of(a, k) for k in keys)
