@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"scaler {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    from scaler.cli import report as report_cli  # cost reports (beside the others, for merging)
+
+    report_cli.register(sub)
     simulate.register(sub)
     catalog.register(sub)
     policies.register(sub)
