@@ -70,8 +70,10 @@ class SeriesMetricsSource:
         self.queries.append(("namespaces", None))
         found: set[str] = set()
         for s in (*self._cpu, *self._memory):
-            if s.timestamps and s.timestamps[0] <= window.end and (
-                s.timestamps[-1] >= window.start - self._lookback
+            if (
+                s.timestamps
+                and s.timestamps[0] <= window.end
+                and (s.timestamps[-1] >= window.start - self._lookback)
             ):
                 found.add(s.ref.namespace)
         return tuple(sorted(found))
