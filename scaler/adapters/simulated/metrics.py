@@ -78,6 +78,22 @@ class SeriesMetricsSource:
                 found.add(s.ref.namespace)
         return tuple(sorted(found))
 
+    def time_range(self) -> tuple[float, float] | None:
+        """First and last sample time held (not part of the port: for offline runs)."""
+        stamps = [
+            t for s in (*self._cpu, *self._memory) for t in (s.timestamps[:1] + s.timestamps[-1:])
+        ]
+        return (min(stamps), max(stamps)) if stamps else None
+
+    def typical_step(self) -> float | None:
+        """The most common spacing of samples (not part of the port)."""
+        gaps = [
+            b - a
+            for s in self._cpu[:50]
+            for a, b in zip(s.timestamps, s.timestamps[1:], strict=False)
+        ]
+        return float(np.median(gaps)) if gaps else None
+
     def _answer(
         self, series: Sequence[Samples], window: Window, namespace: str | None
     ) -> Sequence[Samples]:

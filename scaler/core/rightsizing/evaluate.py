@@ -56,9 +56,7 @@ class ReplayScore:
     reviews_without_data: int = 0
 
     def __add__(self, other: ReplayScore) -> ReplayScore:
-        return ReplayScore(
-            *(getattr(self, f) + getattr(other, f) for f in self.__slots__)
-        )
+        return ReplayScore(*(getattr(self, f) + getattr(other, f) for f in self.__slots__))
 
     def share(self, count: int) -> float:
         return count / self.intervals if self.intervals else 0.0

@@ -47,9 +47,9 @@ class CommonSettings(BaseModel):
         default=None, gt=0, description="Never a CPU request above (cores)."
     )
     memory_min: float = Field(
-        default=100 * MiB,
+        default=32 * MiB,
         ge=0,
-        description="Never a memory request below this (bytes; KRR: 100Mi).",
+        description="Never a memory request below this (bytes; KRR uses 100Mi).",
     )
     memory_max: float | None = Field(default=None, gt=0, description="Never memory above (bytes).")
     cpu_step_millicores: int = Field(

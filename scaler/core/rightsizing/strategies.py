@@ -57,7 +57,7 @@ class Strategy(ABC, Generic[S]):
 
 
 def _mib(v: float) -> str:
-    return f"{v / MiB:.0f}Mi"
+    return f"{math.ceil(v / MiB - 1e-9)}Mi"
 
 
 def _cores(v: float) -> str:
@@ -333,10 +333,15 @@ class ScalerSettings(StrategySettings):
         default=0, ge=0, description="Added on top of the CPU percentile."
     )
     memory_percentile: float = Field(
-        default=99, gt=0, le=100, description="Memory request: this percentile plus the buffer..."
+        default=99,
+        gt=0,
+        le=100,
+        description="Memory at this percentile of usage (then the buffer).",
     )
     memory_buffer_percent: float = Field(
-        default=15, ge=0, description="...but never below the observed peak."
+        default=15,
+        ge=0,
+        description="Added on top of the memory percentile (scaler: never below the peak).",
     )
     memory_limit_margin_percent: float = Field(
         default=15, ge=0, description="Memory limit: the peak (or its trend) plus this margin."
