@@ -40,8 +40,9 @@ def days_of(d: float) -> int:
     return int(d * DAY / STEP)
 
 
-CUR = CurrentResources(cpu_request=2.0, cpu_limit=None, memory_request=2048 * MiB,
-                       memory_limit=2048 * MiB)
+CUR = CurrentResources(
+    cpu_request=2.0, cpu_limit=None, memory_request=2048 * MiB, memory_limit=2048 * MiB
+)
 
 
 def ramp(d: float = 14) -> ContainerHistory:
@@ -130,9 +131,7 @@ def test_vpa_memory_rises_above_what_an_oom_killed_container_died_at() -> None:
     mem = np.full(n, 480 * MiB)
     calm = recommend(make_strategy("vpa"), history(np.full(n, 0.2), mem), CUR, LOOSE)
     oom = OomEvent(at=n * STEP - 3600, memory=512 * MiB)
-    hit = recommend(
-        make_strategy("vpa"), history(np.full(n, 0.2), mem, ooms=(oom,)), CUR, LOOSE
-    )
+    hit = recommend(make_strategy("vpa"), history(np.full(n, 0.2), mem, ooms=(oom,)), CUR, LOOSE)
     assert calm.memory_request is not None and hit.memory_request is not None
     assert hit.memory_request > calm.memory_request
     # max(512Mi * 1.2, 512Mi + 100Mi) = 614.4Mi, plus the 15% margin, bucket-rounded up.
@@ -143,8 +142,7 @@ def test_vpa_memory_rises_above_what_an_oom_killed_container_died_at() -> None:
 def test_vpa_keeps_limits_proportional() -> None:
     cur = CurrentResources(1.0, 2.0, 1024 * MiB, 1536 * MiB)
     n = days_of(8)
-    r = recommend(make_strategy("vpa"), history(np.full(n, 0.2), np.full(n, 300 * MiB)), cur,
-                  LOOSE)
+    r = recommend(make_strategy("vpa"), history(np.full(n, 0.2), np.full(n, 300 * MiB)), cur, LOOSE)
     assert r.cpu_limit == pytest.approx(2 * r.cpu_request, abs=0.002)  # type: ignore[operator]
     assert r.memory_limit == pytest.approx(1.5 * r.memory_request, abs=MiB)  # type: ignore[operator]
 
@@ -229,8 +227,7 @@ def test_hpa_on_cpu_keeps_the_cpu_request_by_default_and_says_so() -> None:
     assert kept.cpu_request == 1.0
     assert kept.memory_request is not None and kept.memory_request < 1024 * MiB
     assert "HPA web scales on 70% cpu utilisation: cpu request kept at 1000m" in kept.warnings[0]
-    moved = recommend(make_strategy("scaler"), h, cur, CommonSettings(hpa="recommend"),
-                      hpas=[hpa])
+    moved = recommend(make_strategy("scaler"), h, cur, CommonSettings(hpa="recommend"), hpas=[hpa])
     assert moved.cpu_request == pytest.approx(0.3)
     assert "scales out at 210m per pod instead of 700m" in moved.warnings[0]
     assert "averageUtilization to 233%" in moved.warnings[0]

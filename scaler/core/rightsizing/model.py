@@ -94,7 +94,7 @@ class ContainerHistory:
     def span_seconds(self) -> float:
         """From the first sample to the end of the window."""
         starts = [a.min() for a in (self.cpu_t, self.memory_t) if a.size]
-        return max(0.0, self.end - min(starts)) if starts else 0.0
+        return float(max(0.0, self.end - min(starts))) if starts else 0.0
 
 
 @dataclass(frozen=True, slots=True)
