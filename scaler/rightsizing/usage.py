@@ -10,6 +10,7 @@ import numpy as np
 
 from scaler.core.rightsizing import ContainerHistory, OomEvent
 from scaler.ports.metrics import ContainerRef, MetricsSource, Samples, Window
+from scaler.ports.oom import OomKillTimes
 from scaler.rightsizing.workloads import Workload, workload_of
 
 Key = tuple[str, str]  # (workload key, container name)
@@ -58,18 +59,17 @@ def gather(source: MetricsSource, workloads: Sequence[Workload], window: Window)
             pods.setdefault(k[0], set()).add(s.ref.pod)
             i = int(np.argmax(s.values))
             peak_at[s.ref] = (s.timestamps[i], s.values[i])
-        oomed = source.oom_kills(window, ns)
-        if oomed:
+        kills = _kills(source, window, ns, peak_at)
+        if kills:
             limits = _last(source.limits("memory", window, ns))
-            for ref in oomed:
+            for ref, at in kills:
                 k = key_of(ref)
                 if k is None:
                     continue
-                # The port says who was OOM-killed, not when: the pod's highest working set
-                # is the best moment we know; it died at its limit, or at least at that peak.
-                at, peak = peak_at.get(ref, (window.end, 0.0))
-                died = limits.get(ref, peak)
-                acc.setdefault(k, _Acc()).ooms.append(OomEvent(at=at, memory=max(died, peak)))
+                # It died at its limit; at least at the highest working set seen.
+                peak = peak_at.get(ref, (window.end, 0.0))[1]
+                died = max(limits.get(ref, peak), peak)
+                acc.setdefault(k, _Acc()).ooms.append(OomEvent(at=at, memory=died))
     out: dict[Key, ContainerHistory] = {}
     for k, a in acc.items():
         out[k] = ContainerHistory(
@@ -98,6 +98,20 @@ class _Owners:
             self._seen[ref.pod] = workload_of(self._workloads, self._ns, ref.pod)
         w = self._seen[ref.pod]
         return None if w is None else (w.key, ref.container)
+
+
+def _kills(
+    source: MetricsSource,
+    window: Window,
+    ns: str,
+    peak_at: dict[ContainerRef, tuple[float, float]],
+) -> list[tuple[ContainerRef, float]]:
+    """OOM kills with their times: from sources that know them (scaler.ports.oom), else the
+    port's list, timed at the end of the window (kube-state-metrics keeps only the last
+    reason, so the kill is recent; a decaying strategy then weighs it fully)."""
+    if isinstance(source, OomKillTimes):
+        return list(source.oom_kill_times(window, ns))
+    return [(ref, window.end) for ref in source.oom_kills(window, ns)]
 
 
 def _cat(parts: list[np.ndarray]) -> np.ndarray:

@@ -91,6 +91,26 @@ class PrometheusSource:
                     found[ref] = None
         return tuple(found)
 
+    def oom_kill_times(
+        self, window: Window, namespace: str | None = None
+    ) -> Sequence[tuple[ContainerRef, float]]:
+        """When the last-terminated reason turned OOMKilled (scaler.ports.oom)."""
+        found: list[tuple[ContainerRef, float]] = []
+        for series in self._per_namespace(
+            window,
+            namespace,
+            lambda sel: (
+                "max by (namespace, pod, container) ("
+                f'kube_pod_container_status_last_terminated_reason{{{sel},reason="OOMKilled"}})'
+            ),
+        ):
+            before = 0.0
+            for t, v in zip(series.timestamps, series.values, strict=True):
+                if v >= 1 and before < 1:
+                    found.append((series.ref, t))
+                before = v
+        return sorted(found, key=lambda x: x[1])
+
     def namespaces(self, window: Window) -> Sequence[str]:
         query = (
             "count by (namespace) (last_over_time(container_memory_working_set_bytes"

@@ -66,6 +66,20 @@ class SeriesMetricsSource:
                 seen[ref] = None
         return tuple(seen)
 
+    def oom_kill_times(
+        self, window: Window, namespace: str | None = None
+    ) -> Sequence[tuple[ContainerRef, float]]:
+        """scaler.ports.oom: the kills held, in the window, oldest first."""
+        return sorted(
+            (
+                (ref, at)
+                for ref, at in self._ooms
+                if (namespace is None or ref.namespace == namespace)
+                and window.start <= at <= window.end
+            ),
+            key=lambda x: x[1],
+        )
+
     def namespaces(self, window: Window) -> Sequence[str]:
         self.queries.append(("namespaces", None))
         found: set[str] = set()
