@@ -235,18 +235,16 @@ def configurator(args: argparse.Namespace, policies: Any) -> Any:
     return conf
 
 
-def run(args: argparse.Namespace) -> int:
+def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None) -> Any:
+    """Workloads, usage source, policies and flags to a right-sizing Report."""
     from pricing import CatalogError, load_catalog
     from scaler.core.rightsizing.cost import unit_prices
-    from scaler.output.json import render_json
-    from scaler.output.rightsizing import report_csv, report_document, report_table
-    from scaler.output.yaml import render_yaml
     from scaler.policy import load_policies
     from scaler.ports.metrics import MetricsError
     from scaler.rightsizing.report import build_report, history_window
     from scaler.rightsizing.workloads import read_workloads
 
-    workloads = read_workloads([Path(p) for p in args.paths])
+    workloads = read_workloads(paths)
     if args.namespace:
         workloads = [w for w in workloads if w.namespace in set(args.namespace)]
         if not workloads:
@@ -256,9 +254,10 @@ def run(args: argparse.Namespace) -> int:
     policies = load_policies(Path(args.policies)).right_sizing_policies if args.policies else ()
     conf = configurator(args, policies)
     try:
-        prices = unit_prices(load_catalog(args.region).instance_types)
+        catalog = catalog or load_catalog(args.region)
     except CatalogError as err:
         raise UserError(str(err), field=f"--{err.param}") from None
+    prices = unit_prices(catalog.instance_types)
 
     source: Any
     if args.usage:
@@ -278,9 +277,19 @@ def run(args: argparse.Namespace) -> int:
         name = f"Prometheus {args.prometheus}"
     window = history_window(conf, end, step)
     try:
-        report = build_report(workloads, source, conf, window, prices, name)
+        return build_report(workloads, source, conf, window, prices, name)
     except MetricsError as err:
         raise UserError(str(err), field="--prometheus") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from scaler.output.json import render_json
+    from scaler.output.rightsizing import report_csv, report_document, report_table
+    from scaler.output.yaml import render_yaml
+
+    paths = [Path(p) for p in args.paths]
+    report = make_report(args, paths)
+    workloads = [r.workload for r in report.rows]
 
     if args.output == "json":
         sys.stdout.write(render_json(report_document(report)))
@@ -300,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
             written = write_resize(report, out, pods)
             msg = f"wrote {len(written.resize)} resize patch(es) and resize.sh to {out}"
         else:
-            written = write_kustomize(report, out, [Path(p) for p in args.paths])
+            written = write_kustomize(report, out, paths)
             msg = f"wrote {len(written.kustomize)} patch(es) and kustomization.yaml to {out}"
             if written.cluster:
                 msg += (
