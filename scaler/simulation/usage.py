@@ -157,7 +157,8 @@ def _from_trace(
 ) -> tuple[Array, Array]:
     """The trace's real burstiness inside each step, its hour replayed from a random offset
     for each hour of the series, scaled by a daily cycle."""
-    per_step = max(1, int(round(step / trace.bucket)))
+    # A trace shorter than one step still gives one step.
+    per_step = max(1, min(int(round(step / trace.bucket)), trace.work.size))
     usable = (trace.work.size // per_step) * per_step
     work = trace.work[:usable].reshape(-1, per_step)
     inflight = trace.inflight[:usable].reshape(-1, per_step)
