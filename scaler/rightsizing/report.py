@@ -55,30 +55,33 @@ def build_report(
     prices: UnitPrices,
     source_name: str,
 ) -> Report:
-    chosen = [(w, configurator.choice(w)) for w in workloads]
-    active = [w for w, c in chosen if c.mode != "Off"]
-    gathered = gather(source, active, window)
-    histories = gathered.histories
+    chosen = [
+        (w, configurator.choice(w)) for w in workloads if configurator.choice(w).mode != "Off"
+    ]
     empty = ContainerHistory.of(step=window.step, end=window.end)
     rows: list[Row] = []
-    for w, choice in chosen:
-        if choice.mode == "Off":
-            continue
-        for c in w.containers:
-            history = histories.get((w.key, c.name), empty)
-            rec = recommend(
-                choice.strategy,
-                history,
-                c.current,
-                choice.common,
-                containers_in_pod=len(w.containers),
-                hpas=w.hpas,
-            )
-            if history.points == 0:
-                rec = _no_usage(rec, window)
-            saving = monthly_saving(c.current, rec, w.replicas, prices)
-            rows.append(Row(w, c, rec, saving, choice.policy, choice.mode))
-    return Report(tuple(rows), window, prices, source_name, gathered.pods)
+    pods: dict[str, tuple[str, ...]] = {}
+    # One namespace at a time: its usage is all that is held in memory at once.
+    for ns in sorted({w.namespace for w, _ in chosen}):
+        in_ns = [(w, c) for w, c in chosen if w.namespace == ns]
+        gathered = gather(source, [w for w, _ in in_ns], window)
+        pods.update(gathered.pods)
+        for w, choice in in_ns:
+            for c in w.containers:
+                history = gathered.histories.get((w.key, c.name), empty)
+                rec = recommend(
+                    choice.strategy,
+                    history,
+                    c.current,
+                    choice.common,
+                    containers_in_pod=len(w.containers),
+                    hpas=w.hpas,
+                )
+                if history.points == 0:
+                    rec = _no_usage(rec, window)
+                saving = monthly_saving(c.current, rec, w.replicas, prices)
+                rows.append(Row(w, c, rec, saving, choice.policy, choice.mode))
+    return Report(tuple(rows), window, prices, source_name, pods)
 
 
 def _no_usage(rec: Recommendation, window: Window) -> Recommendation:

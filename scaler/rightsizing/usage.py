@@ -11,7 +11,7 @@ import numpy as np
 from scaler.core.rightsizing import ContainerHistory, OomEvent
 from scaler.ports.metrics import ContainerRef, MetricsSource, Samples, Window
 from scaler.ports.oom import OomKillTimes
-from scaler.rightsizing.workloads import Workload, workload_of
+from scaler.rightsizing.workloads import Workload, WorkloadIndex
 
 Key = tuple[str, str]  # (workload key, container name)
 
@@ -89,13 +89,12 @@ class _Owners:
     """Pod name to workload, remembered (a namespace's pods repeat across queries)."""
 
     def __init__(self, workloads: Sequence[Workload], namespace: str) -> None:
-        self._workloads = workloads
-        self._ns = namespace
+        self._index = WorkloadIndex(workloads, namespace)
         self._seen: dict[str, Workload | None] = {}
 
     def key(self, ref: ContainerRef) -> Key | None:
         if ref.pod not in self._seen:
-            self._seen[ref.pod] = workload_of(self._workloads, self._ns, ref.pod)
+            self._seen[ref.pod] = self._index.lookup(ref.pod)
         w = self._seen[ref.pod]
         return None if w is None else (w.key, ref.container)
 

@@ -85,11 +85,6 @@ class Workload:
     def from_manifest(self) -> bool:
         return bool(self.file)
 
-    def owns_pod(self, pod: str) -> bool:
-        if pod in self.pods:
-            return True
-        return re.fullmatch(re.escape(self.name) + POD_NAME_PATTERNS[self.kind], pod) is not None
-
 
 def _quantity(f: Fields, value: object, path: str, resource: str) -> float | None:
     if value is None:
@@ -291,11 +286,40 @@ def _hpa(b: _Builder, f: Fields, obj: RawObject) -> None:
             b.hpas.append((*key, HpaTarget(obj.name, resource, float(pct))))
 
 
+_POD_SUFFIXES = {
+    kind: re.compile(r"^(?P<base>.+)" + suffix + "$") for kind, suffix in POD_NAME_PATTERNS.items()
+}
+
+
+class WorkloadIndex:
+    """Pod name -> workload in one namespace, in a few dictionary look-ups per pod (a
+    namespace may hold thousands of pods and workloads)."""
+
+    def __init__(self, workloads: Sequence[Workload], namespace: str) -> None:
+        self._by_pod: dict[str, Workload] = {}
+        self._by_name: dict[tuple[str, str], Workload] = {}
+        for w in workloads:
+            if w.namespace != namespace:
+                continue
+            self._by_name[(w.kind, w.name)] = w
+            for pod in w.pods:
+                self._by_pod.setdefault(pod, w)
+
+    def lookup(self, pod: str) -> Workload | None:
+        w = self._by_pod.get(pod)
+        if w is not None:
+            return w
+        best: Workload | None = None
+        for kind, pattern in _POD_SUFFIXES.items():
+            m = pattern.match(pod)
+            if m is None:
+                continue
+            cand = self._by_name.get((kind, m.group("base")))
+            if cand is not None and (best is None or len(cand.name) > len(best.name)):
+                best = cand
+        return best
+
+
 def workload_of(workloads: Sequence[Workload], namespace: str, pod: str) -> Workload | None:
     """The workload a pod belongs to: by the pods seen, else by its name (longest match)."""
-    best: Workload | None = None
-    for w in workloads:
-        if w.namespace == namespace and w.owns_pod(pod):
-            if best is None or len(w.name) > len(best.name):
-                best = w
-    return best
+    return WorkloadIndex(workloads, namespace).lookup(pod)

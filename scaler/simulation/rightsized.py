@@ -24,7 +24,7 @@ from scaler.rightsizing.workloads import (
     JOB,
     REPLICA_SET,
     Workload,
-    workload_of,
+    WorkloadIndex,
 )
 from scaler.simulation.provision import SimulationInput, run_simulation
 
@@ -53,28 +53,32 @@ def deltas(report: Report) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _workload(pod: Pod, workloads: Sequence[Workload]) -> Workload | None:
-    kind, name = pod.owner_kind, pod.owner_name
-    if kind in (REPLICA_SET, JOB) and name:
-        m = (_HASH if kind == REPLICA_SET else _CRON_JOB_RUN).match(name)
-        for k, n in (
-            (kind, name),
-            *(((DEPLOYMENT if kind == REPLICA_SET else CRON_JOB, m.group("base")),) if m else ()),
-        ):
-            w = next(
-                (w for w in workloads if (w.kind, w.namespace, w.name) == (k, pod.namespace, n)),
-                None,
-            )
-            if w is not None:
-                return w
-    if kind and name:
-        w = next(
-            (w for w in workloads if (w.kind, w.namespace, w.name) == (kind, pod.namespace, name)),
-            None,
-        )
-        if w is not None:
-            return w
-    return workload_of(workloads, pod.namespace, pod.name)
+class _Owners:
+    """A pod's workload: by its controller (a ReplicaSet or Job named after its Deployment
+    or CronJob), else by its name."""
+
+    def __init__(self, workloads: Sequence[Workload]) -> None:
+        self._workloads = workloads
+        self._by_key = {(w.kind, w.namespace, w.name): w for w in workloads}
+        self._index: dict[str, WorkloadIndex] = {}
+
+    def of(self, pod: Pod) -> Workload | None:
+        kind, name, ns = pod.owner_kind, pod.owner_name, pod.namespace
+        if kind and name:
+            candidates = [(kind, name)]
+            if kind in (REPLICA_SET, JOB):
+                m = (_HASH if kind == REPLICA_SET else _CRON_JOB_RUN).match(name)
+                if m is not None:
+                    candidates.append(
+                        (DEPLOYMENT if kind == REPLICA_SET else CRON_JOB, m.group("base"))
+                    )
+            for k, n in candidates:
+                w = self._by_key.get((k, ns, n))
+                if w is not None:
+                    return w
+        if ns not in self._index:
+            self._index[ns] = WorkloadIndex(self._workloads, ns)
+        return self._index[ns].lookup(pod.name)
 
 
 def apply(snapshot: Snapshot, report: Report) -> tuple[Snapshot, int]:
@@ -83,8 +87,9 @@ def apply(snapshot: Snapshot, report: Report) -> tuple[Snapshot, int]:
     workloads = list({r.workload.key: r.workload for r in report.rows}.values())
     pods: list[Pod] = []
     changed = 0
+    owners = _Owners(workloads)
     for pod in snapshot.pods:
-        w = _workload(pod, workloads)
+        w = owners.of(pod)
         d = by_key.get(w.key) if w is not None else None
         if not d or d == (0, 0):
             pods.append(pod)

@@ -143,7 +143,7 @@ def _resample(s: Samples, grid: np.ndarray, lookback: float) -> Samples | None:
         return None
     return Samples(
         ref=s.ref,
-        timestamps=tuple(float(t) for t in grid[ok]),
-        values=tuple(float(v) for v in vs[idx[ok]]),
+        timestamps=tuple(grid[ok].tolist()),
+        values=tuple(vs[idx[ok]].tolist()),
         labels=dict(s.labels),
     )
