@@ -353,3 +353,27 @@ def test_unreachable_prometheus_is_one_line(capsys: pytest.CaptureFixture[str]) 
     assert code == 2
     assert err.startswith("scaler: error: --prometheus: http://127.0.0.1:9: query ")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_without_enough_data_nothing_is_recommended_or_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "patches"
+    doc = report(capsys, "--points-required", "100000", "--write-patches", str(out))
+    assert doc["summary"]["changes"] == 0 and doc["summary"]["monthlySaving"] == 0
+    ledger = row(doc, "ledger")
+    assert ledger["recommended"]["requests"] == {"cpu": None, "memory": None}
+    assert ledger["reason"] == (
+        "not enough data: 1152 points over 191.8h (needs 100000 points and 24h)"
+    )
+    assert ledger["risk"] == "unknown"
+    assert not (out / "kustomization.yaml").exists()
+
+
+def test_a_container_without_usage_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, str(SNAPSHOT), "--usage", str(USAGE), "-o", "json")
+    assert code == 0
+    doc = json.loads(out)
+    trainer = row(doc, "trainer")  # no usage rows for ml/trainer in the example file
+    assert trainer["reason"].startswith("no usage data for this container in the last ")
+    assert trainer["recommended"]["requests"]["cpu"] is None

@@ -283,7 +283,7 @@ def _risk(
         medium.append(f"only {hours / 24:.1f} days of history (weekly cycles unseen)")
     if hpa_shift:
         medium.append("an HPA's scaling point moves")
-    if current.memory_limit is not None and current.memory_limit < peak * 1.0:
+    if current.memory_limit is not None and current.memory_limit <= peak:
         medium.append("currently under-provisioned: usage reached the memory limit")
     if high:
         return "high", high + medium
