@@ -142,6 +142,16 @@ def main() -> int:
         print(f"### {title} ({len(series)} series)\n")
         print(table(results[title]))
         print()
+    print("### by pattern: saving / OOM risk / CPU > request\n")
+    kinds = sorted({s.name.rsplit("-", 1)[0] for s in mix})
+    print("| pattern | " + " | ".join(CONFIGS) + " |")
+    print("|---|" + "---|" * len(CONFIGS))
+    for kind in kinds:
+        part = [s for s in mix if s.name.rsplit("-", 1)[0] == kind]
+        cells = [f"{x.saving:.1%} / {x.oom_risk:.3%} / {x.cpu_over_request:.1%}"
+                 for x in run(part, prices)]
+        print(f"| {kind} ({len(part)}) | " + " | ".join(cells) + " |")
+    print()
     allr = {x.config: x for x in results["all series"]}
     ours, krr = allr["scaler (default)"], allr["KRR-default (percentile)"]
     ok = ours.saving >= krr.saving and ours.oom_risk < krr.oom_risk
