@@ -12,7 +12,7 @@ from scaler.errors import UserError
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so `scaler --version` stays fast and sub-commands stay independent.
-    from scaler.cli import catalog, plan, policies, simulate
+    from scaler.cli import catalog, plan, policies, rightsize, simulate
 
     parser = argparse.ArgumentParser(
         prog="scaler",
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.register(sub)
     policies.register(sub)
     plan.register(sub)
+    rightsize.register(sub)
     return parser
 
 

@@ -50,8 +50,10 @@ class PrometheusSource:
         return self._per_namespace(
             window,
             namespace,
-            lambda sel: f"sum by ({BY}) (rate(container_cpu_usage_seconds_total{{{sel}}}"
-            f"[{self._rate_window}]))",
+            lambda sel: (
+                f"sum by ({BY}) (rate(container_cpu_usage_seconds_total{{{sel}}}"
+                f"[{self._rate_window}]))"
+            ),
         )
 
     def memory_usage(self, window: Window, namespace: str | None = None) -> Sequence[Samples]:
@@ -71,9 +73,7 @@ class PrometheusSource:
     def limits(
         self, resource: str, window: Window, namespace: str | None = None
     ) -> Sequence[Samples]:
-        return self._state_metric(
-            "kube_pod_container_resource_limits", resource, window, namespace
-        )
+        return self._state_metric("kube_pod_container_resource_limits", resource, window, namespace)
 
     def oom_kills(self, window: Window, namespace: str | None = None) -> Sequence[ContainerRef]:
         spans = _range_seconds(window)
@@ -90,6 +90,26 @@ class PrometheusSource:
                 if ref is not None:
                     found[ref] = None
         return tuple(found)
+
+    def oom_kill_times(
+        self, window: Window, namespace: str | None = None
+    ) -> Sequence[tuple[ContainerRef, float]]:
+        """When the last-terminated reason turned OOMKilled (scaler.ports.oom)."""
+        found: list[tuple[ContainerRef, float]] = []
+        for series in self._per_namespace(
+            window,
+            namespace,
+            lambda sel: (
+                "max by (namespace, pod, container) ("
+                f'kube_pod_container_status_last_terminated_reason{{{sel},reason="OOMKilled"}})'
+            ),
+        ):
+            before = 0.0
+            for t, v in zip(series.timestamps, series.values, strict=True):
+                if v >= 1 and before < 1:
+                    found.append((series.ref, t))
+                before = v
+        return sorted(found, key=lambda x: x[1])
 
     def namespaces(self, window: Window) -> Sequence[str]:
         query = (
@@ -155,9 +175,7 @@ class PrometheusSource:
             )
         return out
 
-    def _range_call(
-        self, query: str, start: float, end: float, step: float
-    ) -> Callable[[], Any]:
+    def _range_call(self, query: str, start: float, end: float, step: float) -> Callable[[], Any]:
         def call() -> Any:
             return self._client.custom_query_range(
                 query, start_time=_utc(start), end_time=_utc(end), step=f"{step:g}s"

@@ -66,15 +66,47 @@ class SeriesMetricsSource:
                 seen[ref] = None
         return tuple(seen)
 
+    def oom_kill_times(
+        self, window: Window, namespace: str | None = None
+    ) -> Sequence[tuple[ContainerRef, float]]:
+        """scaler.ports.oom: the kills held, in the window, oldest first."""
+        return sorted(
+            (
+                (ref, at)
+                for ref, at in self._ooms
+                if (namespace is None or ref.namespace == namespace)
+                and window.start <= at <= window.end
+            ),
+            key=lambda x: x[1],
+        )
+
     def namespaces(self, window: Window) -> Sequence[str]:
         self.queries.append(("namespaces", None))
         found: set[str] = set()
         for s in (*self._cpu, *self._memory):
-            if s.timestamps and s.timestamps[0] <= window.end and (
-                s.timestamps[-1] >= window.start - self._lookback
+            if (
+                s.timestamps
+                and s.timestamps[0] <= window.end
+                and (s.timestamps[-1] >= window.start - self._lookback)
             ):
                 found.add(s.ref.namespace)
         return tuple(sorted(found))
+
+    def time_range(self) -> tuple[float, float] | None:
+        """First and last sample time held (not part of the port: for offline runs)."""
+        stamps = [
+            t for s in (*self._cpu, *self._memory) for t in (s.timestamps[:1] + s.timestamps[-1:])
+        ]
+        return (min(stamps), max(stamps)) if stamps else None
+
+    def typical_step(self) -> float | None:
+        """The most common spacing of samples (not part of the port)."""
+        gaps = [
+            b - a
+            for s in self._cpu[:50]
+            for a, b in zip(s.timestamps, s.timestamps[1:], strict=False)
+        ]
+        return float(np.median(gaps)) if gaps else None
 
     def _answer(
         self, series: Sequence[Samples], window: Window, namespace: str | None
@@ -111,7 +143,7 @@ def _resample(s: Samples, grid: np.ndarray, lookback: float) -> Samples | None:
         return None
     return Samples(
         ref=s.ref,
-        timestamps=tuple(float(t) for t in grid[ok]),
-        values=tuple(float(v) for v in vs[idx[ok]]),
+        timestamps=tuple(grid[ok].tolist()),
+        values=tuple(vs[idx[ok]].tolist()),
         labels=dict(s.labels),
     )
