@@ -57,6 +57,8 @@ MARGINAL_TOLERANCE = 0.10
 CLAIM_WINDOW = 48
 # Joins that would move a claim to a bigger type, weighed per pod at most.
 MAX_UPGRADE_CHECKS = 4
+# Claims a deferred pod tries (and fails to join) for free room before it is planned anew.
+GAP_TRIES = 8
 # Join checks per pending pod the first-fit fallback may spend before it gives up.
 FFD_JOINS_PER_POD = 64
 # Seconds the pattern search (column generation, then a MIP) may take in one pass: a safety
@@ -177,6 +179,10 @@ class Scheduler:
         self._join_budget: int | None = None  # ffd as a fallback: give up past this many joins
         self._ffd_ceiling: float | None = None  # ... or once its claims cost more than this
         self._ffd_cost = 0.0
+        # _room's array and the claims list it describes
+        self._room_rows = np.zeros((0, len(table.dims)), dtype=np.int64)
+        self._room_n = 0
+        self._room_for: list[Claim] | None = None
         self._free = np.zeros((0, len(table.dims)), dtype=np.int64)  # ffd: claims' max_free
         self.pools = sorted(node_pools, key=lambda p: (-p.weight, p.name))
         self.launch_reqs = {p.name: p.launch_requirements() for p in self.pools}
@@ -392,19 +398,23 @@ class Scheduler:
                     return _Candidate(pool, reqs, idx, need, self._cheapest(idx, reqs))
         return None
 
+    def _refresh_room(self, claim: Claim) -> None:
+        """The claim's room on its largest type and on its cheapest one."""
+        alloc = self.table.allocatable[claim.type_idx]
+        claim.max_free = tuple(int(v) for v in alloc.max(axis=0) - claim.used)
+        allowed, price = self._priced(claim.requirements)
+        if len(allowed):
+            cheapest = int(np.argmin(price[np.searchsorted(allowed, claim.type_idx)]))
+            claim.cheap_free = tuple(int(v) for v in alloc[cheapest] - claim.used)
+        else:
+            claim.cheap_free = claim.max_free
+
     def _commit(self, claim: Claim, pod: Pod, c: _Candidate, attempt: Attempt) -> None:
         claim.requirements = c.requirements
         claim.type_idx = c.type_idx
         claim.used = c.used
         claim.price = c.price
-        alloc = self.table.allocatable[c.type_idx]
-        claim.max_free = tuple(int(v) for v in alloc.max(axis=0) - c.used)
-        allowed, price = self._priced(c.requirements)
-        if len(allowed):
-            cheapest = int(np.argmin(price[np.searchsorted(allowed, c.type_idx)]))
-            claim.cheap_free = tuple(int(v) for v in alloc[cheapest] - c.used)
-        else:
-            claim.cheap_free = claim.max_free
+        self._refresh_room(claim)
         claim.pods.append(pod)
         claim.ports.extend(attempt.sched.host_ports)
         if self.topology.active:
@@ -463,9 +473,13 @@ class Scheduler:
         fresh = self._fresh(pod, vec, attempt)
         own = self._unit_cost(fresh.requirements, vec, row) if fresh else float("inf")
         upgrades = 0
-        for claim in self.claims[-CLAIM_WINDOW:]:
-            if any(r > f for r, f in zip(row, claim.max_free, strict=True)):
-                continue
+        # The most recent claims that still have room for the pod (one numpy step over all
+        # of them), not just the most recent claims: under topology rules many claims keep
+        # room that only some pods may use.
+        room = self._room()
+        window = np.flatnonzero((room >= vec).all(axis=1))[-CLAIM_WINDOW:].tolist()
+        for i in window:
+            claim = self.claims[i]
             if any(r > f for r, f in zip(row, claim.cheap_free, strict=True)):
                 # Joining needs a bigger type: rarely worth it, and the check is the costly
                 # part of a pass, so only a few are weighed per pod.
@@ -482,11 +496,36 @@ class Scheduler:
             ):
                 continue
             self._commit(claim, pod, joined, attempt)
+            room[i] = claim.max_free
             return True
         if fresh is None:
             return False
         self._open(pod, fresh, attempt)
         return True
+
+    def _room(self) -> IntArray:
+        """Each claim's room on its largest type (`max_free`) as rows of one array.
+
+        Kept for the current claims list: rows are added for new claims; a list replaced
+        (a repack) or claims changed elsewhere (`_stale_room`) rebuild it.
+        """
+        n = len(self.claims)
+        if self._room_for is not self.claims or self._room_n > n:
+            self._room_rows = np.zeros((max(64, 2 * n), len(self.table.dims)), dtype=np.int64)
+            self._room_n = 0
+            self._room_for = self.claims
+        if self._room_n < n:
+            if n > len(self._room_rows):
+                grown = np.zeros((2 * n, self._room_rows.shape[1]), dtype=np.int64)
+                grown[: self._room_n] = self._room_rows[: self._room_n]
+                self._room_rows = grown
+            for j in range(self._room_n, n):
+                self._room_rows[j] = self.claims[j].max_free
+            self._room_n = n
+        return self._room_rows[:n]
+
+    def _stale_room(self) -> None:
+        self._room_for = None
 
     def _spend(self, amount: float) -> None:
         """As a fallback, first fit stops once its claims cost more than the plan to beat:
@@ -638,6 +677,42 @@ class Scheduler:
             unschedulable=tuple(unschedulable),
         )
 
+    def _fill_gaps(self, pods: Sequence[Pod]) -> list[Pod]:
+        """Seat deferred pods in room the greedy's claims have left on the type they would
+        launch as now (free: the price does not move); return the pods still to plan.
+
+        The claims of pods with topology rules are often far from full (one pod per node
+        under hostname anti-affinity); first fit would fill them, so this does too.
+        """
+        if not self.claims:
+            return list(pods)
+        room = np.array([c.cheap_free for c in self.claims], dtype=np.int64)
+        left: list[Pod] = []
+        for pod in sorted(pods, key=_sort_key):
+            row = self.table.vector(pod.requests + ONE_POD)
+            if row is None:
+                left.append(pod)
+                continue
+            vec = np.array(row, dtype=np.int64)
+            attempt = self._ladder(self._interned[pod.scheduling])[0]
+            seated = False
+            tries = 0
+            for i in np.flatnonzero((room >= vec).all(axis=1)).tolist():
+                claim = self.claims[i]
+                joined = self._join(claim, pod, vec, attempt)
+                if joined is not None and joined.price <= claim.price + 1e-12:
+                    self._commit(claim, pod, joined, attempt)
+                    room[i] = claim.cheap_free
+                    seated = True
+                    break
+                tries += 1
+                if tries >= GAP_TRIES:
+                    break
+            if not seated:
+                left.append(pod)
+        self._stale_room()
+        return left
+
     def _bulk_pool(self, pod: Pod, row: tuple[int, ...], attempt: Attempt) -> int | None:
         """The NodePool (index) a pod to plan by patterns would launch in, else None."""
         if attempt is not self._ladder(attempt.sched)[0] or not self._movable(pod):
@@ -658,7 +733,11 @@ class Scheduler:
         greedy places them all (and explains what it cannot place).
         """
         pods = [p for i in sorted(deferred) for p in deferred[i]]
-        pool_of = {id(p): self.pools[i].name for i, group in deferred.items() for p in group}
+        home = {id(p): self.pools[i].name for i, group in deferred.items() for p in group}
+        pods = self._fill_gaps(pods)
+        if not pods:
+            return []
+        pool_of = {id(p): home[id(p)] for p in pods}
         classes, kinds, meta, members = self._lp_model(pods, pool_of)
         repacks: list[Callable[[], float | None]] = []
         plan = plan_patterns(classes, kinds, PATTERN_BUDGET)
@@ -902,6 +981,8 @@ class Scheduler:
             hit = self._widened[key]
             if hit is not None:
                 claim.requirements, claim.type_idx, claim.price = hit
+                self._refresh_room(claim)
+                self._stale_room()
             return
         self._widened[key] = None
         wide: Requirements | None = self.launch_reqs[claim.pool.name]
@@ -923,6 +1004,8 @@ class Scheduler:
         claim.requirements, claim.type_idx = wide, idx
         claim.price = self._cheapest(idx, wide)
         self._widened[key] = (wide, idx, claim.price)
+        self._refresh_room(claim)
+        self._stale_room()
 
     def _pack_on_kind(self, pod: Pod, pool: NodePool, i: int, ct: str,
                       open_claims: list[Claim]) -> bool:
@@ -951,7 +1034,9 @@ class Scheduler:
                         claim.requirements = reqs
                         claim.price = self._cheapest(claim.type_idx, reqs)
                     claim.used = need
+                    claim.max_free = claim.cheap_free = tuple(int(v) for v in alloc - need)
                     claim.pods.append(pod)
+                    self._stale_room()
                     return True
         only = self._only.get((pool.name, i, ct))
         if only is None:
