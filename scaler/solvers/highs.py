@@ -99,3 +99,49 @@ def solve(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
     x = np.asarray(sol.col_value, dtype=np.float64)
     dual = empty if integer else np.asarray(sol.row_dual, dtype=np.float64)
     return Solution(float(info.objective_function_value), label, x, dual)
+
+
+class CoverLP:
+    """min cost.x over x >= 0 with A x >= demand, solved again as columns are added.
+
+    For column generation: HiGHS keeps the last basis, so each re-solve after adding a few
+    columns is a handful of simplex steps instead of a solve from scratch.
+    """
+
+    def __init__(self, demand: FloatArray, time_limit: float) -> None:
+        import highspy
+
+        self._highspy = highspy
+        with _stdout_silenced():
+            self._h = highspy.Highs()  # type: ignore[no-untyped-call]
+            self._h.setOptionValue("output_flag", False)
+        self._h.setOptionValue("time_limit", float(time_limit))
+        n = len(demand)
+        empty_i = np.zeros(0, dtype=np.int32)
+        self._h.addRows(n, demand.astype(np.float64), np.full(n, highspy.kHighsInf), 0,
+                        empty_i, empty_i, np.zeros(0))
+        self.columns = 0
+
+    def add(self, costs: FloatArray, columns: list[tuple[IntArray, FloatArray]]) -> None:
+        """Columns given as (row indices, values), one per cost."""
+        if not columns:
+            return
+        starts = np.cumsum([0] + [len(r) for r, _ in columns[:-1]]).astype(np.int32)
+        index = np.concatenate([r for r, _ in columns]).astype(np.int32)
+        value = np.concatenate([v for _, v in columns]).astype(np.float64)
+        n = len(columns)
+        self._h.addCols(n, costs.astype(np.float64), np.zeros(n),
+                        np.full(n, self._highspy.kHighsInf), len(index), starts, index, value)
+        self.columns += n
+
+    def solve(self) -> Solution:
+        self._h.run()
+        status = self._h.getModelStatus()
+        empty = np.zeros(0)
+        if status != self._highspy.HighsModelStatus.kOptimal:
+            return Solution(float("nan"), str(self._h.modelStatusToString(status)), empty,
+                            empty)
+        sol = self._h.getSolution()
+        return Solution(float(self._h.getInfo().objective_function_value), "optimal",
+                        np.asarray(sol.col_value, dtype=np.float64),
+                        np.asarray(sol.row_dual, dtype=np.float64))

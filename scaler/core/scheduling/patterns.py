@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from scaler.core.scheduling.bound import BoolArray, FloatArray, IntArray, Kinds, PodClass
-from scaler.solvers.highs import solve
+from scaler.solvers.highs import CoverLP, solve
 
 # Candidate kinds per class: its cheapest per whole pod; they make up the pricing's menu.
 KINDS_PER_CLASS = 4
-MAX_ROUNDS = 25
+MAX_ROUNDS = 40
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,11 @@ def _knapsack(m: _Menu, cap: FloatArray, demand: FloatArray, counts: IntArray,
     return best_value, best
 
 
+def _column(p: Pattern) -> tuple[IntArray, FloatArray]:
+    return (np.array([k for k, _ in p.counts], dtype=np.int64),
+            np.array([n for _, n in p.counts], dtype=np.float64))
+
+
 def _master(patterns: Sequence[Pattern], price: FloatArray, counts: IntArray,
             time_limit: float, integer: bool) -> tuple[float, FloatArray, FloatArray] | None:
     """Cover every class's count with patterns at least cost (LP, or MIP within 1%)."""
@@ -157,40 +162,48 @@ def plan_patterns(classes: Sequence[PodClass], kinds: Kinds,
         return None
     patterns = list(dict.fromkeys(start.values()))
     seen = set(patterns)
+    master = CoverLP(counts.astype(np.float64), max(time_limit, 0.1))
+    master.add(np.array([kinds.price[p.kind] for p in patterns]), [_column(p) for p in patterns])
     rounds = 0
-    lp_value = float("nan")
+    # Partial pricing: after a full round, only the kinds that yielded a column are priced
+    # again, until they yield none; then a full round decides whether to stop.
+    active = menu
     while rounds < MAX_ROUNDS and time.monotonic() < deadline:
         rounds += 1
-        master = _master(patterns, kinds.price, counts, max(deadline - time.monotonic(), 0.1),
-                         integer=False)
-        if master is None:
+        solved = master.solve()
+        if solved.status != "optimal":
             return None
-        lp_value, _, dual = master
-        dual = np.maximum(dual, 0.0)
-        added = 0
-        for m in menu:
+        dual = np.maximum(solved.row_dual, 0.0)
+        new: list[Pattern] = []
+        productive: list[_Menu] = []
+        for m in active:
             value, pattern = _knapsack(m, cap, demand, counts, dual)
             if pattern is not None and value > kinds.price[m.kind] * (1 + 1e-9) + 1e-12 \
                     and pattern not in seen:
                 seen.add(pattern)
-                patterns.append(pattern)
-                added += 1
-        if not added:
-            break
+                new.append(pattern)
+                productive.append(m)
+        if not new:
+            if active is menu:
+                break
+            active = menu
+            continue
+        active = productive
+        patterns.extend(new)
+        master.add(np.array([kinds.price[p.kind] for p in new]), [_column(p) for p in new])
     # Whole nodes: a MIP over the patterns the LP uses (a basis: about one per class, so it
     # solves fast), in what time is left; else the LP rounded up.
-    lp = _master(patterns, kinds.price, counts, max(deadline - time.monotonic(), 0.1),
-                 integer=False)
-    if lp is None:
+    lp = master.solve()
+    if lp.status != "optimal":
         return None
-    lp_value = lp[0]
-    basis = [p for p, v in zip(patterns, lp[1], strict=True) if v > 1e-9]
+    lp_value = lp.value
+    basis = [p for p, v in zip(patterns, lp.x, strict=True) if v > 1e-9]
     mip = _master(basis, kinds.price, counts, min(max(deadline - time.monotonic(), 0.2), 1.0),
                   integer=True)
     if mip is not None:
         patterns, x = basis, np.round(mip[1]).astype(np.int64)
     else:
-        x = np.ceil(lp[1] - 1e-9).astype(np.int64)
+        x = np.ceil(lp.x - 1e-9).astype(np.int64)
     nodes = tuple((p, int(n)) for p, n in zip(patterns, x, strict=True) if n > 0)
     per_hour = float(sum(kinds.price[p.kind] * n for p, n in nodes))
     return PatternPlan(nodes, per_hour, lp_value, rounds, len(patterns))

@@ -665,7 +665,8 @@ class Scheduler:
                 unschedulable.append((pod, reason))
         if deferred:
             unschedulable.extend(self._plan_deferred(deferred))
-        if self.improve and self.strategy != "ffd":
+        if self.improve and self.strategy != "ffd" and not deferred:
+            # (With deferred pods, the movable ones were planned by patterns already.)
             self._round_from_lp()
         self._keep_on_demand_share()
         if deferred:
