@@ -1,0 +1,97 @@
+"""Kubernetes Events for scaler's decisions, with the reasons a Karpenter user knows.
+
+Events go through core/v1 (every cluster serves it; kubectl describe shows them). Events on
+cluster-scoped objects (nodes, node claims) go to the `default` namespace, as kubectl and
+Karpenter do. The same (object, reason, message) is sent once per `dedupe_seconds`, so a
+pod that stays unschedulable does not write an Event every pass. Only the leader speaks;
+dry-run still emits them (that is how it shows what it would do).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Final
+
+from scaler.adapters.kubernetes.client import Kube, KubeApiError, object_path
+from scaler.ports.cluster import ObjectRef
+from scaler.ports.fence import Fence
+
+log = logging.getLogger(__name__)
+
+NORMAL: Final = "Normal"
+WARNING: Final = "Warning"
+
+# Karpenter's reasons.
+NOMINATED: Final = "Nominated"
+FAILED_SCHEDULING: Final = "FailedScheduling"
+LAUNCHED: Final = "Launched"
+REGISTERED: Final = "Registered"
+INSUFFICIENT_CAPACITY: Final = "InsufficientCapacityError"
+DISRUPTION_BLOCKED: Final = "DisruptionBlocked"
+DISRUPTION_TERMINATING: Final = "DisruptionTerminating"
+CONSOLIDATED: Final = "Consolidated"
+EVICTED: Final = "Evicted"
+FAILED_DRAINING: Final = "FailedDraining"
+TERMINATING: Final = "Terminating"
+
+
+class EventRecorder:
+    def __init__(self, kube: Kube, fence: Fence, *, component: str = "scaler",
+                 instance: str = "", dedupe_seconds: float = 600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.kube = kube
+        self.fence = fence
+        self.component = component
+        self.instance = instance or component
+        self.dedupe_seconds = dedupe_seconds
+        self.clock = clock
+        self._sent: dict[tuple[ObjectRef, str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def emit(self, ref: ObjectRef, type_: str, reason: str, message: str) -> bool:
+        """Write the event; False when it was a repeat, this replica is not leading, or the
+        API refused (an event is never worth failing a decision for)."""
+        log.info("event %s %s %s: %s", ref, type_, reason, message)
+        if not self.fence.leading():
+            return False
+        key = (ref, reason, message)
+        now = self.clock()
+        with self._lock:
+            last = self._sent.get(key)
+            if last is not None and now - last < self.dedupe_seconds:
+                return False
+            self._sent[key] = now
+            if len(self._sent) > 10_000:  # forget the oldest half
+                for k, _ in sorted(self._sent.items(), key=lambda kv: kv[1])[:5_000]:
+                    del self._sent[k]
+        namespace = ref.namespace or "default"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        involved = {"kind": ref.kind, "name": ref.name, "apiVersion": ref.api_version}
+        if ref.namespace:
+            involved["namespace"] = ref.namespace
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{ref.name}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+            "involvedObject": involved,
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": self.component},
+            "reportingComponent": self.component,
+            "reportingInstance": self.instance,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        try:
+            self.kube.request("POST", object_path("v1", "events", namespace), body=body,
+                              what=f"create event {reason} on {ref}")
+        except KubeApiError as e:
+            log.warning("%s", e)
+            return False
+        return True

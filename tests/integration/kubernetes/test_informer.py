@@ -1,0 +1,123 @@
+"""List+watch into scaler's cache over HTTP: paging, bookmarks, 410 Gone, the model."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from scaler.adapters.kubernetes import ClusterCache, Kube, Reflector, WatchSettings
+from scaler.adapters.kubernetes.cache import NODES, PODS
+from scaler.core.model import Snapshot
+from scaler.snapshot import load_snapshot
+from tests.integration.kubernetes.conftest import node, pod
+from tests.support.kube_api import KubeApi
+
+FAST = WatchSettings(page_size=3, watch_timeout=5, read_timeout=2, backoff_base=0.05)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def names(cache: ClusterCache) -> set[str]:
+    return {p["metadata"]["name"] for p in cache.objects(PODS)}
+
+
+def test_paged_list_then_watch_sees_changes(kube_api: KubeApi, kube: Kube) -> None:
+    for i in range(8):
+        kube_api.put("v1", "pods", pod(f"p{i}"))
+    cache = ClusterCache()
+    r = Reflector(kube, PODS, cache, FAST).start()
+    try:
+        assert r.synced.wait(5)
+        assert names(cache) == {f"p{i}" for i in range(8)}
+        # 8 pods in pages of 3: three list requests, the last two with a continue token.
+        assert kube_api.count("GET", "/api/v1/pods", limit="3") == 3
+        kube_api.put("v1", "pods", pod("new"))
+        kube_api.delete("v1", "pods", "p0", "default")
+        eventually(lambda: names(cache) == {f"p{i}" for i in range(1, 8)} | {"new"})
+        assert r.lists == 1
+        assert kube_api.count("GET", "/api/v1/pods", watch="true",
+                              allowWatchBookmarks="true") >= 1
+    finally:
+        r.stop()
+
+
+def test_watch_resumes_after_410_gone_with_a_relist(kube_api: KubeApi, kube: Kube) -> None:
+    for i in range(4):
+        kube_api.put("v1", "pods", pod(f"p{i}"))
+    cache = ClusterCache()
+    r = Reflector(kube, PODS, cache, FAST).start()
+    try:
+        assert r.synced.wait(5)
+        # History compacted and every watch ended with 410 Expired; meanwhile the cluster
+        # changed. Only a relist can see the deletion that happened in the gap.
+        kube_api.expire_watches()
+        kube_api.delete("v1", "pods", "p1", "default")
+        kube_api.put("v1", "pods", pod("after-gap"))
+        eventually(lambda: names(cache) == {"p0", "p2", "p3", "after-gap"})
+        assert r.lists == 2
+        # And it is watching again: a later change arrives without another relist.
+        kube_api.put("v1", "pods", pod("later"))
+        eventually(lambda: "later" in names(cache))
+        assert r.lists == 2
+    finally:
+        r.stop()
+
+
+def test_bookmarks_move_the_resource_version_so_a_reconnect_needs_no_relist(
+        kube_api: KubeApi, kube: Kube) -> None:
+    kube_api.put("v1", "pods", pod("p0"))
+    cache = ClusterCache()
+    # The server ends each watch after 1 s; the next resumes from the bookmark's version.
+    r = Reflector(kube, PODS, cache, WatchSettings(watch_timeout=1, read_timeout=2)).start()
+    try:
+        assert r.synced.wait(5)
+        listed_at = int(r.resource_version)
+        kube_api.put("v1", "nodes", node("unrelated"))  # moves the global resourceVersion
+        eventually(lambda: int(r.resource_version) > listed_at, timeout=3)
+        eventually(lambda: kube_api.count("GET", "/api/v1/pods", watch="true") >= 2, 4)
+        kube_api.compact()  # a reconnect from an old version would now get 410
+        kube_api.put("v1", "pods", pod("p1"))
+        eventually(lambda: "p1" in names(cache))
+        assert r.lists == 1
+    finally:
+        r.stop()
+
+
+def test_the_cache_builds_the_same_model_as_a_snapshot_file(
+        kube_api: KubeApi, kube: Kube, tmp_path: Path) -> None:
+    objects = [node("n1", "aws:///eu-west-1a/i-1", labels={"topology.kubernetes.io/zone": "a"}),
+               pod("bound", node="n1", labels={"app": "web"}),
+               pod("pending", cpu="1500m", labels={"app": "web"}),
+               pod("ds-pod", node="n1", owner="DaemonSet/agent")]
+    for obj in objects:
+        kube_api.put("v1", "nodes" if obj["kind"] == "Node" else "pods", obj)
+    cache = ClusterCache()
+    reflectors = [Reflector(kube, kind, cache, FAST).start() for kind in (PODS, NODES)]
+    try:
+        assert all(r.synced.wait(5) for r in reflectors)
+        from_api = cache.snapshot()
+    finally:
+        for r in reflectors:
+            r.stop()
+    path = tmp_path / "snapshot.yaml"
+    path.write_text(yaml.safe_dump_all(objects))
+    from_file = load_snapshot([path])
+
+    def plain(s: Snapshot) -> tuple[object, ...]:
+        return (tuple(dataclasses.replace(n, source="") for n in s.nodes),
+                tuple(sorted((dataclasses.replace(p, source="") for p in s.pods),
+                             key=lambda p: p.key)))
+
+    assert plain(from_api) == plain(from_file)
+    assert [p.name for p in from_api.pending_pods] == ["pending"]
+    assert cache.pending_pod_keys() == {"default/pending"}
+    assert [p["metadata"]["name"] for p in cache.pods_on("n1")] == ["bound", "ds-pod"]
