@@ -13,6 +13,7 @@ from scaler.errors import UserError
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so `scaler --version` stays fast and sub-commands stay independent.
     from scaler.cli import catalog, plan, policies, simulate
+    from scaler.cli import run as run_cmd
 
     parser = argparse.ArgumentParser(
         prog="scaler",
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.register(sub)
     policies.register(sub)
     plan.register(sub)
+    run_cmd.register(sub)
     return parser
 
 

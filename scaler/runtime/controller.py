@@ -1,0 +1,330 @@
+"""The control loop's passes: provision, register, disrupt, collect garbage, prices, cost.
+
+Each pass reads the cluster through the `ManagedCluster` port (the Kubernetes adapter, or
+the simulated one) and acts through it and the cloud port. Every mutating call passes the
+fence first (leadership, then dry-run), so a replica that lost its lease stops between any
+two calls. A pass that fails logs one line and leaves the next pass to try again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from pricing import InstanceType
+from scaler.core.model import (
+    LABEL_CAPACITY_TYPE,
+    LABEL_NODEPOOL,
+    LABEL_REGION,
+    LABEL_ZONE,
+    NodePool,
+    Taint,
+)
+from scaler.core.resources import Resources
+from scaler.core.scheduling.instancetypes import InstanceTypeTable
+from scaler.core.scheduling.scheduler import ClaimPlan, Scheduler
+from scaler.errors import UserError
+from scaler.ports.cloud import (
+    CloudError,
+    CloudProvider,
+    InsufficientCapacityError,
+    NodeClaimRequest,
+    NodeNotFoundError,
+)
+from scaler.ports.cluster import ClaimView, ClusterError, ManagedCluster, ObjectRef
+from scaler.ports.fence import Fence, NotLeaderError
+from scaler.runtime.batcher import Batcher
+from scaler.runtime.disruption import DisruptionPlanner, DisruptionView, EmptinessPlanner
+from scaler.runtime.metrics import MetricsRecorder, NullMetrics
+from scaler.runtime.policies import PolicyHolder
+from scaler.simulation.provision import check_node_pools
+
+log = logging.getLogger(__name__)
+
+NORMAL, WARNING = "Normal", "Warning"
+DISRUPTED_TAINT = Taint("karpenter.sh/disrupted", "NoSchedule")
+LABEL_NODECLAIM = "scaler.dev/nodeclaim"
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    region: str = ""
+    empty_grace: float = 30.0  # an empty node is removed after this long (consolidateAfter)
+    drain_timeout: float = 60.0
+    registration_ttl: float = 900.0  # launched but no node after this: give the instance up
+    launch_ttl: float = 300.0  # a claim never launched (a crash mid-launch) is dropped
+
+
+@dataclass
+class PassStats:
+    provision_passes: int = 0
+    launched: int = 0
+    registered: int = 0
+    disrupted: int = 0
+    blocked: int = 0
+
+
+class Controller:
+    def __init__(self, cluster: ManagedCluster, cloud: CloudProvider, policies: PolicyHolder,
+                 fence: Fence, *, settings: LoopSettings | None = None,
+                 metrics: MetricsRecorder | None = None,
+                 planner: DisruptionPlanner | None = None,
+                 batcher: Batcher | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cluster = cluster
+        self.cloud = cloud
+        self.policies = policies
+        self.fence = fence
+        self.settings = settings or LoopSettings()
+        self.metrics: MetricsRecorder = metrics or NullMetrics()
+        self.planner: DisruptionPlanner = planner or EmptinessPlanner(self.settings.empty_grace)
+        self.batcher = batcher or Batcher()
+        self.clock = clock
+        self.stats = PassStats()
+        self.accrued: dict[str, float] = {}  # dollars per NodePool since start
+        self._accrued_at: float | None = None
+        self._lock = threading.Lock()  # one decision pass at a time
+
+    # -- provisioning --------------------------------------------------------------------
+
+    def provision_tick(self) -> None:
+        """Called often: open a batch when pods are pending, provision when it closes."""
+        if not self.batcher.open and self.cluster.snapshot().pending_pods:
+            self.batcher.trigger()
+        if self.batcher.take():
+            self.provision()
+
+    def provision(self) -> None:
+        with self._lock:
+            self._guarded("provisioning", self._provision)
+
+    def _provision(self) -> None:
+        snap = self.cluster.snapshot()
+        pending = snap.pending_pods
+        self.metrics.pending_pods(len(pending))
+        if not pending:
+            return
+        if not self.policies.ready:
+            log.warning("%d pods pending, but no policy bundle has been applied yet",
+                        len(pending))
+            return
+        pools = list(self.policies.current.node_pools)
+        if not pools:
+            return
+        started = time.perf_counter()
+        types = {p.name: list(self.cloud.instance_types(p)) for p in pools}
+        table = InstanceTypeTable(types[pools[0].name])
+        check_node_pools(table, pools, self.settings.region or "the cloud's region")
+        scheduler = Scheduler(table, pools, snap.nodes, snap.bound_pods, snap.daemonsets,
+                              claim_prefix=f"{secrets.token_hex(3)}-")
+        result = scheduler.solve(pending)
+        self.metrics.scheduling_duration(time.perf_counter() - started)
+        self.stats.provision_passes += 1
+        for node_name, pods in result.existing.items():
+            for pod in pods:
+                self.cluster.bind(pod.key, node_name)
+        for pod, reason in result.unschedulable:
+            self.cluster.event(ObjectRef.pod(pod.key), WARNING, "FailedScheduling",
+                               f"Failed to schedule pod, {reason}")
+        by_pool = {p.name: p for p in pools}
+        for claim in result.claims:
+            catalog = {it.name: it for it in types.get(claim.node_pool, ())}
+            self._launch(claim, by_pool[claim.node_pool], catalog)
+
+    def _launch(self, claim: ClaimPlan, pool: NodePool,
+                catalog: Mapping[str, InstanceType]) -> None:
+        first = claim.options[0] if claim.options else None
+        what = (f"launch node claim {claim.name} for {len(claim.pods)} pods "
+                f"({first.instance_type} {first.capacity_type} in {first.zone} "
+                f"at ${first.price:.4f}/h first)" if first else f"launch {claim.name}")
+        if not self.fence.allow(what):
+            for pod in claim.pods:
+                self.cluster.event(ObjectRef.pod(pod.key), NORMAL, "Nominated",
+                                   f"dry run: pod would schedule on nodeclaim/{claim.name}")
+            return
+        self.cluster.create_claim(claim.name, pool.name, claim.requirements, pool.taints,
+                                  claim.requests, pool.labels)
+        request = NodeClaimRequest(claim.name, pool.name, claim.requirements, claim.options,
+                                   pool.labels, pool.taints)
+        ref = ObjectRef.nodeclaim(claim.name)
+        try:
+            self.fence.allow(f"create instance for node claim {claim.name}")
+            node = self.cloud.create(request)
+        except CloudError as e:
+            reason = ("InsufficientCapacityError" if isinstance(e, InsufficientCapacityError)
+                      else "LaunchFailed")
+            self.metrics.cloud_api_error("create")
+            self.cluster.event(ref, WARNING, reason, str(e))
+            for pod in claim.pods:
+                self.cluster.event(ObjectRef.pod(pod.key), WARNING, "FailedScheduling",
+                                   f"launching nodeclaim/{claim.name} failed: {e}")
+            self.cluster.delete_claim(claim.name)
+            return
+        it = catalog.get(node.instance_type)
+        labels = dict(it.labels) if it else {}
+        labels.update(pool.labels)
+        labels.update({LABEL_ZONE: node.zone, LABEL_CAPACITY_TYPE: node.capacity_type,
+                       LABEL_NODEPOOL: pool.name, LABEL_NODECLAIM: claim.name})
+        if self.settings.region:
+            labels[LABEL_REGION] = self.settings.region
+        allocatable = Resources(dict(it.allocatable)) if it else Resources({})
+        self.cluster.claim_launched(claim.name, node, labels, allocatable)
+        self.stats.launched += 1
+        self.metrics.node_created(pool.name, "provisioning")
+        self.cluster.event(ref, NORMAL, "Launched",
+                           f"Launched {node.instance_type} ({node.capacity_type}) in {node.zone}"
+                           f" as {node.provider_id} at ${node.price_per_hour:.4f}/h")
+        for pod in claim.pods:
+            self.cluster.bind(pod.key, claim.name)
+
+    # -- node claim lifecycle ------------------------------------------------------------
+
+    def lifecycle(self) -> None:
+        with self._lock:
+            self._guarded("node claim lifecycle", self._lifecycle)
+
+    def _lifecycle(self) -> None:
+        now = self.clock()
+        for claim in self.cluster.claims():
+            ref = ObjectRef.nodeclaim(claim.name)
+            found = (self.cluster.node_for_provider_id(claim.provider_id)
+                     if claim.provider_id else None)
+            if claim.launched and not claim.registered:
+                if found is not None:
+                    node, ready = found
+                    self.cluster.claim_registered(claim.name, node, ready)
+                    self.stats.registered += 1
+                    self.cluster.event(ref, NORMAL, "Registered", f"Registered as node/{node}")
+                elif now - claim.created_at > self.settings.registration_ttl:
+                    ttl = self.settings.registration_ttl
+                    self._give_up(claim, "LivenessTimeout",
+                                  f"no node registered within {ttl:.0f}s")
+            elif claim.registered and found is None:
+                # The node was deleted (by a user, or a previous disruption pass that died
+                # halfway): the instance and the claim go too.
+                self._give_up(claim, "NodeDeleted", f"node/{claim.node_name} is gone")
+            elif claim.registered and not claim.initialized and found is not None and found[1]:
+                self.cluster.claim_registered(claim.name, found[0], True)
+            elif not claim.launched and now - claim.created_at > self.settings.launch_ttl:
+                self.cluster.delete_claim(claim.name)
+
+    def _give_up(self, claim: ClaimView, reason: str, message: str) -> None:
+        self.cluster.event(ObjectRef.nodeclaim(claim.name), WARNING, reason, message)
+        if claim.provider_id:
+            self._delete_instance(claim.provider_id)
+        self.cluster.delete_claim(claim.name)
+        self.metrics.node_terminated(claim.node_pool, reason)
+
+    def _delete_instance(self, provider_id: str) -> None:
+        if not self.fence.allow(f"terminate instance {provider_id}"):
+            return
+        try:
+            self.cloud.delete(provider_id)
+        except NodeNotFoundError:
+            pass
+        except CloudError:
+            self.metrics.cloud_api_error("delete")
+            raise
+
+    def garbage_collect(self) -> None:
+        with self._lock:
+            self._guarded("garbage collection", self._garbage_collect)
+
+    def _garbage_collect(self) -> None:
+        live = {c.name for c in self.cluster.claims()}
+        if not self.fence.allow(f"garbage-collect instances no node claim owns "
+                                f"({len(live)} live claims)"):
+            return
+        for node in self.cloud.garbage_collect(live):
+            log.warning("terminated %s: node claim %s does not exist", node.provider_id,
+                        node.claim_name)
+
+    # -- disruption ----------------------------------------------------------------------
+
+    def disrupt(self) -> None:
+        with self._lock:
+            self._guarded("disruption", self._disrupt)
+
+    def _disrupt(self) -> None:
+        view = DisruptionView(self.cluster.snapshot(), self.cluster.claims(),
+                              self.policies.current.node_pools)
+        for cand in self.planner.plan(view, self.clock()):
+            ref = ObjectRef.nodeclaim(cand.claim)
+            detail = f"{cand.reason}: {cand.message}" if cand.message else cand.reason
+            if not self.fence.allow(f"disrupt node {cand.node} ({detail})"):
+                self.cluster.event(ref, NORMAL, "DisruptionTerminating",
+                                   f"dry run: would disrupt NodeClaim: {detail}")
+                self.metrics.consolidation_decision(cand.reason, "dry_run")
+                continue
+            self.cluster.event(ref, NORMAL, "DisruptionTerminating",
+                               f"Disrupting NodeClaim: {detail}")
+            self.cluster.taint(cand.node, DISRUPTED_TAINT)
+            drained = self.cluster.drain(cand.node, self.settings.drain_timeout)
+            if not drained.done:
+                self.cluster.untaint(cand.node, DISRUPTED_TAINT.key)
+                why = "; ".join(sorted(set(drained.blocked.values())))
+                self.cluster.event(ref, WARNING, "DisruptionBlocked",
+                                   f"Cannot disrupt NodeClaim: {why}")
+                for pod in drained.blocked:
+                    self.cluster.event(ObjectRef.pod(pod), WARNING, "DisruptionBlocked",
+                                       drained.blocked[pod])
+                self.stats.blocked += 1
+                self.metrics.consolidation_decision(cand.reason, "blocked")
+                continue
+            self.cluster.delete_node(cand.node)
+            self._delete_instance(cand.provider_id)
+            self.cluster.delete_claim(cand.claim)
+            self.stats.disrupted += 1
+            self.metrics.node_terminated(cand.node_pool, cand.reason.lower())
+            self.metrics.consolidation_decision(cand.reason, "performed")
+            self.cluster.event(ref, NORMAL, "Consolidated",
+                               f"{detail}; removed node/{cand.node}, saving "
+                               f"${cand.savings_per_hour:.4f}/h")
+
+    # -- prices and cost -----------------------------------------------------------------
+
+    def refresh_prices(self) -> None:
+        refresh = getattr(self.cloud, "refresh_prices", None)
+        if refresh is None:
+            return
+        try:
+            refresh()
+        except (CloudError, UserError) as e:
+            self.metrics.cloud_api_error("refresh_prices")
+            log.warning("price refresh failed (keeping the last prices): %s", e)
+            return
+        self.metrics.price_refreshed(self.clock())
+
+    def accrue_costs(self) -> None:
+        """Add what scaler's nodes cost since the last call, per NodePool."""
+        now = self.clock()
+        last, self._accrued_at = self._accrued_at, now
+        per_hour: dict[str, float] = {}
+        for claim in self.cluster.claims():
+            if claim.launched:
+                per_hour[claim.node_pool] = per_hour.get(claim.node_pool, 0.0) + (
+                    claim.price_per_hour)
+        for pool, rate in per_hour.items():
+            self.metrics.node_pool_cost_per_hour(pool, rate)
+            if last is not None:
+                self.accrued[pool] = self.accrued.get(pool, 0.0) + rate * (now - last) / 3600
+        if per_hour:
+            log.info("cost: %s", ", ".join(
+                f"{p} ${r:.4f}/h (${self.accrued.get(p, 0.0):.4f} so far)"
+                for p, r in sorted(per_hour.items())))
+
+    # -- errors --------------------------------------------------------------------------
+
+    def _guarded(self, what: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except NotLeaderError as e:
+            log.info("%s stopped: %s", what, e)
+        except (ClusterError, CloudError) as e:
+            log.error("%s failed: %s", what, e)
+        except UserError as e:
+            log.error("%s failed: %s", what, e.render())
