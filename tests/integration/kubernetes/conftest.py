@@ -9,6 +9,14 @@ from typing import Any
 import pytest
 
 from scaler.adapters.kubernetes import Kube, KubeSettings, load_configuration
+from tests.integration.aws.conftest import (  # noqa: F401  (moto fixtures for the e2e test)
+    boto_session,
+    dummy_credentials,
+    moto,
+    moto_server,
+    pricing_replay,
+    world,
+)
 from tests.support.kube_api import KubeApi
 
 

@@ -17,19 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.aws.conftest import (  # noqa: F401  (fixtures)
+from tests.integration.aws.conftest import (
     CLUSTER,
     NODE_CLASS,
     REGION,
     ZONES,
     PricingReplay,
     World,
-    boto_session,
-    dummy_credentials,
-    moto,
-    moto_server,
-    pricing_replay,
-    world,
 )
 from tests.integration.kubernetes.conftest import pod
 from tests.support.kube_api import KubeApi
