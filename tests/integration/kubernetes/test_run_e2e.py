@@ -14,8 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
+
+from scaler.policy.schema import nodeclaim_crd
 
 from tests.integration.aws.conftest import (
     CLUSTER,
@@ -110,6 +113,9 @@ def test_scaler_run_launches_registers_and_scales_in(
                      "a launched NodeClaim", proc, log)
     assert len(kube_api.objects(NC, "nodeclaims")) == 1
     status = claim["status"]
+    # What the controller writes is what the CRD it ships accepts.
+    (version,) = nodeclaim_crd()["spec"]["versions"]
+    jsonschema.validate(claim, version["schema"]["openAPIV3Schema"])
     conditions = {c["type"]: c["status"] for c in status["conditions"]}
     assert conditions["Launched"] == "True"
     [instance] = world.instances()
