@@ -19,7 +19,6 @@ import pytest
 import yaml
 
 from scaler.policy.schema import nodeclaim_crd
-
 from tests.integration.aws.conftest import (
     CLUSTER,
     NODE_CLASS,
