@@ -12,6 +12,7 @@ target):
   `allowWatchBookmarks=true`; a resourceVersion older than the compacted history gets the
   API server's `ERROR` event with a 410 `Expired` Status, and `expire_watches()` makes every
   open watch end that way (what an API server restart or etcd compaction does to clients);
+* `silent`: watches that stay open and send nothing (a silently dropped connection);
 * the pod `eviction` subresource (policy/v1 Eviction) checking PodDisruptionBudgets by
   `matchLabels` and `minAvailable`/`maxUnavailable` (integers or percentages): 429 with the
   API server's message when a budget would be violated, else the pod is deleted.
@@ -117,6 +118,9 @@ class KubeApi:
         self._compacted = 0  # watches from a resourceVersion below this get 410
         self._expiry = 0  # bumped by expire_watches()
         self._closed = False
+        # While set, open and new watches send nothing at all (no events, no bookmarks), as
+        # a connection a NAT or load balancer dropped silently looks to the client.
+        self.silent = threading.Event()
         self.requests: list[Request] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -372,6 +376,11 @@ class KubeApi:
                 current = self._rv
                 if not batch:
                     self._lock.wait(0.05)
+            if self.silent.is_set():
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(0.05)
+                continue
             for rv, kind, obj in batch:
                 since = max(since, rv)
                 yield {"type": kind, "object": obj}

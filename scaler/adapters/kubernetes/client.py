@@ -27,6 +27,7 @@ from scaler.ports.cluster import ClusterError
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
+TIMEOUT = "Timeout"  # KubeApiError.reason of a client-side read timeout
 
 
 class KubeApiError(ClusterError):
@@ -81,6 +82,8 @@ def api_error(what: str, exc: BaseException) -> KubeApiError:
         if status == 0:  # the client's own failure (TLS, bad parameters)
             message = " ".join(reason.split())
         return KubeApiError(what, status, reason, message, details)
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return KubeApiError(what, 0, TIMEOUT, "no answer within the client's read timeout")
     if isinstance(exc, urllib3.exceptions.HTTPError):
         inner = getattr(exc, "reason", None) or exc
         return KubeApiError(what, 0, "Unreachable", f"cannot reach the API server ({inner})")

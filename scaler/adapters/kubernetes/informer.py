@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scaler.adapters.kubernetes.cache import ClusterCache, Kind
-from scaler.adapters.kubernetes.client import JSON, Kube, KubeApiError, object_path
+from scaler.adapters.kubernetes.client import JSON, TIMEOUT, Kube, KubeApiError, object_path
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,11 @@ class Reflector:
                 log.info("watch %s: %s; relisting", self.kind.plural, e)
                 need_list = True
             except KubeApiError as e:
+                if e.reason == TIMEOUT and not need_list:
+                    # A watch that went silent: normal on flaky networks; watch again.
+                    log.info("watch %s went silent; watching again from %s", self.kind.plural,
+                             self.resource_version)
+                    continue
                 self.last_error = str(e)
                 failures += 1
                 delay = min(self.settings.backoff_cap,

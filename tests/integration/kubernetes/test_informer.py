@@ -121,3 +121,26 @@ def test_the_cache_builds_the_same_model_as_a_snapshot_file(
     assert [p.name for p in from_api.pending_pods] == ["pending"]
     assert cache.pending_pod_keys() == {"default/pending"}
     assert [p["metadata"]["name"] for p in cache.pods_on("n1")] == ["bound", "ds-pod"]
+
+
+def test_a_silent_watch_is_abandoned_after_the_client_read_timeout(
+        kube_api: KubeApi, kube: Kube) -> None:
+    kube_api.put("v1", "pods", pod("p0"))
+    cache = ClusterCache()
+    # The server would keep each watch open for a minute; the client gives up on one that
+    # sends nothing (not even a bookmark) for 0.5 s, and watches again from where it was.
+    settings = WatchSettings(watch_timeout=60, read_timeout=0.5, backoff_base=0.05)
+    r = Reflector(kube, PODS, cache, settings).start()
+    try:
+        assert r.synced.wait(5)
+        eventually(lambda: kube_api.count("GET", "/api/v1/pods", watch="true") == 1)
+        kube_api.silent.set()
+        kube_api.put("v1", "pods", pod("while-silent"))
+        time.sleep(0.3)
+        assert "while-silent" not in names(cache)
+        eventually(lambda: kube_api.count("GET", "/api/v1/pods", watch="true") >= 2, 3)
+        kube_api.silent.clear()
+        eventually(lambda: "while-silent" in names(cache), 3)
+        assert r.lists == 1  # resumed from its resourceVersion, no relist needed
+    finally:
+        r.stop()
