@@ -59,6 +59,27 @@ def wait_for(check: Callable[[], Any], what: str, proc: subprocess.Popen[bytes],
         time.sleep(0.05)
 
 
+def start_scaler(config: dict[str, Any], tmp_path: Path, name: str = "scaler"
+                 ) -> tuple[subprocess.Popen[bytes], Path]:
+    """`scaler run --config` as a subprocess, its output in a log file."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    log = tmp_path / f"{name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "scaler", "run", "--config", str(path)],
+                                stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
+    return proc, log
+
+
+FAST_LOOP: dict[str, Any] = {
+    "leaderElection": {"leaseDuration": 3, "renewDeadline": 2, "retryPeriod": 0.3},
+    "batch": {"idle": 0.3, "max": 2},
+    "intervals": {"provisioningTick": 0.1, "lifecycle": 0.2, "disruption": 0.3},
+    "disruption": {"emptyAfter": 1, "drainTimeout": 5},
+    "watch": {"timeout": 5, "readTimeout": 3},
+}
+
+
 @pytest.fixture
 def scaler_run(kube_api: KubeApi, kubeconfig: Path, world: World,
                pricing_replay: PricingReplay, tmp_path: Path
@@ -68,30 +89,21 @@ def scaler_run(kube_api: KubeApi, kubeconfig: Path, world: World,
     (policies / "nodepool.yaml").write_text(NODEPOOL)
     (policies / "nodeclass.yaml").write_text(NODE_CLASS)
     config = {
+        **FAST_LOOP,
         "kubeconfig": str(kubeconfig),
         "policies": str(policies),
         "cloud": "aws",
         "aws": {"region": REGION, "clusterName": CLUSTER, "endpointUrl": world.url,
                 "endpointUrls": {"pricing": pricing_replay.url}, "zones": list(ZONES)},
-        "leaderElection": {"identity": "e2e", "leaseDuration": 3, "renewDeadline": 2,
-                           "retryPeriod": 0.3},
-        "batch": {"idle": 0.3, "max": 2},
-        "intervals": {"provisioningTick": 0.1, "lifecycle": 0.2, "disruption": 0.3},
-        "disruption": {"emptyAfter": 1, "drainTimeout": 5},
-        "watch": {"timeout": 5, "readTimeout": 3},
     }
-    path = tmp_path / "scaler.yaml"
-    path.write_text(yaml.safe_dump(config))
-    log = tmp_path / "scaler.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "scaler", "run", "--config", str(path)],
-                                stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
-        try:
-            yield proc, log
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    config["leaderElection"] = {**FAST_LOOP["leaderElection"], "identity": "e2e"}
+    proc, log = start_scaler(config, tmp_path)
+    try:
+        yield proc, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def events(kube_api: KubeApi, reason: str) -> list[dict[str, Any]]:
