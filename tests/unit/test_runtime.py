@@ -1,0 +1,105 @@
+"""The loop's parts without I/O: batching windows, the emptiness stand-in, settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scaler.core.model import Node, Pod, Snapshot
+from scaler.core.resources import Resources
+from scaler.errors import UserError
+from scaler.ports.cluster import ClaimView
+from scaler.runtime.batcher import Batcher
+from scaler.runtime.disruption import DisruptionView, EmptinessPlanner
+from scaler.runtime.settings import load_settings
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_batch_closes_after_the_idle_gap() -> None:
+    clock = Clock()
+    b = Batcher(idle=1.0, maximum=10.0, clock=clock)
+    assert not b.take()
+    b.trigger()
+    clock.now = 0.9
+    b.trigger()  # another pending pod: the window stays open
+    clock.now = 1.5
+    assert not b.take()
+    clock.now = 2.0
+    assert b.take()
+    assert not b.take()  # once per window
+
+
+def test_batch_closes_at_the_maximum_however_busy() -> None:
+    clock = Clock()
+    b = Batcher(idle=1.0, maximum=3.0, clock=clock)
+    b.trigger()
+    for t in (0.5, 1.0, 1.5, 2.0, 2.5):
+        clock.now = t
+        b.trigger()
+        assert not b.take()
+    clock.now = 3.0
+    assert b.take()
+
+
+def _view(pods: tuple[Pod, ...], initialized: bool = True) -> DisruptionView:
+    node = Node("n1", {}, Resources.parse({"cpu": "2"}))
+    claim = ClaimView("c1", "default", 0.0, "aws:///a/i-1", "n1", price_per_hour=0.2,
+                      launched=True, registered=True, initialized=initialized)
+    other = Node("n2", {}, Resources.parse({"cpu": "2"}))  # not scaler's: never touched
+    return DisruptionView(Snapshot(nodes=(node, other), pods=pods), [claim])
+
+
+def test_emptiness_waits_for_the_grace_period_and_ignores_daemonset_pods() -> None:
+    planner = EmptinessPlanner(grace=30)
+    ds = Pod("kube-system", "agent", Resources.parse({}), node_name="n1", owner_kind="DaemonSet")
+    assert planner.plan(_view((ds,)), now=100) == []
+    [cand] = planner.plan(_view((ds,)), now=130)
+    assert (cand.claim, cand.node, cand.reason) == ("c1", "n1", "Empty")
+
+
+def test_a_pod_arriving_resets_the_emptiness_clock() -> None:
+    planner = EmptinessPlanner(grace=30)
+    web = Pod("default", "web", Resources.parse({}), node_name="n1", owner_kind="ReplicaSet")
+    planner.plan(_view(()), now=100)
+    assert planner.plan(_view((web,)), now=120) == []
+    assert planner.plan(_view(()), now=140) == []  # empty again only since 140
+    assert planner.plan(_view(()), now=170) != []
+
+
+def test_a_node_not_yet_initialized_is_not_a_candidate() -> None:
+    planner = EmptinessPlanner(grace=0)
+    assert planner.plan(_view((), initialized=False), now=100) == []
+
+
+def test_settings_file_with_flags_on_top(tmp_path: Path) -> None:
+    path = tmp_path / "scaler.yaml"
+    path.write_text("batch: {idle: 2, max: 20}\nleaderElection: {namespace: scaler}\n")
+    s = load_settings(str(path), {"batch": {"idle": 0.5}})
+    assert (s.batch.idle, s.batch.max, s.leader_election.namespace) == (0.5, 20, "scaler")
+    assert (s.leader_election.lease_duration, s.leader_election.renew_deadline,
+            s.leader_election.retry_period) == (15, 10, 2)  # client-go's defaults
+
+
+@pytest.mark.parametrize("text, field, words", [
+    ("batchh: {idle: 1}\n", "batchh", "Extra inputs are not permitted"),
+    ("batch: {idle: 5, max: 1}\n", "batch", "max must be at least idle"),
+    ("leaderElection: {leaseDuration: 5, renewDeadline: 8}\n", "leaderElection",
+     "leaseDuration > renewDeadline"),
+    ("intervals: {disruption: -1}\n", "intervals.disruption", "greater than 0"),
+])
+def test_bad_settings_name_the_file_and_field(tmp_path: Path, text: str, field: str,
+                                              words: str) -> None:
+    path = tmp_path / "scaler.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError) as err:
+        load_settings(str(path), {})
+    assert err.value.file == str(path) and err.value.field == field
+    assert words in err.value.message
