@@ -50,23 +50,20 @@ def register(sub: Any) -> None:
     p.add_argument("--lease-name", metavar="NAME")
     p.add_argument("--identity", help="this replica's name in the Lease")
     p.add_argument("--run-for", type=float, metavar="SECONDS", help="stop after this long")
-    p.add_argument("--log-level", default="INFO",
-                   choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="default INFO (or SCALER_LOG_LEVEL)")
     p.set_defaults(func=run)
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Flags given on the command line, as config-file keys."""
+    from scaler.runtime.settings import put as put_in
+
     out: dict[str, Any] = {}
 
     def put(path: str, value: Any) -> None:
-        if value is None:
-            return
-        node = out
-        *parents, leaf = path.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
+        if value is not None:
+            put_in(out, path, value)
 
     put("kubeconfig", args.kubeconfig)
     put("context", args.context)
@@ -96,6 +93,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     put("leaderElection.name", args.lease_name)
     put("leaderElection.identity", args.identity)
     put("runFor", args.run_for)
+    put("logLevel", args.log_level)
     return out
 
 
@@ -103,10 +101,10 @@ def run(args: argparse.Namespace) -> int:
     from scaler.runtime.run import Runtime
     from scaler.runtime.settings import load_settings
 
-    logging.basicConfig(level=getattr(logging, args.log_level),
+    settings = load_settings(args.config, overrides(args))
+    logging.basicConfig(level=getattr(logging, settings.log_level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # boto and urllib3 chatter is not what an operator needs at INFO.
     for noisy in ("botocore", "boto3", "urllib3", "kubernetes"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = load_settings(args.config, overrides(args))
     return Runtime(settings).run()

@@ -105,7 +105,7 @@ class Controller:
     def _provision(self) -> None:
         snap = self.cluster.snapshot()
         pending = snap.pending_pods
-        self.metrics.pending_pods(len(pending))
+        self.metrics.set_pending(len(pending))
         if not pending:
             return
         if not self.policies.ready:
@@ -122,7 +122,7 @@ class Controller:
         scheduler = Scheduler(table, pools, snap.nodes, snap.bound_pods, snap.daemonsets,
                               claim_prefix=f"{secrets.token_hex(3)}-")
         result = scheduler.solve(pending)
-        self.metrics.scheduling_duration(time.perf_counter() - started)
+        self.metrics.observe_scheduling(time.perf_counter() - started, len(pending))
         self.stats.provision_passes += 1
         for node_name, pods in result.existing.items():
             for pod in pods:
@@ -157,7 +157,7 @@ class Controller:
         except CloudError as e:
             reason = ("InsufficientCapacityError" if isinstance(e, InsufficientCapacityError)
                       else "LaunchFailed")
-            self.metrics.cloud_api_error("create")
+            self.metrics.record_cloud_error("create", type(e).__name__)
             self.cluster.event(ref, WARNING, reason, str(e))
             for pod in claim.pods:
                 self.cluster.event(ObjectRef.pod(pod.key), WARNING, "FailedScheduling",
@@ -174,7 +174,7 @@ class Controller:
         allocatable = Resources(dict(it.allocatable)) if it else Resources({})
         self.cluster.claim_launched(claim.name, node, labels, allocatable)
         self.stats.launched += 1
-        self.metrics.node_created(pool.name, "provisioning")
+        self.metrics.record_launch(pool.name, "provisioning")
         self.cluster.event(ref, NORMAL, "Launched",
                            f"Launched {node.instance_type} ({node.capacity_type}) in {node.zone}"
                            f" as {node.provider_id} at ${node.price_per_hour:.4f}/h")
@@ -217,7 +217,7 @@ class Controller:
         if claim.provider_id:
             self._delete_instance(claim.provider_id)
         self.cluster.delete_claim(claim.name)
-        self.metrics.node_terminated(claim.node_pool, reason)
+        self.metrics.record_termination(claim.node_pool, reason.lower())
 
     def _delete_instance(self, provider_id: str) -> None:
         if not self.fence.allow(f"terminate instance {provider_id}"):
@@ -226,8 +226,8 @@ class Controller:
             self.cloud.delete(provider_id)
         except NodeNotFoundError:
             pass
-        except CloudError:
-            self.metrics.cloud_api_error("delete")
+        except CloudError as e:
+            self.metrics.record_cloud_error("delete", type(e).__name__)
             raise
 
     def garbage_collect(self) -> None:
@@ -258,7 +258,7 @@ class Controller:
             if not self.fence.allow(f"disrupt node {cand.node} ({detail})"):
                 self.cluster.event(ref, NORMAL, "DisruptionTerminating",
                                    f"dry run: would disrupt NodeClaim: {detail}")
-                self.metrics.consolidation_decision(cand.reason, "dry_run")
+                self.metrics.record_disruption_decision(cand.reason.lower(), "dry_run")
                 continue
             self.cluster.event(ref, NORMAL, "DisruptionTerminating",
                                f"Disrupting NodeClaim: {detail}")
@@ -273,14 +273,14 @@ class Controller:
                     self.cluster.event(ObjectRef.pod(pod), WARNING, "DisruptionBlocked",
                                        drained.blocked[pod])
                 self.stats.blocked += 1
-                self.metrics.consolidation_decision(cand.reason, "blocked")
+                self.metrics.record_disruption_decision(cand.reason.lower(), "blocked")
                 continue
             self.cluster.delete_node(cand.node)
             self._delete_instance(cand.provider_id)
             self.cluster.delete_claim(cand.claim)
             self.stats.disrupted += 1
-            self.metrics.node_terminated(cand.node_pool, cand.reason.lower())
-            self.metrics.consolidation_decision(cand.reason, "performed")
+            self.metrics.record_termination(cand.node_pool, cand.reason.lower())
+            self.metrics.record_disruption_decision(cand.reason.lower(), "delete")
             self.cluster.event(ref, NORMAL, "Consolidated",
                                f"{detail}; removed node/{cand.node}, saving "
                                f"${cand.savings_per_hour:.4f}/h")
@@ -294,28 +294,45 @@ class Controller:
         try:
             refresh()
         except (CloudError, UserError) as e:
-            self.metrics.cloud_api_error("refresh_prices")
+            self.metrics.record_cloud_error("refresh_prices", type(e).__name__)
             log.warning("price refresh failed (keeping the last prices): %s", e)
             return
-        self.metrics.price_refreshed(self.clock())
+        self.metrics.mark_price_refresh(self.clock())
 
     def accrue_costs(self) -> None:
-        """Add what scaler's nodes cost since the last call, per NodePool."""
+        """Add what scaler's nodes cost since the last call, per NodePool and capacity type;
+        report each NodePool's usage (its nodes' allocatable) and hourly cost."""
         now = self.clock()
         last, self._accrued_at = self._accrued_at, now
-        per_hour: dict[str, float] = {}
+        per_hour: dict[tuple[str, str], float] = {}
         for claim in self.cluster.claims():
             if claim.launched:
-                per_hour[claim.node_pool] = per_hour.get(claim.node_pool, 0.0) + (
-                    claim.price_per_hour)
-        for pool, rate in per_hour.items():
-            self.metrics.node_pool_cost_per_hour(pool, rate)
+                key = (claim.node_pool, claim.capacity_type or "unknown")
+                per_hour[key] = per_hour.get(key, 0.0) + claim.price_per_hour
+        for (pool, ct), rate in per_hour.items():
+            self.metrics.set_nodepool_cost(pool, ct, rate)
             if last is not None:
-                self.accrued[pool] = self.accrued.get(pool, 0.0) + rate * (now - last) / 3600
+                dollars = rate * (now - last) / 3600
+                self.accrued[pool] = self.accrued.get(pool, 0.0) + dollars
+                self.metrics.record_cost(pool, ct, dollars)
+        usage: dict[str, dict[str, float]] = {}
+        for node in self.cluster.snapshot().nodes:
+            if node.node_pool:
+                u = usage.setdefault(node.node_pool, {"nodes": 0.0})
+                u["nodes"] += 1
+                for name, amount in node.allocatable.items():
+                    # The model keeps CPU in millicores; the metric is in cores.
+                    u[name] = u.get(name, 0.0) + (amount / 1000 if name == "cpu" else amount)
+        for pool, resources in usage.items():
+            for name, value in resources.items():
+                self.metrics.set_nodepool_usage(pool, name, value)
         if per_hour:
+            rates: dict[str, float] = {}
+            for (pool, _), rate in per_hour.items():
+                rates[pool] = rates.get(pool, 0.0) + rate
             log.info("cost: %s", ", ".join(
                 f"{p} ${r:.4f}/h (${self.accrued.get(p, 0.0):.4f} so far)"
-                for p, r in sorted(per_hour.items())))
+                for p, r in sorted(rates.items())))
 
     # -- errors --------------------------------------------------------------------------
 

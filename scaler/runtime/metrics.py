@@ -1,75 +1,83 @@
-"""What the loop reports for metrics: a small interface the observability module implements.
+"""What the loop reports for metrics: the subset of the observability recorder it calls.
 
-The Prometheus implementation (names in Karpenter's spirit) lives in
-`scaler.runtime.observability`; the loop only calls these methods, and runs without one.
+The method names and signatures are those of `scaler.runtime.observability.Recorder` (the
+Prometheus recorder, built on branch issue7h), so that recorder plugs in as it is; the loop
+runs without one (`NullMetrics`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Protocol
 
 
 class MetricsRecorder(Protocol):
-    def node_created(self, node_pool: str, reason: str) -> None: ...
+    def record_launch(self, nodepool: str, reason: str, count: int = 1) -> None: ...
 
-    def node_terminated(self, node_pool: str, reason: str) -> None: ...
+    def record_termination(self, nodepool: str, reason: str, count: int = 1) -> None: ...
 
-    def scheduling_duration(self, seconds: float) -> None: ...
+    def observe_scheduling(self, seconds: float, pods: int) -> None: ...
 
-    def pending_pods(self, count: int) -> None: ...
+    def set_pending(self, pods: int) -> None: ...
 
-    def node_pool_usage(self, node_pool: str, resources: Mapping[str, float]) -> None: ...
+    def set_nodepool_usage(self, nodepool: str, resource: str, value: float) -> None: ...
 
-    def node_pool_cost_per_hour(self, node_pool: str, dollars: float) -> None: ...
+    def set_nodepool_cost(self, nodepool: str, capacity_type: str, per_hour: float) -> None: ...
 
-    def consolidation_decision(self, reason: str, outcome: str) -> None:
-        """outcome: performed | blocked | dry_run."""
+    def record_cost(self, nodepool: str, capacity_type: str, dollars: float) -> None: ...
+
+    def record_disruption_decision(self, reason: str, decision: str) -> None:
+        """decision: delete | replace | blocked (and dry_run from the loop's dry-run)."""
         ...
 
-    def policy_revision(self, revision: str, ready: bool) -> None: ...
+    def set_policy_revision(self, revision: str) -> None: ...
 
-    def price_refreshed(self, at: float) -> None:
-        """When prices were last refreshed (seconds since the epoch): the age is derived."""
-        ...
+    def set_policy_ready(self, ready: bool) -> None: ...
 
-    def cloud_api_error(self, operation: str) -> None: ...
+    def mark_price_refresh(self, at: float | None = None) -> None: ...
 
-    def leader(self, leading: bool) -> None: ...
+    def record_cloud_error(self, operation: str, error: str) -> None: ...
+
+    def set_leader(self, leader: bool) -> None: ...
 
 
 class NullMetrics:
     """Used when no recorder is given: every call does nothing."""
 
-    def node_created(self, node_pool: str, reason: str) -> None:
+    def record_launch(self, nodepool: str, reason: str, count: int = 1) -> None:
         pass
 
-    def node_terminated(self, node_pool: str, reason: str) -> None:
+    def record_termination(self, nodepool: str, reason: str, count: int = 1) -> None:
         pass
 
-    def scheduling_duration(self, seconds: float) -> None:
+    def observe_scheduling(self, seconds: float, pods: int) -> None:
         pass
 
-    def pending_pods(self, count: int) -> None:
+    def set_pending(self, pods: int) -> None:
         pass
 
-    def node_pool_usage(self, node_pool: str, resources: Mapping[str, float]) -> None:
+    def set_nodepool_usage(self, nodepool: str, resource: str, value: float) -> None:
         pass
 
-    def node_pool_cost_per_hour(self, node_pool: str, dollars: float) -> None:
+    def set_nodepool_cost(self, nodepool: str, capacity_type: str, per_hour: float) -> None:
         pass
 
-    def consolidation_decision(self, reason: str, outcome: str) -> None:
+    def record_cost(self, nodepool: str, capacity_type: str, dollars: float) -> None:
         pass
 
-    def policy_revision(self, revision: str, ready: bool) -> None:
+    def record_disruption_decision(self, reason: str, decision: str) -> None:
         pass
 
-    def price_refreshed(self, at: float) -> None:
+    def set_policy_revision(self, revision: str) -> None:
         pass
 
-    def cloud_api_error(self, operation: str) -> None:
+    def set_policy_ready(self, ready: bool) -> None:
         pass
 
-    def leader(self, leading: bool) -> None:
+    def mark_price_refresh(self, at: float | None = None) -> None:
+        pass
+
+    def record_cloud_error(self, operation: str, error: str) -> None:
+        pass
+
+    def set_leader(self, leader: bool) -> None:
         pass

@@ -66,7 +66,8 @@ def _aws_cloud(settings: RunSettings, policies: PolicySet) -> CloudProvider:
         raise UserError("the AWS cloud needs the cluster name", field="aws.clusterName")
     config = AwsConfig(a.region, a.cluster_name, endpoint_url=a.endpoint_url,
                        endpoint_urls=dict(a.endpoint_urls),
-                       interruption_queue=a.interruption_queue)
+                       interruption_queue=a.interruption_queue,
+                       kubernetes_version=a.kubernetes_version)
     classes = node_classes_from_documents((o.file, o.document) for o in policies.objects)
     return AwsCloudProvider(config, classes, zones=a.zones)
 
@@ -111,7 +112,9 @@ class Runtime:
             controller = self._build_simulated(policies)
         else:
             controller = self._build_kubernetes(policies)
-        policies.listen(lambda p, rev: self.metrics.policy_revision(rev, True))
+        policies.listen(lambda p, rev: self.metrics.set_policy_revision(rev))
+        self.metrics.set_policy_ready(policies.ready)
+        policies.listen(lambda p, rev: self.metrics.set_policy_ready(True))
         self.controller = controller
         return controller
 
@@ -171,7 +174,7 @@ class Runtime:
                                  lease_duration=le.lease_duration,
                                  renew_deadline=le.renew_deadline,
                                  retry_period=le.retry_period),
-                on_started_leading=lambda: self.metrics.leader(True),
+                on_started_leading=lambda: self.metrics.set_leader(True),
                 on_stopped_leading=self._lease_lost,
             )
         self.fence = ActionFence(dry_run=s.dry_run,
@@ -200,7 +203,7 @@ class Runtime:
     # -- running -------------------------------------------------------------------------
 
     def _lease_lost(self) -> None:
-        self.metrics.leader(False)
+        self.metrics.set_leader(False)
         if not self._stopping:
             # client-go's convention: a replica that lost its lease exits, and its restart
             # rejoins as a follower with a fresh cache.
@@ -228,8 +231,9 @@ class Runtime:
                       seconds=iv.provisioning_tick)
         sched.add_job(lead(controller.lifecycle), "interval", id="lifecycle",
                       seconds=iv.lifecycle)
-        sched.add_job(lead(controller.disrupt), "interval", id="disruption",
-                      seconds=iv.disruption)
+        if self.settings.disruption.enabled:
+            sched.add_job(lead(controller.disrupt), "interval", id="disruption",
+                          seconds=iv.disruption)
         sched.add_job(lead(controller.garbage_collect), "interval", id="garbage-collection",
                       seconds=iv.garbage_collection)
         sched.add_job(lead(controller.accrue_costs), "interval", id="cost-accrual",

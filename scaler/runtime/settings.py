@@ -1,15 +1,48 @@
-"""`scaler run` settings: a YAML config file (camelCase keys, unknown keys refused) with
-command-line flags on top. Durations are seconds."""
+"""`scaler run` settings: a YAML config file (camelCase keys, unknown keys refused), then the
+`SCALER_*` environment variables the Helm chart sets (helm/README.md: the settings
+contract), then command-line flags. Durations are seconds or Go-style strings ("1s", "1m30s",
+"500ms"), as the chart's values write them."""
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from scaler.errors import UserError
+
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+def parse_duration(value: object) -> object:
+    """ "1m30s" -> 90.0; numbers (and numeric strings) are seconds."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"invalid duration {value!r} (expected e.g. 500ms, 10s, 1m30s, 1h)")
+    return sum(float(n) * _UNIT[u] for n, u in parts)
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class _Model(BaseModel):
@@ -21,7 +54,7 @@ class GitSettings(_Model):
     branch: str | None = None
     tag: str | None = None
     path: str = "."
-    interval: float = Field(60.0, gt=0)
+    interval: Seconds = Field(60.0, gt=0)
     state_dir: str = Field(".scaler/policy-state", alias="stateDir")
     credentials_dir: str | None = Field(None, alias="credentialsDir")
 
@@ -33,6 +66,7 @@ class AwsSettings(_Model):
     endpoint_urls: dict[str, str] = Field(default_factory=dict, alias="endpointUrls")
     interruption_queue: str | None = Field(None, alias="interruptionQueue")
     zones: list[str] | None = None
+    kubernetes_version: str | None = Field(None, alias="kubernetesVersion")
 
 
 class LeaderElectionSettings(_Model):
@@ -40,9 +74,9 @@ class LeaderElectionSettings(_Model):
     name: str = "scaler"
     namespace: str = "kube-system"
     identity: str = ""  # default: the pod's hostname plus a random suffix
-    lease_duration: float = Field(15.0, alias="leaseDuration", gt=0)
-    renew_deadline: float = Field(10.0, alias="renewDeadline", gt=0)
-    retry_period: float = Field(2.0, alias="retryPeriod", gt=0)
+    lease_duration: Seconds = Field(15.0, alias="leaseDuration", gt=0)
+    renew_deadline: Seconds = Field(10.0, alias="renewDeadline", gt=0)
+    retry_period: Seconds = Field(2.0, alias="retryPeriod", gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> LeaderElectionSettings:
@@ -52,8 +86,8 @@ class LeaderElectionSettings(_Model):
 
 
 class BatchSettings(_Model):
-    idle: float = Field(1.0, gt=0)
-    max: float = Field(10.0, gt=0)
+    idle: Seconds = Field(1.0, gt=0)
+    max: Seconds = Field(10.0, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> BatchSettings:
@@ -63,35 +97,38 @@ class BatchSettings(_Model):
 
 
 class IntervalSettings(_Model):
-    provisioning_tick: float = Field(0.2, alias="provisioningTick", gt=0)
-    lifecycle: float = Field(2.0, gt=0)
-    disruption: float = Field(10.0, gt=0)
-    garbage_collection: float = Field(60.0, alias="garbageCollection", gt=0)
-    policy_sync: float = Field(60.0, alias="policySync", gt=0)
-    price_refresh: float = Field(3600.0, alias="priceRefresh", gt=0)
-    cost_accrual: float = Field(60.0, alias="costAccrual", gt=0)
+    provisioning_tick: Seconds = Field(0.2, alias="provisioningTick", gt=0)
+    lifecycle: Seconds = Field(2.0, gt=0)
+    disruption: Seconds = Field(10.0, gt=0)
+    garbage_collection: Seconds = Field(60.0, alias="garbageCollection", gt=0)
+    policy_sync: Seconds = Field(60.0, alias="policySync", gt=0)
+    price_refresh: Seconds = Field(3600.0, alias="priceRefresh", gt=0)
+    cost_accrual: Seconds = Field(60.0, alias="costAccrual", gt=0)
 
 
 class DisruptionSettings(_Model):
-    empty_after: float = Field(30.0, alias="emptyAfter", ge=0)
-    drain_timeout: float = Field(60.0, alias="drainTimeout", gt=0)
-    registration_ttl: float = Field(900.0, alias="registrationTTL", gt=0)
+    enabled: bool = True
+    empty_after: Seconds = Field(30.0, alias="emptyAfter", ge=0)
+    drain_timeout: Seconds = Field(60.0, alias="drainTimeout", gt=0)
+    registration_ttl: Seconds = Field(900.0, alias="registrationTTL", gt=0)
 
 
 class WatchConfig(_Model):
     page_size: int = Field(500, alias="pageSize", gt=0)
-    timeout: float = Field(300.0, gt=0)
-    read_timeout: float = Field(90.0, alias="readTimeout", gt=0)
-    relist: float = Field(1800.0, gt=0)
+    timeout: Seconds = Field(300.0, gt=0)
+    read_timeout: Seconds = Field(90.0, alias="readTimeout", gt=0)
+    relist: Seconds = Field(1800.0, gt=0)
 
 
 class RunSettings(_Model):
     kubeconfig: str | None = None
     context: str | None = None
     dry_run: bool = Field(False, alias="dryRun")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="logLevel")
+    http_port: int | None = Field(None, alias="httpPort")  # /metrics, /healthz, /readyz
     simulate: bool = False
     snapshots: list[str] = Field(default_factory=list)  # --simulate: the cluster to start from
-    run_for: float | None = Field(None, alias="runFor", gt=0)  # stop after this long
+    run_for: Seconds | None = Field(None, alias="runFor", gt=0)  # stop after this long
     cloud: Literal["aws", "simulated"] = "aws"
     policies: str | None = None  # a local path; or `git`
     git: GitSettings | None = None
@@ -123,8 +160,64 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_settings(path: str | None, overrides: dict[str, Any]) -> RunSettings:
-    """The config file (if any) with `overrides` (from flags, camelCase keys) on top."""
+# The chart's environment variables -> settings keys (helm/README.md).
+ENVIRONMENT: Mapping[str, str] = {
+    "SCALER_POD_NAME": "leaderElection.identity",
+    "SCALER_POD_NAMESPACE": "leaderElection.namespace",
+    "SCALER_CLUSTER_NAME": "aws.clusterName",
+    "SCALER_REGION": "aws.region",
+    "SCALER_INTERRUPTION_QUEUE": "aws.interruptionQueue",
+    "SCALER_KUBERNETES_VERSION": "aws.kubernetesVersion",
+    "SCALER_AWS_ENDPOINT_URL": "aws.endpointUrl",
+    "SCALER_GIT_URL": "git.url",
+    "SCALER_GIT_BRANCH": "git.branch",
+    "SCALER_GIT_PATH": "git.path",
+    "SCALER_GIT_INTERVAL": "git.interval",
+    "SCALER_GIT_CREDENTIALS_DIR": "git.credentialsDir",
+    "SCALER_STATE_DIR": "git.stateDir",
+    "SCALER_BATCH_IDLE_DURATION": "batch.idle",
+    "SCALER_BATCH_MAX_DURATION": "batch.max",
+    "SCALER_DISRUPTION_ENABLED": "disruption.enabled",
+    "SCALER_DISRUPTION_INTERVAL": "intervals.disruption",
+    "SCALER_PRICE_REFRESH_INTERVAL": "intervals.priceRefresh",
+    "SCALER_DRY_RUN": "dryRun",
+    "SCALER_LOG_LEVEL": "logLevel",
+    "SCALER_HTTP_PORT": "httpPort",
+    "SCALER_LEADER_ELECT": "leaderElection.enabled",
+    "SCALER_LEASE_NAME": "leaderElection.name",
+    "SCALER_LEASE_DURATION": "leaderElection.leaseDuration",
+    "SCALER_RENEW_DEADLINE": "leaderElection.renewDeadline",
+    "SCALER_RETRY_PERIOD": "leaderElection.retryPeriod",
+}
+
+
+def put(doc: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for p in parents:
+        doc = doc.setdefault(p, {})
+    doc[leaf] = value
+
+
+def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings from `SCALER_*` variables; an empty one (a chart value left unset) is none."""
+    out: dict[str, Any] = {}
+    for var, path in ENVIRONMENT.items():
+        value = environ.get(var, "").strip()
+        if not value:
+            continue
+        if path == "logLevel":
+            value = value.upper()
+        put(out, path, value)
+    git = out.get("git")
+    if git is not None and "url" not in git:
+        # Branch, path and state dir without a URL (the chart sets them always): no Git.
+        del out["git"]
+    return out
+
+
+def load_settings(path: str | None, overrides: dict[str, Any],
+                  environ: Mapping[str, str] | None = None) -> RunSettings:
+    """The config file (if any), then `SCALER_*` variables, then `overrides` (flags)."""
     doc: dict[str, Any] = {}
     if path:
         try:
@@ -136,9 +229,11 @@ def load_settings(path: str | None, overrides: dict[str, Any]) -> RunSettings:
         if raw is not None and not isinstance(raw, dict):
             raise UserError("expected a mapping of settings", file=path)
         doc = raw or {}
+    env = environment_overrides(os.environ if environ is None else environ)
     try:
-        return RunSettings.model_validate(_merge(doc, overrides))
+        return RunSettings.model_validate(_merge(_merge(doc, env), overrides))
     except ValidationError as e:
         err = e.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or None
-        raise UserError(err["msg"], file=path or "flags", field=field) from None
+        where = path or ("SCALER_* environment or flags" if env else "flags")
+        raise UserError(err["msg"], file=where, field=field) from None

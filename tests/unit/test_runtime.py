@@ -103,3 +103,26 @@ def test_bad_settings_name_the_file_and_field(tmp_path: Path, text: str, field: 
         load_settings(str(path), {})
     assert err.value.file == str(path) and err.value.field == field
     assert words in err.value.message
+
+
+def test_the_charts_environment_variables_and_go_durations(tmp_path: Path) -> None:
+    env = {"SCALER_POD_NAME": "scaler-7d9f-abcde", "SCALER_POD_NAMESPACE": "scaler",
+           "SCALER_CLUSTER_NAME": "prod", "SCALER_REGION": "eu-west-1",
+           "SCALER_BATCH_IDLE_DURATION": "500ms", "SCALER_BATCH_MAX_DURATION": "1m30s",
+           "SCALER_LEASE_DURATION": "15s", "SCALER_RENEW_DEADLINE": "10s",
+           "SCALER_RETRY_PERIOD": "2s", "SCALER_DRY_RUN": "true", "SCALER_LOG_LEVEL": "debug",
+           "SCALER_LEADER_ELECT": "true", "SCALER_LEASE_NAME": "scaler-leader",
+           "SCALER_DISRUPTION_ENABLED": "false", "SCALER_PRICE_REFRESH_INTERVAL": "1h",
+           # The chart always sets these; with no URL there is no Git source.
+           "SCALER_GIT_URL": "", "SCALER_GIT_BRANCH": "main", "SCALER_GIT_PATH": ".",
+           "SCALER_STATE_DIR": "/var/lib/scaler", "SCALER_HTTP_PORT": "8080"}
+    s = load_settings(None, {"batch": {"max": 20}}, env)
+    assert s.leader_election.identity == "scaler-7d9f-abcde"
+    assert (s.leader_election.namespace, s.leader_election.name) == ("scaler", "scaler-leader")
+    assert (s.aws.cluster_name, s.aws.region) == ("prod", "eu-west-1")
+    assert (s.batch.idle, s.batch.max) == (0.5, 20)  # the flag wins over the environment
+    assert s.dry_run and s.log_level == "DEBUG" and not s.disruption.enabled
+    assert s.intervals.price_refresh == 3600 and s.git is None and s.http_port == 8080
+    with pytest.raises(UserError) as err:
+        load_settings(None, {}, {"SCALER_BATCH_IDLE_DURATION": "1 second"})
+    assert err.value.field == "batch.idle" and "invalid duration '1 second'" in err.value.message

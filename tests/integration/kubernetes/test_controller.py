@@ -22,6 +22,16 @@ from tests.support.kube_api import KubeApi
 NC = "scaler.dev/v1alpha1"
 
 
+class Recording:
+    """A metrics recorder that keeps the calls (the loop's side of the recorder interface)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return lambda *args: self.calls.append((name, args))
+
+
 class Underutilized:
     """Stands in for issue 4's consolidation: it picks the node whatever it holds."""
 
@@ -46,8 +56,9 @@ def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -
     fence = ActionFence()
     cluster = KCluster(kube, cache, fence, EventRecorder(kube, fence),
                        eviction_backoff=0.05, eviction_backoff_cap=0.1)
+    metrics = Recording()
     controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
-                            LocalPolicies(None), fence,
+                            LocalPolicies(None), fence, metrics=metrics,  # type: ignore[arg-type]
                             settings=LoopSettings(drain_timeout=0.3), planner=Underutilized())
     try:
         controller.disrupt()
@@ -61,6 +72,7 @@ def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -
         assert n1 is not None and not n1["spec"].get("taints")  # the taint was taken back
         assert kube_api.get(NC, "nodeclaims", "default-abc-00001") is not None
         assert controller.stats.blocked == 1 and controller.stats.disrupted == 0
+        assert ("record_disruption_decision", ("underutilized", "blocked")) in metrics.calls
 
         kube_api.put("policy/v1", "poddisruptionbudgets", pdb("web", 0, "web"))
         eventually(lambda: (cache.get(WATCHED[3], "default/web") or {}).get(
@@ -69,6 +81,8 @@ def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -
         assert kube_api.get("v1", "nodes", "n1") is None
         assert kube_api.get(NC, "nodeclaims", "default-abc-00001") is None
         assert kube_api.objects("v1", "pods") == []
+        assert ("record_disruption_decision", ("underutilized", "delete")) in metrics.calls
+        assert ("record_termination", ("default", "underutilized")) in metrics.calls
         assert [e["reason"] for e in kube_api.objects("v1", "events")
                 if e["involvedObject"]["kind"] == "NodeClaim"][-1] == "Consolidated"
     finally:
