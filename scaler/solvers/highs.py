@@ -71,13 +71,12 @@ def solve_lp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
 
 def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
                row_lower: FloatArray, row_upper: FloatArray, col_upper: FloatArray,
-               integer: npt.NDArray[np.bool_], time_limit: float,
-               start: FloatArray | None = None) -> tuple[float, float, str, FloatArray]:
+               integer: npt.NDArray[np.bool_],
+               time_limit: float) -> tuple[float, float, str, FloatArray]:
     """min cost.x over 0 <= x <= col_upper, x[integer] integral, row_lower <= A x <= row_upper.
 
     Returns the best plan's objective, the best lower bound HiGHS proved, its status
     ("optimal", "time limit", or why there is no plan) and the plan (empty when none).
-    A feasible `start` lets HiGHS begin from a known plan.
     """
     import highspy
 
@@ -105,13 +104,7 @@ def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArra
         h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit, 0.05)))
     h.setOptionValue("mip_rel_gap", 1e-3)
-    h.setOptionValue("threads", 1)
     h.passModel(lp)
-    if start is not None:
-        sol = highspy.HighsSolution()
-        sol.col_value = list(start)
-        sol.value_valid = True
-        h.setSolution(sol)
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()

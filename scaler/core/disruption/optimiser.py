@@ -244,7 +244,6 @@ class Consolidation:
         objective, bound, status, x = solve_milp(
             cost, np.array(rows, dtype=np.int64), np.array(cidx, dtype=np.int64),
             np.array(vals), np.array(lo), np.array(hi), upper, integer, limit,
-            start=np.zeros(n_vars),
         )
         ctx.solver.update(candidates=n_c, classes=n_k, receiverGroups=n_g, kinds=n_o,
                           variables=n_vars, rows=len(lo))

@@ -18,8 +18,8 @@ Replacements are always launched and Ready before anything is drained.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from scaler.core.disruption.budgets import allowed, parse_budgets
 from scaler.core.disruption.candidates import (
@@ -40,6 +40,7 @@ from scaler.core.disruption.methods import (
 )
 from scaler.core.disruption.optimiser import Consolidation
 from scaler.core.disruption.safety import Ledger, PodGuard, pdb_allowance
+from scaler.core.resources import Resources
 from scaler.core.scheduling.scheduler import ClaimPlan
 
 
@@ -84,6 +85,8 @@ class DisruptionPlan:
     blocked: tuple[tuple[str, str], ...]  # (node, why it may not be disrupted)
     notes: tuple[str, ...]
     decision_seconds: float
+    pod_requests: Mapping[str, Resources] = field(default_factory=dict)  # evicted pods
+    replacement_allocatable: Mapping[str, Resources] = field(default_factory=dict)
 
     @property
     def savings_per_hour(self) -> float:
@@ -155,6 +158,7 @@ def _assemble(ctx: PassContext, cost_before: float, started: float,
     moves: list[Move] = []
     steps: list[Step] = []
     claims: list[ClaimPlan] = []
+    requests: dict[str, Resources] = {}
     s = ctx.settings
     for no, cmd in enumerate(ctx.commands):
         savings = cmd.savings()
@@ -169,6 +173,7 @@ def _assemble(ctx: PassContext, cost_before: float, started: float,
             if target in claim_names:
                 receivers[src].add(target)
         for c in cmd.nodes:
+            requests.update((p.key, p.requests) for p in c.pods)
             disruptions.append(Disruption(
                 node=c.name,
                 reason=cmd.reason,
@@ -200,6 +205,9 @@ def _assemble(ctx: PassContext, cost_before: float, started: float,
         blocked=blocked,
         notes=tuple(ctx.notes),
         decision_seconds=time.perf_counter() - started,
+        pod_requests=requests,
+        replacement_allocatable={c.name: ctx.view.new_nodes[c.name].allocatable
+                                 for c in claims if c.name in ctx.view.new_nodes},
     )
 
 
