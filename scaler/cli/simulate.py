@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
         from scaler.simulation.timeline import load_timeline, run_timeline
 
         events = load_timeline(args.timeline)
-        result = run_timeline(inputs, events, settings, step=step, start=now)
+        result = run_timeline(inputs, events, settings, step=step, start=now,
+                              path=args.timeline)
         if args.chart:
             try:
                 with open(args.chart, "w", encoding="utf-8") as fh:

@@ -104,6 +104,8 @@ def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArra
         h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit, 0.05)))
     h.setOptionValue("mip_rel_gap", 1e-3)
+    # Feasibility jump costs milliseconds on every small model and finds little here.
+    h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
     h.passModel(lp)
     h.run()
     status = h.getModelStatus()
