@@ -57,6 +57,9 @@ class LoopSettings:
     drain_timeout: float = 60.0
     registration_ttl: float = 900.0  # launched but no node after this: give the instance up
     launch_ttl: float = 300.0  # a claim never launched (a crash mid-launch) is dropped
+    # A node or claim pods were nominated to is not disrupted for this long (the pods are
+    # on their way; until kube-scheduler binds them the node looks empty).
+    nomination_ttl: float = 20.0
 
 
 @dataclass
@@ -88,6 +91,7 @@ class Controller:
         self.accrued: dict[str, float] = {}  # dollars per NodePool since start
         self._accrued_at: float | None = None
         self._lock = threading.Lock()  # one decision pass at a time
+        self._nominated: dict[str, float] = {}  # node or claim -> when pods were last sent
 
     # -- provisioning --------------------------------------------------------------------
 
@@ -124,7 +128,9 @@ class Controller:
         result = scheduler.solve(pending)
         self.metrics.observe_scheduling(time.perf_counter() - started, len(pending))
         self.stats.provision_passes += 1
+        now = self.clock()
         for node_name, pods in result.existing.items():
+            self._nominated[node_name] = now
             for pod in pods:
                 self.cluster.bind(pod.key, node_name)
         for pod, reason in result.unschedulable:
@@ -178,6 +184,7 @@ class Controller:
         self.cluster.event(ref, NORMAL, "Launched",
                            f"Launched {node.instance_type} ({node.capacity_type}) in {node.zone}"
                            f" as {node.provider_id} at ${node.price_per_hour:.4f}/h")
+        self._nominated[claim.name] = self.clock()
         for pod in claim.pods:
             self.cluster.bind(pod.key, claim.name)
 
@@ -250,9 +257,16 @@ class Controller:
             self._guarded("disruption", self._disrupt)
 
     def _disrupt(self) -> None:
-        view = DisruptionView(self.cluster.snapshot(), self.cluster.claims(),
-                              self.policies.current.node_pools)
-        for cand in self.planner.plan(view, self.clock()):
+        pools = self.policies.current.node_pools
+        now = self.clock()
+        for name, at in list(self._nominated.items()):
+            if now - at >= self.settings.nomination_ttl:
+                del self._nominated[name]
+        view = DisruptionView(
+            self.cluster.snapshot(), self.cluster.claims(), pools,
+            self.cloud.instance_types(pools[0]) if pools else (),
+            frozenset(self._nominated))
+        for cand in self.planner.plan(view, now):
             ref = ObjectRef.nodeclaim(cand.claim)
             detail = f"{cand.reason}: {cand.message}" if cand.message else cand.reason
             if not self.fence.allow(f"disrupt node {cand.node} ({detail})"):

@@ -1,8 +1,9 @@
-"""Scale-in: the disruption planner interface and a minimal emptiness planner.
+"""Scale-in: the disruption planner interface, and a minimal emptiness planner.
 
-TODO(issue 4): `EmptinessPlanner` is a stand-in. Issue 4's consolidation planner
-(`scaler.core.disruption`) replaces it behind the same `DisruptionPlanner` interface; the
-loop does the acting (taint, drain through PDBs, delete) either way.
+`EmptinessPlanner` was the stand-in until issue 4's consolidation core landed; it stays as
+the `emptiness` planner (predictable, no solver). The default is `ConsolidationPlanner`
+(scaler/runtime/consolidation.py) on issue 4's `plan_disruptions`. Either way the loop does
+the acting: taint, drain through PDBs, delete.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pricing import InstanceType
 from scaler.core.model import NodePool, Snapshot
 from scaler.ports.cluster import ClaimView
 
@@ -23,6 +25,10 @@ class DisruptionView:
     snapshot: Snapshot
     claims: Sequence[ClaimView]  # scaler's node claims; only those with a node are candidates
     node_pools: Sequence[NodePool] = ()
+    instance_types: Sequence[InstanceType] = ()  # with prices, for what nodes cost
+    # Claims and nodes pending pods were just nominated to: not disrupted while kube-scheduler
+    # has yet to bind those pods there (they look empty until then).
+    protected: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,9 @@ class EmptinessPlanner:
         for claim in view.claims:
             node = claim.node_name
             if not node or not claim.initialized or node not in nodes:
+                continue
+            if claim.name in view.protected or node in view.protected:
+                self._empty_since.pop(node, None)
                 continue
             seen.add(node)
             if node in busy or nodes[node].labels.get(DO_NOT_DISRUPT) == "true":

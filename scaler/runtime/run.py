@@ -39,7 +39,9 @@ from scaler.policy import PolicySet
 from scaler.ports.cloud import CloudProvider
 from scaler.ports.cluster import ManagedCluster
 from scaler.runtime.batcher import Batcher
+from scaler.runtime.consolidation import ConsolidationPlanner
 from scaler.runtime.controller import Controller, LoopSettings
+from scaler.runtime.disruption import DisruptionPlanner, EmptinessPlanner
 from scaler.runtime.fence import ActionFence
 from scaler.runtime.metrics import MetricsRecorder, NullMetrics
 from scaler.runtime.policies import GitPolicies, LocalPolicies, PolicyHolder
@@ -100,7 +102,14 @@ class Runtime:
     def _loop_settings(self) -> LoopSettings:
         d = self.settings.disruption
         return LoopSettings(region=self.settings.aws.region, empty_grace=d.empty_after,
-                            drain_timeout=d.drain_timeout, registration_ttl=d.registration_ttl)
+                            drain_timeout=d.drain_timeout, registration_ttl=d.registration_ttl,
+                            nomination_ttl=d.nomination_ttl)
+
+    def _planner(self) -> DisruptionPlanner:
+        d = self.settings.disruption
+        if d.planner == "emptiness":
+            return EmptinessPlanner(d.empty_after)
+        return ConsolidationPlanner(validation_delay=d.validation_delay)
 
     def _batcher(self) -> Batcher:
         return Batcher(self.settings.batch.idle, self.settings.batch.max)
@@ -141,7 +150,7 @@ class Runtime:
         self.fence = ActionFence(dry_run=self.settings.dry_run)
         return Controller(cluster, self._cloud(policies), policies, self.fence,
                           settings=self._loop_settings(), metrics=self.metrics,
-                          batcher=self._batcher())
+                          batcher=self._batcher(), planner=self._planner())
 
     def _build_kubernetes(self, policies: PolicyHolder) -> Controller:
         from scaler.adapters.kubernetes import (
@@ -188,7 +197,7 @@ class Runtime:
         cluster: ManagedCluster = KubernetesCluster(kube, cache, self.fence, events)
         controller = Controller(cluster, self._cloud(policies), policies, self.fence,
                                 settings=self._loop_settings(), metrics=self.metrics,
-                                batcher=self._batcher())
+                                batcher=self._batcher(), planner=self._planner())
 
         def on_change(kind: Any, event: str, obj: Mapping[str, Any]) -> None:
             # A new or changed pending pod keeps the batch window open.

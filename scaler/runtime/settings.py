@@ -108,6 +108,11 @@ class IntervalSettings(_Model):
 
 class DisruptionSettings(_Model):
     enabled: bool = True
+    # consolidation: issue 4's planner (NodePools' consolidationPolicy and consolidateAfter,
+    # budgets, PDBs, drift, expiry); emptiness: only empty nodes, after emptyAfter.
+    planner: Literal["consolidation", "emptiness"] = "consolidation"
+    validation_delay: Seconds = Field(15.0, alias="validationDelay", ge=0)
+    nomination_ttl: Seconds = Field(20.0, alias="nominationTTL", ge=0)
     empty_after: Seconds = Field(30.0, alias="emptyAfter", ge=0)
     drain_timeout: Seconds = Field(60.0, alias="drainTimeout", gt=0)
     registration_ttl: Seconds = Field(900.0, alias="registrationTTL", gt=0)

@@ -126,3 +126,38 @@ def test_the_charts_environment_variables_and_go_durations(tmp_path: Path) -> No
     with pytest.raises(UserError) as err:
         load_settings(None, {}, {"SCALER_BATCH_IDLE_DURATION": "1 second"})
     assert err.value.field == "batch.idle" and "invalid duration '1 second'" in err.value.message
+
+
+def _node(name: str, itype: str = "m5.xlarge") -> Node:
+    from pricing import load_catalog
+
+    it = next(t for t in load_catalog("us-east-1").instance_types if t.name == itype)
+    labels = {**it.labels, "karpenter.sh/nodepool": "default",
+              "karpenter.sh/capacity-type": "on-demand",
+              "topology.kubernetes.io/zone": "us-east-1a", "kubernetes.io/hostname": name}
+    return Node(name, labels, Resources(dict(it.allocatable)), created=0.0)
+
+
+def test_consolidation_planner_deletes_an_underutilized_node_after_validation() -> None:
+    from pricing import load_catalog
+    from scaler.policy import load_policies
+    from scaler.runtime.consolidation import ConsolidationPlanner
+
+    nodes = (_node("a"), _node("b"))
+    pods = tuple(Pod("default", f"web-{n}", Resources.parse({"cpu": "500m", "memory": "1Gi"}),
+                     node_name=n, owner_kind="ReplicaSet", owner_name="web") for n in ("a", "b"))
+    claims = [ClaimView(f"claim-{n}", "default", 0.0, f"aws:///us-east-1a/i-{n}", n,
+                        price_per_hour=0.192, launched=True, registered=True, initialized=True)
+              for n in ("a", "b")]
+    view = DisruptionView(Snapshot(nodes=nodes, pods=pods), claims,
+                          load_policies(None).node_pools,
+                          load_catalog("us-east-1").instance_types)
+    planner = ConsolidationPlanner(validation_delay=15)
+    assert planner.plan(view, now=1000) == []  # proposed, not yet validated
+    [cand] = planner.plan(view, now=1016)
+    assert cand.reason == "Underutilized" and cand.node in ("a", "b")
+    assert cand.savings_per_hour > 0
+    # Pods nominated to a node protect it (and, here, its twin is then needed).
+    protected = DisruptionView(view.snapshot, claims, view.node_pools, view.instance_types,
+                               frozenset({"claim-a", "claim-b"}))
+    assert planner.plan(protected, now=1017) == []

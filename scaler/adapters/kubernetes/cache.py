@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from scaler.core.model import DaemonSet, Node, Pod, Snapshot
+from scaler.core.model import DaemonSet, Node, Pod, PodDisruptionBudget, Snapshot
 from scaler.errors import UserError
+from scaler.snapshot.disruption import pod_disruption_budget
 from scaler.snapshot.documents import RawObject
 from scaler.snapshot.loader import SYSTEM_PRIORITY_CLASSES
 from scaler.snapshot.objects import Converter
@@ -173,9 +174,10 @@ class ClusterCache:
             nodes = [m for m in self._models_of(NODES) if isinstance(m, Node)]
             pods = [m for m in self._models_of(PODS) if isinstance(m, Pod)]
             daemonsets = [m for m in self._models_of(DAEMONSETS) if isinstance(m, DaemonSet)]
+            budgets = [m for m in self._models_of(PDBS) if isinstance(m, PodDisruptionBudget)]
             pdbs = tuple(self._objects[PDBS].values())
         return Snapshot(nodes=tuple(nodes), pods=tuple(pods), daemonsets=tuple(daemonsets),
-                        pod_disruption_budgets=pdbs)
+                        pod_disruption_budgets=pdbs, disruption_budgets=tuple(budgets))
 
     def _models_of(self, kind: Kind) -> list[object]:
         out = []
@@ -198,6 +200,8 @@ class ClusterCache:
                 return self._converter.pod(raw)[1]
             if kind is DAEMONSETS:
                 return self._converter.daemonset(raw)
+            if kind is PDBS:
+                return pod_disruption_budget(raw)
         except UserError as e:
             log.warning("left out of the model: %s", e.render())
         return None

@@ -109,7 +109,9 @@ def test_the_cache_builds_the_same_model_as_a_snapshot_file(
         for r in reflectors:
             r.stop()
     path = tmp_path / "snapshot.yaml"
-    path.write_text(yaml.safe_dump_all(objects))
+    # What `kubectl get -o yaml` would print: the objects as the API server holds them.
+    path.write_text(yaml.safe_dump_all(kube_api.objects("v1", "nodes")
+                                       + kube_api.objects("v1", "pods")))
     from_file = load_snapshot([path])
 
     def plain(s: Snapshot) -> tuple[object, ...]:

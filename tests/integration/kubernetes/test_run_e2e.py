@@ -75,7 +75,8 @@ FAST_LOOP: dict[str, Any] = {
     "leaderElection": {"leaseDuration": 3, "renewDeadline": 2, "retryPeriod": 0.3},
     "batch": {"idle": 0.3, "max": 2},
     "intervals": {"provisioningTick": 0.1, "lifecycle": 0.2, "disruption": 0.3},
-    "disruption": {"emptyAfter": 1, "drainTimeout": 5},
+    "disruption": {"emptyAfter": 1, "drainTimeout": 5, "validationDelay": 0.5,
+                   "nominationTTL": 1},
     "watch": {"timeout": 5, "readTimeout": 3},
 }
 
