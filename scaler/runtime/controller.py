@@ -92,13 +92,20 @@ class Controller:
         self._accrued_at: float | None = None
         self._lock = threading.Lock()  # one decision pass at a time
         self._nominated: dict[str, float] = {}  # node or claim -> when pods were last sent
+        self._pending_checked = float("-inf")
 
     # -- provisioning --------------------------------------------------------------------
 
     def provision_tick(self) -> None:
-        """Called often: open a batch when pods are pending, provision when it closes."""
-        if not self.batcher.open and self.cluster.snapshot().pending_pods:
-            self.batcher.trigger()
+        """Called often: open a batch when pods are pending, provision when it closes.
+
+        Watch events open the window at once; this look at the whole cluster (pods still
+        pending after a pass, a simulation without events) is made once per idle period."""
+        now = time.monotonic()
+        if not self.batcher.open and now - self._pending_checked >= self.batcher.idle:
+            self._pending_checked = now
+            if self.cluster.snapshot().pending_pods:
+                self.batcher.trigger()
         if self.batcher.take():
             self.provision()
 

@@ -153,8 +153,7 @@ class KubernetesCluster:
 
     def _write(self, action: str, method: str, path: str, body: Any = None,
                content_type: str = "application/json") -> Mapping[str, Any] | None:
-        if not self.fence.allow(action):
-            log.info("dry run: would %s", action)
+        if not self.fence.allow(action):  # dry run (the fence logged it)
             return None
         return self.kube.request(method, path, body=body, content_type=content_type,
                                  what=action)
