@@ -172,7 +172,6 @@ class Runtime:
         kube_settings = KubeSettings(kubeconfig=s.kubeconfig, context=s.context)
         config = load_configuration(kube_settings)
         kube = Kube(config, kube_settings)
-        self._closers.append(kube.close)
         le = s.leader_election
         identity = le.identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
         elector = None
@@ -194,6 +193,9 @@ class Runtime:
             page_size=w.page_size, watch_timeout=w.timeout, read_timeout=w.read_timeout,
             relist_period=w.relist))
         events = EventRecorder(kube, self.fence, instance=identity)
+        self._closers.append(lambda: None if events.flush(5.0) else log.warning(
+            "events not all written before shutdown"))
+        self._closers.append(kube.close)
         cluster: ManagedCluster = KubernetesCluster(kube, cache, self.fence, events)
         controller = Controller(cluster, self._cloud(policies), policies, self.fence,
                                 settings=self._loop_settings(), metrics=self.metrics,

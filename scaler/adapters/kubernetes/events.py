@@ -5,11 +5,16 @@ cluster-scoped objects (nodes, node claims) go to the `default` namespace, as ku
 Karpenter do. The same (object, reason, message) is sent once per `dedupe_seconds`, so a
 pod that stays unschedulable does not write an Event every pass. Only the leader speaks;
 dry-run still emits them (that is how it shows what it would do).
+
+Writes go through a bounded queue and a worker thread, as client-go's broadcaster does: a
+pass that nominates a thousand pods does not wait for a thousand POSTs. When the queue is
+full, events are dropped (and counted); `flush()` waits for the queue to drain.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -42,19 +47,44 @@ TERMINATING: Final = "Terminating"
 class EventRecorder:
     def __init__(self, kube: Kube, fence: Fence, *, component: str = "scaler",
                  instance: str = "", dedupe_seconds: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 queue_size: int = 10_000) -> None:
         self.kube = kube
         self.fence = fence
         self.component = component
         self.instance = instance or component
         self.dedupe_seconds = dedupe_seconds
         self.clock = clock
+        self.dropped = 0
         self._sent: dict[tuple[ObjectRef, str, str], float] = {}
         self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[str, dict[str, object], str]] = queue.Queue(queue_size)
+        self._worker = threading.Thread(target=self._drain, daemon=True, name="events")
+        self._worker.start()
+
+    def _drain(self) -> None:
+        while True:
+            namespace, body, what = self._queue.get()
+            try:
+                self.kube.request("POST", object_path("v1", "events", namespace), body=body,
+                                  what=what)
+            except KubeApiError as e:
+                log.warning("%s", e)
+            finally:
+                self._queue.task_done()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued event was written (or failed); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def emit(self, ref: ObjectRef, type_: str, reason: str, message: str) -> bool:
-        """Write the event; False when it was a repeat, this replica is not leading, or the
-        API refused (an event is never worth failing a decision for)."""
+        """Queue the event; False when it was a repeat, this replica is not leading, or the
+        queue is full (an event is never worth failing or slowing a decision for)."""
         log.info("event %s %s %s: %s", ref, type_, reason, message)
         if not self.fence.leading():
             return False
@@ -89,9 +119,8 @@ class EventRecorder:
             "count": 1,
         }
         try:
-            self.kube.request("POST", object_path("v1", "events", namespace), body=body,
-                              what=f"create event {reason} on {ref}")
-        except KubeApiError as e:
-            log.warning("%s", e)
+            self._queue.put_nowait((namespace, body, f"create event {reason} on {ref}"))
+        except queue.Full:
+            self.dropped += 1
             return False
         return True

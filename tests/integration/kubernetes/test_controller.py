@@ -62,6 +62,7 @@ def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -
                             settings=LoopSettings(drain_timeout=0.3), planner=Underutilized())
     try:
         controller.disrupt()
+        assert cluster.events.flush()
         blocked = [e for e in kube_api.objects("v1", "events")
                    if e["reason"] == "DisruptionBlocked"]
         on = {(e["involvedObject"]["kind"], e["involvedObject"]["name"]) for e in blocked}
@@ -78,6 +79,7 @@ def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -
         eventually(lambda: (cache.get(WATCHED[3], "default/web") or {}).get(
             "spec", {}).get("minAvailable") == 0)
         controller.disrupt()
+        assert cluster.events.flush()
         assert kube_api.get("v1", "nodes", "n1") is None
         assert kube_api.get(NC, "nodeclaims", "default-abc-00001") is None
         assert kube_api.objects("v1", "pods") == []
