@@ -30,6 +30,7 @@ from scaler.core.scheduling.scheduler import ClaimPlan, Scheduler
 from scaler.errors import UserError
 from scaler.ports.cloud import (
     CloudError,
+    CloudNode,
     CloudProvider,
     InsufficientCapacityError,
     NodeClaimRequest,
@@ -69,6 +70,7 @@ class PassStats:
     registered: int = 0
     disrupted: int = 0
     blocked: int = 0
+    interrupted: int = 0
 
 
 class Controller:
@@ -305,6 +307,43 @@ class Controller:
             self.cluster.event(ref, NORMAL, "Consolidated",
                                f"{detail}; removed node/{cand.node}, saving "
                                f"${cand.savings_per_hour:.4f}/h")
+
+    # -- interruptions ------------------------------------------------------------------
+
+    def interrupted(self, node: CloudNode, reason: str, detail: str) -> bool:
+        """The instance is going away: drain and delete its node, terminate it, drop its
+        claim (the evicted pods are provisioned for again). False: retry later."""
+        with self._lock:
+            try:
+                self._interrupted(node, reason, detail)
+            except NotLeaderError as e:
+                log.info("interruption handling stopped: %s", e)
+                return False
+            except (ClusterError, CloudError) as e:
+                log.error("handling %s of %s failed: %s", reason, node.provider_id, e)
+                return False
+            return True
+
+    def _interrupted(self, node: CloudNode, reason: str, detail: str) -> None:
+        claim = next((c for c in self.cluster.claims() if c.name == node.claim_name
+                      or (c.provider_id and c.provider_id == node.provider_id)), None)
+        ref = ObjectRef.nodeclaim(claim.name if claim else node.claim_name)
+        self.cluster.event(ref, WARNING, reason, f"{detail}: {node.provider_id} is going away")
+        if not self.fence.allow(f"terminate interrupted node claim {ref.name}"):
+            return
+        node_name = claim.node_name if claim else ""
+        if node_name:
+            self.cluster.taint(node_name, DISRUPTED_TAINT)
+            drained = self.cluster.drain(node_name, self.settings.drain_timeout)
+            for pod, why in drained.blocked.items():
+                self.cluster.event(ObjectRef.pod(pod), WARNING, "DisruptionBlocked",
+                                   f"{why}; the instance is going away regardless")
+            self.cluster.delete_node(node_name)
+        self._delete_instance(node.provider_id)
+        if claim is not None:
+            self.cluster.delete_claim(claim.name)
+        self.metrics.record_termination(node.node_pool, "interrupted")
+        self.stats.interrupted += 1
 
     # -- prices and cost -----------------------------------------------------------------
 

@@ -9,6 +9,7 @@ Jobs (intervals in `RunSettings.intervals`):
     policy sync         the local policy path or the Git source    (I/O executor)
     price refresh       live prices from the cloud                 (I/O executor)
     cost accrual        what scaler's nodes cost, per NodePool
+    interruptions       the SQS interruption queue, when one is set  (its own executor)
 
 Decision jobs share one worker thread, so two passes never interleave; the I/O jobs have
 their own, so a slow Git fetch never delays a launch. Decision jobs run only on the leader,
@@ -95,6 +96,7 @@ class Runtime:
         self._stopping = False
         self._closers: list[Callable[[], None]] = []
         self.controller: Controller | None = None
+        self.interruptions: Any = None  # an InterruptionPoller when a queue is configured
         self.fence: ActionFence | None = None
 
     # -- assembly ------------------------------------------------------------------------
@@ -140,6 +142,18 @@ class Runtime:
         cloud = _aws_cloud(s, policies.current)
         policies.listen(_update_node_classes(cloud))
         return cloud
+
+    def _wire_interruptions(self, cloud: CloudProvider, controller: Controller) -> None:
+        queue = self.settings.aws.interruption_queue
+        if not queue or self.settings.simulate or self.settings.cloud != "aws":
+            return
+        from scaler.adapters.aws import AwsCloudProvider
+        from scaler.runtime.interruptions import InterruptionPoller
+
+        if isinstance(cloud, AwsCloudProvider):
+            self.interruptions = InterruptionPoller(
+                cloud, controller, queue,
+                wait_seconds=max(0, min(20, round(self.settings.intervals.interruptions))))
 
     def _build_simulated(self, policies: PolicyHolder) -> Controller:
         from scaler.runtime.simulated import SimulatedManagedCluster
@@ -197,9 +211,11 @@ class Runtime:
             "events not all written before shutdown"))
         self._closers.append(kube.close)
         cluster: ManagedCluster = KubernetesCluster(kube, cache, self.fence, events)
-        controller = Controller(cluster, self._cloud(policies), policies, self.fence,
+        cloud = self._cloud(policies)
+        controller = Controller(cluster, cloud, policies, self.fence,
                                 settings=self._loop_settings(), metrics=self.metrics,
                                 batcher=self._batcher(), planner=self._planner())
+        self._wire_interruptions(cloud, controller)
 
         def on_change(kind: Any, event: str, obj: Mapping[str, Any]) -> None:
             # A new or changed pending pod keeps the batch window open.
@@ -251,6 +267,11 @@ class Runtime:
                       seconds=iv.cost_accrual)
         sched.add_job(policies_sync, "interval", id="policy-sync", seconds=iv.policy_sync,
                       executor="io")
+        if self.interruptions is not None:
+            # Its own thread: a long poll must not hold up the other jobs.
+            sched.add_executor(ThreadPoolExecutor(1), "interruptions")
+            sched.add_job(self.interruptions.poll_once, "interval", id="interruptions",
+                          seconds=iv.interruptions, executor="interruptions")
         sched.add_job(controller.refresh_prices, "interval", id="price-refresh",
                       seconds=iv.price_refresh, executor="io")
         return sched
@@ -301,6 +322,7 @@ class Runtime:
         if c is not None:
             st = c.stats
             log.info("summary: %d provisioning passes, %d nodes launched, %d registered, "
-                     "%d disrupted, %d disruptions blocked", st.provision_passes, st.launched,
-                     st.registered, st.disrupted, st.blocked)
+                     "%d disrupted, %d disruptions blocked, %d interrupted",
+                     st.provision_passes, st.launched, st.registered, st.disrupted, st.blocked,
+                     st.interrupted)
         return 1 if self.lost_lease else 0

@@ -104,6 +104,8 @@ class IntervalSettings(_Model):
     policy_sync: Seconds = Field(60.0, alias="policySync", gt=0)
     price_refresh: Seconds = Field(3600.0, alias="priceRefresh", gt=0)
     cost_accrual: Seconds = Field(60.0, alias="costAccrual", gt=0)
+    # Also the long poll's wait (at most 20 s, SQS's limit).
+    interruptions: Seconds = Field(5.0, gt=0)
 
 
 class DisruptionSettings(_Model):

@@ -44,6 +44,8 @@ spec:
         - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
 """
 NC = "scaler.dev/v1alpha1"
+EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "aws" / "events"
+PLACEHOLDER = "i-0123456789abcdef0"
 
 
 def wait_for(check: Callable[[], Any], what: str, proc: subprocess.Popen[bytes],
@@ -95,8 +97,10 @@ def scaler_run(kube_api: KubeApi, kubeconfig: Path, world: World,
         "policies": str(policies),
         "cloud": "aws",
         "aws": {"region": REGION, "clusterName": CLUSTER, "endpointUrl": world.url,
-                "endpointUrls": {"pricing": pricing_replay.url}, "zones": list(ZONES)},
+                "endpointUrls": {"pricing": pricing_replay.url}, "zones": list(ZONES),
+                "interruptionQueue": world.queue_url},
     }
+    config["intervals"] = {**FAST_LOOP["intervals"], "interruptions": 0.5}
     config["leaderElection"] = {**FAST_LOOP["leaderElection"], "identity": "e2e"}
     proc, log = start_scaler(config, tmp_path)
     try:
@@ -186,3 +190,68 @@ def test_scaler_run_launches_registers_and_scales_in(
     text = log.read_text()
     assert "Traceback" not in text
     assert "summary: " in text and "1 nodes launched, 1 registered, 1 disrupted" in text
+
+
+def launched_claim(kube_api: KubeApi, proc: subprocess.Popen[bytes], log: Path,
+                   exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    return wait_for(lambda: next((c for c in kube_api.objects(NC, "nodeclaims")
+                                  if c.get("status", {}).get("providerID")
+                                  and c["metadata"]["name"] not in exclude), None),
+                    "a launched NodeClaim", proc, log)
+
+
+def register(kube_api: KubeApi, claim: dict[str, Any], node_name: str,
+             pods: list[str]) -> None:
+    """The kubelet registers the claim's node; kube-scheduler binds `pods` there."""
+    status = claim["status"]
+    kube_api.put("v1", "nodes", {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": node_name, "labels": claim["metadata"]["labels"]},
+        "spec": {"providerID": status["providerID"]},
+        "status": {"allocatable": status["allocatable"],
+                   "conditions": [{"type": "Ready", "status": "True"}]},
+    })
+    for name in pods:
+        kube_api.put("v1", "pods", pod(name, node=node_name, cpu="600m", labels={"app": "web"},
+                                       owner="ReplicaSet/web-abc"))
+
+
+def test_a_spot_interruption_drains_the_node_and_provisioning_replaces_it(
+        kube_api: KubeApi, world: World, scaler_run: tuple[subprocess.Popen[bytes], Path]
+        ) -> None:
+    proc, log = scaler_run
+    names = [f"web-{i}" for i in range(3)]
+    for name in names:
+        kube_api.put("v1", "pods", pod(name, cpu="600m", labels={"app": "web"},
+                                       owner="ReplicaSet/web-abc"))
+    first = launched_claim(kube_api, proc, log)
+    node_name = f"ip-10-0-0-1.{REGION}.compute.internal"
+    register(kube_api, first, node_name, names)
+    [instance] = world.instances()
+    iid = instance["InstanceId"]
+
+    # EventBridge puts the two-minute warning on the queue.
+    body = (EVENTS / "spot_interruption.json").read_text().replace(PLACEHOLDER, iid)
+    world.sqs.send_message(QueueUrl=world.queue_url, MessageBody=body)
+    wait_for(lambda: kube_api.get("v1", "nodes", node_name) is None, "the node deleted",
+             proc, log)
+    wait_for(lambda: kube_api.get(NC, "nodeclaims", first["metadata"]["name"]) is None,
+             "the interrupted claim deleted", proc, log)
+    assert world.state(iid) in ("shutting-down", "terminated")
+    [warning] = wait_for(lambda: events(kube_api, "SpotInterrupted"), "SpotInterrupted",
+                         proc, log)
+    assert warning["involvedObject"]["name"] == first["metadata"]["name"]
+    # The pods were evicted (through the Eviction API); their ReplicaSet makes new ones.
+    assert kube_api.count("POST", "/eviction") == 3
+    for name in names:
+        kube_api.put("v1", "pods", pod(f"{name}-new", cpu="600m", labels={"app": "web"},
+                                       owner="ReplicaSet/web-abc"))
+    second = launched_claim(kube_api, proc, log, frozenset({first["metadata"]["name"]}))
+    [replacement] = world.instances()
+    assert replacement["InstanceId"] != iid
+    assert second["status"]["providerID"].endswith(replacement["InstanceId"])
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0, log.read_text()[-3000:]
+    assert "1 interrupted" in log.read_text()
+    assert not world.sqs.receive_message(QueueUrl=world.queue_url).get("Messages")
