@@ -206,12 +206,36 @@ class KubernetesCluster:
             self.cache.apply(NODECLAIMS, "MODIFIED", {**current, "metadata": meta})
 
     def claim_registered(self, name: str, node_name: str, initialized: bool) -> None:
+        claim = self.cache.get(NODECLAIMS, name) or {}
+        if not nc.is_true(claim, nc.REGISTERED):
+            self._sync_node(node_name, claim)
         self._patch_claim_status(
             name, {"nodeName": node_name},
             nc.condition(nc.REGISTERED, True, "Registered", f"node {node_name}"),
             nc.condition(nc.INITIALIZED, initialized,
                          "Initialized" if initialized else "NodeNotReady"),
         )
+
+    def _sync_node(self, node_name: str, claim: Mapping[str, Any]) -> None:
+        """Karpenter's registration: the node takes the claim's labels (NodePool, capacity
+        type, the NodePool's own labels...) and taints, which the kubelet does not know."""
+        node = self.cache.get(NODES, node_name) or {}
+        have = (node.get("metadata") or {}).get("labels") or {}
+        labels = {k: v for k, v in ((claim.get("metadata") or {}).get("labels") or {}).items()
+                  if have.get(k) != v}
+        taints = [dict(t) for t in (node.get("spec") or {}).get("taints") or ()]
+        keys = {(t.get("key"), t.get("effect")) for t in taints}
+        missing = [dict(t) for t in (claim.get("spec") or {}).get("taints") or ()
+                   if (t.get("key"), t.get("effect")) not in keys]
+        patch: dict[str, Any] = {}
+        if labels:
+            patch["metadata"] = {"labels": labels}
+        if missing:
+            patch["spec"] = {"taints": taints + missing}
+        if patch:
+            self._write(f"label node {node_name} from nodeclaim "
+                        f"{(claim.get('metadata') or {}).get('name')}", "PATCH",
+                        object_path("v1", "nodes", name=node_name), patch, MERGE_PATCH)
 
     def delete_claim(self, name: str) -> None:
         try:

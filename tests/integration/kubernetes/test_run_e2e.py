@@ -145,11 +145,15 @@ def test_scaler_run_launches_registers_and_scales_in(
     time.sleep(1.0)  # more batches pass while the node is in flight: no second launch
     assert len(world.instances()) == 1
 
-    # The kubelet registers the node; kube-scheduler binds the pods there.
+    # The kubelet registers the node (with the labels it knows itself); kube-scheduler binds
+    # the pods there.
     node_name = f"ip-10-0-0-1.{REGION}.compute.internal"
+    kubelet_labels = {"kubernetes.io/hostname": node_name, "kubernetes.io/os": "linux",
+                      "node.kubernetes.io/instance-type": status["instanceType"],
+                      "topology.kubernetes.io/zone": status["zone"]}
     kube_api.put("v1", "nodes", {
         "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": node_name, "labels": claim["metadata"]["labels"]},
+        "metadata": {"name": node_name, "labels": kubelet_labels},
         "spec": {"providerID": status["providerID"]},
         "status": {"allocatable": status["allocatable"],
                    "conditions": [{"type": "Ready", "status": "True"}]},
@@ -166,6 +170,12 @@ def test_scaler_run_launches_registers_and_scales_in(
             conds.get("Registered") == "True" and conds.get("Initialized") == "True"
 
     wait_for(registered, "the NodeClaim registered and initialized", proc, log)
+    # Registration gave the node the claim's labels (Karpenter's sync), kubelet's kept.
+    labels = (kube_api.get("v1", "nodes", node_name) or {})["metadata"]["labels"]
+    assert labels["karpenter.sh/nodepool"] == "default"
+    assert labels["scaler.dev/nodeclaim"] == claim["metadata"]["name"]
+    assert labels["karpenter.sh/capacity-type"] == "on-demand"
+    assert labels["kubernetes.io/hostname"] == node_name
     time.sleep(1.5)  # longer than emptyAfter: a busy node is not touched
     assert kube_api.get("v1", "nodes", node_name) is not None
 
