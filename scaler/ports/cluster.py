@@ -86,6 +86,7 @@ class ClaimView:
     launched: bool = False
     registered: bool = False
     initialized: bool = False
+    drifted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,10 @@ class ManagedCluster(Cluster, Protocol):
                        allocatable: Resources) -> None: ...
 
     def claim_registered(self, name: str, node_name: str, initialized: bool) -> None: ...
+
+    def claim_drifted(self, name: str, reason: str | None) -> None:
+        """Set the claim's Drifted condition (reason None: not drifted)."""
+        ...
 
     def delete_claim(self, name: str) -> None: ...
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pricing import InstanceType
+from scaler.core.disruption.candidates import drift_of
 from scaler.core.model import (
     LABEL_CAPACITY_TYPE,
     LABEL_NODEPOOL,
@@ -275,6 +276,7 @@ class Controller:
             self.cluster.snapshot(), self.cluster.claims(), pools,
             self.cloud.instance_types(pools[0]) if pools else (),
             frozenset(self._nominated))
+        self._mark_drift(view)
         for cand in self.planner.plan(view, now):
             ref = ObjectRef.nodeclaim(cand.claim)
             detail = f"{cand.reason}: {cand.message}" if cand.message else cand.reason
@@ -344,6 +346,26 @@ class Controller:
             self.cluster.delete_claim(claim.name)
         self.metrics.record_termination(node.node_pool, "interrupted")
         self.stats.interrupted += 1
+
+    def _mark_drift(self, view: DisruptionView) -> None:
+        """Keep each registered claim's Drifted condition true to its NodePool as it is now
+        (requirements, labels, taints): what `kubectl get nodeclaims` and the planner see."""
+        if not view.instance_types:
+            return
+        table = InstanceTypeTable(view.instance_types)
+        pools = {p.name: p for p in view.node_pools}
+        nodes = {n.name: n for n in view.snapshot.nodes}
+        for claim in view.claims:
+            node = nodes.get(claim.node_name)
+            pool = pools.get(claim.node_pool)
+            if node is None or pool is None:
+                continue
+            reason = drift_of(node, pool, table)
+            if (reason is not None) != claim.drifted:
+                self.cluster.claim_drifted(claim.name, reason)
+                if reason is not None:
+                    self.cluster.event(ObjectRef.nodeclaim(claim.name), NORMAL, "Drifted",
+                                       f"NodeClaim drifted: {reason}")
 
     # -- prices and cost -----------------------------------------------------------------
 

@@ -81,6 +81,11 @@ class SimulatedManagedCluster:
         self._claims[name] = dataclasses.replace(
             self._claims[name], node_name=node_name, registered=True, initialized=initialized)
 
+    def claim_drifted(self, name: str, reason: str | None) -> None:
+        if name in self._claims:
+            self._claims[name] = dataclasses.replace(self._claims[name],
+                                                     drifted=reason is not None)
+
     def delete_claim(self, name: str) -> None:
         self._claims.pop(name, None)
 

@@ -69,6 +69,7 @@ def claim_view(obj: Mapping[str, Any]) -> ClaimView:
         launched=nc.is_true(obj, nc.LAUNCHED),
         registered=nc.is_true(obj, nc.REGISTERED),
         initialized=nc.is_true(obj, nc.INITIALIZED),
+        drifted=nc.is_true(obj, nc.DRIFTED),
     )
 
 
@@ -215,6 +216,12 @@ class KubernetesCluster:
             nc.condition(nc.INITIALIZED, initialized,
                          "Initialized" if initialized else "NodeNotReady"),
         )
+
+    def claim_drifted(self, name: str, reason: str | None) -> None:
+        self._patch_claim_status(
+            name, {},
+            nc.condition(nc.DRIFTED, reason is not None,
+                         "Drifted" if reason is not None else "NotDrifted", reason or ""))
 
     def _sync_node(self, node_name: str, claim: Mapping[str, Any]) -> None:
         """Karpenter's registration: the node takes the claim's labels (NodePool, capacity

@@ -4,6 +4,7 @@ reported as DisruptionBlocked; once the budget allows, the node, instance and cl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from pricing import load_catalog
 from scaler.adapters.kubernetes import WATCHED, ClusterCache, EventRecorder, Kube
@@ -87,6 +88,48 @@ def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -
         assert ("record_termination", ("default", "underutilized")) in metrics.calls
         assert [e["reason"] for e in kube_api.objects("v1", "events")
                 if e["involvedObject"]["kind"] == "NodeClaim"][-1] == "Consolidated"
+    finally:
+        for r in reflectors:
+            r.stop()
+
+
+class Nothing:
+    def plan(self, view: DisruptionView, now: float) -> Sequence[Candidate]:
+        return []
+
+
+def test_a_claim_whose_node_no_longer_matches_its_nodepool_is_marked_drifted(
+        kube_api: KubeApi, kube: Kube, tmp_path: Path) -> None:
+    (tmp_path / "nodepool.yaml").write_text(
+        "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: default}\n"
+        "spec:\n  template:\n    spec:\n      requirements:\n"
+        "        - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.large]}\n")
+    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1", labels={
+        "node.kubernetes.io/instance-type": "m5.xlarge", "karpenter.sh/nodepool": "default"}))
+    kube_api.put(NC, "nodeclaims", {
+        "metadata": {"name": "default-abc-00001"}, "spec": {"nodePool": "default"},
+        "status": {"providerID": "sim:///us-east-1a/i-1", "nodeName": "n1",
+                   "conditions": [{"type": t, "status": "True"}
+                                  for t in ("Launched", "Registered", "Initialized")]}})
+    cache = ClusterCache()
+    reflectors = [Reflector(kube, k, cache, FAST).start() for k in WATCHED]
+    assert all(r.synced.wait(5) for r in reflectors)
+    fence = ActionFence()
+    cluster = KCluster(kube, cache, fence, EventRecorder(kube, fence))
+    controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
+                            LocalPolicies(str(tmp_path)), fence, planner=Nothing())
+    try:
+        controller.disrupt()
+        assert cluster.events.flush()
+        claim = kube_api.get(NC, "nodeclaims", "default-abc-00001")
+        assert claim is not None
+        [drifted] = [c for c in claim["status"]["conditions"] if c["type"] == "Drifted"]
+        assert drifted["status"] == "True"
+        assert "node.kubernetes.io/instance-type" in drifted["message"]
+        assert [e["reason"] for e in kube_api.objects("v1", "events")] == ["Drifted"]
+        eventually(lambda: cluster.claims()[0].drifted)
+        controller.disrupt()  # unchanged: no second write
+        assert kube_api.count("PATCH", "/nodeclaims/default-abc-00001/status") == 1
     finally:
         for r in reflectors:
             r.stop()
