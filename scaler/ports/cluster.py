@@ -87,6 +87,7 @@ class ClaimView:
     registered: bool = False
     initialized: bool = False
     drifted: bool = False
+    deleting: bool = False  # someone deleted it: terminate gracefully, then let it go
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,7 +210,9 @@ class Controller:
             ref = ObjectRef.nodeclaim(claim.name)
             found = (self.cluster.node_for_provider_id(claim.provider_id)
                      if claim.provider_id else None)
-            if claim.launched and not claim.registered:
+            if claim.deleting:
+                self._terminate(claim, found[0] if found else "")
+            elif claim.launched and not claim.registered:
                 if found is not None:
                     node, ready = found
                     self.cluster.claim_registered(claim.name, node, ready)
@@ -228,6 +230,26 @@ class Controller:
                 self.cluster.claim_registered(claim.name, found[0], True)
             elif not claim.launched and now - claim.created_at > self.settings.launch_ttl:
                 self.cluster.delete_claim(claim.name)
+
+    def _terminate(self, claim: ClaimView, node_name: str) -> None:
+        """A claim someone deleted: drain its node (PDBs respected; a blocked drain waits for
+        the next pass), delete the node, terminate the instance, release the claim."""
+        ref = ObjectRef.nodeclaim(claim.name)
+        if node_name:
+            self.cluster.taint(node_name, DISRUPTED_TAINT)
+            drained = self.cluster.drain(node_name, min(self.settings.drain_timeout, 10.0))
+            if not drained.done:
+                why = "; ".join(sorted(set(drained.blocked.values())))
+                self.cluster.event(ref, WARNING, "DisruptionBlocked",
+                                   f"Cannot terminate NodeClaim yet: {why}")
+                return
+            self.cluster.delete_node(node_name)
+        if claim.provider_id:
+            self._delete_instance(claim.provider_id)
+        self.cluster.delete_claim(claim.name)
+        self.cluster.event(ref, NORMAL, "Terminated",
+                           f"Deleted node/{node_name or '-'} and {claim.provider_id or '-'}")
+        self.metrics.record_termination(claim.node_pool, "deleted")
 
     def _give_up(self, claim: ClaimView, reason: str, message: str) -> None:
         self.cluster.event(ObjectRef.nodeclaim(claim.name), WARNING, reason, message)

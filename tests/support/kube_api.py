@@ -8,6 +8,8 @@ target):
   (both applied as RFC 7386 merge patches), DELETE, for any resource registered in
   `RESOURCES` (core pods, nodes, events; DaemonSets, PDBs, Leases, scaler.dev NodeClaims);
 * the `status` subresource (only `status` is taken from the body);
+* finalizers: DELETE of an object that has some only sets `deletionTimestamp`; the object
+  goes when an update removes the last one;
 * watch streams (chunked JSON lines) from a `resourceVersion`, with BOOKMARK events when
   `allowWatchBookmarks=true`; a resourceVersion older than the compacted history gets the
   API server's `ERROR` event with a 410 `Expired` Status, and `expire_watches()` makes every
@@ -264,7 +266,7 @@ class KubeApi:
                 409, "Conflict",
                 f'Operation cannot be fulfilled on {res.plural} "{name}": the object has been '
                 "modified; please apply your changes to the latest version and try again")
-        for kept in ("uid", "creationTimestamp", "namespace"):
+        for kept in ("uid", "creationTimestamp", "namespace", "deletionTimestamp"):
             if kept in old["metadata"]:
                 meta[kept] = old["metadata"][kept]
         meta["name"] = name
@@ -272,10 +274,20 @@ class KubeApi:
         self._stamp(res, body)
         store[(ns, name)] = body
         self._record(res, "MODIFIED", body)
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            return self._delete(res, ns, name)  # the last finalizer went: now it goes
         return copy.deepcopy(body)
 
     def _delete(self, res: Resource, ns: str, name: str) -> dict[str, Any]:
         store = self._objects[(res.group_version, res.plural)]
+        current = store.get((ns, name))
+        if current is not None and current["metadata"].get("finalizers"):
+            # Finalizers hold the object: it is only marked for deletion.
+            if not current["metadata"].get("deletionTimestamp"):
+                marked = copy.deepcopy(current)
+                marked["metadata"]["deletionTimestamp"] = _now()
+                return self._replace(res, ns, name, marked, check=False)
+            return copy.deepcopy(current)
         old = store.pop((ns, name), None)
         if old is None:
             raise ApiError(404, "NotFound", f'{res.plural} "{name}" not found')

@@ -70,6 +70,7 @@ def claim_view(obj: Mapping[str, Any]) -> ClaimView:
         registered=nc.is_true(obj, nc.REGISTERED),
         initialized=nc.is_true(obj, nc.INITIALIZED),
         drifted=nc.is_true(obj, nc.DRIFTED),
+        deleting=bool(meta.get("deletionTimestamp")),
     )
 
 
@@ -245,13 +246,23 @@ class KubernetesCluster:
                         object_path("v1", "nodes", name=node_name), patch, MERGE_PATCH)
 
     def delete_claim(self, name: str) -> None:
+        """Delete the claim, then release its termination finalizer (its node and instance
+        are gone by now). A crash in between leaves a claim marked for deletion, which the
+        lifecycle pass terminates and releases."""
+        path = object_path(nc.GROUP_VERSION, nc.PLURAL, name=name)
         try:
-            if self._write(f"delete nodeclaim {name}", "DELETE",
-                           object_path(nc.GROUP_VERSION, nc.PLURAL, name=name)) is not None:
-                self.cache.apply(NODECLAIMS, "DELETED", {"metadata": {"name": name}})
+            deleted = self._write(f"delete nodeclaim {name}", "DELETE", path)
+            if deleted is None:
+                return
+            finalizers = list((deleted.get("metadata") or {}).get("finalizers") or ())
+            if nc.TERMINATION_FINALIZER in finalizers:
+                finalizers.remove(nc.TERMINATION_FINALIZER)
+                self._write(f"release nodeclaim {name}", "PATCH", path,
+                            {"metadata": {"finalizers": finalizers or None}}, MERGE_PATCH)
         except KubeApiError as e:
             if e.status != 404:
                 raise
+        self.cache.apply(NODECLAIMS, "DELETED", {"metadata": {"name": name}})
 
     def cordon(self, node_name: str) -> None:
         self._write(f"cordon node {node_name}", "PATCH",

@@ -30,6 +30,9 @@ CONDITIONS: Final = (LAUNCHED, REGISTERED, INITIALIZED, DRIFTED)
 
 # On nodes: which claim a node belongs to (Karpenter's key for the same fact).
 LABEL_NODECLAIM: Final = "scaler.dev/nodeclaim"
+# Held by every claim until its node is drained and deleted and its instance terminated, so
+# `kubectl delete nodeclaim` is a graceful termination (Karpenter's termination finalizer).
+TERMINATION_FINALIZER: Final = "scaler.dev/termination"
 
 
 def now_rfc3339() -> str:
@@ -62,7 +65,8 @@ def nodeclaim_doc(name: str, node_pool: str, requirements: Requirements,
     return {
         "apiVersion": GROUP_VERSION,
         "kind": KIND,
-        "metadata": {"name": name, "labels": {**labels, LABEL_NODEPOOL: node_pool}},
+        "metadata": {"name": name, "labels": {**labels, LABEL_NODEPOOL: node_pool},
+                     "finalizers": [TERMINATION_FINALIZER]},
         "spec": {
             "nodePool": node_pool,
             "requirements": [requirement_doc(r) for r in requirements.values()],

@@ -133,3 +133,36 @@ def test_a_claim_whose_node_no_longer_matches_its_nodepool_is_marked_drifted(
     finally:
         for r in reflectors:
             r.stop()
+
+
+def test_kubectl_delete_nodeclaim_drains_and_terminates_before_it_goes(
+        kube_api: KubeApi, kube: Kube) -> None:
+    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1"))
+    kube_api.put("v1", "pods", pod("web-0", node="n1", owner="ReplicaSet/web"))
+    kube_api.put(NC, "nodeclaims", {
+        "metadata": {"name": "default-abc-00001", "finalizers": ["scaler.dev/termination"]},
+        "spec": {"nodePool": "default"},
+        "status": {"providerID": "sim:///us-east-1a/i-1", "nodeName": "n1",
+                   "conditions": [{"type": t, "status": "True"}
+                                  for t in ("Launched", "Registered", "Initialized")]}})
+    cache = ClusterCache()
+    reflectors = [Reflector(kube, k, cache, FAST).start() for k in WATCHED]
+    assert all(r.synced.wait(5) for r in reflectors)
+    fence = ActionFence()
+    cluster = KCluster(kube, cache, fence, EventRecorder(kube, fence))
+    controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
+                            LocalPolicies(None), fence, planner=Nothing())
+    try:
+        kube_api.delete(NC, "nodeclaims", "default-abc-00001")  # what kubectl delete does
+        held = kube_api.get(NC, "nodeclaims", "default-abc-00001")
+        assert held is not None and held["metadata"]["deletionTimestamp"]  # the finalizer
+        eventually(lambda: cluster.claims()[0].deleting)
+        controller.lifecycle()
+        assert cluster.events.flush()
+        assert kube_api.get(NC, "nodeclaims", "default-abc-00001") is None
+        assert kube_api.get("v1", "nodes", "n1") is None
+        assert kube_api.objects("v1", "pods") == []  # evicted first
+        assert [e["reason"] for e in kube_api.objects("v1", "events")] == ["Terminated"]
+    finally:
+        for r in reflectors:
+            r.stop()
