@@ -146,3 +146,21 @@ def test_a_silent_watch_is_abandoned_after_the_client_read_timeout(
         assert r.lists == 1  # resumed from its resourceVersion, no relist needed
     finally:
         r.stop()
+
+
+def test_a_periodic_relist_heals_what_a_watch_missed(kube_api: KubeApi, kube: Kube) -> None:
+    kube_api.put("v1", "pods", pod("p0"))
+    cache = ClusterCache()
+    r = Reflector(kube, PODS, cache, WatchSettings(watch_timeout=60, read_timeout=5,
+                                                   relist_period=1.0)).start()
+    try:
+        assert r.synced.wait(5)
+        # Something the watch never delivered (a bug, a lost event): only a relist sees it.
+        with kube_api._lock:
+            kube_api._objects[("v1", "pods")][("default", "ghost")] = {
+                **pod("ghost"), "metadata": {**pod("ghost")["metadata"],
+                                             "resourceVersion": "1"}}
+        eventually(lambda: "ghost" in names(cache), timeout=4)
+        assert r.lists >= 2
+    finally:
+        r.stop()
