@@ -187,6 +187,16 @@ class KubernetesCluster:
 
     def claim_launched(self, name: str, node: CloudNode, labels: Mapping[str, str],
                        allocatable: Resources) -> None:
+        # Labels first: a claim that says Launched always has them, so the next pass can
+        # count it as an in-flight node.
+        self._write(f"label nodeclaim {name}", "PATCH",
+                    object_path(nc.GROUP_VERSION, nc.PLURAL, name=name),
+                    {"metadata": {"labels": dict(labels)}}, MERGE_PATCH)
+        current = self.cache.get(NODECLAIMS, name)
+        if current is not None:
+            meta = dict(current.get("metadata") or {})
+            meta["labels"] = {**(meta.get("labels") or {}), **labels}
+            self.cache.apply(NODECLAIMS, "MODIFIED", {**current, "metadata": meta})
         self._patch_claim_status(
             name,
             {"providerID": node.provider_id, "instanceType": node.instance_type,
@@ -197,15 +207,6 @@ class KubernetesCluster:
             nc.condition(nc.REGISTERED, None, "AwaitingRegistration"),
             nc.condition(nc.INITIALIZED, None, "AwaitingRegistration"),
         )
-        # Labels on the claim make it usable as an in-flight node by the next pass.
-        self._write(f"label nodeclaim {name}", "PATCH",
-                    object_path(nc.GROUP_VERSION, nc.PLURAL, name=name),
-                    {"metadata": {"labels": dict(labels)}}, MERGE_PATCH)
-        current = self.cache.get(NODECLAIMS, name)
-        if current is not None:
-            meta = dict(current.get("metadata") or {})
-            meta["labels"] = {**(meta.get("labels") or {}), **labels}
-            self.cache.apply(NODECLAIMS, "MODIFIED", {**current, "metadata": meta})
 
     def claim_registered(self, name: str, node_name: str, initialized: bool) -> None:
         claim = self.cache.get(NODECLAIMS, name) or {}
