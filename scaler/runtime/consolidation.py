@@ -2,11 +2,13 @@
 consolidation by deletion, drift, expiry; budgets, PDBs, do-not-disrupt) behind the
 `DisruptionPlanner` interface.
 
-What the loop executes today: commands that only delete nodes (their pods fit on the nodes
-that stay). Commands that need a replacement launched first are logged and left for later
-(the loop does not yet run launch -> await-ready -> validate -> drain). Validation is
-approximated as Karpenter's is: a command must be proposed again `validation_delay` seconds
-after it was first, by a fresh pass, before it is acted on.
+A command that only deletes nodes (their pods fit on the nodes that stay) is acted on
+directly. A command that replaces nodes carries its replacement claims: the loop launches
+them and drains nothing yet; once they are Ready, a later pass finds the old nodes'
+pods fit on them and proposes deleting the old nodes, which is then acted on like any
+deletion (Karpenter's launch -> await-ready -> validate -> drain, spread over passes).
+Validation is approximated as Karpenter's is: a command must be proposed again
+`validation_delay` seconds after it was first, by a fresh pass, before it is acted on.
 """
 
 from __future__ import annotations
@@ -74,26 +76,24 @@ class ConsolidationPlanner:
             if node in claims:
                 log.debug("node %s may not be disrupted: %s", node, why)
         by_command: dict[int, list[Candidate]] = {}
-        replacing: set[int] = set()
+        new_claims = {c.name: c for c in plan.replacements}
         for d in plan.disruptions:
             claim = claims.get(d.node)
             if claim is None:
                 continue
-            if d.replacements:
-                replacing.add(d.command)
-            message = d.detail or f"{d.method}: {len(d.pods)} pods move to other nodes" \
-                if d.pods else d.detail or f"node {d.node} holds no pods"
+            if d.pods:
+                message = d.detail or f"{d.method}: {len(d.pods)} pods move " + (
+                    f"to {len(d.replacements)} cheaper replacement(s)" if d.replacements
+                    else "to other nodes")
+            else:
+                message = d.detail or f"node {d.node} holds no pods"
             by_command.setdefault(d.command, []).append(Candidate(
                 claim.name, d.node, claim.node_pool, claim.provider_id,
-                REASONS.get(d.reason, d.reason.capitalize()), d.savings_per_hour, message))
+                REASONS.get(d.reason, d.reason.capitalize()), d.savings_per_hour, message,
+                tuple(new_claims[r] for r in d.replacements if r in new_claims)))
         out: list[Candidate] = []
         proposed: set[tuple[str, str]] = set()
-        for command, cands in sorted(by_command.items()):
-            if command in replacing:
-                log.info("not acting on %s (%s): it needs a replacement launched first, which "
-                         "the loop does not do yet", ", ".join(c.node for c in cands),
-                         cands[0].reason)
-                continue
+        for _, cands in sorted(by_command.items()):
             keys = [(c.node, c.reason) for c in cands]
             proposed.update(keys)
             first = min(self._first_seen.setdefault(k, now) for k in keys)

@@ -8,6 +8,7 @@ two calls. A pass that fails logs one line and leaves the next pass to try again
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -40,7 +41,12 @@ from scaler.ports.cloud import (
 from scaler.ports.cluster import ClaimView, ClusterError, ManagedCluster, ObjectRef
 from scaler.ports.fence import Fence, NotLeaderError
 from scaler.runtime.batcher import Batcher
-from scaler.runtime.disruption import DisruptionPlanner, DisruptionView, EmptinessPlanner
+from scaler.runtime.disruption import (
+    Candidate,
+    DisruptionPlanner,
+    DisruptionView,
+    EmptinessPlanner,
+)
 from scaler.runtime.metrics import MetricsRecorder, NullMetrics
 from scaler.runtime.policies import PolicyHolder
 from scaler.simulation.provision import check_node_pools
@@ -72,6 +78,7 @@ class PassStats:
     disrupted: int = 0
     blocked: int = 0
     interrupted: int = 0
+    replacements: int = 0
 
 
 class Controller:
@@ -96,6 +103,8 @@ class Controller:
         self._lock = threading.Lock()  # one decision pass at a time
         self._nominated: dict[str, float] = {}  # node or claim -> when pods were last sent
         self._pending_checked = float("-inf")
+        # Node being replaced -> (its replacement claims, when they were launched).
+        self._replacing: dict[str, tuple[frozenset[str], float]] = {}
 
     # -- provisioning --------------------------------------------------------------------
 
@@ -152,16 +161,16 @@ class Controller:
             self._launch(claim, by_pool[claim.node_pool], catalog)
 
     def _launch(self, claim: ClaimPlan, pool: NodePool,
-                catalog: Mapping[str, InstanceType]) -> None:
+                catalog: Mapping[str, InstanceType], nominate: bool = True) -> bool:
         first = claim.options[0] if claim.options else None
         what = (f"launch node claim {claim.name} for {len(claim.pods)} pods "
                 f"({first.instance_type} {first.capacity_type} in {first.zone} "
                 f"at ${first.price:.4f}/h first)" if first else f"launch {claim.name}")
         if not self.fence.allow(what):
-            for pod in claim.pods:
+            for pod in claim.pods if nominate else ():
                 self.cluster.event(ObjectRef.pod(pod.key), NORMAL, "Nominated",
                                    f"dry run: pod would schedule on nodeclaim/{claim.name}")
-            return
+            return False
         self.cluster.create_claim(claim.name, pool.name, claim.requirements, pool.taints,
                                   claim.requests, pool.labels)
         request = NodeClaimRequest(claim.name, pool.name, claim.requirements, claim.options,
@@ -179,7 +188,7 @@ class Controller:
                 self.cluster.event(ObjectRef.pod(pod.key), WARNING, "FailedScheduling",
                                    f"launching nodeclaim/{claim.name} failed: {e}")
             self.cluster.delete_claim(claim.name)
-            return
+            return False
         it = catalog.get(node.instance_type)
         labels = dict(it.labels) if it else {}
         labels.update(pool.labels)
@@ -194,9 +203,11 @@ class Controller:
         self.cluster.event(ref, NORMAL, "Launched",
                            f"Launched {node.instance_type} ({node.capacity_type}) in {node.zone}"
                            f" as {node.provider_id} at ${node.price_per_hour:.4f}/h")
-        self._nominated[claim.name] = self.clock()
-        for pod in claim.pods:
-            self.cluster.bind(pod.key, claim.name)
+        if nominate:
+            self._nominated[claim.name] = self.clock()
+            for pod in claim.pods:
+                self.cluster.bind(pod.key, claim.name)
+        return True
 
     # -- node claim lifecycle ------------------------------------------------------------
 
@@ -294,14 +305,26 @@ class Controller:
         for name, at in list(self._nominated.items()):
             if now - at >= self.settings.nomination_ttl:
                 del self._nominated[name]
+        claims = {c.name: c for c in self.cluster.claims()}
+        for node, (names, at) in list(self._replacing.items()):
+            if now - at > self.settings.registration_ttl or not names <= set(claims):
+                del self._replacing[node]  # a replacement failed or was given up: re-decide
+        replacements = {n for names, _ in self._replacing.values() for n in names}
         view = DisruptionView(
-            self.cluster.snapshot(), self.cluster.claims(), pools,
+            self.cluster.snapshot(), list(claims.values()), pools,
             self.cloud.instance_types(pools[0]) if pools else (),
-            frozenset(self._nominated))
+            frozenset(self._nominated) | replacements)
         self._mark_drift(view)
+        launched: dict[str, str] = {}  # the planner's replacement claim -> the launched one
         for cand in self.planner.plan(view, now):
             ref = ObjectRef.nodeclaim(cand.claim)
             detail = f"{cand.reason}: {cand.message}" if cand.message else cand.reason
+            if cand.replacements:
+                self._replace(cand, view, detail, launched, now)
+                continue
+            waiting = self._replacing.get(cand.node)
+            if waiting is not None and not all(claims[n].initialized for n in waiting[0]):
+                continue  # its replacements are not Ready yet
             if not self.fence.allow(f"disrupt node {cand.node} ({detail})"):
                 self.cluster.event(ref, NORMAL, "DisruptionTerminating",
                                    f"dry run: would disrupt NodeClaim: {detail}")
@@ -325,6 +348,7 @@ class Controller:
             self.cluster.delete_node(cand.node)
             self._delete_instance(cand.provider_id)
             self.cluster.delete_claim(cand.claim)
+            self._replacing.pop(cand.node, None)
             self.stats.disrupted += 1
             self.metrics.record_termination(cand.node_pool, cand.reason.lower())
             self.metrics.record_disruption_decision(cand.reason.lower(), "delete")
@@ -368,6 +392,40 @@ class Controller:
             self.cluster.delete_claim(claim.name)
         self.metrics.record_termination(node.node_pool, "interrupted")
         self.stats.interrupted += 1
+
+    def _replace(self, cand: Candidate, view: DisruptionView, detail: str,
+                 launched: dict[str, str], now: float) -> None:
+        """Launch the node's replacements; it is drained only once they are Ready (a later
+        pass proposes deleting it then)."""
+        if cand.node in self._replacing:
+            return
+        ref = ObjectRef.nodeclaim(cand.claim)
+        if not self.fence.allow(f"launch {len(cand.replacements)} replacement(s) for node "
+                                f"{cand.node} ({detail})"):
+            self.cluster.event(ref, NORMAL, "DisruptionLaunching",
+                               f"dry run: would launch replacements: {detail}")
+            self.metrics.record_disruption_decision(cand.reason.lower(), "dry_run")
+            return
+        pools = {p.name: p for p in view.node_pools}
+        catalog = {it.name: it for it in view.instance_types}
+        names = []
+        for claim in cand.replacements:
+            if claim.name not in launched:
+                pool = pools.get(claim.node_pool)
+                if pool is None:
+                    return
+                # Claim names must never repeat (a launch is found again by its name).
+                fresh = dataclasses.replace(
+                    claim, name=f"{pool.name}-{secrets.token_hex(3)}-r{len(launched) + 1}")
+                if not self._launch(fresh, pool, catalog, nominate=False):
+                    return
+                launched[claim.name] = fresh.name
+            names.append(launched[claim.name])
+        self._replacing[cand.node] = (frozenset(names), now)
+        self.stats.replacements += len(names)
+        self.metrics.record_disruption_decision(cand.reason.lower(), "replace")
+        self.cluster.event(ref, NORMAL, "DisruptionLaunching",
+                           f"Launching NodeClaim {', '.join(names)}: {detail}")
 
     def _mark_drift(self, view: DisruptionView) -> None:
         """Keep each registered claim's Drifted condition true to its NodePool as it is now

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from pricing import InstanceType
 from scaler.core.model import NodePool, Snapshot
+from scaler.core.scheduling.scheduler import ClaimPlan
 from scaler.ports.cluster import ClaimView
 
 EMPTY = "Empty"
@@ -40,6 +41,8 @@ class Candidate:
     reason: str  # Karpenter's disruption reasons: Empty, Underutilized, Drifted
     savings_per_hour: float = 0.0
     message: str = ""
+    # Capacity to launch (and wait for) before this node is drained; empty: delete only.
+    replacements: tuple[ClaimPlan, ...] = ()
 
 
 class DisruptionPlanner(Protocol):

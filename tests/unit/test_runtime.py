@@ -161,3 +161,67 @@ def test_consolidation_planner_deletes_an_underutilized_node_after_validation() 
     protected = DisruptionView(view.snapshot, claims, view.node_pools, view.instance_types,
                                frozenset({"claim-a", "claim-b"}))
     assert planner.plan(protected, now=1017) == []
+
+
+POOL_YAML = """\
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      requirements:
+        - {key: node.kubernetes.io/instance-type, operator: In, values: [%s]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+"""
+
+
+def test_the_loop_replaces_an_underutilized_node_before_draining_it(tmp_path: Path) -> None:
+    """Simulated cluster and cloud: launch, then a cheaper replacement is launched and Ready
+    before the old node is drained and deleted; the pod lands on the replacement."""
+    from pricing import load_catalog
+    from scaler.adapters.simulated import SimulatedCloud
+    from scaler.policy import load_policies
+    from scaler.ports.fence import OpenFence
+    from scaler.runtime.consolidation import ConsolidationPlanner
+    from scaler.runtime.controller import Controller, LoopSettings
+    from scaler.runtime.policies import PolicyHolder
+    from scaler.runtime.simulated import SimulatedManagedCluster
+
+    def policies(types: str) -> object:
+        d = tmp_path / types.replace(",", "_").replace(" ", "")
+        d.mkdir()
+        (d / "pool.yaml").write_text(POOL_YAML % types)
+        return load_policies(d)
+
+    web = Pod("default", "web-0", Resources.parse({"cpu": "500m", "memory": "1Gi"}),
+              owner_kind="ReplicaSet", owner_name="web")
+    cluster = SimulatedManagedCluster(Snapshot(pods=(web,)))
+    holder = PolicyHolder(policies("m5.4xlarge"))  # type: ignore[arg-type]
+    controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")), holder,
+                            OpenFence(), planner=ConsolidationPlanner(validation_delay=0),
+                            settings=LoopSettings(nomination_ttl=0))
+    controller.provision()
+    controller.lifecycle()
+    [old] = cluster.claims()
+    assert old.instance_type == "m5.4xlarge" and old.initialized
+
+    holder.apply(policies("m5.large, m5.4xlarge"), "rev2")  # cheaper types are allowed now
+    controller.disrupt()
+    assert controller.stats.replacements == 1 and controller.stats.disrupted == 0
+    [new] = [c for c in cluster.claims() if c.name != old.name]
+    assert new.instance_type == "m5.large"
+    assert [p.node_name for p in cluster.snapshot().pods] == [old.node_name]  # not drained yet
+
+    controller.disrupt()  # the replacement is launched but not Ready: nothing happens
+    assert controller.stats.disrupted == 0
+    controller.lifecycle()  # now it is
+    controller.disrupt()
+    assert controller.stats.disrupted == 1
+    assert [c.name for c in cluster.claims()] == [new.name]
+    controller.provision()
+    [ready] = cluster.claims()
+    assert ready.node_name and [p.node_name for p in cluster.snapshot().pods] == [ready.node_name]
+    reasons = [r for ref, _, r, _ in cluster.events if ref.name == old.name]
+    assert reasons == ["Launched", "Registered", "DisruptionLaunching",
+                       "DisruptionTerminating", "Consolidated"]
