@@ -140,11 +140,14 @@ class Reflector:
                              self.resource_version)
                     continue
                 self.last_error = str(e)
+                if e.status == 404 and "." in self.kind.group_version.split("/")[0]:
+                    self.last_error += (f" (is the {self.kind.kind} CustomResourceDefinition "
+                                        "installed? helm/scaler/crds/)")
                 failures += 1
                 delay = min(self.settings.backoff_cap,
                             self.settings.backoff_base * 2 ** min(failures - 1, 10))
                 delay *= 0.5 + random.random() / 2
-                log.warning("%s; retrying in %.1fs", e, delay)
+                log.warning("%s; retrying in %.1fs", self.last_error, delay)
                 self._stop.wait(delay)
 
     def start(self) -> Reflector:

@@ -164,3 +164,19 @@ def test_a_periodic_relist_heals_what_a_watch_missed(kube_api: KubeApi, kube: Ku
         assert r.lists >= 2
     finally:
         r.stop()
+
+
+def test_a_missing_crd_is_named_while_the_cache_waits(kube_api: KubeApi, kube: Kube) -> None:
+    from scaler.adapters.kubernetes.cache import Kind
+
+    widgets = Kind("example.dev/v1", "widgets", "Widget", False)
+    r = Reflector(kube, widgets, ClusterCache(), FAST).start()
+    try:
+        eventually(lambda: r.last_error is not None)
+        assert not r.synced.is_set()
+        assert r.last_error == (
+            "Kubernetes API: list widgets: 404 NotFound: the server could not find the "
+            "requested resource (example.dev/v1 widgets) (is the Widget "
+            "CustomResourceDefinition installed? helm/scaler/crds/)")
+    finally:
+        r.stop()
