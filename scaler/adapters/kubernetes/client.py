@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,7 +206,3 @@ def object_path(group_version: str, plural: str, namespace: str | None = None,
     if subresource:
         parts.append(subresource)
     return "/".join(parts)
-
-
-def names(items: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [str((i.get("metadata") or {}).get("name", "")) for i in items]

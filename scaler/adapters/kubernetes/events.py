@@ -30,18 +30,8 @@ log = logging.getLogger(__name__)
 NORMAL: Final = "Normal"
 WARNING: Final = "Warning"
 
-# Karpenter's reasons.
+# Karpenter's reason for a pod's nomination (the loop names the others where it decides).
 NOMINATED: Final = "Nominated"
-FAILED_SCHEDULING: Final = "FailedScheduling"
-LAUNCHED: Final = "Launched"
-REGISTERED: Final = "Registered"
-INSUFFICIENT_CAPACITY: Final = "InsufficientCapacityError"
-DISRUPTION_BLOCKED: Final = "DisruptionBlocked"
-DISRUPTION_TERMINATING: Final = "DisruptionTerminating"
-CONSOLIDATED: Final = "Consolidated"
-EVICTED: Final = "Evicted"
-FAILED_DRAINING: Final = "FailedDraining"
-TERMINATING: Final = "Terminating"
 
 
 class EventRecorder:
