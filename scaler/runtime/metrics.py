@@ -81,3 +81,33 @@ class NullMetrics:
 
     def set_leader(self, leader: bool) -> None:
         pass
+
+
+class HealthReporter(Protocol):
+    """What the loop tells the probes (`scaler.runtime.http.Health` on branch issue7h has
+    these methods): a heartbeat from every job run on leader and standby alike, whether
+    policies are loaded and caches synced, and the replica's role."""
+
+    def heartbeat(self) -> None: ...
+
+    def set_policies_loaded(self, loaded: bool) -> None: ...
+
+    def set_caches_synced(self, synced: bool) -> None: ...
+
+    def set_role(self, role: str | None) -> None:
+        """"leader", "standby", or None while the election has not answered yet."""
+        ...
+
+
+class NullHealth:
+    def heartbeat(self) -> None:
+        pass
+
+    def set_policies_loaded(self, loaded: bool) -> None:
+        pass
+
+    def set_caches_synced(self, synced: bool) -> None:
+        pass
+
+    def set_role(self, role: str | None) -> None:
+        pass

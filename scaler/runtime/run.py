@@ -44,7 +44,7 @@ from scaler.runtime.consolidation import ConsolidationPlanner
 from scaler.runtime.controller import Controller, LoopSettings
 from scaler.runtime.disruption import DisruptionPlanner, EmptinessPlanner
 from scaler.runtime.fence import ActionFence
-from scaler.runtime.metrics import MetricsRecorder, NullMetrics
+from scaler.runtime.metrics import HealthReporter, MetricsRecorder, NullHealth, NullMetrics
 from scaler.runtime.policies import GitPolicies, LocalPolicies, PolicyHolder
 from scaler.runtime.settings import RunSettings
 
@@ -88,9 +88,12 @@ def _update_node_classes(cloud: CloudProvider) -> Callable[[PolicySet, str], Non
 
 
 class Runtime:
-    def __init__(self, settings: RunSettings, metrics: MetricsRecorder | None = None) -> None:
+    def __init__(self, settings: RunSettings, metrics: MetricsRecorder | None = None,
+                 health: HealthReporter | None = None) -> None:
         self.settings = settings
         self.metrics: MetricsRecorder = metrics or NullMetrics()
+        self.health: HealthReporter = health or NullHealth()
+        self._elector: Any = None
         self.stop_event = threading.Event()
         self.lost_lease = False
         self._stopping = False
@@ -125,7 +128,9 @@ class Runtime:
             controller = self._build_kubernetes(policies)
         policies.listen(lambda p, rev: self.metrics.set_policy_revision(rev))
         self.metrics.set_policy_ready(policies.ready)
+        self.health.set_policies_loaded(policies.ready)
         policies.listen(lambda p, rev: self.metrics.set_policy_ready(True))
+        policies.listen(lambda p, rev: self.health.set_policies_loaded(True))
         self.controller = controller
         return controller
 
@@ -201,6 +206,7 @@ class Runtime:
             )
         self.fence = ActionFence(dry_run=s.dry_run,
                                  is_leader=elector.is_leader if elector else None)
+        self._elector = elector
         cache = ClusterCache()
         w = s.watch
         informers = Informers(kube, cache, WATCHED, WatchSettings(
@@ -238,8 +244,16 @@ class Runtime:
             self.lost_lease = True
             self.stop_event.set()
 
+    def _role(self) -> str | None:
+        if self._elector is not None and self._elector.attempts == 0:
+            return None  # the election has not answered yet
+        return "leader" if self.fence is None or self.fence.leading() else "standby"
+
     def _leading_only(self, fn: Callable[[], None]) -> Callable[[], None]:
         def job() -> None:
+            # Every replica beats: a standby is healthy while its loop runs.
+            self.health.heartbeat()
+            self.health.set_role(self._role())
             if self.fence is not None and not self.fence.leading():
                 return
             fn()
@@ -296,6 +310,7 @@ class Runtime:
                     r.last_error or f"{r.kind.plural} not listed yet"
                     for r in informers.reflectors if not r.synced.is_set()))
             log.info("cache synced")
+        self.health.set_caches_synced(True)
         sched = self.scheduler(controller, controller.policies.sync)
         sched.start()
         log.info("scaler running%s%s", " (dry run)" if self.settings.dry_run else "",

@@ -225,3 +225,31 @@ def test_the_loop_replaces_an_underutilized_node_before_draining_it(tmp_path: Pa
     reasons = [r for ref, _, r, _ in cluster.events if ref.name == old.name]
     assert reasons == ["Launched", "Registered", "DisruptionLaunching",
                        "DisruptionTerminating", "Consolidated"]
+
+
+class Calls:
+    """Records every call made on it (a metrics recorder or health reporter stand-in)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return lambda *args: self.calls.append((name, args))
+
+    def names(self) -> set[str]:
+        return {n for n, _ in self.calls}
+
+
+def test_the_loop_reports_to_the_metrics_recorder_and_the_probes() -> None:
+    from scaler.runtime.run import Runtime
+
+    small = Path(__file__).resolve().parents[1] / "fixtures" / "snapshots" / "small"
+    settings = load_settings(None, {"simulate": True, "snapshots": [str(small)],
+                                    "runFor": 1.5, "batch": {"idle": 0.2, "max": 1}}, {})
+    metrics, health = Calls(), Calls()
+    assert Runtime(settings, metrics, health).run(install_signals=False) == 0  # type: ignore
+    assert ("record_launch", ("default", "provisioning")) in metrics.calls
+    assert {"set_pending", "observe_scheduling", "set_policy_ready"} <= metrics.names()
+    assert ("set_caches_synced", (True,)) in health.calls
+    assert ("set_policies_loaded", (True,)) in health.calls
+    assert ("set_role", ("leader",)) in health.calls and "heartbeat" in health.names()

@@ -75,6 +75,7 @@ class LeaderElector:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.attempts = 0  # finished acquire/renew attempts: 0 until the election answered
 
     # -- the fence's view ----------------------------------------------------------------
 
@@ -182,6 +183,8 @@ class LeaderElector:
             except KubeApiError as e:
                 log.warning("%s", e)
                 ok = False
+            else:
+                self.attempts += 1
             if not ok and self._leading:
                 if self.clock() - self._renewed_at >= s.renew_deadline:
                     self._lost("could not renew the lease within the renew deadline")
