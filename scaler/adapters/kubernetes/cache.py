@@ -19,8 +19,10 @@ from scaler.core.model import DaemonSet, Node, Pod, PodDisruptionBudget, Snapsho
 from scaler.errors import UserError
 from scaler.snapshot.disruption import pod_disruption_budget
 from scaler.snapshot.documents import RawObject
-from scaler.snapshot.loader import SYSTEM_PRIORITY_CLASSES
+from scaler.snapshot.loader import _priority_classes
 from scaler.snapshot.objects import Converter
+from scaler.snapshot.scheduling import Namespaces
+from scaler.snapshot.volumes import Storage
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,16 @@ NODES: Final = Kind("v1", "nodes", "Node", False)
 DAEMONSETS: Final = Kind("apps/v1", "daemonsets", "DaemonSet", True)
 PDBS: Final = Kind("policy/v1", "poddisruptionbudgets", "PodDisruptionBudget", True)
 NODECLAIMS: Final = Kind("scaler.dev/v1alpha1", "nodeclaims", "NodeClaim", False)
-WATCHED: Final = (PODS, NODES, DAEMONSETS, PDBS, NODECLAIMS)
+# What pods' models depend on besides the pods: volumes pin pods to zones, namespace labels
+# feed affinity namespaceSelectors, PriorityClasses give priorities.
+PVCS: Final = Kind("v1", "persistentvolumeclaims", "PersistentVolumeClaim", True)
+PVS: Final = Kind("v1", "persistentvolumes", "PersistentVolume", False)
+STORAGE_CLASSES: Final = Kind("storage.k8s.io/v1", "storageclasses", "StorageClass", False)
+NAMESPACES: Final = Kind("v1", "namespaces", "Namespace", False)
+PRIORITY_CLASSES: Final = Kind("scheduling.k8s.io/v1", "priorityclasses", "PriorityClass",
+                               False)
+CONTEXT: Final = (PVCS, PVS, STORAGE_CLASSES, NAMESPACES, PRIORITY_CLASSES)
+WATCHED: Final = (PODS, NODES, DAEMONSETS, PDBS, NODECLAIMS, *CONTEXT)
 
 Listener = Callable[[Kind, str, Mapping[str, Any]], None]
 
@@ -75,7 +86,11 @@ class ClusterCache:
         self._pending: set[str] = set()
         self._node_by_provider: dict[str, str] = {}
         self._models: dict[tuple[Kind, str], tuple[str, object]] = {}
-        self._converter = Converter(dict(SYSTEM_PRIORITY_CLASSES))
+        # Pod and DaemonSet models depend on the CONTEXT kinds too: a change to any of them
+        # makes a new converter and new models.
+        self._context = 0
+        self._converter_context = -1
+        self._converter = Converter({})
         self._listeners: list[Listener] = []
         self.generation = 0  # bumped on every change
 
@@ -113,6 +128,8 @@ class ClusterCache:
         self._remove(kind, key)
         self._objects[kind][key] = obj
         self.generation += 1
+        if kind in CONTEXT:
+            self._context += 1
         if kind is PODS and not _terminal(obj):
             node = _node_of(obj)
             if node:
@@ -130,6 +147,8 @@ class ClusterCache:
         if old is None:
             return
         self.generation += 1
+        if kind in CONTEXT:
+            self._context += 1
         if kind is PODS:
             node = _node_of(old)
             if node:
@@ -171,6 +190,11 @@ class ClusterCache:
     def snapshot(self) -> Snapshot:
         """The model of everything cached; objects the reader rejects are left out (logged)."""
         with self._lock:
+            if self._converter_context != self._context:
+                self._converter = self._new_converter()
+                self._converter_context = self._context
+                for key in [k for k in self._models if k[0] in (PODS, DAEMONSETS)]:
+                    del self._models[key]
             nodes = [m for m in self._models_of(NODES) if isinstance(m, Node)]
             pods = [m for m in self._models_of(PODS) if isinstance(m, Pod)]
             daemonsets = [m for m in self._models_of(DAEMONSETS) if isinstance(m, DaemonSet)]
@@ -178,6 +202,27 @@ class ClusterCache:
             pdbs = tuple(self._objects[PDBS].values())
         return Snapshot(nodes=tuple(nodes), pods=tuple(pods), daemonsets=tuple(daemonsets),
                         pod_disruption_budgets=pdbs, disruption_budgets=tuple(budgets))
+
+    def _raw(self, kind: Kind) -> list[RawObject]:
+        return [RawObject.of(kind.kind, o, SOURCE, key)
+                for key, o in sorted(self._objects[kind].items())]
+
+    def _new_converter(self) -> Converter:
+        """The snapshot reader's converter, with what the cluster holds now."""
+        try:
+            classes, default = _priority_classes(self._raw(PRIORITY_CLASSES))
+        except UserError as e:
+            log.warning("PriorityClasses left out: %s", e.render())
+            classes, default = _priority_classes([])
+        labels: dict[str, dict[str, str]] = {}
+        for ns in self._objects[NAMESPACES].values():
+            meta = ns.get("metadata") or {}
+            raw = meta.get("labels") or {}
+            labels[str(meta.get("name", ""))] = {str(k): str(v) for k, v in raw.items()}
+        for pod in self._objects[PODS].values():
+            labels.setdefault(str((pod.get("metadata") or {}).get("namespace") or "default"), {})
+        storage = Storage(self._raw(PVCS), self._raw(PVS), self._raw(STORAGE_CLASSES))
+        return Converter(classes, default, Namespaces(labels), storage)
 
     def _models_of(self, kind: Kind) -> list[object]:
         out = []

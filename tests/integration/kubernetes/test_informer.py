@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from scaler.adapters.kubernetes import ClusterCache, Kube, Reflector, WatchSettings
-from scaler.adapters.kubernetes.cache import NODES, PODS
+from scaler.adapters.kubernetes.cache import PODS, PRIORITY_CLASSES, WATCHED
 from scaler.core.model import Snapshot
 from scaler.snapshot import load_snapshot
 from tests.integration.kubernetes.conftest import node, pod
@@ -94,24 +94,45 @@ def test_bookmarks_move_the_resource_version_so_a_reconnect_needs_no_relist(
 
 def test_the_cache_builds_the_same_model_as_a_snapshot_file(
         kube_api: KubeApi, kube: Kube, tmp_path: Path) -> None:
-    objects = [node("n1", "aws:///eu-west-1a/i-1", labels={"topology.kubernetes.io/zone": "a"}),
-               pod("bound", node="n1", labels={"app": "web"}),
-               pod("pending", cpu="1500m", labels={"app": "web"}),
-               pod("ds-pod", node="n1", owner="DaemonSet/agent")]
-    for obj in objects:
-        kube_api.put("v1", "nodes" if obj["kind"] == "Node" else "pods", obj)
+    pending = pod("pending", cpu="1500m", labels={"app": "web"})
+    pending["spec"]["priorityClassName"] = "high"
+    pending["spec"]["volumes"] = [{"name": "data",
+                                   "persistentVolumeClaim": {"claimName": "data"}}]
+    objects = {
+        ("v1", "nodes"): [node("n1", "aws:///eu-west-1a/i-1",
+                               labels={"topology.kubernetes.io/zone": "eu-west-1a"})],
+        ("v1", "pods"): [pod("bound", node="n1", labels={"app": "web"}), pending,
+                         pod("ds-pod", node="n1", owner="DaemonSet/agent")],
+        ("scheduling.k8s.io/v1", "priorityclasses"): [
+            {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+             "metadata": {"name": "high"}, "value": 1000}],
+        ("v1", "persistentvolumeclaims"): [
+            {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+             "metadata": {"name": "data", "namespace": "default"},
+             "spec": {"volumeName": "pv-1", "accessModes": ["ReadWriteOnce"]},
+             "status": {"phase": "Bound"}}],
+        ("v1", "persistentvolumes"): [
+            {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv-1"},
+             "spec": {"capacity": {"storage": "10Gi"}, "nodeAffinity": {"required": {
+                 "nodeSelectorTerms": [{"matchExpressions": [{
+                     "key": "topology.kubernetes.io/zone", "operator": "In",
+                     "values": ["eu-west-1b"]}]}]}}}}],
+    }
+    for (gv, plural), objs in objects.items():
+        for obj in objs:
+            kube_api.put(gv, plural, obj)
     cache = ClusterCache()
-    reflectors = [Reflector(kube, kind, cache, FAST).start() for kind in (PODS, NODES)]
+    reflectors = [Reflector(kube, kind, cache, FAST).start() for kind in WATCHED]
     try:
         assert all(r.synced.wait(5) for r in reflectors)
         from_api = cache.snapshot()
     finally:
         for r in reflectors:
             r.stop()
-    path = tmp_path / "snapshot.yaml"
     # What `kubectl get -o yaml` would print: the objects as the API server holds them.
-    path.write_text(yaml.safe_dump_all(kube_api.objects("v1", "nodes")
-                                       + kube_api.objects("v1", "pods")))
+    path = tmp_path / "snapshot.yaml"
+    path.write_text(yaml.safe_dump_all(
+        [o for gv, plural in objects for o in kube_api.objects(gv, plural)]))
     from_file = load_snapshot([path])
 
     def plain(s: Snapshot) -> tuple[object, ...]:
@@ -120,9 +141,17 @@ def test_the_cache_builds_the_same_model_as_a_snapshot_file(
                              key=lambda p: p.key)))
 
     assert plain(from_api) == plain(from_file)
-    assert [p.name for p in from_api.pending_pods] == ["pending"]
+    [waiting] = from_api.pending_pods
+    assert waiting.name == "pending" and waiting.priority == 1000
+    # Its volume pins it to eu-west-1b, as the snapshot reader says.
+    [term] = waiting.scheduling.alternatives()
+    assert term.requirements["topology.kubernetes.io/zone"].values == {"eu-west-1b"}
     assert cache.pending_pod_keys() == {"default/pending"}
     assert [p["metadata"]["name"] for p in cache.pods_on("n1")] == ["bound", "ds-pod"]
+    # A PriorityClass edited later: the pods' models follow (they are built again).
+    cache.apply(PRIORITY_CLASSES, "MODIFIED", {
+        "metadata": {"name": "high", "resourceVersion": "999999"}, "value": 5})
+    assert cache.snapshot().pending_pods[0].priority == 5
 
 
 def test_a_silent_watch_is_abandoned_after_the_client_read_timeout(
