@@ -382,6 +382,7 @@ class Controller:
         node_name = claim.node_name if claim else ""
         if node_name:
             self.cluster.taint(node_name, DISRUPTED_TAINT)
+            self._launch_ahead(node_name)
             drained = self.cluster.drain(node_name, self.settings.drain_timeout)
             for pod, why in drained.blocked.items():
                 self.cluster.event(ObjectRef.pod(pod), WARNING, "DisruptionBlocked",
@@ -446,6 +447,28 @@ class Controller:
                 if reason is not None:
                     self.cluster.event(ObjectRef.nodeclaim(claim.name), NORMAL, "Drifted",
                                        f"NodeClaim drifted: {reason}")
+
+    def _launch_ahead(self, node_name: str) -> None:
+        """Launch capacity for the pods of a node about to go, before they are evicted (the
+        Spot warning gives two minutes): their replacements, pending, find it in flight."""
+        pools = list(self.policies.current.node_pools)
+        snap = self.cluster.snapshot()
+        displaced = [dataclasses.replace(p, node_name=None) for p in snap.pods
+                     if p.node_name == node_name and not p.is_daemonset_pod
+                     and p.owner_kind not in (None, "Node")]  # only what a controller recreates
+        if not displaced or not pools or not self.policies.ready:
+            return
+        types = {p.name: list(self.cloud.instance_types(p)) for p in pools}
+        table = InstanceTypeTable(types[pools[0].name])
+        nodes = [n for n in snap.nodes if n.name != node_name]
+        bound = [p for p in snap.bound_pods if p.node_name != node_name]
+        result = Scheduler(table, pools, nodes, bound, snap.daemonsets,
+                           claim_prefix=f"{secrets.token_hex(3)}-").solve(displaced)
+        by_pool = {p.name: p for p in pools}
+        for claim in result.claims:
+            catalog = {it.name: it for it in types.get(claim.node_pool, ())}
+            if self._launch(claim, by_pool[claim.node_pool], catalog, nominate=False):
+                self._nominated[claim.name] = self.clock()  # its pods are on their way
 
     # -- prices and cost -----------------------------------------------------------------
 

@@ -251,12 +251,20 @@ def test_a_spot_interruption_drains_the_node_and_provisioning_replaces_it(
     [warning] = wait_for(lambda: events(kube_api, "SpotInterrupted"), "SpotInterrupted",
                          proc, log)
     assert warning["involvedObject"]["name"] == first["metadata"]["name"]
-    # The pods were evicted (through the Eviction API); their ReplicaSet makes new ones.
+    # Capacity for the pods was launched before they were evicted (through the Eviction
+    # API); their ReplicaSet makes new ones, which go to it: no further launch.
     assert kube_api.count("POST", "/eviction") == 3
+    assert kube_api.count("POST", "/nodeclaims") == 2
     for name in names:
         kube_api.put("v1", "pods", pod(f"{name}-new", cpu="600m", labels={"app": "web"},
                                        owner="ReplicaSet/web-abc"))
     second = launched_claim(kube_api, proc, log, frozenset({first["metadata"]["name"]}))
+    nominated = wait_for(lambda: [e for e in events(kube_api, "Nominated")
+                                  if e["involvedObject"]["name"].endswith("-new")],
+                         "the new pods nominated", proc, log)
+    assert all(second["metadata"]["name"] in e["message"] for e in nominated)
+    time.sleep(0.5)
+    assert kube_api.count("POST", "/nodeclaims") == 2
     [replacement] = world.instances()
     assert replacement["InstanceId"] != iid
     assert second["status"]["providerID"].endswith(replacement["InstanceId"])
