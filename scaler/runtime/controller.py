@@ -246,6 +246,8 @@ class Controller:
         """A claim someone deleted: drain its node (PDBs respected; a blocked drain waits for
         the next pass), delete the node, terminate the instance, release the claim."""
         ref = ObjectRef.nodeclaim(claim.name)
+        if not self.fence.allow(f"terminate deleted node claim {claim.name}"):
+            return
         if node_name:
             self.cluster.taint(node_name, DISRUPTED_TAINT)
             drained = self.cluster.drain(node_name, min(self.settings.drain_timeout, 10.0))
@@ -263,6 +265,8 @@ class Controller:
         self.metrics.record_termination(claim.node_pool, "deleted")
 
     def _give_up(self, claim: ClaimView, reason: str, message: str) -> None:
+        if not self.fence.allow(f"give node claim {claim.name} up ({reason}: {message})"):
+            return
         self.cluster.event(ObjectRef.nodeclaim(claim.name), WARNING, reason, message)
         if claim.provider_id:
             self._delete_instance(claim.provider_id)
