@@ -27,6 +27,9 @@ LABEL_BETA_ZONE = "failure-domain.beta.kubernetes.io/zone"
 # percent (0 for on-demand). A NodePoolPolicy's band cap becomes `Lt` on this key.
 LABEL_INTERRUPTION = "scaler.dev/interruption-max-pct"
 
+# On a pod or a node: never disrupt it voluntarily (Karpenter's annotation, value "true").
+ANNOTATION_DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
+
 AWS_LABEL_PREFIX = "karpenter.k8s.aws/"
 WELL_KNOWN_LABELS = frozenset(
     {
@@ -186,6 +189,7 @@ class Pod:
     owner_kind: str | None = None
     owner_name: str | None = None
     source: str = ""  # file it came from, for error messages
+    do_not_disrupt: bool = False  # annotation karpenter.sh/do-not-disrupt: "true"
 
     @property
     def key(self) -> str:
@@ -204,6 +208,8 @@ class Node:
     taints: tuple[Taint, ...] = ()
     unschedulable: bool = False
     source: str = ""
+    do_not_disrupt: bool = False  # annotation karpenter.sh/do-not-disrupt: "true"
+    created: float | None = None  # metadata.creationTimestamp, seconds since the epoch (UTC)
 
     @property
     def instance_type(self) -> str | None:
@@ -254,6 +260,7 @@ class NodePool:
     # Kept as written for the disruption work that reads it later.
     disruption: Mapping[str, object] = field(default_factory=dict)
     source: str = ""
+    expire_after: str | None = None  # spec.template.spec.expireAfter as written ("720h", "Never")
     # From scaler's NodePoolPolicy: launch spot only in Spot Advisor bands up to this percent;
     # keep at least this percent of the new nodes' vCPU on on-demand; prefer an architecture
     # while it costs at most `prefer_arch_premium_pct` percent more than the cheapest choice.
@@ -275,6 +282,45 @@ class NodePool:
 
 
 @dataclass(frozen=True, slots=True)
+class IntOrPercent:
+    """A count written as `3` or `"30%"`, as PodDisruptionBudgets and NodePool budgets do."""
+
+    value: int
+    percent: bool = False
+
+    def scaled(self, total: int, round_up: bool = True) -> int:
+        if not self.percent:
+            return self.value
+        whole, rest = divmod(self.value * total, 100)
+        return whole + (1 if round_up and rest else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PodDisruptionBudget:
+    """A policy/v1 PodDisruptionBudget: how many of the pods it selects may be evicted."""
+
+    namespace: str
+    name: str
+    selector: Requirements | None  # None: a null selector, which selects no pod
+    min_available: IntOrPercent | None = None
+    max_unavailable: IntOrPercent | None = None
+    # status.disruptionsAllowed when the snapshot has it (the API server's own count).
+    disruptions_allowed: int | None = None
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def selects(self, pod: Pod) -> bool:
+        return (
+            self.selector is not None
+            and pod.namespace == self.namespace
+            and self.selector.matches_labels(pod.labels)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """A cluster at one moment, as read from `kubectl get -o yaml` output."""
 
@@ -286,6 +332,7 @@ class Snapshot:
     persistent_volume_claims: tuple[Mapping[str, object], ...] = ()
     ignored_kinds: Mapping[str, int] = field(default_factory=dict)
     expanded_workloads: int = 0  # controllers whose pending pods were made up from replicas
+    disruption_budgets: tuple[PodDisruptionBudget, ...] = ()  # the PDBs above, read
 
     @property
     def bound_pods(self) -> tuple[Pod, ...]:

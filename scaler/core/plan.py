@@ -48,6 +48,8 @@ class Plan:
     unschedulable: tuple[Unschedulable, ...]
     # LP lower bound on the new nodes' price for the pods they hold (None: not computed).
     new_lower_bound_per_hour: float | None = None
+    # Existing nodes a disruption pass removes: gone from `nodes`, still in today's cost.
+    removed: tuple[PlannedNode, ...] = ()
 
     @property
     def new_per_hour(self) -> float:
@@ -55,7 +57,7 @@ class Plan:
 
     @property
     def current_per_hour(self) -> float:
-        return sum(n.price_per_hour or 0.0 for n in self.nodes if n.existing)
+        return sum(n.price_per_hour or 0.0 for n in (*self.nodes, *self.removed) if n.existing)
 
     @property
     def planned_per_hour(self) -> float:

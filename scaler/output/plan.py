@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from scaler.core.disruption.plan import DisruptionPlan
 from scaler.core.plan import HOURS_PER_MONTH, Plan, PlannedNode
 from scaler.core.quantity import format_quantity
 from scaler.core.resources import Resources
@@ -49,7 +50,50 @@ def _node(n: PlannedNode) -> dict[str, Any]:
     return doc
 
 
-def plan_document(plan: Plan, summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _rounded(value: object) -> float | None:
+    return round(value, 6) if isinstance(value, int | float) else None
+
+
+def disruption_fields(dplan: DisruptionPlan) -> dict[str, Any]:
+    """What `--consolidate` adds to the document (docs/plan-json.md)."""
+    lb = dplan.lower_bound
+    gap = dplan.gap
+    return {
+        "disruptions": [
+            {
+                "node": d.node,
+                "reason": d.reason,
+                "replacements": list(d.replacements),
+                "savingsPerHour": round(d.savings_per_hour, 6),
+                "method": d.method,
+                "command": d.command,
+                "evictedPods": len(d.pods),
+                **({"detail": d.detail} if d.detail else {}),
+            }
+            for d in dplan.disruptions
+        ],
+        "consolidation": {
+            "costBeforePerHour": round(dplan.cost_before, 6),
+            "costAfterPerHour": round(dplan.cost_after, 6),
+            "savingsPerHour": round(dplan.savings_per_hour, 6),
+            "lowerBoundPerHour": None if lb is None else round(lb, 6),
+            "milpPlanPerHour": _rounded(dplan.solver.get("planPerHour")),
+            "gap": None if gap is None else round(gap, 6),
+            "solverStatus": dplan.solver.get("status"),
+            "decisionSeconds": round(dplan.decision_seconds, 3),
+            "blocked": [{"node": n, "reason": r} for n, r in dplan.blocked],
+            "notes": list(dplan.notes),
+            "steps": [
+                {"action": s.action, "command": s.command, "targets": list(s.targets),
+                 "waitSeconds": s.wait_seconds}
+                for s in dplan.steps
+            ],
+        },
+    }
+
+
+def plan_document(plan: Plan, summary: Mapping[str, Any] | None = None,
+                  disruptions: DisruptionPlan | None = None) -> dict[str, Any]:
     """The stable JSON contract; fields may be added, none of these changed."""
     doc: dict[str, Any] = {
         "placements": [{"pod": p.pod, "node": p.node} for p in plan.placements],
@@ -69,6 +113,8 @@ def plan_document(plan: Plan, summary: Mapping[str, Any] | None = None) -> dict[
         },
         "region": plan.region,
     }
+    if disruptions is not None:
+        doc.update(disruption_fields(disruptions))
     if summary is not None:
         doc["summary"] = dict(summary)
     return doc
@@ -78,7 +124,42 @@ def _money(v: float) -> str:
     return f"${v:,.4f}" if v < 10 else f"${v:,.2f}"
 
 
-def plan_table(plan: Plan, summary: Mapping[str, Any] | None = None) -> str:
+def disruption_table(dplan: DisruptionPlan) -> str:
+    out: list[str] = []
+    if dplan.disruptions:
+        out.append(f"Disruptions: {len(dplan.disruptions)} nodes")
+        rows: list[list[Cell]] = [
+            [d.node, d.reason, d.method, ", ".join(d.replacements) or "-", len(d.pods),
+             _money(d.savings_per_hour)]
+            for d in dplan.disruptions
+        ]
+        out.append(render_table(
+            ["NODE", "REASON", "METHOD", "REPLACEMENTS", "PODS", "SAVES/H"], rows))
+    else:
+        out.append("Disruptions: none")
+    line = (f"Consolidation: {_money(dplan.cost_before)}/h -> {_money(dplan.cost_after)}/h "
+            f"(saves {_money(dplan.savings_per_hour)}/h), decided in "
+            f"{dplan.decision_seconds:.2f} s")
+    lb, gap = dplan.lower_bound, dplan.gap
+    if lb is not None:
+        line += f"; MILP lower bound {_money(lb)}/h"
+        if gap is not None:
+            line += f" (plan within {gap:.1%})"
+    status = dplan.solver.get("status")
+    if status:
+        line += f"; solver: {status}"
+    out.append(line)
+    if dplan.blocked:
+        shown = "; ".join(f"{n}: {r}" for n, r in dplan.blocked[:5])
+        more = f" (and {len(dplan.blocked) - 5} more)" if len(dplan.blocked) > 5 else ""
+        out.append(f"Not disruptable: {shown}{more}")
+    for note in dplan.notes:
+        out.append(f"Note: {note}")
+    return "\n".join(out) + "\n"
+
+
+def plan_table(plan: Plan, summary: Mapping[str, Any] | None = None,
+               disruptions: DisruptionPlan | None = None) -> str:
     out: list[str] = []
     if summary:
         out.append(
@@ -144,4 +225,7 @@ def plan_table(plan: Plan, summary: Mapping[str, Any] | None = None) -> str:
         out.append(f"(no catalog price for {len(unpriced)} existing nodes: {names})")
     if any(n.price_estimated for n in plan.new_nodes):
         out.append("Spot prices are estimates from the Spot Instance Advisor savings band.")
+    if disruptions is not None:
+        out.append("")
+        out.append(disruption_table(disruptions).rstrip("\n"))
     return "\n".join(out) + "\n"

@@ -601,6 +601,7 @@ def to_node_pool(np: KarpenterNodePool, source: str = "") -> NodePool:
         weight=np.spec.weight or 0,
         disruption=disruption,
         source=source,
+        expire_after=tpl.spec.expire_after,
     )
 
 

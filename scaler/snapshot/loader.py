@@ -32,6 +32,7 @@ from typing import Final
 
 from scaler.core.model import DaemonSet, Node, Pod, Snapshot
 from scaler.errors import UserError
+from scaler.snapshot.disruption import pod_disruption_budget
 from scaler.snapshot.documents import RawObject, input_files, read_objects
 from scaler.snapshot.objects import Converter, PodFacts, fields_of, require_name
 from scaler.snapshot.scheduling import Namespaces
@@ -134,6 +135,7 @@ def _load(paths: Sequence[str | Path]) -> Snapshot:
         pods=(*pods, *expansion.pods),
         daemonsets=tuple(daemonsets),
         pod_disruption_budgets=tuple(obj.body for obj in by_kind[PDB]),
+        disruption_budgets=tuple(pod_disruption_budget(obj) for obj in by_kind[PDB]),
         persistent_volume_claims=tuple(obj.body for obj in by_kind[PVC]),
         ignored_kinds=dict(sorted(ignored.items())),
         expanded_workloads=expansion.expanded,

@@ -16,6 +16,7 @@ from typing import Any, Final
 from scaler.core.model import TAINT_EFFECTS, DaemonSet, Node, Pod, Scheduling, Taint
 from scaler.core.quantity import QuantityError
 from scaler.core.resources import ZERO, Resources, container_requests, pod_requests
+from scaler.snapshot.disruption import do_not_disrupt, timestamp
 from scaler.snapshot.documents import RawObject
 from scaler.snapshot.fields import Fields, join
 from scaler.snapshot.scheduling import (
@@ -116,6 +117,8 @@ class Converter:
             taints=taints,
             unschedulable=f.boolean(spec.get("unschedulable"), "spec.unschedulable"),
             source=obj.file,
+            do_not_disrupt=do_not_disrupt(f, meta),
+            created=timestamp(f, meta.get("creationTimestamp"), "metadata.creationTimestamp"),
         )
 
     @staticmethod
@@ -162,6 +165,7 @@ class Converter:
             owner_kind=owner.kind if owner else None,
             owner_name=owner.name if owner else None,
             source=obj.file,
+            do_not_disrupt=do_not_disrupt(f, meta),
         )
 
     def template(self, f: Fields, body: Mapping[str, Any], namespace: str) -> PodTemplate:

@@ -145,3 +145,54 @@ class CoverLP:
         return Solution(float(self._h.getInfo().objective_function_value), "optimal",
                         np.asarray(sol.col_value, dtype=np.float64),
                         np.asarray(sol.row_dual, dtype=np.float64))
+
+
+def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
+               row_lower: FloatArray, row_upper: FloatArray, col_upper: FloatArray,
+               integer: npt.NDArray[np.bool_],
+               time_limit: float) -> tuple[float, float, str, FloatArray]:
+    """min cost.x over 0 <= x <= col_upper, x[integer] integral, row_lower <= A x <= row_upper.
+
+    Returns the best plan's objective, the best lower bound HiGHS proved, its status
+    ("optimal", "time limit", or why there is no plan) and the plan (empty when none).
+    """
+    import highspy
+
+    order = np.lexsort((rows, cols))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    n_cols = len(cost)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = len(row_lower)
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.zeros(n_cols)
+    lp.col_upper_ = np.where(np.isinf(col_upper), highspy.kHighsInf, col_upper)
+    lp.row_lower_ = np.where(np.isinf(row_lower), -highspy.kHighsInf, row_lower)
+    lp.row_upper_ = np.where(np.isinf(row_upper), highspy.kHighsInf, row_upper)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(cols, np.arange(n_cols + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = rows.astype(np.int32)
+    lp.a_matrix_.value_ = vals
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+        for i in integer
+    ]
+    with _stdout_silenced():
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
+        h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(max(time_limit, 0.05)))
+    h.setOptionValue("mip_rel_gap", 1e-3)
+    # Feasibility jump costs milliseconds on every small model and finds little here.
+    h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    feasible = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if not feasible:
+        return float("nan"), float("nan"), str(h.modelStatusToString(status)), np.zeros(0)
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    label = "optimal" if status == highspy.HighsModelStatus.kOptimal else (
+        "time limit" if status == highspy.HighsModelStatus.kTimeLimit
+        else str(h.modelStatusToString(status)))
+    return float(info.objective_function_value), float(info.mip_dual_bound), label, x

@@ -774,6 +774,12 @@ class Scheduler:
         classes, kinds, _, _ = self._lp_model(pods)
         return lower_bound(classes, kinds, time_limit)
 
+    def capacity_model(
+        self, pods: Sequence[Pod]
+    ) -> tuple[list[PodClass], Kinds, list[tuple[NodePool, int, str]], list[list[Pod]]]:
+        """The LP's pod classes and new-node kinds, for models built elsewhere (disruption)."""
+        return self._lp_model(pods)
+
     def _lp_model(
         self, pods: Sequence[Pod], pool_of: Mapping[int, str] | None = None
     ) -> tuple[list[PodClass], Kinds, list[tuple[NodePool, int, str]], list[list[Pod]]]:

@@ -1,0 +1,174 @@
+"""The inputs of a disruption pass, its settings, and the candidate nodes it may touch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from scaler.core.disruption.budgets import parse_duration
+from scaler.core.disruption.safety import PodGuard, evictable, node_blocker
+from scaler.core.model import (
+    LABEL_CAPACITY_TYPE,
+    LABEL_HOSTNAME,
+    LABEL_INTERRUPTION,
+    LABEL_NODEPOOL,
+    LABEL_ZONE,
+    DaemonSet,
+    Node,
+    NodePool,
+    Pod,
+    PodDisruptionBudget,
+)
+from scaler.core.scheduling.instancetypes import InstanceTypeTable
+
+WHEN_EMPTY = "WhenEmpty"
+WHEN_EMPTY_OR_UNDERUTILIZED = "WhenEmptyOrUnderutilized"
+# Karpenter v1's defaults for a NodePool that leaves them out.
+DEFAULT_EXPIRE_AFTER = "720h"
+DEFAULT_CONSOLIDATE_AFTER = "0s"
+
+OPTIMAL = "optimal"
+KARPENTER = "karpenter"
+
+
+@dataclass(frozen=True)
+class DisruptionSettings:
+    """Knobs of a pass. The defaults are scaler's: calmer than Karpenter's."""
+
+    # Churn guard: a consolidation must save at least this fraction of the disrupted nodes'
+    # price (deleting a node saves all of it; a replacement must be this much cheaper).
+    min_saving_fraction: float = 0.10
+    # A spot node is replaced by spot only when the replacement has at least this many
+    # cheaper instance types to choose from (Karpenter: 15), so it is not the one
+    # about-to-be-interrupted cheapest offering.
+    spot_to_spot_min_types: int = 15
+    # "optimal": one MILP over every candidate (greedy fallback); "karpenter": multi-node
+    # then single-node greedy, as Karpenter does.
+    strategy: str = OPTIMAL
+    time_budget: float = 10.0  # seconds for the whole pass's decision
+    multi_node_max: int = 100  # Karpenter's cap on candidates in one multi-node command
+    # Controller timings, carried into the plan's steps and the timeline simulation.
+    validation_delay: float = 15.0
+    launch_delay: float = 60.0
+    # Fraction of kept nodes' free capacity the MILP may fill (packing is not fractional).
+    packing_headroom: float = 0.0
+
+
+@dataclass(frozen=True)
+class DisruptionInput:
+    """The cluster as a pass sees it. `now` and times below are seconds since the epoch."""
+
+    table: InstanceTypeTable
+    pools: Sequence[NodePool]
+    nodes: Sequence[Node]
+    pods: Sequence[Pod]  # bound and pending
+    daemonsets: Sequence[DaemonSet] = ()
+    pdbs: Sequence[PodDisruptionBudget] = ()
+    # Nodes of each pool already being disrupted (count against the budgets).
+    disrupting: Mapping[str, int] = field(default_factory=dict)
+    # When a pod last arrived on or left each node; consolidateAfter counts from it
+    # (from the node's creation when absent; a node with neither is settled).
+    last_change: Mapping[str, float] = field(default_factory=dict)
+    # Nodes the pass must leave alone (say, the ones a provisioning pass just launched).
+    protected: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    node: Node
+    pool: NodePool
+    price: float | None
+    pods: tuple[Pod, ...]  # the pods a drain evicts
+    evictions: Mapping[str, int]  # PDB key -> pods of it evicted
+    cost: float  # Karpenter's disruption cost: what evicting the pods costs
+    blocked: str | None  # why it may not be disrupted at all
+    consolidatable: bool  # policy and consolidateAfter allow consolidation now
+    empty_ok: bool  # policy and consolidateAfter allow deleting it when empty
+    drifted: str | None
+    expired: bool
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def empty(self) -> bool:
+        return not self.pods
+
+
+def node_price(table: InstanceTypeTable, node: Node) -> float | None:
+    itype = node.instance_type
+    if not itype:
+        return None
+    price = table.price_of(itype, node.capacity_type, node.zone)
+    return price if price is not None else table.price_of(itype, node.capacity_type, None)
+
+
+def eviction_cost(pod: Pod) -> float:
+    """Karpenter's: 1 per pod, more for higher priority (clamped)."""
+    return 1.0 + max(-10.0, min(10.0, pod.priority / 2**25))
+
+
+def drift_of(node: Node, pool: NodePool, table: InstanceTypeTable) -> str | None:
+    """Why the node no longer matches its NodePool (requirements, labels, taints), or None."""
+    labels = {**table.labels_of(node.instance_type or ""), **node.labels}
+    for key, req in pool.requirements.items():
+        if key in (LABEL_INTERRUPTION, LABEL_HOSTNAME, LABEL_NODEPOOL) or key not in labels:
+            continue
+        if key in (LABEL_ZONE, LABEL_CAPACITY_TYPE) and key not in node.labels:
+            continue
+        if not req.matches(labels[key]):
+            return f"no longer satisfies {req.describe()}"
+    for key, value in pool.labels.items():
+        if node.labels.get(key) != value:
+            return f"lacks the NodePool label {key}={value}"
+    missing = [t for t in pool.taints if t not in node.taints]
+    if missing:
+        return f"lacks the NodePool taint {missing[0]}"
+    return None
+
+
+def _seconds(text: object, default: str) -> float | None:
+    value = text if isinstance(text, str) else default
+    return None if value == "Never" else parse_duration(value)
+
+
+def build_candidates(inp: DisruptionInput, now: float,
+                     guard: PodGuard) -> tuple[list[Candidate], dict[str, list[Pod]]]:
+    """Every node a NodePool manages, as a candidate; and all pods by node."""
+    pools = {p.name: p for p in inp.pools}
+    by_node: dict[str, list[Pod]] = {}
+    for pod in inp.pods:
+        if pod.node_name:
+            by_node.setdefault(pod.node_name, []).append(pod)
+    out: list[Candidate] = []
+    for node in sorted(inp.nodes, key=lambda n: n.name):
+        pool = pools.get(node.node_pool or "")
+        if pool is None or node.name in inp.protected:
+            continue  # not ours to disrupt
+        pods = tuple(p for p in by_node.get(node.name, ()) if evictable(p))
+        evictions: dict[str, int] = {}
+        for p in pods:
+            for key in guard.of(p):
+                evictions[key] = evictions.get(key, 0) + 1
+        disruption = pool.disruption
+        policy = disruption.get("consolidationPolicy", WHEN_EMPTY_OR_UNDERUTILIZED)
+        after = _seconds(disruption.get("consolidateAfter"), DEFAULT_CONSOLIDATE_AFTER)
+        changed = inp.last_change.get(node.name, node.created)
+        settled = after is not None and (changed is None or now - changed >= after)
+        expire = _seconds(pool.expire_after, DEFAULT_EXPIRE_AFTER)
+        out.append(Candidate(
+            node=node,
+            pool=pool,
+            price=node_price(inp.table, node),
+            pods=pods,
+            evictions=evictions,
+            cost=sum(eviction_cost(p) for p in pods),
+            blocked=node_blocker(node, pods, guard),
+            consolidatable=settled and policy == WHEN_EMPTY_OR_UNDERUTILIZED,
+            empty_ok=settled,
+            drifted=drift_of(node, pool, inp.table),
+            expired=(expire is not None and node.created is not None
+                     and now - node.created >= expire),
+        ))
+    return out, by_node
