@@ -8,6 +8,8 @@ import argparse
 import logging
 from typing import Any
 
+from scaler.errors import UserError
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -50,6 +52,8 @@ def register(sub: Any) -> None:
     p.add_argument("--lease-name", metavar="NAME")
     p.add_argument("--identity", help="this replica's name in the Lease")
     p.add_argument("--run-for", type=float, metavar="SECONDS", help="stop after this long")
+    p.add_argument("--http-port", type=int, metavar="PORT",
+                   help="serve /metrics, /healthz and /readyz on this port (default: off)")
     p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                    help="default INFO (or SCALER_LOG_LEVEL)")
     p.set_defaults(func=run)
@@ -93,18 +97,44 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     put("leaderElection.name", args.lease_name)
     put("leaderElection.identity", args.identity)
     put("runFor", args.run_for)
+    put("httpPort", args.http_port)
     put("logLevel", args.log_level)
     return out
 
 
 def run(args: argparse.Namespace) -> int:
+    from scaler.runtime.http import ControllerServer, Health
+    from scaler.runtime.logs import configure_logging
+    from scaler.runtime.observability import PrometheusRecorder
     from scaler.runtime.run import Runtime
     from scaler.runtime.settings import load_settings
 
     settings = load_settings(args.config, overrides(args))
-    logging.basicConfig(level=getattr(logging, settings.log_level),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Structured logs: one JSON object per line on stderr, for every scaler logger.
+    configure_logging(level=getattr(logging, settings.log_level))
     # boto and urllib3 chatter is not what an operator needs at INFO.
     for noisy in ("botocore", "boto3", "urllib3", "kubernetes"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return Runtime(settings).run()
+    recorder = PrometheusRecorder(version=_version())
+    health = Health()
+    server = None
+    if settings.http_port is not None:
+        try:
+            server = ControllerServer(recorder.registry, health, port=settings.http_port).start()
+        except OSError as err:
+            raise UserError(f"cannot serve /metrics on port {settings.http_port}: "
+                            f"{err.strerror}", field="httpPort") from None
+    try:
+        return Runtime(settings, metrics=recorder, health=health).run()
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scaler")
+    except PackageNotFoundError:
+        return ""

@@ -48,3 +48,38 @@ def test_unreachable_kubeconfig_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith(f"scaler: error: {tmp_path / 'missing'}: cannot load the Kubernetes")
+
+
+def test_simulate_serves_metrics_and_probes_while_it_runs() -> None:
+    """A user watching `scaler run --simulate` sees the loop's Prometheus series and the
+    probes the chart points Kubernetes at, and the logs are JSON lines."""
+    import json
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scaler", "run", "--simulate", "--snapshot", str(SMALL),
+         "--run-for", "6", "--batch-idle", "0.2", "--batch-max", "1", "--http-port",
+         str(port)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        metrics = ""
+        deadline = time.monotonic() + 30
+        while "scaler_nodes_created_total{" not in metrics and time.monotonic() < deadline:
+            time.sleep(0.3)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    metrics = r.read().decode()
+            except OSError:
+                continue
+        assert 'scaler_nodes_created_total{nodepool="default"' in metrics
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+            assert r.status == 200
+    finally:
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert any("Launched" in rec["msg"] for rec in lines)
