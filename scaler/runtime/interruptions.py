@@ -14,10 +14,8 @@ comes back after the queue's visibility timeout.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from scaler.adapters.aws import retry
-from scaler.adapters.aws.interruptions import ACTING_KINDS, Kind, parse_message
+from scaler.adapters.aws.interruptions import ACTING_KINDS, InterruptionQueue, Kind
 from scaler.adapters.aws.provider import AwsCloudProvider
 from scaler.ports.cloud import CloudError, NodeNotFoundError
 from scaler.runtime.controller import Controller
@@ -39,22 +37,9 @@ class InterruptionPoller:
         self.cloud = cloud
         self.controller = controller
         self.queue = queue
-        self.wait_seconds = wait_seconds
-        self.max_messages = max_messages
-        self._url: str | None = None
+        self.sqs = InterruptionQueue(cloud, queue, wait_seconds=wait_seconds,
+                                     max_messages=max_messages)
         self.handled = 0
-
-    @property
-    def queue_url(self) -> str:
-        if self._url is None:
-            if self.queue.startswith(("https://", "http://")):
-                self._url = self.queue
-            else:
-                sqs = self.cloud.clients.sqs
-                self._url = str(retry.call(
-                    lambda: sqs.get_queue_url(QueueName=self.queue), what="GetQueueUrl",
-                    backoff=self.cloud.backoff, retry_on=retry.is_transient)["QueueUrl"])
-        return self._url
 
     def poll_once(self) -> None:
         """One long poll; each message handled, then deleted."""
@@ -70,21 +55,7 @@ class InterruptionPoller:
             log.error("interruption queue %s: %s", self.queue, e)
 
     def _poll(self) -> None:
-        sqs = self.cloud.clients.sqs
-        answer: Any = retry.call(
-            lambda: sqs.receive_message(QueueUrl=self.queue_url,
-                                        MaxNumberOfMessages=self.max_messages,
-                                        WaitTimeSeconds=self.wait_seconds),
-            what="ReceiveMessage", backoff=self.cloud.backoff, retry_on=retry.is_transient)
-        for raw in answer.get("Messages", []):
-            receipt = raw["ReceiptHandle"]
-            try:
-                message = parse_message(str(raw.get("Body", "")))
-            except ValueError as e:
-                log.error("interruption queue: dropping unreadable message %s: %s",
-                          raw.get("MessageId"), e)
-                self._delete(receipt)
-                continue
+        for receipt, message in self.sqs.receive():
             done = True
             for iid in message.instance_ids:
                 try:
@@ -106,11 +77,5 @@ class InterruptionPoller:
                     str(message.kind)
                 done = self.controller.interrupted(node, reason, detail) and done
             if done:
-                self._delete(receipt)
+                self.sqs.delete(receipt)
                 self.handled += 1
-
-    def _delete(self, receipt: str) -> None:
-        sqs = self.cloud.clients.sqs
-        retry.call(lambda: sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt),
-                   what="DeleteMessage", backoff=self.cloud.backoff,
-                   retry_on=retry.is_transient)

@@ -146,6 +146,58 @@ def _node_for(launched: CloudNode, pool: NodePool, it: InstanceType | None, regi
                 taints=pool.taints)
 
 
+class InterruptionQueue:
+    """The SQS queue EventBridge fills: long polls that parse each message, and deletes.
+
+    An unreadable message is logged and deleted at once (it would only come back); a
+    readable one is deleted by the caller once handled, or comes back after the queue's
+    visibility timeout.
+    """
+
+    def __init__(self, cloud: AwsCloudProvider, queue: str, *, wait_seconds: int = 20,
+                 max_messages: int = 10) -> None:
+        self.cloud = cloud
+        self.queue = queue
+        self.wait_seconds = wait_seconds
+        self.max_messages = max_messages
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            if self.queue.startswith(("https://", "http://")):
+                self._url = self.queue
+            else:
+                sqs = self.cloud.clients.sqs
+                self._url = str(retry.call(
+                    lambda: sqs.get_queue_url(QueueName=self.queue), what="GetQueueUrl",
+                    backoff=self.cloud.backoff, retry_on=retry.is_transient)["QueueUrl"])
+        return self._url
+
+    def receive(self) -> list[tuple[str, Message]]:
+        """One long poll: (receipt handle, message) for each readable message."""
+        sqs = self.cloud.clients.sqs
+        answer = retry.call(
+            lambda: sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=self.max_messages,
+                                        WaitTimeSeconds=self.wait_seconds),
+            what="ReceiveMessage", backoff=self.cloud.backoff, retry_on=retry.is_transient)
+        out: list[tuple[str, Message]] = []
+        for raw in answer.get("Messages", []):
+            receipt = raw["ReceiptHandle"]
+            try:
+                out.append((receipt, parse_message(str(raw.get("Body", "")))))
+            except ValueError as e:
+                log.error("interruption queue: dropping unreadable message %s: %s",
+                          raw.get("MessageId"), e)
+                self.delete(receipt)
+        return out
+
+    def delete(self, receipt: str) -> None:
+        sqs = self.cloud.clients.sqs
+        retry.call(lambda: sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt),
+                   what="DeleteMessage", backoff=self.cloud.backoff, retry_on=retry.is_transient)
+
+
 class InterruptionHandler:
     def __init__(
         self,
@@ -163,56 +215,23 @@ class InterruptionHandler:
         self.queue = queue or cloud.config.interruption_queue
         if not self.queue:
             raise CloudError("no interruption queue configured (interruptionQueue)")
-        self.wait_seconds = wait_seconds
-        self.max_messages = max_messages
-        self._queue_url: str | None = None
+        self.sqs = InterruptionQueue(cloud, self.queue, wait_seconds=wait_seconds,
+                                     max_messages=max_messages)
 
     # -- SQS ----------------------------------------------------------------------------
 
-    @property
-    def queue_url(self) -> str:
-        if self._queue_url is None:
-            q = self.queue or ""
-            if q.startswith(("https://", "http://")):
-                self._queue_url = q
-            else:
-                sqs = self.cloud.clients.sqs
-                self._queue_url = str(retry.call(
-                    lambda: sqs.get_queue_url(QueueName=q), what="GetQueueUrl",
-                    backoff=self.cloud.backoff, retry_on=retry.is_transient)["QueueUrl"])
-        return self._queue_url
-
     def poll_once(self) -> list[Outcome]:
         """Receive up to `max_messages` messages (long poll), handle and delete them."""
-        sqs = self.cloud.clients.sqs
-        answer = retry.call(
-            lambda: sqs.receive_message(QueueUrl=self.queue_url,
-                                        MaxNumberOfMessages=self.max_messages,
-                                        WaitTimeSeconds=self.wait_seconds),
-            what="ReceiveMessage", backoff=self.cloud.backoff, retry_on=retry.is_transient)
         outcomes: list[Outcome] = []
-        for raw in answer.get("Messages", []):
-            receipt = raw["ReceiptHandle"]
-            try:
-                message = parse_message(str(raw.get("Body", "")))
-            except ValueError as e:
-                log.error("interruption queue: dropping unreadable message %s: %s",
-                          raw.get("MessageId"), e)
-                self._delete(receipt)
-                continue
+        for receipt, message in self.sqs.receive():
             try:
                 outcomes.extend(self.handle(message))
             except Exception:
                 log.exception("interruption queue: handling %s %s failed; it will be retried",
                               message.kind, ",".join(message.instance_ids))
                 continue
-            self._delete(receipt)
+            self.sqs.delete(receipt)
         return outcomes
-
-    def _delete(self, receipt: str) -> None:
-        sqs = self.cloud.clients.sqs
-        retry.call(lambda: sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt),
-                   what="DeleteMessage", backoff=self.cloud.backoff, retry_on=retry.is_transient)
 
     # -- acting -------------------------------------------------------------------------
 
