@@ -107,7 +107,15 @@ class PassContext:
 
     def spot_to_spot_ok(self, cmd: Command) -> list[str]:
         """Spot nodes whose pods went to a spot replacement with too few cheaper types."""
+        return self._spot_to_spot(cmd)[0]
+
+    def spot_to_spot_claims(self, cmd: Command) -> list[str]:
+        """The spot replacements with too few cheaper types."""
+        return self._spot_to_spot(cmd)[1]
+
+    def _spot_to_spot(self, cmd: Command) -> tuple[list[str], list[str]]:
         bad: list[str] = []
+        claims: list[str] = []
         prices = {c.name: c.price or 0.0 for c in cmd.nodes}
         spot = {c.name for c in cmd.nodes if c.node.capacity_type == SPOT}
         for claim in cmd.trial.claims:
@@ -122,7 +130,8 @@ class PassContext:
                        if o.capacity_type == SPOT and o.price < ceiling}
             if len(cheaper) < self.settings.spot_to_spot_min_types:
                 bad.extend(sorted(spot_feeding))
-        return bad
+                claims.append(claim.name)
+        return bad, claims
 
     def consolidation_faults(self, cmd: Command) -> list[str]:
         """Nodes of a consolidation that break the churn guard or the spot-to-spot rule."""

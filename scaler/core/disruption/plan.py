@@ -143,7 +143,8 @@ def plan_disruptions(inp: DisruptionInput, now: float,
         settings=settings,
         now=now,
         candidates={c.name: c for c in candidates},
-        deadline=started + settings.time_budget,
+        # A little is kept back for assembling the plan.
+        deadline=started + 0.95 * settings.time_budget,
     )
     cost_before = view.price()
     for method in methods_for(settings):
