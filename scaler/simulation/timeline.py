@@ -164,6 +164,7 @@ class _Loop:
             self.templates.setdefault(e.workload, tpl)
         self.inflight: tuple[DisruptionPlan, float] | None = None
         self.claims = 0
+        self.passes = 0
 
     def price(self, node: Node) -> float:
         p = self.prices.get(node.name)
@@ -225,7 +226,7 @@ class _Loop:
             table=self.table, pools=self.pools, nodes=list(self.nodes.values()),
             pods=list(self.pods.values()), daemonsets=self.inputs.snapshot.daemonsets,
             pdbs=self.inputs.snapshot.disruption_budgets, last_change=dict(self.last_change),
-            protected=launching)
+            protected=launching, claim_prefix=f"p{self.passes}-")
 
     def disrupt(self, now: float, result: TimelineResult) -> int:
         """Finish the pass in flight once its replacements are Ready, or plan a new one."""
@@ -255,6 +256,7 @@ class _Loop:
                 result.disruptions.append(DisruptionEvent(
                     now - self.start, d.node, d.reason, d.savings_per_hour, d.replacements))
             return done
+        self.passes += 1
         plan = plan_disruptions(self.disruption_input(now), now, self.settings)
         result.passes += 1
         result.decision_seconds += plan.decision_seconds

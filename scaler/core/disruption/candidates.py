@@ -71,6 +71,8 @@ class DisruptionInput:
     last_change: Mapping[str, float] = field(default_factory=dict)
     # Nodes the pass must leave alone (say, the ones a provisioning pass just launched).
     protected: frozenset[str] = frozenset()
+    # Prefix for the names of replacements, unique per pass (a controller never reuses one).
+    claim_prefix: str = ""
 
 
 @dataclass(frozen=True)

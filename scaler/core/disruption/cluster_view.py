@@ -40,6 +40,7 @@ class Planned:
     pool: NodePool
     capacity_type: str
     zone: str
+    spare: bool = False  # only for pods that fit nowhere else
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class ClusterView:
         if not options:
             return None
         self._planned += 1
-        name = f"{pool.name}-r{self._planned:05d}"
+        name = f"{pool.name}-{self.inp.claim_prefix}r{self._planned:05d}"
         claim = ClaimPlan(name, pool.name, reqs, (), overhead, options)
         node = node_from_claim(claim, pool, table)
         net = Resources({k: v - overhead.get(k) for k, v in node.allocatable.items()})
@@ -169,7 +170,7 @@ class ClusterView:
         """Remove these nodes and schedule their pods; `planned` replacements are offered
         as nodes first (the ones that receive no pod are not launched)."""
         self._trials += 1
-        tag = prefix or f"d{self._trials}-"
+        tag = prefix or f"{self.inp.claim_prefix}d{self._trials}-"
         origin = {p.key: p.node_name or "" for p in self.pods_on(removed) if evictable(p)}
         s, displaced = self.scheduler(removed, tag, [p.node for p in planned])
         if planned:
@@ -184,7 +185,8 @@ class ClusterView:
                 price = table.price_of(table.types[i].name, p.capacity_type, p.zone) or 0.0
                 return price / max(p.node.allocatable.get("cpu"), 1)
 
-            order = sorted(range(len(planned)), key=lambda i: unit_price(planned[i]))
+            order = sorted(range(len(planned)),
+                           key=lambda i: (planned[i].spare, unit_price(planned[i])))
             rank = {planned[i].node.name: r for r, i in enumerate(order)}
             s.existing.sort(key=lambda en: (rank.get(en.node.name, -1), en.node.name))
         if prefer:

@@ -23,6 +23,7 @@ this kind can beat.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -226,13 +227,13 @@ class Consolidation:
             # at least as large (say metal sizes) are left out.
             finite = np.isfinite(kinds.price)
             for o, (kind_pool, _, ct) in enumerate(meta):
-                if ct != SPOT or not finite[o]:
+                if ct != SPOT or not finite[o] or not allowed[:, o].any():
                     continue
-                peers = [j for j, (q, _, c2) in enumerate(meta)
-                         if c2 == SPOT and q is kind_pool and finite[j]]
-                bigger = (raw_cap[peers] >= raw_cap[o]).all(axis=1).sum()
-                if bigger < need:
-                    allowed[:, o] = False
+                peers = np.array([c2 == SPOT and q is kind_pool for q, _, c2 in meta],
+                                 dtype=np.bool_) & finite
+                bigger = peers & (raw_cap >= raw_cap[o]).all(axis=1)
+                # Per class: the kinds its pods accept (an amd64 pin halves the choice).
+                allowed[:, o] &= (allowed & bigger).sum(axis=1) >= need
         cols = _prune(kinds, allowed)
         n_o = len(cols)
         kprice = kinds.price[cols]
@@ -424,6 +425,8 @@ class Consolidation:
                 kind_pool, i, ct = meta[int(cols[j])]
                 made = view.planned(kind_pool, i, ct, sched.overhead[kind_pool.name])
                 if made is not None:
+                    if n == len(kinds_of):
+                        made = dataclasses.replace(made, spare=True)
                     planned.append(made)
                     of_kind.setdefault(kind, []).append(made.node.name)
                     if n < len(kinds_of):

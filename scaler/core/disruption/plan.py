@@ -231,6 +231,7 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
     cost_before = view.price()
     ctx = PassContext(view, ledger, settings, now, by_name, started + settings.time_budget)
     commands = sorted({d.command for d in plan.disruptions})
+    prefer = {m.pod: [m.target] for m in plan.moves}
     from scaler.core.disruption.cluster_view import Trial
     from scaler.core.disruption.methods import Command
 
@@ -254,7 +255,9 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
         if all(c.empty for c in fresh):
             trial = Trial(tuple(c.name for c in fresh), (), {}, (), {})
         else:
-            trial = view.trial([c.name for c in fresh])
+            # The pods go where the plan put them when they still can (its replacements
+            # are existing nodes by now).
+            trial = view.trial([c.name for c in fresh], prefer=prefer)
             if not trial.ok:
                 ctx.notes.append(f"command {no} dropped: its pods no longer fit")
                 continue
