@@ -364,14 +364,13 @@ class Consolidation:
         rows_a, cols_a = np.concatenate(rows_l), np.concatenate(cols_l)
         vals_a = np.concatenate(vals_l)
         began = time.perf_counter()
-        # The whole-pod rows matter on small clusters (three pods of 1 vCPU do not fit two
-        # 2-vCPU nodes) and slow the search down a lot on large ones, where pods are small
-        # next to the capacity moved: they are kept only up to WHOLE_POD_ROWS_UP_TO
-        # candidates. Started from "remove nothing", so there is always a plan.
+        # The whole-pod rows matter (three pods of 1 vCPU do not fit two 2-vCPU nodes) but
+        # slow the choice of removals down a lot on large clusters: the first stage keeps
+        # them only up to WHOLE_POD_ROWS_UP_TO candidates, the second always. Started from
+        # "remove nothing", so there is always a plan.
         relaxed_hi = row_hi.copy()
         if n_c > WHOLE_POD_ROWS_UP_TO:
             relaxed_hi[cuts] = inf
-        row_hi = relaxed_hi
         objective, bound, status, x = solve_milp(
             cost, rows_a, cols_a, vals_a, row_lo, relaxed_hi, upper, integer, limit * 0.6,
             start=np.zeros(n_vars))
