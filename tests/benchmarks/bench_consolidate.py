@@ -22,6 +22,7 @@ Measured, in one run on the same cluster:
     python3 tests/benchmarks/bench_consolidate.py
     python3 tests/benchmarks/bench_consolidate.py --nodes 1000 --baseline-budget 180 \\
         --json tests/benchmarks/out/consolidate.json
+    python3 tests/benchmarks/bench_consolidate.py --on-demand-only
 """
 
 from __future__ import annotations
@@ -96,11 +97,14 @@ def workloads(rng: random.Random, count: int = 60) -> list[Workload]:
     return out
 
 
-def cluster(n_nodes: int, seed: int = 7) -> DisruptionInput:
+def cluster(n_nodes: int, seed: int = 7, on_demand_only: bool = False) -> DisruptionInput:
     rng = random.Random(seed)
     catalog = load_catalog("us-east-1")
     table = InstanceTypeTable(catalog.instance_types)
-    pool = parse_node_pool(NODEPOOL, file="bench")
+    doc = json.loads(json.dumps(NODEPOOL))
+    if on_demand_only:
+        doc["spec"]["template"]["spec"]["requirements"][2]["values"] = ["on-demand"]
+    pool = parse_node_pool(doc, file="bench")
     apps = workloads(rng)
     ds = DaemonSet("kube-system", "kube-proxy", Resources.parse({"cpu": "100m",
                                                                  "memory": "128Mi"}))
@@ -109,7 +113,7 @@ def cluster(n_nodes: int, seed: int = 7) -> DisruptionInput:
     for i in range(n_nodes):
         it = catalog.get(rng.choice(TYPES))
         assert it is not None
-        ct = "spot" if rng.random() < 0.5 else "on-demand"
+        ct = "spot" if rng.random() < 0.5 and not on_demand_only else "on-demand"
         name = f"ip-10-{i // 250}-{i % 250}.ec2.internal"
         labels = {**it.labels, "topology.kubernetes.io/zone": rng.choice(ZONES),
                   "karpenter.sh/capacity-type": ct, "karpenter.sh/nodepool": "default",
@@ -171,11 +175,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="the Karpenter-style pass, seconds (Karpenter: 3 min single-node)")
     ap.add_argument("--reference-budget", type=float, default=60.0,
                     help="the MILP reference run, seconds (0: skip)")
+    ap.add_argument("--on-demand-only", action="store_true",
+                    help="every node and the NodePool on-demand: consolidation is then mostly "
+                         "repacking onto the nodes kept, not moving to spot")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
 
     started = time.perf_counter()
-    inp = cluster(args.nodes, args.seed)
+    inp = cluster(args.nodes, args.seed, args.on_demand_only)
     made = time.perf_counter() - started
     print(f"cluster: {len(inp.nodes)} nodes, {len(inp.pods)} pods, CPU requests at "
           f"{utilisation(inp):.0%} of allocatable (built in {made:.1f} s)", flush=True)

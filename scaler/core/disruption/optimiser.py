@@ -237,7 +237,7 @@ class Consolidation:
         cols = _prune(kinds, allowed)
         n_o = len(cols)
         kprice = kinds.price[cols]
-        kcap = raw_cap[cols] / scale
+        kcap = raw_cap[cols] / scale * head
         kallowed = allowed[:, cols]
 
         zk, zg = np.nonzero(compat)
