@@ -24,7 +24,6 @@ this kind can beat.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Mapping, Sequence
 
@@ -40,9 +39,9 @@ from scaler.core.disruption.methods import (
     SingleNode,
     consolidatable,
 )
-from scaler.core.model import LABEL_HOSTNAME, SPOT, Node
+from scaler.core.model import LABEL_HOSTNAME, SPOT, Node, Pod
 from scaler.core.resources import Resources
-from scaler.core.scheduling.bound import BoolArray, FloatArray, IntArray, _prune
+from scaler.core.scheduling.bound import FloatArray, IntArray, _prune
 from scaler.core.scheduling.predicates import untolerated
 from scaler.core.scheduling.scheduler import ONE_POD, Scheduler
 from scaler.solvers.highs import solve_milp
@@ -54,6 +53,35 @@ SMALLER_KINDS = 6
 
 def _vector(dims: Sequence[str], amounts: Resources) -> FloatArray:
     return np.array([amounts.get(d) for d in dims], dtype=np.float64)
+
+
+def _pack(items: FloatArray, cap: FloatArray) -> tuple[list[list[int]], FloatArray]:
+    """Items into as few bins of capacity `cap` as a greedy finds, one bin at a time: into
+    the open bin goes the item that fits and leans most the way its room does (dot product
+    with the room left, per unit of capacity), so CPU-heavy and memory-heavy items share bins
+    and both resources run out together. Returns item indices per bin and the room left."""
+    alive = np.ones(len(items), dtype=np.bool_)
+    unit = np.where(cap > 0, cap, 1.0)
+    bins: list[list[int]] = []
+    rooms: list[FloatArray] = []
+    while alive.any():
+        room = cap.copy()
+        mine: list[int] = []
+        while True:
+            fits = np.flatnonzero(alive & (items <= room + 1e-12).all(axis=1))
+            if not len(fits):
+                break
+            j = int(fits[np.argmax((items[fits] / unit) @ (room / unit))])
+            room = room - items[j]
+            alive[j] = False
+            mine.append(j)
+        if not mine:  # an item larger than the bin: alone (the scheduler will object)
+            j = int(np.flatnonzero(alive)[0])
+            alive[j] = False
+            mine.append(j)
+        bins.append(mine)
+        rooms.append(room)
+    return bins, np.array(rooms).reshape(-1, len(cap))
 
 
 class Consolidation:
@@ -121,28 +149,6 @@ class Consolidation:
             removal = [c for c in removal if c.name not in bad]
         ctx.notes.append("consolidation: repair rounds exhausted")
         return dropped + removal
-
-    @staticmethod
-    def _round(xs: FloatArray, w: FloatArray, wk: IntArray, wo: IntArray, kallowed: BoolArray,
-               kcap: FloatArray, kprice: FloatArray,
-               family: Sequence[tuple[str, str]]) -> dict[int, list[int]]:
-        """Whole nodes of each kind bought, and for a fractional remainder the cheapest kind
-        of the same pool and capacity type that holds it and takes the same classes (a
-        third of a 48xlarge becomes a 16xlarge, not a whole 48xlarge)."""
-        picks: dict[int, list[int]] = {}
-        for o in np.flatnonzero(xs > 1e-6):
-            whole = math.floor(xs[o] + 1e-6)
-            rest = xs[o] - whole
-            mine = [int(o)] * whole
-            if rest > 1e-6:
-                users = wk[(wo == o) & (w > 1e-6)]
-                ok = kallowed[users].all(axis=0) if len(users) else kallowed.any(axis=0)
-                ok &= (kcap >= rest * kcap[o] - 1e-9).all(axis=1)
-                ok &= np.array([f == family[int(o)] for f in family], dtype=np.bool_)
-                cand = np.flatnonzero(ok)
-                mine.append(int(cand[np.argmin(kprice[cand])]) if len(cand) else int(o))
-            picks[int(o)] = mine
-        return picks
 
     def _solve(self, ctx: PassContext, cands: list[Candidate], limit: float
                ) -> tuple[list[Candidate], float, float, str, list[Planned],
@@ -405,51 +411,50 @@ class Consolidation:
         _, _, status2, x2 = solve_milp(cost, rows_a, cols_a, vals_a, row_lo, row_hi, upper,
                                        integer, budget2, lower, first if guard_ok else None)
         ctx.solver["wholeNodes"] = status2
-        picks: dict[int, list[int]] = {}
         if len(x2):
             x = x2
-            for ko in np.flatnonzero(x[x0:z0] > 0.5):
-                picks[int(ko)] = [int(ko)] * round(x[x0 + ko])
-        else:
-            picks = self._round(x[x0:z0], x[w0:], wk, wo, kallowed, kcap, kprice,
-                                [(meta[int(c)][0].name, meta[int(c)][2]) for c in cols])
-        planned: list[Planned] = []
-        of_kind: dict[int, list[str]] = {}
-        bought = 0.0
-        for kind, kinds_of in picks.items():
-            # One spare of the cheapest: whole pods do not pack like fractions, and a planned
-            # node that receives nothing is never launched.
-            spare = min(kinds_of, key=lambda j: kprice[j])
-            for n, j in enumerate([*kinds_of, spare]):
-                kind_pool, i, ct = meta[int(cols[j])]
-                made = view.planned(kind_pool, i, ct, sched.overhead[kind_pool.name])
-                if made is not None:
-                    if n == len(kinds_of):
-                        made = dataclasses.replace(made, spare=True)
-                    planned.append(made)
-                    of_kind.setdefault(kind, []).append(made.node.name)
-                    if n < len(kinds_of):
-                        bought += float(kprice[j])
-        objective = bought - float(price @ ystar)
-        # Where the MILP put each class's displaced pods: the scheduler tries those first.
+            objective = float(kprice @ x[x0:z0]) - float(price @ ystar)
         removed = {c.name for c in chosen}
-        targets: list[list[tuple[float, list[str]]]] = [[] for _ in range(n_k)]
+        # Which displaced pods go where: each class's pods shared out over the kept groups
+        # (z) and new kinds (w) as the MILP split them, largest share first.
+        targets: list[list[tuple[float, int, int]]] = [[] for _ in range(n_k)]
         for jz in np.flatnonzero(x[z0:w0] > 1e-6):
-            names = [n for n in group_nodes[int(zg[jz])] if n not in removed]
-            targets[int(zk[jz])].append((float(x[z0 + jz]), names))
+            targets[int(zk[jz])].append((float(x[z0 + jz]), 0, int(zg[jz])))
         for jw in np.flatnonzero(x[w0:] > 1e-6):
-            target_kind = int(wo[jw])
-            if target_kind in of_kind:
-                targets[int(wk[jw])].append((float(x[w0 + jw]), of_kind[target_kind]))
+            targets[int(wk[jw])].append((float(x[w0 + jw]), 1, int(wo[jw])))
         prefer: dict[str, list[str]] = {}
+        on_kind: dict[int, list[tuple[Pod, int]]] = {}
         for k, group in enumerate(members):
             moving = [p for p in group if p.node_name in removed]
             at = 0
-            for amount, names in sorted(targets[k], key=lambda t: -t[0]):
+            for amount, is_kind, where in sorted(targets[k], key=lambda t: -t[0]):
                 share = moving[at:at + max(round(amount), 1)]
                 at += len(share)
-                for p in share:
-                    prefer[p.key] = names
+                if is_kind:
+                    on_kind.setdefault(where, []).extend((p, k) for p in share)
+                else:
+                    names = [n for n in group_nodes[where] if n not in removed]
+                    for p in share:
+                        prefer[p.key] = names
+        # Each kind's pods packed into whole nodes of that kind (best fit, largest first):
+        # the planned replacements, each pod steered to its own. One spare per kind takes
+        # what the scheduler cannot fit as planned (never launched when it stays empty).
+        planned: list[Planned] = []
+        for o, items in sorted(on_kind.items()):
+            kind_pool, i, ct = meta[int(cols[o])]
+            overhead = sched.overhead[kind_pool.name]
+            cap = kcap[o]
+            bins, room = _pack(np.array([demand[k] for _, k in items]).reshape(-1, n_d), cap)
+            bins_pods = [[items[j][0] for j in b] for b in bins]
+            for n, members_b in enumerate([*bins_pods, []]):
+                made = view.planned(kind_pool, i, ct, overhead)
+                if made is None:
+                    continue
+                if n == len(bins_pods):
+                    made = dataclasses.replace(made, spare=True)
+                planned.append(made)
+                for pod in members_b:
+                    prefer[pod.key] = [made.node.name]
         # Report prices without the disruption-cost hair.
         hair = 1e-5 * float(dcost @ (x[y0:x0] > 0.5))
         return chosen, objective - hair, bound - hair, status, planned, prefer
