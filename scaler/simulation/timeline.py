@@ -165,6 +165,7 @@ class _Loop:
         self.inflight: tuple[DisruptionPlan, float] | None = None
         self.claims = 0
         self.passes = 0
+        self.idle: tuple[object, float] | None = None
 
     def price(self, node: Node) -> float:
         p = self.prices.get(node.name)
@@ -256,9 +257,16 @@ class _Loop:
                 result.disruptions.append(DisruptionEvent(
                     now - self.start, d.node, d.reason, d.savings_per_hour, d.replacements))
             return done
+        # As Karpenter does: no new pass while the cluster is as the last fruitless pass saw
+        # it, unless five minutes went by (budgets' windows and consolidateAfter move on).
+        state = (frozenset(self.nodes), frozenset((p.key, p.node_name) for p in
+                                                  self.pods.values()))
+        if self.idle is not None and self.idle[0] == state and now - self.idle[1] < 300:
+            return 0
         self.passes += 1
         plan = plan_disruptions(self.disruption_input(now), now, self.settings)
         result.passes += 1
+        self.idle = None if plan.disruptions else (state, now)
         result.decision_seconds += plan.decision_seconds
         if plan.disruptions:
             pools = {p.name: p for p in self.pools}
