@@ -217,10 +217,12 @@ def test_timeline_shows_cost_falling_after_a_scale_down(
 
 
 def test_timeline_table_and_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    short = tmp_path / "short.csv"
+    short.write_text("# a comment\ntime,workload,replicas\n0,shop/api,2\n2m,shop/api,6\n")
     assert main(["simulate", str(EXAMPLE), "--policies", str(POLICIES), "--timeline",
-                 str(EXAMPLE / "timeline.csv")]) == 0
+                 str(short), "--step", "2m"]) == 0
     out = capsys.readouterr().out
-    assert "TIME" in out and "Total cost $" in out
+    assert "TIME" in out and "Total cost $" in out and "0:02:00" in out
     bad = tmp_path / "t.csv"
     bad.write_text("time,workload,replicas\n0,shop/nothing,3\n")
     assert_one_line_error(*run(capsys, "simulate", str(EXAMPLE), "--timeline", str(bad)),

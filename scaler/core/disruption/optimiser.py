@@ -41,7 +41,7 @@ from scaler.core.disruption.methods import (
 )
 from scaler.core.model import LABEL_HOSTNAME, SPOT, Node, Pod
 from scaler.core.resources import Resources
-from scaler.core.scheduling.bound import FloatArray, IntArray, _prune
+from scaler.core.scheduling.bound import BoolArray, FloatArray, IntArray, _prune
 from scaler.core.scheduling.predicates import untolerated
 from scaler.core.scheduling.scheduler import ONE_POD, Scheduler
 from scaler.solvers.highs import solve_milp
@@ -232,12 +232,14 @@ class Consolidation:
             # replaces must have `need` types to choose from, so spot kinds with fewer types
             # at least as large (say metal sizes) are left out.
             finite = np.isfinite(kinds.price)
+            spot_of: dict[str, BoolArray] = {}
+            for q in {m[0].name for m in meta}:
+                spot_of[q] = np.array([c2 == SPOT and p2.name == q for p2, _, c2 in meta],
+                                      dtype=np.bool_) & finite
             for o, (kind_pool, _, ct) in enumerate(meta):
                 if ct != SPOT or not finite[o] or not allowed[:, o].any():
                     continue
-                peers = np.array([c2 == SPOT and q is kind_pool for q, _, c2 in meta],
-                                 dtype=np.bool_) & finite
-                bigger = peers & (raw_cap >= raw_cap[o]).all(axis=1)
+                bigger = spot_of[kind_pool.name] & (raw_cap >= raw_cap[o]).all(axis=1)
                 # Per class: the kinds its pods accept (an amd64 pin halves the choice).
                 allowed[:, o] &= (allowed & bigger).sum(axis=1) >= need
         cols = _prune(kinds, allowed)
