@@ -240,7 +240,7 @@ class _Loop:
                 return 0
             self.inflight = None
             still = revalidate(plan, self.disruption_input(now), now, self.settings)
-            result.dropped.extend(still.notes)
+            result.dropped.extend(f"at {int(now - self.start)} s: {n}" for n in still.notes)
             if still.replacements:  # the cluster moved on: new capacity would be needed
                 result.dropped.append("a revalidated command needed new replacements")
                 return 0
