@@ -24,6 +24,7 @@ this kind can beat.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Mapping, Sequence
 
@@ -47,6 +48,7 @@ from scaler.core.scheduling.scheduler import ONE_POD, Scheduler
 from scaler.solvers.highs import solve_milp
 
 REPAIR_ROUNDS = 8
+PACK_SECONDS = 0.3  # per kind, for the small packing MILP
 WHOLE_POD_ROWS_UP_TO = 50
 SMALLER_KINDS = 6
 
@@ -82,6 +84,80 @@ def _pack(items: FloatArray, cap: FloatArray) -> tuple[list[list[int]], FloatArr
         bins.append(mine)
         rooms.append(room)
     return bins, np.array(rooms).reshape(-1, len(cap))
+
+
+def _repack(bins: list[list[int]], item_class: Sequence[int], demand: FloatArray,
+            cap: FloatArray, time_limit: float) -> list[list[int]]:
+    """Fewer nodes for the same pods if a small MILP finds them in `time_limit`: counts
+    a[k, s] of class k on node s, open[s]; started from the greedy packing."""
+    classes = sorted(set(item_class))
+    n_s, n_c = len(bins), len(classes)
+    col = {k: i for i, k in enumerate(classes)}
+    lower_bins = math.ceil(float(max(
+        (sum(demand[k] for k in item_class) / np.where(cap > 0, cap, np.inf)).max(), 0)) - 1e-9)
+    if lower_bins >= n_s:
+        return bins  # the greedy is already optimal
+    count = np.zeros(n_c)
+    start_a = np.zeros((n_c, n_s))
+    for s_no, b in enumerate(bins):
+        for j in b:
+            start_a[col[item_class[j]], s_no] += 1
+    for k in item_class:
+        count[col[k]] += 1
+    dims = np.flatnonzero(demand[classes].max(axis=0) > 0)
+    n_vars = n_c * n_s + n_s  # a[c, s] then open[s]
+    cost = np.concatenate([np.zeros(n_c * n_s), np.ones(n_s)])
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    for c in range(n_c):  # every pod placed
+        for s_no in range(n_s):
+            rows.append(len(lo))
+            cols.append(c * n_s + s_no)
+            vals.append(1.0)
+        lo.append(count[c])
+        hi.append(count[c])
+    for s_no in range(n_s):  # node capacity, only if open
+        for r in dims:
+            for c, k in enumerate(classes):
+                if demand[k, r] > 0:
+                    rows.append(len(lo))
+                    cols.append(c * n_s + s_no)
+                    vals.append(float(demand[k, r] / cap[r]) if cap[r] > 0 else 1e6)
+            rows.append(len(lo))
+            cols.append(n_c * n_s + s_no)
+            vals.append(-1.0)
+            lo.append(-np.inf)
+            hi.append(0.0)
+    for s_no in range(n_s - 1):  # open nodes first (symmetry)
+        rows.extend([len(lo), len(lo)])
+        cols.extend([n_c * n_s + s_no, n_c * n_s + s_no + 1])
+        vals.extend([1.0, -1.0])
+        lo.append(0.0)
+        hi.append(np.inf)
+    upper = np.concatenate([np.repeat(count, n_s), np.ones(n_s)])
+    start = np.concatenate([start_a.ravel(), np.ones(n_s)])
+    _, _, _, x = solve_milp(cost, np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64),
+                            np.array(vals), np.array(lo), np.array(hi), upper,
+                            np.ones(n_vars, dtype=np.bool_), time_limit, start=start)
+    if not len(x) or x[n_c * n_s:].sum() > n_s - 0.5:
+        return bins
+    a = np.rint(x[: n_c * n_s]).reshape(n_c, n_s).astype(np.int64)
+    pools: dict[int, list[int]] = {}
+    for j, k in enumerate(item_class):
+        pools.setdefault(col[k], []).append(j)
+    out: list[list[int]] = []
+    for s_no in range(n_s):
+        mine = [j for c in range(n_c) for j in
+                [pools[c].pop() for _ in range(min(int(a[c, s_no]), len(pools[c])))]]
+        if mine:
+            out.append(mine)
+    rest = [j for c in range(n_c) for j in pools.get(c, [])]
+    if rest:  # rounding left some: a node of their own
+        out.append(rest)
+    return out if len(out) < n_s else bins
 
 
 class Consolidation:
@@ -446,7 +522,11 @@ class Consolidation:
             kind_pool, i, ct = meta[int(cols[o])]
             overhead = sched.overhead[kind_pool.name]
             cap = kcap[o]
-            bins, room = _pack(np.array([demand[k] for _, k in items]).reshape(-1, n_d), cap)
+            vecs = np.array([demand[k] for _, k in items]).reshape(-1, n_d)
+            bins, _ = _pack(vecs, cap)
+            if len(bins) > 1 and ctx.time_left() > 0.2 * ctx.settings.time_budget:
+                bins = _repack(bins, [k for _, k in items], demand, cap,
+                               min(PACK_SECONDS, ctx.time_left() * 0.05))
             bins_pods = [[items[j][0] for j in b] for b in bins]
             for n, members_b in enumerate([*bins_pods, []]):
                 made = view.planned(kind_pool, i, ct, overhead)
