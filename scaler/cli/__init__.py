@@ -12,7 +12,7 @@ from scaler.errors import UserError
 
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so `scaler --version` stays fast and sub-commands stay independent.
-    from scaler.cli import catalog, plan, policies, simulate
+    from scaler.cli import catalog, plan, policies, rightsize, simulate
 
     parser = argparse.ArgumentParser(
         prog="scaler",
@@ -21,10 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"scaler {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    from scaler.cli import report as report_cli  # cost reports (beside the others, for merging)
+
+    report_cli.register(sub)
     simulate.register(sub)
     catalog.register(sub)
     policies.register(sub)
     plan.register(sub)
+    rightsize.register(sub)
     return parser
 
 

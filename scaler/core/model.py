@@ -268,6 +268,10 @@ class NodePool:
     min_on_demand_pct: float | None = None
     prefer_arch: str | None = None
     prefer_arch_premium_pct: float = 0.0
+    # A spot launch lists at least this many instance types where that many fit its pods, so
+    # the fleet request can fall back when a spot pool runs dry (Karpenter asks for 15
+    # cheaper types before a spot-to-spot replacement).
+    min_spot_types: int = 15
 
     def launch_requirements(self) -> Requirements:
         """The requirements new nodes are chosen under: the NodePool's and scaler's own."""

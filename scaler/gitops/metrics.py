@@ -1,9 +1,11 @@
-"""The policy source's metrics in Prometheus text exposition format (version 0.0.4).
+"""The policy source's metrics, as prometheus_client metric families.
 
-`prometheus_text(source, counters)` returns the text a `/metrics` endpoint serves; the
-runtime endpoint itself comes with the controller (a later issue), and
-`scaler policies status --output prometheus` prints the same text today. No client
-library: the format is a few lines of text.
+`policy_source_families(source, counters)` builds them; `PolicySourceCollector(store)` reads
+them from a state store at scrape time, for the controller's registry
+(scaler/runtime/observability.py, the one place the process's `/metrics` comes from);
+`prometheus_text(source, counters)` renders them alone, for
+`scaler policies status --output prometheus`. The client library writes the text, so the
+two never disagree on format.
 
     scaler_policy_condition{name,type,status}   1 for the condition's current status
                                                 (Flux's gotk_reconcile_condition shape)
@@ -20,7 +22,11 @@ library: the format is a few lines of text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from scaler.gitops.status import (
     CONDITION_TYPES,
@@ -29,112 +35,129 @@ from scaler.gitops.status import (
     UNKNOWN,
     Counters,
     PolicySource,
+    StateStore,
     parse_time,
 )
 
 RESULTS = ("applied", "unchanged", "validation_failed", "fetch_failed")
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(labels: Mapping[str, str]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
-
-
-def _number(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else repr(float(v))
-
-
-class _Text:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def metric(
-        self,
-        name: str,
-        kind: str,
-        help_: str,
-        samples: Iterable[tuple[Mapping[str, str], float]],
-    ) -> None:
-        self.lines.append(f"# HELP {name} {help_}")
-        self.lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            self.lines.append(f"{name}{_labels(labels)} {_number(value)}")
-
-
-def prometheus_text(source: PolicySource, counters: Counters | None = None) -> str:
-    """The metrics of one policy source, as a `/metrics` endpoint would serve them."""
+def policy_source_families(source: PolicySource, counters: Counters | None = None) -> list[Metric]:
+    """The metric families of one policy source."""
     counters = counters or Counters()
     st = source.status
-    name = {"name": source.name}
-    out = _Text()
-    samples: list[tuple[Mapping[str, str], float]] = []
-    for type_ in CONDITION_TYPES:
-        cond = st.condition(type_)
-        current = cond.status if cond else UNKNOWN
-        for status in (TRUE, FALSE, UNKNOWN):
-            samples.append(({**name, "type": type_, "status": status}, status == current))
-    out.metric(
+    name = source.name
+    out: list[Metric] = []
+
+    cond = GaugeMetricFamily(
         "scaler_policy_condition",
-        "gauge",
         "The policy source's conditions: 1 for the status each condition has now.",
-        samples,
+        labels=["name", "type", "status"],
     )
-    out.metric(
+    for type_ in CONDITION_TYPES:
+        c = st.condition(type_)
+        current = c.status if c else UNKNOWN
+        for status in (TRUE, FALSE, UNKNOWN):
+            cond.add_metric([name, type_, status], 1 if status == current else 0)
+    out.append(cond)
+
+    suspended = GaugeMetricFamily(
         "scaler_policy_suspended",
-        "gauge",
         "1 while reconciliation of the policy source is suspended.",
-        [(name, source.spec.suspend)],
+        labels=["name"],
     )
-    info = {
-        **name,
-        "applied_revision": st.last_applied_revision or "",
-        "attempted_revision": st.last_attempted_revision or "",
-        "digest": st.last_applied_digest or "",
-    }
-    out.metric(
+    suspended.add_metric([name], 1 if source.spec.suspend else 0)
+    out.append(suspended)
+
+    info = GaugeMetricFamily(
         "scaler_policy_info",
-        "gauge",
         "The revisions last applied and attempted, and the applied bundle's digest.",
-        [(info, 1)],
+        labels=["name", "applied_revision", "attempted_revision", "digest"],
     )
+    info.add_metric(
+        [
+            name,
+            st.last_applied_revision or "",
+            st.last_attempted_revision or "",
+            st.last_applied_digest or "",
+        ],
+        1,
+    )
+    out.append(info)
+
     for metric, when, what in (
         ("scaler_policy_last_applied_timestamp_seconds", st.last_applied_time, "applied"),
         ("scaler_policy_last_attempt_timestamp_seconds", st.last_attempted_time, "attempted"),
     ):
         t = parse_time(when)
-        out.metric(
-            metric,
-            "gauge",
-            f"Unix time a revision was last {what} (0: never).",
-            [(name, t.timestamp() if t else 0)],
+        fam = GaugeMetricFamily(
+            metric, f"Unix time a revision was last {what} (0: never).", labels=["name"]
         )
-    out.metric(
-        "scaler_policy_reconcile_total",
-        "counter",
+        fam.add_metric([name], t.timestamp() if t else 0)
+        out.append(fam)
+
+    total = CounterMetricFamily(
+        "scaler_policy_reconcile",
         "Reconciliations of the policy source, by result.",
-        [({**name, "result": r}, counters.results.get(r, 0)) for r in RESULTS],
+        labels=["name", "result"],
     )
-    out.metric(
+    for r in RESULTS:
+        total.add_metric([name, r], counters.results.get(r, 0))
+    out.append(total)
+
+    duration = GaugeMetricFamily(
         "scaler_policy_reconcile_duration_seconds",
-        "gauge",
         "How long the last reconciliation took.",
-        [(name, round(counters.last_duration_seconds, 6))],
+        labels=["name"],
     )
-    out.metric(
+    duration.add_metric([name], round(counters.last_duration_seconds, 6))
+    out.append(duration)
+
+    drifted = GaugeMetricFamily(
         "scaler_policy_drifted_nodes",
-        "gauge",
         "Nodes that no longer match their NodePool (drift candidates).",
-        [(name, len(st.drift))],
+        labels=["name"],
     )
-    out.metric(
-        "scaler_policy_objects",
-        "gauge",
-        "Objects in the applied policy bundle, by kind.",
-        [({**name, "kind": k}, v) for k, v in sorted(st.objects.items())],
+    drifted.add_metric([name], len(st.drift))
+    out.append(drifted)
+
+    objects = GaugeMetricFamily(
+        "scaler_policy_objects", "Objects in the applied policy bundle, by kind.",
+        labels=["name", "kind"],
     )
-    return "\n".join(out.lines) + "\n"
+    for k, v in sorted(st.objects.items()):
+        objects.add_metric([name, k], v)
+    out.append(objects)
+    return out
+
+
+class PolicySourceCollector(Collector):
+    """The policy source's families, read from its state store at every scrape (nothing
+    exported before a source is configured)."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        source = self.store.load()
+        if source is None:
+            return
+        yield from policy_source_families(source, self.store.load_counters())
+
+    def describe(self) -> list[Metric]:
+        return []  # the families depend on the store's content; no up-front description
+
+
+class _Fixed(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families
+
+
+def prometheus_text(source: PolicySource, counters: Counters | None = None) -> str:
+    """The metrics of one policy source, as a `/metrics` endpoint would serve them."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(policy_source_families(source, counters)))
+    return generate_latest(registry).decode("utf-8")

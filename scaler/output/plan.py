@@ -37,6 +37,7 @@ def _node(n: PlannedNode) -> dict[str, Any]:
         "allocatable": _resources(n.allocatable),
     }
     if not n.existing:
+        doc["instanceTypes"] = len({o.instance_type for o in n.alternatives})
         doc["alternatives"] = [
             {
                 "instanceType": o.instance_type,

@@ -2,17 +2,20 @@
 
 * `teams`: a workload's team comes from a label (on the pod, or on its namespace), or from
   an explicit namespace list per team; anything else goes to `unallocatedTeam`.
-* `sharedNamespaces`: the cost of namespaces everyone uses (kube-system, monitoring) is split
-  over the teams, evenly or by weight.
+* `sharedNamespaces`, `sharedLabels`: the cost of workloads everyone uses (kube-system,
+  monitoring, or anything labelled e.g. `cost.scaler.dev/shared: "true"`) is split over the
+  teams: evenly, by fixed weights, or in proportion to each team's cost.
 * `sharedCosts`: fixed costs outside the nodes (support plan, NAT gateways), per month or
   per hour, split the same way.
-* `idle`: capacity no pod requests is either `Distribute`d over the teams in proportion to
-  what they use, or kept `Separate` as its own line.
+* `idle`: capacity no pod requests is either `Distribute`d over the workloads in proportion
+  to their cost (per node, per resource, as OpenCost's shareIdle), or kept `Separate` as its
+  own `__idle__` line.
 * `pricing`: what the account really pays: an enterprise discount, Savings Plans (a discount
-  on on-demand compute) and Reserved Instances (an hourly rate for N instances of a type).
+  on on-demand compute) and Reserved Instances (an hourly rate for N instances of a type);
+  the relative prices used to split a node's price into CPU, RAM and GPU (OpenCost's custom
+  pricing), and known GPU prices per instance family, taken out of the node's price first.
 
-At most one CostAllocationPolicy per bundle. Schema and validation only for now: the cost
-reports use it in a later issue.
+At most one CostAllocationPolicy per bundle. `scaler report` applies it (docs/reports.md).
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ from scaler.policy.common import (
 from scaler.policy.nodepool import FieldPath, LabelKey, PolicyFieldError
 
 KIND = "CostAllocationPolicy"
-SPLITS = ("Even", "Weighted")
+SPLITS = ("Even", "Weighted", "Proportional")
 IDLE_HANDLING = ("Distribute", "Separate")
 
-Split = Literal["Even", "Weighted"]
+Split = Literal["Even", "Weighted", "Proportional"]
 Weight = Annotated[
     float,
     AfterValidator(ranged(0, None, "weight")),
@@ -85,7 +88,11 @@ class Teams(ScalerModel):
 
 class SplitRule(ScalerModel):
     split: Split = Field(
-        default="Even", description="Even: equal parts per team; Weighted: by `weights`."
+        default="Even",
+        description=(
+            "Even: equal parts per team; Weighted: by `weights`; Proportional: by each "
+            "team's own cost."
+        ),
     )
     weights: dict[DnsLabel, Weight] | None = Field(
         default=None, description="Team -> weight, with split: Weighted."
@@ -96,6 +103,13 @@ class SharedNamespaces(SplitRule):
     namespaces: list[NamespacePattern] = Field(
         description="Namespaces whose cost is shared by every team.",
         json_schema_extra={"minItems": 1},
+    )
+
+
+class SharedLabels(SplitRule):
+    labels: dict[LabelKey, str] = Field(
+        description="Workloads with any of these pod labels (key: value) are shared.",
+        json_schema_extra={"minProperties": 1},
     )
 
 
@@ -111,8 +125,8 @@ class Idle(ScalerModel):
     handling: Literal["Distribute", "Separate"] = Field(
         default="Distribute",
         description=(
-            "Distribute: idle capacity is charged to teams in proportion to their usage; "
-            "Separate: it is reported as its own line."
+            "Distribute: idle capacity is charged to the workloads in proportion to their "
+            "cost; Separate: it is reported as its own line."
         ),
     )
 
@@ -141,6 +155,22 @@ class ReservedInstance(ScalerModel):
     )
 
 
+class ResourcePrices(ScalerModel):
+    """Relative prices that split a node's price into CPU, RAM and GPU (only the ratios
+    matter; they are scaled to the node's price). Defaults: OpenCost's."""
+
+    cpu_per_core_hour: Money = Field(default=0.031611, alias="cpuPerCoreHour")
+    ram_per_gib_hour: Money = Field(default=0.004237, alias="ramPerGiBHour")
+    gpu_per_hour: Money = Field(default=0.95, alias="gpuPerHour")
+
+
+class GpuPrice(ScalerModel):
+    instance_family: str = Field(alias="instanceFamily", description="e.g. g5, p4d")
+    price_per_gpu_hour: Money = Field(
+        alias="pricePerGpuHour", description="USD per GPU-hour, taken from the node's price first."
+    )
+
+
 class Pricing(ScalerModel):
     discount_percent: Percent = Field(
         default=0, alias="discountPercent", description="Enterprise discount on everything."
@@ -149,11 +179,14 @@ class Pricing(ScalerModel):
     reserved_instances: list[ReservedInstance] | None = Field(
         default=None, alias="reservedInstances"
     )
+    resource_prices: ResourcePrices | None = Field(default=None, alias="resourcePrices")
+    gpu_prices: list[GpuPrice] | None = Field(default=None, alias="gpuPrices")
 
 
 class CostAllocationPolicySpec(ScalerModel):
     teams: Teams = Field(description="How workloads map to teams.")
     shared_namespaces: SharedNamespaces | None = Field(default=None, alias="sharedNamespaces")
+    shared_labels: SharedLabels | None = Field(default=None, alias="sharedLabels")
     shared_costs: list[SharedCost] | None = Field(default=None, alias="sharedCosts")
     idle: Idle | None = Field(default=None, description="What happens to unrequested capacity.")
     pricing: Pricing | None = Field(default=None, description="Discounts and reservations.")
@@ -177,9 +210,10 @@ class CostAllocationPolicy(ScalerModel):
 def _split_errors(rule: SplitRule, path: FieldPath) -> Iterator[PolicyFieldError]:
     if rule.split == "Weighted" and not rule.weights:
         yield PolicyFieldError((*path, "weights"), "split: Weighted needs weights (team: weight)")
-    if rule.split == "Even" and rule.weights:
+    if rule.split != "Weighted" and rule.weights:
         yield PolicyFieldError(
-            (*path, "weights"), "weights are only used with split: Weighted (split is Even)"
+            (*path, "weights"),
+            f"weights are only used with split: Weighted (split is {rule.split})",
         )
     if rule.weights and not any(w > 0 for w in rule.weights.values()):
         yield PolicyFieldError((*path, "weights"), "at least one weight must be above 0")
@@ -219,6 +253,8 @@ def semantic_errors(policy: CostAllocationPolicy) -> Iterator[PolicyFieldError]:
                     ("spec", "sharedNamespaces", "namespaces", j),
                     f"namespace {ns} is shared but also belongs to team {team}",
                 )
+    if spec.shared_labels is not None:
+        yield from _split_errors(spec.shared_labels, ("spec", "sharedLabels"))
     names: set[str] = set()
     for i, cost in enumerate(spec.shared_costs or ()):
         path: FieldPath = ("spec", "sharedCosts", i)
@@ -246,3 +282,9 @@ def semantic_errors(policy: CostAllocationPolicy) -> Iterator[PolicyFieldError]:
                 f"{ri.instance_type} is listed twice; add the counts into one entry",
             )
         seen_types.add(ri.instance_type)
+    rp = pricing.resource_prices if pricing else None
+    if rp is not None and rp.cpu_per_core_hour == 0 and rp.ram_per_gib_hour == 0:
+        yield PolicyFieldError(
+            ("spec", "pricing", "resourcePrices"),
+            "cpuPerCoreHour and ramPerGiBHour cannot both be 0 (nothing to split a price by)",
+        )

@@ -10,7 +10,9 @@ that names its NodePool (`spec.nodePoolRef.name`), as Karpenter's own NodeClass 
 * `architecture.prefer` / `maxPricePremiumPercent`: prefer an architecture (arm64 for
   Graviton) while its price is at most this much above the cheapest choice.
 
-Schema and validation only for now: the scheduler acts on them in a later issue.
+* `spot.minInstanceTypes`: a spot launch lists at least this many instance types (15).
+
+The scheduler acts on all of them (`scaler.core.model.NodePool`).
 """
 
 from __future__ import annotations
@@ -43,10 +45,22 @@ class NodePoolRef(ScalerModel):
 
 class SpotPolicy(ScalerModel):
     max_interruption_band: InterruptionBand = Field(
+        default=">20%",
         alias="maxInterruptionBand",
         description=(
             "Highest Spot Instance Advisor interruption band allowed for spot launches in this "
-            "pool: <5%, 5-10%, 10-15%, 15-20% or >20% (>20% allows every instance type)."
+            "pool: <5%, 5-10%, 10-15%, 15-20% or >20% (>20%, the default, allows every "
+            "instance type)."
+        ),
+    )
+    min_instance_types: int = Field(
+        default=15,
+        ge=1,
+        le=60,
+        alias="minInstanceTypes",
+        description=(
+            "A spot launch passes at least this many instance types to the fleet request, "
+            "where that many hold its pods, so it can fall back when a spot pool runs dry."
         ),
     )
 

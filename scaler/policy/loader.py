@@ -516,6 +516,7 @@ def _with_extensions(pool: NodePool, spec: NodePoolPolicySpec) -> NodePool:
         prefer_arch_premium_pct=(
             float(spec.architecture.max_price_premium_percent) if spec.architecture else 0.0
         ),
+        min_spot_types=spec.spot.min_instance_types if spec.spot else pool.min_spot_types,
     )
 
 

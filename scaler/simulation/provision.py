@@ -5,6 +5,7 @@ The same pass drives the real controller later; here it runs on the simulated ad
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from scaler.core.model import (
     Snapshot,
 )
 from scaler.core.plan import Placement, Plan, PlannedNode, Unschedulable
+from scaler.core.requirements import Requirements
 from scaler.core.resources import ZERO, Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.core.scheduling.scheduler import ONE_POD, ClaimPlan, Scheduler
@@ -29,7 +31,10 @@ from scaler.errors import UserError
 from scaler.policy import PolicySet, load_policies
 from scaler.ports.cloud import CloudProvider, InsufficientCapacityError, NodeClaimRequest
 from scaler.ports.cluster import Cluster
+from scaler.simulation.catalog_file import load_catalog_file
 from scaler.snapshot import load_snapshot
+
+LABEL_HYPERVISOR = "karpenter.k8s.aws/instance-hypervisor"
 
 
 @dataclass(frozen=True)
@@ -184,12 +189,27 @@ def load_inputs(
     policies_path: str | None,
     region: str,
     zones: Sequence[str] | None = None,
+    catalog_file: str | None = None,
 ) -> SimulationInput:
-    try:
-        catalog = load_catalog(region, zones)
-    except CatalogError as err:
-        raise UserError(str(err), field=f"--{err.param}") from None
+    if catalog_file is not None:
+        if zones:
+            raise UserError("--zones cannot be combined with --catalog: the file names its "
+                            "zones", field="--zones")
+        catalog = load_catalog_file(Path(catalog_file))
+    else:
+        try:
+            catalog = load_catalog(region, zones)
+        except CatalogError as err:
+            raise UserError(str(err), field=f"--{err.param}") from None
     policies = load_policies(Path(policies_path) if policies_path else None)
+    if catalog_file is not None and policies.defaulted:
+        # The default NodePool's "no bare metal" rule reads an AWS label a catalog file's
+        # types need not carry; everything else in it still applies.
+        pools = tuple(
+            dataclasses.replace(p, requirements=Requirements(
+                r for k, r in p.requirements.items() if k != LABEL_HYPERVISOR))
+            for p in policies.node_pools)
+        policies = dataclasses.replace(policies, node_pools=pools)
     snapshot = load_snapshot([Path(p) for p in snapshot_paths])
     return SimulationInput(snapshot, policies, catalog, tuple(snapshot_paths))
 

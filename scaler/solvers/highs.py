@@ -10,6 +10,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +40,26 @@ def solve_lp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
 
     Returns the optimum, "optimal" or HiGHS's status, and the solution x.
     """
-    import highspy  # imported here: only a pass that bounds its plan pays for it
+    r = solve(cost, rows, cols, vals, row_lower, row_upper, time_limit)
+    return r.value, r.status, r.x
+
+
+@dataclass(frozen=True)
+class Solution:
+    value: float
+    status: str  # "optimal", "feasible" (a MIP stopped by its time limit), or HiGHS's status
+    x: FloatArray
+    row_dual: FloatArray  # LPs only: the rows' shadow prices
+
+
+def solve(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
+          row_lower: FloatArray, row_upper: FloatArray, time_limit: float,
+          integer: bool = False, mip_gap: float = 1e-4) -> Solution:
+    """As `solve_lp`, with row duals, or with every variable integral (`integer`).
+
+    A MIP that runs out of time keeps its best integral solution ("feasible").
+    """
+    import highspy  # imported here: only a pass that needs it pays for it
 
     order = np.lexsort((rows, cols))
     rows, cols, vals = rows[order], cols[order], vals[order]
@@ -51,22 +71,80 @@ def solve_lp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
     lp.col_lower_ = np.zeros(n_cols)
     lp.col_upper_ = np.full(n_cols, highspy.kHighsInf)
     lp.row_lower_ = np.where(np.isinf(row_lower), -highspy.kHighsInf, row_lower)
-    lp.row_upper_ = row_upper
+    lp.row_upper_ = np.where(np.isinf(row_upper), highspy.kHighsInf, row_upper)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.searchsorted(cols, np.arange(n_cols + 1)).astype(np.int32)
     lp.a_matrix_.index_ = rows.astype(np.int32)
     lp.a_matrix_.value_ = vals
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
     with _stdout_silenced():
         h = highspy.Highs()  # type: ignore[no-untyped-call]
         h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit))
+    if integer:
+        h.setOptionValue("mip_rel_gap", float(mip_gap))
     h.passModel(lp)
     h.run()
     status = h.getModelStatus()
-    if status != highspy.HighsModelStatus.kOptimal:
-        return float("nan"), str(h.modelStatusToString(status)), np.zeros(0)
-    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
-    return float(h.getInfo().objective_function_value), "optimal", x
+    info = h.getInfo()
+    empty = np.zeros(0)
+    if status == highspy.HighsModelStatus.kOptimal:
+        label = "optimal"
+    elif integer and info.primal_solution_status == highspy.kSolutionStatusFeasible:
+        label = "feasible"
+    else:
+        return Solution(float("nan"), str(h.modelStatusToString(status)), empty, empty)
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value, dtype=np.float64)
+    dual = empty if integer else np.asarray(sol.row_dual, dtype=np.float64)
+    return Solution(float(info.objective_function_value), label, x, dual)
+
+
+class CoverLP:
+    """min cost.x over x >= 0 with A x >= demand, solved again as columns are added.
+
+    For column generation: HiGHS keeps the last basis, so each re-solve after adding a few
+    columns is a handful of simplex steps instead of a solve from scratch.
+    """
+
+    def __init__(self, demand: FloatArray, time_limit: float) -> None:
+        import highspy
+
+        self._highspy = highspy
+        with _stdout_silenced():
+            self._h = highspy.Highs()  # type: ignore[no-untyped-call]
+            self._h.setOptionValue("output_flag", False)
+        self._h.setOptionValue("time_limit", float(time_limit))
+        n = len(demand)
+        empty_i = np.zeros(0, dtype=np.int32)
+        self._h.addRows(n, demand.astype(np.float64), np.full(n, highspy.kHighsInf), 0,
+                        empty_i, empty_i, np.zeros(0))
+        self.columns = 0
+
+    def add(self, costs: FloatArray, columns: list[tuple[IntArray, FloatArray]]) -> None:
+        """Columns given as (row indices, values), one per cost."""
+        if not columns:
+            return
+        starts = np.cumsum([0] + [len(r) for r, _ in columns[:-1]]).astype(np.int32)
+        index = np.concatenate([r for r, _ in columns]).astype(np.int32)
+        value = np.concatenate([v for _, v in columns]).astype(np.float64)
+        n = len(columns)
+        self._h.addCols(n, costs.astype(np.float64), np.zeros(n),
+                        np.full(n, self._highspy.kHighsInf), len(index), starts, index, value)
+        self.columns += n
+
+    def solve(self) -> Solution:
+        self._h.run()
+        status = self._h.getModelStatus()
+        empty = np.zeros(0)
+        if status != self._highspy.HighsModelStatus.kOptimal:
+            return Solution(float("nan"), str(self._h.modelStatusToString(status)), empty,
+                            empty)
+        sol = self._h.getSolution()
+        return Solution(float(self._h.getInfo().objective_function_value), "optimal",
+                        np.asarray(sol.col_value, dtype=np.float64),
+                        np.asarray(sol.row_dual, dtype=np.float64))
 
 
 def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,

@@ -53,6 +53,8 @@ DEFAULT_SIZES = (1000, 5000, 10000, 20000)
 DEFAULT_MIXES = ("karpenter-generic", "real")
 DEFAULT_OUT = HERE / "out"
 BENCH_POLICIES = HERE / "policies"
+KARPENTER_POLICIES = HERE / "policies-karpenter"
+KARPENTER_TYPES = DEFAULT_OUT / "karpenter-types-400.json"  # written by main()
 # From this size on a single run is the default (a 20k run takes a while on 2 cores).
 SINGLE_RUN_FROM = 20000
 
@@ -63,6 +65,7 @@ class Mix:
     make: Callable[[int], list[dict[str, Any]]]
     policies: Path | None  # None: scaler's built-in default NodePool
     note: str
+    catalog: Path | None = None  # None: the bundled AWS catalog
 
 
 MIXES: dict[str, Mix] = {
@@ -76,7 +79,22 @@ MIXES: dict[str, Mix] = {
         "karpenter-all",
         lambda n: karpenter_pods(n, "all"),
         None,
-        "Karpenter's five classes; spread and pod (anti-)affinity NOT honoured by this version",
+        "Karpenter's five classes: zonal and hostname spread, zonal self-affinity, hostname "
+        "self-anti-affinity; built-in default NodePool",
+    ),
+    "karpenter-generic@fake400": Mix(
+        "karpenter-generic@fake400",
+        lambda n: karpenter_pods(n, "generic"),
+        KARPENTER_POLICIES,
+        "generic pods on Karpenter's 400 synthetic types (linear prices), its benchmark NodePool",
+        KARPENTER_TYPES,
+    ),
+    "karpenter-all@fake400": Mix(
+        "karpenter-all@fake400",
+        lambda n: karpenter_pods(n, "all"),
+        KARPENTER_POLICIES,
+        "Karpenter's five classes on its 400 synthetic types, its benchmark NodePool",
+        KARPENTER_TYPES,
     ),
     "real": Mix(
         "real",
@@ -98,12 +116,19 @@ class Result:
     cli_pods_per_s: float | None = None
     cli_peak_rss_mib: float | None = None
     cli_runs_s: list[float] = field(default_factory=list)
+    # user + system CPU of the command: on a machine shared with other work, closer to what
+    # an idle machine's wall time would be than the wall time itself
+    cli_cpu_s: float | None = None
     # plan (from the command's JSON)
     new_nodes: int | None = None
     unschedulable: int | None = None
     placed: int | None = None
     planned_per_hour: float | None = None
     lower_bound_per_hour: float | None = None  # the LP bound on new capacity, when reported
+    # Karpenter's first-fit decreasing on the same inputs (in process)
+    ffd_per_hour: float | None = None
+    ffd_nodes: int | None = None
+    ffd_s: float | None = None
     # in-process
     load_s: float | None = None
     snapshot_s: float | None = None
@@ -141,37 +166,44 @@ if pid == 0:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - start
-sys.stderr.write(f"\\nBENCH {os.waitstatus_to_exitcode(status)} {wall!r} {usage.ru_maxrss}\\n")
+cpu = usage.ru_utime + usage.ru_stime
+code = os.waitstatus_to_exitcode(status)
+sys.stderr.write(f"\\nBENCH {code} {wall!r} {usage.ru_maxrss} {cpu!r}\\n")
 """
 
 
-def run_cli(cmd: Sequence[str]) -> tuple[float, float, dict[str, Any]]:
-    """Run the command once: (wall seconds, peak RSS MiB, parsed JSON stdout)."""
+def run_cli(cmd: Sequence[str]) -> tuple[float, float, dict[str, Any], float]:
+    """Run the command once: (wall seconds, peak RSS MiB, parsed JSON stdout, CPU seconds)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         subprocess.run([sys.executable, "-c", _LAUNCHER, *cmd], stdout=out, stderr=err,
                        stdin=subprocess.DEVNULL, check=True)
         err.seek(0)
         text = err.read().decode(errors="replace")
         body, _, last = text.rstrip("\n").rpartition("\n")
-        _, code, wall, maxrss_kib = last.split()
+        _, code, wall, maxrss_kib, cpu = last.split()
         if int(code) != 0:
             raise RuntimeError(f"{' '.join(cmd)} exited {code}:\n{body[-2000:]}")
         out.seek(0)
         doc = json.load(out)
-    return float(wall), int(maxrss_kib) / 1024, doc  # ru_maxrss is in KiB on Linux
+    return float(wall), int(maxrss_kib) / 1024, doc, float(cpu)  # ru_maxrss: KiB on Linux
 
 
 def measure_cli(res: Result, path: Path, mix: Mix, region: str) -> None:
     cmd = [*scaler_command(), "simulate", str(path), "--output", "json", "--region", region]
     if mix.policies is not None:
         cmd += ["--policies", str(mix.policies)]
+    if mix.catalog is not None:
+        cmd = [c for c in cmd if c not in ("--region", region)] + ["--catalog", str(mix.catalog)]
     rss: list[float] = []
     doc: dict[str, Any] = {}
+    cpu: list[float] = []
     for _ in range(res.repeats):
-        wall, peak, doc = run_cli(cmd)
+        wall, peak, doc, used = run_cli(cmd)
         res.cli_runs_s.append(wall)
         rss.append(peak)
+        cpu.append(used)
     res.cli_wall_s = min(res.cli_runs_s)
+    res.cli_cpu_s = min(cpu)
     res.cli_pods_per_s = res.pods / res.cli_wall_s
     res.cli_peak_rss_mib = max(rss)
     res.new_nodes = sum(1 for n in doc["nodes"] if not n["existing"])
@@ -192,6 +224,7 @@ def measure_in_process(res: Result, path: Path, mix: Mix, region: str) -> None:
     from scaler.snapshot import load_snapshot
 
     policies = str(mix.policies) if mix.policies is not None else None
+    catalog = str(mix.catalog) if mix.catalog is not None else None
     load_runs: list[float] = []
     snap_runs: list[float] = []
     table_runs: list[float] = []
@@ -202,7 +235,7 @@ def measure_in_process(res: Result, path: Path, mix: Mix, region: str) -> None:
         snap_runs.append(time.perf_counter() - t0)
         gc.collect()
         t0 = time.perf_counter()
-        inputs = load_inputs([str(path)], policies, region)
+        inputs = load_inputs([str(path)], policies, region, None, catalog)
         load_runs.append(time.perf_counter() - t0)
         snap = inputs.snapshot
         pending = snap.pending_pods
@@ -223,6 +256,16 @@ def measure_in_process(res: Result, path: Path, mix: Mix, region: str) -> None:
     res.table_s = min(table_runs)
     res.solve_s = min(res.solve_runs_s)
     res.solve_pods_per_s = res.pods / res.solve_s
+
+    # The baseline: Karpenter's first-fit decreasing, same inputs, timed once.
+    table = InstanceTypeTable(inputs.catalog.instance_types)
+    ffd = Scheduler(table, pools, snap.nodes, snap.bound_pods, snap.daemonsets, strategy="ffd")
+    t0 = time.perf_counter()
+    baseline = ffd.solve(pending)
+    res.ffd_s = time.perf_counter() - t0
+    res.ffd_per_hour = sum(c.options[0].price for c in baseline.claims if c.options)
+    res.ffd_nodes = len(baseline.claims)
+    del baseline, ffd
 
     # Memory of the scheduling pass, traced in a run of its own.
     table = InstanceTypeTable(inputs.catalog.instance_types)
@@ -249,11 +292,12 @@ def profile(path: Path, mix: Mix, region: str, prefix: Path, top: int = 25) -> s
     from scaler.simulation.provision import load_inputs, run_simulation
 
     policies = str(mix.policies) if mix.policies is not None else None
+    catalog = str(mix.catalog) if mix.catalog is not None else None
     prefix.parent.mkdir(parents=True, exist_ok=True)
     report = io.StringIO()
 
     def whole() -> None:
-        inputs = load_inputs([str(path)], policies, region)
+        inputs = load_inputs([str(path)], policies, region, None, catalog)
         plan = run_simulation(inputs)
         render_json(plan_document(plan, {}))
 
@@ -264,7 +308,7 @@ def profile(path: Path, mix: Mix, region: str, prefix: Path, top: int = 25) -> s
     report.write(f"## {out.name}: load_inputs + run_simulation + JSON, by own time\n")
     pstats.Stats(prof, stream=report).sort_stats("tottime").print_stats(top)
 
-    inputs = load_inputs([str(path)], policies, region)
+    inputs = load_inputs([str(path)], policies, region, None, catalog)
     snap = inputs.snapshot
     pending = snap.pending_pods
     table = InstanceTypeTable(inputs.catalog.instance_types)
@@ -288,9 +332,11 @@ def _f(value: float | int | None, fmt: str) -> str:
 
 def markdown(results: Sequence[Result]) -> str:
     head = (
-        "| mix | pods | runs | CLI wall s | CLI pods/s | CLI peak RSS MiB | load s | "
+        "| mix | pods | runs | CLI wall s | CLI pods/s | CLI CPU s | CLI pods/CPU s | "
+        "CLI peak RSS MiB | load s | "
         "snapshot s | solve s | solve pods/s | solve tracemalloc MiB | new nodes | "
-        "unschedulable | plan $/h | LP bound $/h |"
+        "unschedulable | plan $/h | LP bound $/h | plan / bound | FFD $/h | FFD nodes | "
+        "saving vs FFD |"
     )
     rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in results:
@@ -303,6 +349,8 @@ def markdown(results: Sequence[Result]) -> str:
                     str(r.repeats),
                     _f(r.cli_wall_s, ".2f"),
                     _f(r.cli_pods_per_s, ",.0f"),
+                    _f(r.cli_cpu_s, ".2f"),
+                    _f(r.pods / r.cli_cpu_s if r.cli_cpu_s else None, ",.0f"),
                     _f(r.cli_peak_rss_mib, ",.0f"),
                     _f(r.load_s, ".2f"),
                     _f(r.snapshot_s, ".2f"),
@@ -313,6 +361,12 @@ def markdown(results: Sequence[Result]) -> str:
                     _f(r.unschedulable, ","),
                     _f(r.planned_per_hour, ",.2f"),
                     _f(r.lower_bound_per_hour, ",.2f"),
+                    _f(r.planned_per_hour / r.lower_bound_per_hour
+                       if r.planned_per_hour and r.lower_bound_per_hour else None, ".3f"),
+                    _f(r.ffd_per_hour, ",.2f"),
+                    _f(r.ffd_nodes, ","),
+                    _f(1 - r.planned_per_hour / r.ffd_per_hour
+                       if r.planned_per_hour is not None and r.ffd_per_hour else None, ".1%"),
                 ]
             )
             + " |"
@@ -393,10 +447,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     mixes = [MIXES[m] for m in _csv(args.mixes)]
     env = environment()  # before the runs: the sources digest is of the code measured
+    if any(m.catalog is not None for m in mixes):
+        from generate import karpenter_catalog
+
+        KARPENTER_TYPES.parent.mkdir(parents=True, exist_ok=True)
+        KARPENTER_TYPES.write_text(json.dumps(karpenter_catalog(400)) + "\n")
     results: list[Result] = []
     for mix in mixes:
         for n in sizes:
-            path = write_snapshot(args.out_dir / f"{mix.name}-{n}.json", mix.make(n))
+            base = mix.name.split("@")[0]
+            path = write_snapshot(args.out_dir / f"{base}-{n}.json", mix.make(n))
             if args.profile:
                 print(f"profiling {mix.name} {n:,} ...", file=sys.stderr, flush=True)
                 print(profile(path, mix, args.region, args.profile))

@@ -493,6 +493,43 @@ def describe(pods: Sequence[Pod]) -> dict[str, Any]:
 # -- command line ------------------------------------------------------------------------------
 
 
+KARPENTER_ZONES = ("test-zone-1", "test-zone-2", "test-zone-3")
+
+
+def karpenter_catalog(total: int = 400) -> dict[str, Any]:
+    """Karpenter's fake cloud provider's `InstanceTypes(total)` as an InstanceTypeCatalog.
+
+    Facts from kubernetes-sigs/karpenter pkg/cloudprovider/fake/instancetype.go: type i
+    (0-based) has i+1 vCPU, 2(i+1) GiB and 10(i+1) pods; kube-reserved 100m CPU and 10Mi;
+    price 0.1 per vCPU + 0.1 per 10^9 bytes of memory, the same for every offering; spot in
+    test-zone-1 and -2, on-demand in all three zones; amd64.
+    """
+    types = []
+    for i in range(total):
+        cpu, gib = i + 1, 2 * (i + 1)
+        price = round(0.1 * cpu + 0.1 * gib * 2**30 / 1e9, 6)
+        offerings = [{"zone": z, "capacityType": "spot", "price": price}
+                     for z in KARPENTER_ZONES[:2]]
+        offerings += [{"zone": z, "capacityType": "on-demand", "price": price}
+                      for z in KARPENTER_ZONES]
+        types.append({
+            "name": f"fake-it-{i}",
+            "arch": "amd64",
+            "capacity": {"cpu": str(cpu), "memory": f"{gib}Gi", "pods": str(10 * cpu)},
+            "overhead": {"cpu": "100m", "memory": "10Mi"},
+            "labels": {"size": "large" if cpu > 4 and gib > 8 else "small",
+                       "integer": str(cpu)},
+            "offerings": offerings,
+        })
+    return {
+        "apiVersion": "scaler.dev/v1alpha1",
+        "kind": "InstanceTypeCatalog",
+        "metadata": {"name": f"karpenter-fake-{total}"},
+        "spec": {"region": "test-region", "zones": list(KARPENTER_ZONES),
+                 "instanceTypes": types},
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Write a synthetic pending-pod snapshot (JSON List).")
     sub = p.add_subparsers(dest="mix", required=True)
@@ -507,11 +544,17 @@ def build_parser() -> argparse.ArgumentParser:
     for s in (k, r):
         s.add_argument("-o", "--output", required=True, help="file to write ('-' for stdout)")
         s.add_argument("--describe", action="store_true", help="print constraint counts")
+    c = sub.add_parser("karpenter-types", help="Karpenter's 400 synthetic instance types")
+    c.add_argument("--types", type=int, default=400)
+    c.add_argument("-o", "--output", required=True)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.mix == "karpenter-types":
+        Path(args.output).write_text(json.dumps(karpenter_catalog(args.types)) + "\n")
+        return 0
     if args.mix == "karpenter":
         pods = karpenter_pods(args.pods, args.classes, args.seed)
     else:

@@ -161,8 +161,8 @@ def test_example_table_and_karpenter_strategy(capsys: pytest.CaptureFixture[str]
     assert main(["simulate", str(EXAMPLE), "--policies", str(POLICIES), "--consolidate"]) == 0
     out = capsys.readouterr().out
     assert "Disruptions: 1 nodes" in out and "Consolidation: $" in out
-    doc = consolidate(capsys, str(EXAMPLE), "--policies", str(POLICIES), "--strategy",
-                      "karpenter")
+    doc = consolidate(capsys, str(EXAMPLE), "--policies", str(POLICIES),
+                      "--consolidation-strategy", "karpenter")
     assert all(d["method"] in ("multi-node", "single-node") for d in doc["disruptions"])
 
 
@@ -170,7 +170,7 @@ def test_example_table_and_karpenter_strategy(capsys: pytest.CaptureFixture[str]
     (["--min-saving", "1.5"], ["--min-saving", "fraction"]),
     (["--now", "yesterday"], ["--now", "RFC 3339"]),
     (["--time-budget", "0"], ["--time-budget"]),
-    (["--step", "1x"], ["--step"]),
+    (["--timeline-step", "1x"], ["--timeline-step"]),
     (["--chart", "x.html"], ["--chart"]),
 ])
 def test_bad_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str],
@@ -220,7 +220,7 @@ def test_timeline_table_and_bad_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     short = tmp_path / "short.csv"
     short.write_text("# a comment\ntime,workload,replicas\n0,shop/api,2\n2m,shop/api,6\n")
     assert main(["simulate", str(EXAMPLE), "--policies", str(POLICIES), "--timeline",
-                 str(short), "--step", "2m"]) == 0
+                 str(short), "--timeline-step", "2m"]) == 0
     out = capsys.readouterr().out
     assert "TIME" in out and "Total cost $" in out and "0:02:00" in out
     bad = tmp_path / "t.csv"

@@ -130,3 +130,40 @@ def test_real_process_exit_code_and_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "1K" in proc.stderr
+
+
+CATALOG = """\
+apiVersion: scaler.dev/v1alpha1
+kind: InstanceTypeCatalog
+metadata: {name: mine}
+spec:
+  region: lab
+  zones: [lab-1]
+  instanceTypes:
+    - name: box
+      capacity: {cpu: "4", memory: 8Gi, pods: "20"}
+      offerings: [{zone: lab-1, capacityType: on-demand, price: PRICE}]
+"""
+
+
+@pytest.mark.parametrize("price, field", [("-1", "offerings[0].price"),
+                                          ("cheap", "offerings[0].price")])
+def test_bad_catalog_file_names_the_type_and_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, price: str, field: str
+) -> None:
+    (tmp_path / "pod.yaml").write_text(POD.replace("CPU", "1"))
+    (tmp_path / "catalog.yaml").write_text(CATALOG.replace("PRICE", price))
+    code, out, err = run(capsys, "simulate", str(tmp_path / "pod.yaml"),
+                         "--catalog", str(tmp_path / "catalog.yaml"))
+    assert_one_line_error(code, out, err, "catalog.yaml", "box", field)
+
+
+def test_bad_catalog_quantity_names_the_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "pod.yaml").write_text(POD.replace("CPU", "1"))
+    (tmp_path / "catalog.yaml").write_text(
+        CATALOG.replace("PRICE", "1").replace("memory: 8Gi", "memory: 8Gb"))
+    code, out, err = run(capsys, "simulate", str(tmp_path / "pod.yaml"),
+                         "--catalog", str(tmp_path / "catalog.yaml"))
+    assert_one_line_error(code, out, err, "catalog.yaml", "box", "capacity")

@@ -119,3 +119,111 @@ def test_json_on_the_real_stdout_is_only_json() -> None:
         capture_output=True, text=True, check=True,
     )
     jsonschema.validate(json.loads(proc.stdout), SCHEMA)
+
+
+SMALL_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: worker, namespace: jobs}
+spec:
+  containers:
+    - name: main
+      image: busybox
+      resources: {requests: {cpu: 500m, memory: 512Mi}}
+"""
+
+SPOT_POOL = """\
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+        - {key: karpenter.sh/capacity-type, operator: In, values: [spot]}
+"""
+
+
+def _spot_node(capsys: pytest.CaptureFixture[str], tmp_path: Path, policy: str = "",
+               extra_requirement: str = "") -> dict[str, Any]:
+    (tmp_path / "pod.yaml").write_text(SMALL_POD)
+    pols = tmp_path / "policies"
+    pols.mkdir()
+    (pols / "pool.yaml").write_text(SPOT_POOL + extra_requirement)
+    if policy:
+        (pols / "policy.yaml").write_text(policy)
+    doc = simulate_json(capsys, str(tmp_path / "pod.yaml"), "--policies", str(pols))
+    (node,) = [n for n in doc["nodes"] if not n["existing"]]
+    return node
+
+
+def test_spot_launch_lists_at_least_15_instance_types(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    node = _spot_node(capsys, tmp_path)
+    assert node["capacityType"] == "spot"
+    assert node["instanceTypes"] >= 15
+
+
+def test_spot_diversity_is_configurable(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    policy = """\
+apiVersion: scaler.dev/v1alpha1
+kind: NodePoolPolicy
+metadata: {name: default}
+spec:
+  nodePoolRef: {name: default}
+  spot: {minInstanceTypes: 45}
+"""
+    node = _spot_node(capsys, tmp_path, policy)
+    assert node["instanceTypes"] >= 45
+    # Still cheapest first: the launched offering heads the list.
+    assert node["alternatives"][0]["instanceType"] == node["instanceType"]
+    prices = [a["pricePerHour"] for a in node["alternatives"]]
+    assert prices == sorted(prices)
+
+
+def test_spot_diversity_stops_at_the_types_that_fit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    only_c7g = "        - {key: karpenter.k8s.aws/instance-family, operator: In, values: [c7g]}\n"
+    node = _spot_node(capsys, tmp_path, extra_requirement=only_c7g)
+    from pricing import load_catalog
+
+    c7g = [t for t in load_catalog("us-east-1").instance_types
+           if t.name.startswith("c7g.") and t.cheapest("spot") is not None]
+    assert node["instanceTypes"] == len(c7g)
+
+
+def test_catalog_file_prices_the_plan(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Private prices: the plan launches from the file's types, at the file's prices."""
+    catalog = """\
+apiVersion: scaler.dev/v1alpha1
+kind: InstanceTypeCatalog
+metadata: {name: lab}
+spec:
+  region: lab
+  zones: [lab-1, lab-2]
+  instanceTypes:
+    - name: small
+      capacity: {cpu: "2", memory: 4Gi, pods: "10"}
+      overhead: {cpu: 100m, memory: 100Mi}
+      offerings: [{zone: lab-1, capacityType: on-demand, price: 0.5}]
+    - name: big
+      arch: arm64
+      capacity: {cpu: "16", memory: 64Gi, pods: "100"}
+      offerings:
+        - {zone: lab-2, capacityType: on-demand, price: 1.0}
+        - {zone: lab-2, capacityType: spot, price: 0.25}
+"""
+    (tmp_path / "catalog.yaml").write_text(catalog)
+    pods = "---\n".join(SMALL_POD.replace("worker", f"worker-{i}") for i in range(6))
+    (tmp_path / "pods.yaml").write_text(pods)
+    doc = simulate_json(capsys, str(tmp_path / "pods.yaml"), "--catalog",
+                        str(tmp_path / "catalog.yaml"))
+    (node,) = [n for n in doc["nodes"] if not n["existing"]]
+    assert (node["instanceType"], node["capacityType"], node["zone"], node["arch"]) == (
+        "big", "spot", "lab-2", "arm64")
+    assert doc["cost"]["plannedPerHour"] == 0.25

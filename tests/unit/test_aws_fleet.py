@@ -86,3 +86,20 @@ def test_an_answer_with_an_instance_and_per_override_errors() -> None:
     assert (error.code, error.instance_type, error.zone, error.capacity_type) == (
         "InsufficientInstanceCapacity", "m5.large", "eu-west-1a", "spot")
     assert parse_fleet_response({"FleetId": "f"}, {}, "spot").instances == ()
+
+
+def test_a_long_list_keeps_every_type_before_second_zones() -> None:
+    from scaler.adapters.aws.fleet import diverse_head
+
+    # 30 types in 3 zones each, cheapest first by zone: a plain head of 60 would hold 20
+    # types; the fleet keeps all 30 and fills the rest in rank order.
+    options = [
+        LaunchOption(f"m{t}.large", f"us-east-1{z}", "spot", 0.01 * t + 0.001 * i, True,
+                     "<5%", "amd64")
+        for t in range(30) for i, z in enumerate("abc")
+    ]
+    head = diverse_head(options, 60)
+    assert len(head) == 60
+    assert len({o.instance_type for o in head}) == 30
+    assert head == [o for o in options if o in head]  # rank order kept
+    assert diverse_head(options[:10], 60) == options[:10]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from scaler.core.model import Node, Taint
 from scaler.core.resources import Resources
@@ -277,22 +278,30 @@ def test_metrics_in_prometheus_text_format(tmp_path: Path, source: FakeSource) -
     bad = source.push(BAD)
     rec.reconcile_once(T0 + timedelta(minutes=1))
     text = prometheus_text(rec.store.require(), rec.store.load_counters())
-    lines = text.splitlines()
-    assert 'scaler_policy_condition{name="policies",type="Ready",status="False"} 1' in lines
-    assert 'scaler_policy_condition{name="policies",type="Ready",status="True"} 0' in lines
-    assert 'scaler_policy_condition{name="policies",type="Stalled",status="True"} 1' in lines
-    assert 'scaler_policy_reconcile_total{name="policies",result="applied"} 1' in lines
-    assert 'scaler_policy_reconcile_total{name="policies",result="validation_failed"} 1' in lines
-    assert 'scaler_policy_suspended{name="policies"} 0' in lines
-    assert "scaler_policy_last_applied_timestamp_seconds" + '{name="policies"} 1714557600' in lines
-    info = next(ln for ln in lines if ln.startswith("scaler_policy_info{"))
-    assert f'applied_revision="{good}"' in info and f'attempted_revision="{bad}"' in info
-    for line in lines:  # every sample line is `name{labels} number`
-        if not line.startswith("#"):
-            name_labels, value = line.rsplit(" ", 1)
-            float(value)
-            assert name_labels.startswith("scaler_policy_")
+    got = samples(text)  # parsed as Prometheus parses it: label order and 1 vs 1.0 are free
+    name = (("name", "policies"),)
+    cond = "scaler_policy_condition"
+    assert got[cond, name + (("status", "False"), ("type", "Ready"))] == 1
+    assert got[cond, name + (("status", "True"), ("type", "Ready"))] == 0
+    assert got[cond, name + (("status", "True"), ("type", "Stalled"))] == 1
+    assert got["scaler_policy_reconcile_total", name + (("result", "applied"),)] == 1
+    assert got["scaler_policy_reconcile_total", name + (("result", "validation_failed"),)] == 1
+    assert got["scaler_policy_suspended", name] == 0
+    assert got["scaler_policy_last_applied_timestamp_seconds", name] == 1714557600
+    (info,) = [dict(labels) for (n, labels) in got if n == "scaler_policy_info"]
+    assert info["applied_revision"] == good and info["attempted_revision"] == bad
+    assert "# TYPE scaler_policy_reconcile_total counter" in text.splitlines()
+    assert all(n.startswith("scaler_policy_") for n, _ in got)
     assert text.endswith("\n")
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a Prometheus text exposition, keyed by name and sorted labels."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_logs_are_one_json_object_per_line(
@@ -376,5 +385,5 @@ def test_drift_after_a_policy_change_and_after_a_hand_edit(
     assert by_node["n-spot"]["since"] == "2024-05-01T10:01:00Z"  # still the first sighting
     events = [json.loads(x) for x in logs.getvalue().splitlines()]
     assert [e["node"] for e in events if e["event"] == "drift"] == ["n-spot", "n-od"]
-    metrics = prometheus_text(rec.store.require())
-    assert 'scaler_policy_drifted_nodes{name="policies"} 2' in metrics.splitlines()
+    metrics = samples(prometheus_text(rec.store.require()))
+    assert metrics["scaler_policy_drifted_nodes", (("name", "policies"),)] == 2

@@ -100,3 +100,38 @@ def test_no_plan_breaks_a_hard_constraint(pending: list[Pod], tainted: bool) -> 
     assert all(apps_on_node[p.labels["app"]] == 1 for p in on_node
                if p.scheduling.pod_anti_affinity)
     assert all(reason for _, reason in result.unschedulable)
+
+
+CATALOG_TABLE: list[InstanceTypeTable] = []
+
+
+def _catalog_table() -> InstanceTypeTable:
+    if not CATALOG_TABLE:
+        from pricing import load_catalog
+
+        CATALOG_TABLE.append(InstanceTypeTable(load_catalog("us-east-1").instance_types))
+    return CATALOG_TABLE[0]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(
+    st.tuples(st.sampled_from(["100m", "250m", "500m", "1", "1500m", "3", "7"]),
+              st.sampled_from(["100Mi", "256Mi", "1Gi", "2Gi", "4Gi", "12Gi"]),
+              st.integers(1, 40)),
+    min_size=1, max_size=5))
+def test_never_dearer_than_karpenters_first_fit(shapes: list[tuple[str, str, int]]) -> None:
+    """Workloads of identical pods on the real catalog: the plan costs at most what
+    first-fit decreasing (Karpenter's packing) launches for the same pods."""
+    pending = [
+        Pod("d", f"w{j}-{i}", Resources.parse({"cpu": cpu, "memory": mem}), Scheduling())
+        for j, (cpu, mem, n) in enumerate(shapes) for i in range(n)
+    ]
+    pools = [pool("plain", req("kubernetes.io/arch", "In", "amd64", "arm64"))]
+    table = _catalog_table()
+
+    def cost(strategy: str) -> float:
+        result = Scheduler(table, pools, strategy=strategy).solve(pending)
+        assert not result.unschedulable
+        return sum(c.options[0].price for c in result.claims)
+
+    assert cost("scaler") <= cost("ffd") + 1e-9

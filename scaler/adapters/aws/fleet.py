@@ -73,6 +73,28 @@ def client_token(claim: str, capacity_type: str, overrides: Sequence[Override]) 
     return "scaler-" + hashlib.sha256(doc.encode()).hexdigest()[:48]
 
 
+def diverse_head(options: Sequence[LaunchOption], limit: int = MAX_OVERRIDES) -> list[LaunchOption]:
+    """At most `limit` options in rank order, keeping as many distinct instance types as fit.
+
+    A plain head of a cheapest-first list can spend every slot on a few types in several
+    zones; the scheduler widened the list to enough types for a spot fleet to fall back on,
+    so each type's best option is kept before a second zone of any type.
+    """
+    if len(options) <= limit:
+        return list(options)
+    keep: set[int] = set()
+    seen: set[str] = set()
+    for i, o in enumerate(options):
+        if o.instance_type not in seen and len(keep) < limit:
+            seen.add(o.instance_type)
+            keep.add(i)
+    for i in range(len(options)):
+        if len(keep) >= limit:
+            break
+        keep.add(i)
+    return [o for i, o in enumerate(options) if i in keep]
+
+
 def fleet_request(claim: str, capacity_type: str, overrides: Sequence[Override],
                   tags: Mapping[str, str]) -> dict[str, Any]:
     """CreateFleet's parameters for one node (one capacity type, overrides in rank order)."""

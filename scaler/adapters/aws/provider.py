@@ -22,11 +22,11 @@ from pricing import ON_DEMAND, SPOT, Catalog, CatalogError, InstanceType, load_c
 from scaler.adapters.aws import retry
 from scaler.adapters.aws.config import AwsClients, AwsConfig
 from scaler.adapters.aws.fleet import (
-    MAX_OVERRIDES,
     FleetError,
     FleetResult,
     Launched,
     Override,
+    diverse_head,
     fleet_request,
     parse_fleet_response,
 )
@@ -283,7 +283,7 @@ class AwsCloudProvider:
                     f"no capacity for node claim {request.name} among "
                     f"{len(request.options)} offerings ({tried})")
             capacity_type = usable[0].capacity_type
-            group = [o for o in usable if o.capacity_type == capacity_type][:MAX_OVERRIDES]
+            group = diverse_head([o for o in usable if o.capacity_type == capacity_type])
             overrides = []
             for o in group:
                 subnet = resolved.subnet_for(o.zone)

@@ -2,5 +2,6 @@
 
 from scaler.adapters.simulated.cloud import SimulatedCloud
 from scaler.adapters.simulated.cluster import SimulatedCluster
+from scaler.adapters.simulated.metrics import SeriesMetricsSource
 
-__all__ = ["SimulatedCloud", "SimulatedCluster"]
+__all__ = ["SeriesMetricsSource", "SimulatedCloud", "SimulatedCluster"]

@@ -6,7 +6,8 @@ k allows o. Every class is placed in full (sum_o z[k, o] = n_k) and the classes 
 kind's capacity after DaemonSet overhead (sum_k z[k, o] d[k, r] <= x[o] a[o, r]). Minimising
 sum_o price[o] x[o] with HiGHS gives a bound no integral plan can beat: topology rules and
 whole nodes only add cost. Classes are not merged (that would force one split on pods of different
-shapes), but a kind another allowed kind beats in price and every resource is dropped.
+shapes), except classes with the same demand and allowed kinds, and a kind another allowed
+kind beats in price and every resource is dropped.
 """
 
 from __future__ import annotations
@@ -69,8 +70,36 @@ def _prune(kinds: Kinds, allowed: BoolArray) -> IntArray:
 
 
 def lower_bound(classes: Sequence[PodClass], kinds: Kinds, time_limit: float = 10.0) -> Bound:
+    """The bound; classes with the same demand and the same allowed kinds are one LP class
+    (interchangeable pods: the optimum is the same), split back in the assignment."""
     if not classes:
         return Bound(0.0, "optimal", 0, 0)
+    groups: dict[tuple[tuple[int, ...], bytes], list[int]] = {}
+    for k, c in enumerate(classes):
+        groups.setdefault((c.demand, c.allowed.tobytes()), []).append(k)
+    if len(groups) == len(classes):
+        return _lower_bound(classes, kinds, time_limit)
+    members = list(groups.values())
+    merged = [PodClass(classes[ks[0]].demand, sum(classes[k].count for k in ks),
+                       classes[ks[0]].allowed) for ks in members]
+    b = _lower_bound(merged, kinds, time_limit)
+    if b.assignment is None:
+        return Bound(b.per_hour, b.status, len(classes), b.kinds)
+    assignment: dict[tuple[int, int], float] = {}
+    left = {k: float(classes[k].count) for k in range(len(classes))}
+    for (g, o), amount in sorted(b.assignment.items()):
+        for k in members[g]:  # fill the group's classes in turn
+            take = min(amount, left[k])
+            if take > 1e-9:
+                assignment[(k, o)] = assignment.get((k, o), 0.0) + take
+                left[k] -= take
+                amount -= take
+            if amount <= 1e-9:
+                break
+    return Bound(b.per_hour, b.status, len(classes), b.kinds, assignment)
+
+
+def _lower_bound(classes: Sequence[PodClass], kinds: Kinds, time_limit: float) -> Bound:
     allowed = np.array([c.allowed for c in classes], dtype=np.bool_)
     cols = _prune(kinds, allowed)
     if any(not allowed[k, cols].any() for k in range(len(classes))):

@@ -73,11 +73,18 @@ class InstanceTypeTable:
         self.pairs: tuple[tuple[str, str, int], ...] = tuple(pairs)
         pair_index = {p: j for j, p in enumerate(pairs)}
         self.price: FloatArray = np.full((n, len(pairs)), np.inf)
+        self._offering: list[dict[int, Offering]] = [{} for _ in range(n)]
         for i, t in enumerate(self.types):
             for o in t.offerings:
                 if o.available:
                     j = pair_index[_column(o)]
-                    self.price[i, j] = min(self.price[i, j], o.price)
+                    if o.price < self.price[i, j]:
+                        self.price[i, j] = o.price
+                        self._offering[i][j] = o
+        self._spot_cols: BoolArray = np.array([ct == "spot" for _, ct, _ in pairs],
+                                              dtype=np.bool_)
+        self._options_cache: dict[tuple[Requirements, bytes, int | None, int],
+                                  tuple[LaunchOption, ...]] = {}
         self._label_codes: dict[str, tuple[list[str | None], IntArray]] = {}
         self._mask_cache: dict[Requirements, BoolArray] = {}
         self._pair_cache: dict[Requirements, BoolArray] = {}
@@ -156,37 +163,75 @@ class InstanceTypeTable:
         return mask
 
     def options(
-        self, type_idx: IntArray, reqs: Requirements, limit: int | None = None
+        self,
+        type_idx: IntArray,
+        reqs: Requirements,
+        limit: int | None = None,
+        min_spot_types: int = 0,
     ) -> tuple[LaunchOption, ...]:
-        """Offerings of these types allowed by `reqs`, cheapest first."""
+        """Offerings of these types allowed by `reqs`, cheapest first.
+
+        At most `limit` offerings, except that when spot is among them the list is widened
+        to hold at least `min_spot_types` distinct instance types with a spot offering (each
+        by its cheapest spot offering), where that many fit: a spot fleet request with few
+        types has few pools to fall back on when one is reclaimed.
+        """
+        key = (reqs, type_idx.tobytes(), limit, min_spot_types)
+        hit = self._options_cache.get(key)
+        if hit is None:
+            hit = self._options_cache[key] = self._options(type_idx, reqs, limit,
+                                                           min_spot_types)
+        return hit
+
+    def _options(self, type_idx: IntArray, reqs: Requirements, limit: int | None,
+                 min_spot_types: int) -> tuple[LaunchOption, ...]:
         pairs = np.flatnonzero(self.allowed_pairs(reqs))
         if len(type_idx) == 0 or len(pairs) == 0:
             return ()
         sub = self.price[np.ix_(type_idx, pairs)]
-        flat = np.argsort(sub, axis=None, kind="stable")
-        out: list[LaunchOption] = []
         ncols = len(pairs)
-        for f in flat:
-            r, c = divmod(int(f), ncols)
-            price = float(sub[r, c])
-            if not np.isfinite(price):
-                break
-            t = self.types[int(type_idx[r])]
-            zone, ct, _ = self.pairs[int(pairs[c])]
-            offering = next(o for o in t.offerings if o.zone == zone and o.capacity_type == ct)
+        flat_prices = sub.ravel()
+        n_finite = int(np.isfinite(flat_prices).sum())
+        if limit is not None and limit < n_finite:
+            # Only the cheapest `limit` need sorting (inf sorts last either way).
+            head = np.argpartition(flat_prices, limit - 1)[:limit]
+            head = head[np.lexsort((head, flat_prices[head]))]
+        else:
+            finite = np.argsort(flat_prices, kind="stable")[:n_finite]
+            head = finite
+        chosen = head
+        is_spot = self._spot_cols[pairs]
+        if min_spot_types and is_spot.any():
+            have = np.unique(chosen[is_spot[chosen % ncols]] // ncols)
+            if len(have) < min_spot_types:
+                # Each missing type by its cheapest spot offering, cheapest types first.
+                spot_sub = np.where(is_spot, sub, np.inf)
+                best_col = spot_sub.argmin(axis=1)
+                best = spot_sub[np.arange(len(sub)), best_col]
+                rows = np.flatnonzero(np.isfinite(best))
+                rows = rows[~np.isin(rows, have)]
+                rows = rows[np.lexsort((rows, best[rows]))][: min_spot_types - len(have)]
+                chosen = np.concatenate([chosen, rows * ncols + best_col[rows]])
+                chosen = chosen[np.lexsort((chosen, flat_prices[chosen]))]
+        out: list[LaunchOption] = []
+        for f in chosen.tolist():
+            r, c = divmod(f, ncols)
+            i = int(type_idx[r])
+            t = self.types[i]
+            j = int(pairs[c])
+            zone, ct, _ = self.pairs[j]
+            offering = self._offering[i][j]
             out.append(
                 LaunchOption(
                     t.name,
                     zone,
                     ct,
-                    price,
+                    float(flat_prices[f]),
                     offering.price_estimated,
                     offering.interruption_band,
                     t.arch,
                 )
             )
-            if limit is not None and len(out) >= limit:
-                break
         return tuple(out)
 
     def price_of(self, instance_type: str, capacity_type: str, zone: str | None) -> float | None:

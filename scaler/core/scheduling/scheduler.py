@@ -9,7 +9,7 @@ offering among them, with the others as ranked alternatives.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,11 +39,13 @@ from scaler.core.scheduling.instancetypes import (
     IntArray,
     LaunchOption,
 )
+from scaler.core.scheduling.patterns import Pattern, plan_patterns
 from scaler.core.scheduling.predicates import narrow, untolerated
 from scaler.core.scheduling.preferences import Attempt, ladder
 from scaler.core.scheduling.topology import NEW_NODE, Target, Topology
 
 ONE_POD = Resources({"pods": 1})
+STRATEGIES = ("scaler", "ffd")
 # Alternatives passed with a launch; a real fleet request takes a bounded list (Karpenter: 60).
 MAX_LAUNCH_OPTIONS = 60
 # How much dearer a pod's share may get by joining an in-flight claim (see _place_on_claims).
@@ -55,6 +57,14 @@ MARGINAL_TOLERANCE = 0.10
 CLAIM_WINDOW = 48
 # Joins that would move a claim to a bigger type, weighed per pod at most.
 MAX_UPGRADE_CHECKS = 4
+# Claims a deferred pod tries (and fails to join) for free room before it is planned anew.
+GAP_TRIES = 8
+# Join checks per pending pod the first-fit fallback may spend before it gives up.
+FFD_JOINS_PER_POD = 64
+# Seconds the pattern search (column generation, then a MIP) may take in one pass: a safety
+# net; its round limit (patterns.MAX_ROUNDS) normally ends it first, so plans do not depend
+# on how busy the machine is.
+PATTERN_BUDGET = 5.0
 
 
 def _port_clash(ports: Sequence[HostPort], taken: Sequence[HostPort]) -> bool:
@@ -98,6 +108,7 @@ class Claim:
     ports: list[HostPort] = field(default_factory=list)
     price: float = 0.0  # the cheapest launch it allows now
     cheap_free: tuple[int, ...] = ()  # room left on that cheapest type
+    packed: bool = False  # made by a whole-node packing (patterns, LP), not the greedy
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +144,14 @@ def _sort_key(pod: Pod) -> tuple[int, int, int, str, str]:
             pod.name)
 
 
+class _OverBudget(Exception):
+    """The first-fit fallback spent its join checks."""
+
+
+def _launch_cost(result: SchedulingResult) -> float:
+    return sum(c.options[0].price for c in result.claims if c.options)
+
+
 class Scheduler:
     def __init__(
         self,
@@ -143,12 +162,28 @@ class Scheduler:
         daemonsets: Sequence[DaemonSet] = (),
         claim_prefix: str = "",
         improve: bool = True,
+        strategy: str = "scaler",
     ) -> None:
         self.table = table
         # Claim names must be unique for the cluster's life (the AWS provider finds a retried
         # launch by its claim's tag); a controller passes a fresh prefix per pass.
         self.claim_prefix = claim_prefix
         self.improve = improve  # repack after the LP (see _round_from_lp)
+        # "ffd": Karpenter's first-fit decreasing, the baseline our packing is measured
+        # against: each pod joins the first in-flight claim that can hold it, whatever it
+        # costs, and nothing is repacked afterwards.
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+        self.strategy = strategy
+        self._inputs = (node_pools, nodes, bound_pods, daemonsets)
+        self._join_budget: int | None = None  # ffd as a fallback: give up past this many joins
+        self._ffd_ceiling: float | None = None  # ... or once its claims cost more than this
+        self._ffd_cost = 0.0
+        # _room's array and the claims list it describes
+        self._room_rows = np.zeros((0, len(table.dims)), dtype=np.int64)
+        self._room_n = 0
+        self._room_for: list[Claim] | None = None
+        self._free = np.zeros((0, len(table.dims)), dtype=np.int64)  # ffd: claims' max_free
         self.pools = sorted(node_pools, key=lambda p: (-p.weight, p.name))
         self.launch_reqs = {p.name: p.launch_requirements() for p in self.pools}
         by_node: dict[str, list[Pod]] = {}
@@ -204,6 +239,11 @@ class Scheduler:
         # Hook for the disruption optimiser: pod key -> existing nodes to try first.
         self.preferred: Mapping[str, Sequence[str]] = {}
         self._by_name: dict[str, ExistingNode] = {}
+        self._bulk_cache: dict[tuple[int, tuple[int, ...]], int | None] = {}
+        # A pool's launch requirements pinned to one offering, by (pool, type, capacity type).
+        self._only: dict[tuple[str, int, str], Requirements] = {}
+        self._widened: dict[tuple[str, int, tuple[int, ...], bytes],
+                            tuple[Requirements, IntArray, float] | None] = {}
 
     def _daemon_overhead(self, pool: NodePool, daemonsets: Sequence[DaemonSet]) -> Resources:
         total = Resources({})
@@ -361,19 +401,23 @@ class Scheduler:
                     return _Candidate(pool, reqs, idx, need, self._cheapest(idx, reqs))
         return None
 
+    def _refresh_room(self, claim: Claim) -> None:
+        """The claim's room on its largest type and on its cheapest one."""
+        alloc = self.table.allocatable[claim.type_idx]
+        claim.max_free = tuple(int(v) for v in alloc.max(axis=0) - claim.used)
+        allowed, price = self._priced(claim.requirements)
+        if len(allowed):
+            cheapest = int(np.argmin(price[np.searchsorted(allowed, claim.type_idx)]))
+            claim.cheap_free = tuple(int(v) for v in alloc[cheapest] - claim.used)
+        else:
+            claim.cheap_free = claim.max_free
+
     def _commit(self, claim: Claim, pod: Pod, c: _Candidate, attempt: Attempt) -> None:
         claim.requirements = c.requirements
         claim.type_idx = c.type_idx
         claim.used = c.used
         claim.price = c.price
-        alloc = self.table.allocatable[c.type_idx]
-        claim.max_free = tuple(int(v) for v in alloc.max(axis=0) - c.used)
-        allowed, price = self._priced(c.requirements)
-        if len(allowed):
-            cheapest = int(np.argmin(price[np.searchsorted(allowed, c.type_idx)]))
-            claim.cheap_free = tuple(int(v) for v in alloc[cheapest] - c.used)
-        else:
-            claim.cheap_free = claim.max_free
+        self._refresh_room(claim)
         claim.pods.append(pod)
         claim.ports.extend(attempt.sched.host_ports)
         if self.topology.active:
@@ -432,9 +476,13 @@ class Scheduler:
         fresh = self._fresh(pod, vec, attempt)
         own = self._unit_cost(fresh.requirements, vec, row) if fresh else float("inf")
         upgrades = 0
-        for claim in self.claims[-CLAIM_WINDOW:]:
-            if any(r > f for r, f in zip(row, claim.max_free, strict=True)):
-                continue
+        # The most recent claims that still have room for the pod (one numpy step over all
+        # of them), not just the most recent claims: under topology rules many claims keep
+        # room that only some pods may use.
+        room = self._room()
+        window = np.flatnonzero((room >= vec).all(axis=1))[-CLAIM_WINDOW:].tolist()
+        for i in window:
+            claim = self.claims[i]
             if any(r > f for r, f in zip(row, claim.cheap_free, strict=True)):
                 # Joining needs a bigger type: rarely worth it, and the check is the costly
                 # part of a pass, so only a few are weighed per pod.
@@ -451,6 +499,7 @@ class Scheduler:
             ):
                 continue
             self._commit(claim, pod, joined, attempt)
+            room[i] = claim.max_free
             return True
         if fresh is None:
             return False
@@ -465,6 +514,69 @@ class Scheduler:
             self._by_name = {en.node.name: en for en in self.existing}
         # The rest follow in the usual order (a preferred node seen twice is harmless).
         return [self._by_name[n] for n in names if n in self._by_name] + self.existing
+
+    def _room(self) -> IntArray:
+        """Each claim's room on its largest type (`max_free`) as rows of one array.
+
+        Kept for the current claims list: rows are added for new claims; a list replaced
+        (a repack) or claims changed elsewhere (`_stale_room`) rebuild it.
+        """
+        n = len(self.claims)
+        if self._room_for is not self.claims or self._room_n > n:
+            self._room_rows = np.zeros((max(64, 2 * n), len(self.table.dims)), dtype=np.int64)
+            self._room_n = 0
+            self._room_for = self.claims
+        if self._room_n < n:
+            if n > len(self._room_rows):
+                grown = np.zeros((2 * n, self._room_rows.shape[1]), dtype=np.int64)
+                grown[: self._room_n] = self._room_rows[: self._room_n]
+                self._room_rows = grown
+            for j in range(self._room_n, n):
+                self._room_rows[j] = self.claims[j].max_free
+            self._room_n = n
+        return self._room_rows[:n]
+
+    def _stale_room(self) -> None:
+        self._room_for = None
+
+    def _spend(self, amount: float) -> None:
+        """As a fallback, first fit stops once its claims cost more than the plan to beat:
+        a claim's cheapest launch only rises as pods join, so it cannot win any more."""
+        self._ffd_cost += amount
+        if self._ffd_ceiling is not None and self._ffd_cost > self._ffd_ceiling + 1e-9:
+            raise _OverBudget
+
+    def _place_first_fit(self, pod: Pod, row: tuple[int, ...], attempt: Attempt) -> bool:
+        """Karpenter's way: the first claim (oldest first) the pod can join, else a new one.
+
+        The claims' room is kept as one array so the scan over every claim is one numpy
+        step; only claims with room are asked whether the pod may join.
+        """
+        vec = np.array(row, dtype=np.int64)
+        n = len(self.claims)
+        for i in np.flatnonzero((self._free[:n] >= vec).all(axis=1)).tolist():
+            claim = self.claims[i]
+            if self._join_budget is not None:
+                self._join_budget -= 1
+                if self._join_budget < 0:
+                    raise _OverBudget
+            joined = self._join(claim, pod, vec, attempt)
+            if joined is not None:
+                self._spend(joined.price - claim.price)
+                self._commit(claim, pod, joined, attempt)
+                self._free[i] = claim.max_free
+                return True
+        fresh = self._fresh(pod, vec, attempt)
+        if fresh is None:
+            return False
+        self._spend(fresh.price)
+        self._open(pod, fresh, attempt)
+        if len(self._free) < len(self.claims):
+            grown = np.zeros((max(64, 2 * len(self._free)), self._free.shape[1]), np.int64)
+            grown[: len(self._free)] = self._free
+            self._free = grown
+        self._free[len(self.claims) - 1] = self.claims[-1].max_free
+        return True
 
     def _place_on_existing(self, pod: Pod, request: Resources, attempt: Attempt) -> str | None:
         alternatives = self._alternatives(attempt.sched)
@@ -510,9 +622,35 @@ class Scheduler:
                                      p.scheduling.pod_anti_affinity)
 
     def solve(self, pending: Sequence[Pod]) -> SchedulingResult:
+        result = self._solve(pending)
+        if self.strategy == "ffd" or not self.improve or not result.claims:
+            return result
+        # Never dearer than Karpenter's first fit: run it too and keep it when it is cheaper
+        # and places as many pods. Its scan is quadratic where pods keep refusing claims
+        # (anti-affinity), so it gives up after a fixed number of join checks.
+        pools, nodes, bound, daemonsets = self._inputs
+        ffd = Scheduler(self.table, pools, nodes, bound, daemonsets, self.claim_prefix,
+                        strategy="ffd")
+        ffd._join_budget = FFD_JOINS_PER_POD * len(pending)
+        ffd._ffd_ceiling = _launch_cost(result)
+        try:
+            baseline = ffd._solve(pending)
+        except _OverBudget:
+            return result
+        if (len(baseline.unschedulable) <= len(result.unschedulable)
+                and _launch_cost(baseline) < _launch_cost(result) - 1e-9):
+            return baseline
+        return result
+
+    def _solve(self, pending: Sequence[Pod]) -> SchedulingResult:
         placed_existing: dict[str, list[Pod]] = {}
         unschedulable: list[tuple[Pod, str]] = []
         self._start_topology(pending)
+        # Pods no other pod's placement depends on, bound for a NodePool without limits, are
+        # planned together by whole-node patterns once the others are placed (one LP per
+        # class of identical pods, not one decision per pod).
+        by_patterns = (self.strategy == "scaler" and self.improve and not self.prefer_taints)
+        deferred: dict[int, list[Pod]] = {}  # NodePool index -> pods
         for pod in sorted(pending, key=_sort_key):
             sched = self._interned.setdefault(pod.scheduling, pod.scheduling)
             request = pod.requests + ONE_POD
@@ -525,20 +663,123 @@ class Scheduler:
                     placed_existing.setdefault(node, []).append(pod)
                     done = True
                 elif row is not None:
-                    done = self._place_on_claims(pod, row, attempt)
+                    if self.strategy == "ffd":
+                        done = self._place_first_fit(pod, row, attempt)
+                    elif by_patterns and (pool := self._bulk_pool(pod, row, attempt)) is not None:
+                        deferred.setdefault(pool, []).append(pod)
+                        done = True
+                    else:
+                        done = self._place_on_claims(pod, row, attempt)
                 if done:
                     break
             if not done:
                 reason = explain_unschedulable(self, pod, request, attempts[-1])
                 unschedulable.append((pod, reason))
-        if self.improve:
+        if deferred:
+            unschedulable.extend(self._plan_deferred(deferred))
+        if self.improve and self.strategy != "ffd" and not deferred:
+            # (With deferred pods, the movable ones were planned by patterns already.)
             self._round_from_lp()
         self._keep_on_demand_share()
+        if deferred:
+            for n, c in enumerate(self.claims, start=1):
+                c.name = f"{c.pool.name}-{self.claim_prefix}{n:05d}"
         return SchedulingResult(
             existing={k: tuple(v) for k, v in placed_existing.items()},
             claims=tuple(self._plan(c) for c in self.claims),
             unschedulable=tuple(unschedulable),
         )
+
+    def _fill_gaps(self, pods: Sequence[Pod]) -> list[Pod]:
+        """Seat deferred pods in room the greedy's claims have left on the type they would
+        launch as now (free: the price does not move); return the pods still to plan.
+
+        The claims of pods with topology rules are often far from full (one pod per node
+        under hostname anti-affinity); first fit would fill them, so this does too.
+        """
+        if not self.claims:
+            return list(pods)
+        room = np.array([c.cheap_free for c in self.claims], dtype=np.int64)
+        left: list[Pod] = []
+        for pod in sorted(pods, key=_sort_key):
+            row = self.table.vector(pod.requests + ONE_POD)
+            if row is None:
+                left.append(pod)
+                continue
+            vec = np.array(row, dtype=np.int64)
+            attempt = self._ladder(self._interned[pod.scheduling])[0]
+            seated = False
+            tries = 0
+            for i in np.flatnonzero((room >= vec).all(axis=1)).tolist():
+                claim = self.claims[i]
+                joined = self._join(claim, pod, vec, attempt)
+                if joined is not None and joined.price <= claim.price + 1e-12:
+                    self._commit(claim, pod, joined, attempt)
+                    room[i] = claim.cheap_free
+                    seated = True
+                    break
+                tries += 1
+                if tries >= GAP_TRIES:
+                    break
+            if not seated:
+                left.append(pod)
+        self._stale_room()
+        return left
+
+    def _bulk_pool(self, pod: Pod, row: tuple[int, ...], attempt: Attempt) -> int | None:
+        """The NodePool (index) a pod to plan by patterns would launch in, else None."""
+        if attempt is not self._ladder(attempt.sched)[0] or not self._movable(pod):
+            return None
+        key = (id(attempt.sched), row)
+        if key not in self._bulk_cache:
+            fresh = self._fresh(pod, np.array(row, dtype=np.int64), attempt)
+            pool = None if fresh is None or fresh.pool.limits is not None else fresh.pool
+            self._bulk_cache[key] = None if pool is None else self.pools.index(pool)
+        return self._bulk_cache[key]
+
+    def _plan_deferred(self, deferred: Mapping[int, list[Pod]]) -> list[tuple[Pod, str]]:
+        """New nodes for the deferred pods; the pods that cannot have any, with the reason.
+
+        Two whole-node plans are tried and the cheaper kept: node patterns (column
+        generation, then a MIP) and the LP bound's own plan packed first-fit per kind; the
+        pods either leaves over go through the greedy. If neither seats every pod, the
+        greedy places them all (and explains what it cannot place).
+        """
+        pods = [p for i in sorted(deferred) for p in deferred[i]]
+        home = {id(p): self.pools[i].name for i, group in deferred.items() for p in group}
+        pods = self._fill_gaps(pods)
+        if not pods:
+            return []
+        pool_of = {id(p): home[id(p)] for p in pods}
+        classes, kinds, meta, members = self._lp_model(pods, pool_of)
+        repacks: list[Callable[[], float | None]] = []
+        plan = plan_patterns(classes, kinds, PATTERN_BUDGET)
+        if plan is not None:
+            repacks.append(lambda: self._pack_patterns(plan.nodes, members, meta))
+        bound = lower_bound(classes, kinds, PATTERN_BUDGET)
+        if bound.assignment is not None:
+            assignment = bound.assignment
+            repacks.append(
+                lambda: self._pack(*self._whole_from_lp(assignment, members), meta))
+        kept = self.claims
+        best: list[Claim] | None = None
+        best_cost = float("inf")
+        for repack in repacks:
+            self.claims = []  # leftovers join only this plan's claims (kept ones stay as they are)
+            cost = repack()
+            if cost is not None and cost < best_cost:
+                best_cost, best = cost, self.claims
+        self.claims = kept + (best or [])
+        if best is not None:
+            return []
+        failed: list[tuple[Pod, str]] = []
+        for pod in sorted(pods, key=_sort_key):
+            request = pod.requests + ONE_POD
+            row = self.table.vector(request)
+            attempts = self._ladder(self._interned[pod.scheduling])
+            if row is None or not any(self._place_on_claims(pod, row, a) for a in attempts):
+                failed.append((pod, explain_unschedulable(self, pod, request, attempts[-1])))
+        return failed
 
     def lower_bound(self, pods: Sequence[Pod], time_limit: float = 10.0) -> Bound:
         """The LP lower bound on new capacity for these pending pods (see `bound`)."""
@@ -628,16 +869,21 @@ class Scheduler:
         return not any(t.selects(pod.namespace, pod.labels) for t in self.topology.owners)
 
     def _round_from_lp(self, time_limit: float = 10.0) -> None:
-        """Repack the claims of movable pods after the LP's fractional plan, if cheaper.
+        """Repack the claims of movable pods, if that is cheaper than the greedy's plan.
 
-        The LP says how many pods of each class go on each node kind. Whole pods of each
-        (class, kind) are packed first-fit-decreasing onto nodes of that kind; the remainder
-        goes through the greedy placement. The repack replaces the greedy claims only when
-        it costs less.
+        Two repacks are tried, and the cheapest of them and the greedy plan is kept:
+        - after the LP's fractional plan: whole pods of each (class, kind) the LP chose are
+          packed first-fit-decreasing onto nodes of that kind;
+        - by node patterns (`patterns.py`): column generation over which whole pods share a
+          node, then a MIP for whole node counts, within `PATTERN_BUDGET` seconds (the LP's
+          favourite kinds can be small nodes that real pods fill badly).
+        Pods left over go through the greedy placement. Claims of NodePools with limits stay
+        as the greedy made them (it keeps their books).
         """
-        if self.prefer_taints or any(p.limits is not None for p in self.pools):
-            return  # limits and soft taints need the greedy's bookkeeping: keep its plan
-        free = [c for c in self.claims if all(self._movable(p) for p in c.pods)]
+        if self.prefer_taints:
+            return  # soft taints need the greedy's ladder bookkeeping: keep its plan
+        free = [c for c in self.claims if not c.packed and c.pool.limits is None
+                and all(self._movable(p) for p in c.pods)]
         if len(free) < 2:
             return
         free_ids = {id(c) for c in free}
@@ -646,43 +892,139 @@ class Scheduler:
         # Each pod stays in the NodePool the weights chose for it.
         pool_of = {id(p): c.pool.name for c in free for p in c.pods}
         classes, kinds, meta, members = self._lp_model(pods, pool_of)
+        repacks: list[Callable[[], float | None]] = []
         bound = lower_bound(classes, kinds, time_limit)
-        if bound.assignment is None:
+        if bound.assignment is not None:
+            assignment = bound.assignment
+            repacks.append(
+                lambda: self._pack(*self._whole_from_lp(assignment, members), meta))
+        patterns = plan_patterns(classes, kinds, min(time_limit, PATTERN_BUDGET))
+        if patterns is not None:
+            plan = patterns
+            repacks.append(lambda: self._pack_patterns(plan.nodes, members, meta))
+        best_cost = sum(c.price for c in free)
+        best: list[Claim] | None = None
+        for repack in repacks:
+            # Only the repack's own claims are in play: joining a kept claim would change it
+            # for good even if this repack loses.
+            self.claims = []
+            cost = repack()
+            if cost is not None and cost < best_cost - 1e-9:
+                best_cost, best = cost, self.claims
+        if best is None:
+            self.claims = sorted(kept + free, key=lambda c: c.name)
             return
-        before = sum(c.price for c in free)
-        self.claims = list(kept)
-        left: list[Pod] = []
-        by_kind: dict[int, list[tuple[int, Pod]]] = {}
-        taken = [0] * len(classes)
-        for (k, o), amount in sorted(bound.assignment.items()):
-            whole = int(amount + 1e-6)
-            group = members[k][taken[k]:taken[k] + whole]
-            taken[k] += len(group)
-            by_kind.setdefault(o, []).extend((k, p) for p in group)
-        for k, group in enumerate(members):
-            left.extend(group[taken[k]:])
-        ok = True
-        for o, entries in sorted(by_kind.items()):
+        self.claims = kept + best
+        for n, c in enumerate(self.claims, start=1):
+            c.name = f"{c.pool.name}-{self.claim_prefix}{n:05d}"
+
+    @staticmethod
+    def _whole_from_lp(
+        assignment: Mapping[tuple[int, int], float], members: Sequence[Sequence[Pod]]
+    ) -> tuple[dict[int, list[Pod]], list[Pod]]:
+        """The LP's whole pods per kind, and the pods its fractions leave over."""
+        whole: dict[int, list[Pod]] = {}
+        taken = [0] * len(members)
+        for (k, o), amount in sorted(assignment.items()):
+            n = int(amount + 1e-6)
+            whole.setdefault(o, []).extend(members[k][taken[k]:taken[k] + n])
+            taken[k] += n
+        left = [p for k, group in enumerate(members) for p in group[taken[k]:]]
+        return whole, left
+
+    def _pack(self, whole: Mapping[int, list[Pod]], left: Sequence[Pod],
+              meta: Sequence[tuple[NodePool, int, str]]) -> float | None:
+        """Pack whole pods by kind, then the rest greedily; the new claims' price, or None."""
+        for o, group in sorted(whole.items()):
             pool, i, ct = meta[o]
-            entries.sort(key=lambda e: _sort_key(e[1]))
             open_claims: list[Claim] = []
-            for _, pod in entries:
+            for pod in sorted(group, key=_sort_key):
                 if not self._pack_on_kind(pod, pool, i, ct, open_claims):
-                    left.append(pod)
+                    return None
+            for claim in open_claims:
+                self._widen(claim)
         for pod in sorted(left, key=_sort_key):
             attempt = self._ladder(self._interned[pod.scheduling])[-1]
             row = self.table.vector(pod.requests + ONE_POD)
             if row is None or not self._place_on_claims(pod, row, attempt):
-                ok = False
-                break
-        kept_ids = {id(c) for c in kept}
-        after = sum(c.price for c in self.claims if id(c) not in kept_ids)
-        if not ok or after >= before - 1e-9:
-            self.claims = kept + free
-            self.claims.sort(key=lambda c: c.name)
+                return None
+        return sum(c.price for c in self.claims)
+
+    def _pack_patterns(self, nodes: Sequence[tuple[Pattern, int]],
+                       members: Sequence[Sequence[Pod]],
+                       meta: Sequence[tuple[NodePool, int, str]]) -> float | None:
+        """One claim per node of the pattern plan, then the pods it could not seat greedily."""
+        for pod in sorted(self._seat_patterns(nodes, members, meta), key=_sort_key):
+            attempt = self._ladder(self._interned[pod.scheduling])[-1]
+            row = self.table.vector(pod.requests + ONE_POD)
+            if row is None or not self._place_on_claims(pod, row, attempt):
+                return None
+        return sum(c.price for c in self.claims)
+
+    def _seat_patterns(self, nodes: Sequence[tuple[Pattern, int]],
+                       members: Sequence[Sequence[Pod]],
+                       meta: Sequence[tuple[NodePool, int, str]]) -> list[Pod]:
+        """A claim per node of the pattern plan; the pods it does not seat."""
+        taken = [0] * len(members)
+        left: list[Pod] = []
+        for pattern, count in nodes:
+            pool, i, ct = meta[pattern.kind]
+            for _ in range(count):
+                group: list[Pod] = []
+                for k, n in pattern.counts:
+                    seat = members[k][taken[k]:taken[k] + n]
+                    group.extend(seat)
+                    taken[k] += len(seat)
+                if not group:
+                    continue  # the plan covers more than there is: this node is not needed
+                open_claims: list[Claim] = []
+                for pod in sorted(group, key=_sort_key):
+                    if not self._pack_on_kind(pod, pool, i, ct, open_claims):
+                        left.append(pod)
+                for claim in open_claims:
+                    self._widen(claim)
+        left.extend(p for k, group in enumerate(members) for p in group[taken[k]:])
+        return left
+
+    def _widen(self, claim: Claim) -> None:
+        """Let a claim packed for one offering launch any type and capacity type that holds it.
+
+        The pin to one type served the packing; the launch wants alternatives (a spot fleet
+        most of all), the on-demand share may need to move it, and the cheapest of them is
+        never dearer than what was packed for. The requirements are rebuilt from the
+        NodePool's and each pod's, without the pin.
+        """
+        scheds = tuple(dict.fromkeys(id(self._interned[p.scheduling]) for p in claim.pods))
+        key = (claim.pool.name, int(claim.type_idx[0]), scheds, claim.used.tobytes())
+        if key in self._widened:
+            hit = self._widened[key]
+            if hit is not None:
+                claim.requirements, claim.type_idx, claim.price = hit
+                self._refresh_room(claim)
+                self._stale_room()
             return
-        for n, c in enumerate(self.claims, start=1):
-            c.name = f"{c.pool.name}-{self.claim_prefix}{n:05d}"
+        self._widened[key] = None
+        wide: Requirements | None = self.launch_reqs[claim.pool.name]
+        for pod in claim.pods:
+            sched = self._ladder(self._interned[pod.scheduling])[-1].sched
+            for term in self._alternatives(sched):
+                narrowed = narrow(wide, term) if wide is not None else None
+                # The term that kept the claim's packed type is the one its pod used.
+                if narrowed is not None and self.table.mask(narrowed)[claim.type_idx].any():
+                    wide = narrowed
+                    break
+            else:
+                return
+        if wide is None:
+            return
+        idx = self._fits(np.flatnonzero(self.table.mask(wide)), claim.used)
+        if not len(idx) or not self._flexible_enough(wide, idx):
+            return
+        claim.requirements, claim.type_idx = wide, idx
+        claim.price = self._cheapest(idx, wide)
+        self._widened[key] = (wide, idx, claim.price)
+        self._refresh_room(claim)
+        self._stale_room()
 
     def _pack_on_kind(self, pod: Pod, pool: NodePool, i: int, ct: str,
                       open_claims: list[Claim]) -> bool:
@@ -694,33 +1036,47 @@ class Scheduler:
         if row is None:
             return False
         vec = np.array(row, dtype=np.int64)
-        only = Requirements([
-            Requirement.of(LABEL_INSTANCE_TYPE, IN, [self.table.types[i].name]),
-            Requirement.of(LABEL_CAPACITY_TYPE, IN, [ct]),
-        ])
-        for claim in open_claims[-CLAIM_WINDOW:]:
+        alloc = self.table.allocatable[i]
+        window = open_claims[-CLAIM_WINDOW:]
+        if len(window) > 2:
+            # One numpy step for the window instead of one per claim.
+            room = (np.array([c.used for c in window]) + vec <= alloc).all(axis=1)
+            window = [c for c, ok in zip(window, room.tolist(), strict=True) if ok]
+        for claim in window:
             need = claim.used + vec
-            if not (self.table.allocatable[i] >= need).all():
+            if not (alloc >= need).all():
                 continue
-            for term in self._alternatives(sched):
-                reqs = narrow(claim.requirements, term)
+            for no, term in enumerate(self._alternatives(sched)):
+                reqs = self._narrow(claim.requirements, sched, no, term)
                 if reqs is not None and self.table.mask(reqs)[i]:
-                    claim.requirements, claim.used = reqs, need
+                    if reqs != claim.requirements:
+                        claim.requirements = reqs
+                        claim.price = self._cheapest(claim.type_idx, reqs)
+                    claim.used = need
+                    claim.max_free = claim.cheap_free = tuple(int(v) for v in alloc - need)
                     claim.pods.append(pod)
-                    claim.price = self._cheapest(claim.type_idx, reqs)
+                    self._stale_room()
                     return True
+        only = self._only.get((pool.name, i, ct))
+        if only is None:
+            pin = Requirements([
+                Requirement.of(LABEL_INSTANCE_TYPE, IN, [self.table.types[i].name]),
+                Requirement.of(LABEL_CAPACITY_TYPE, IN, [ct]),
+            ])
+            only = self._only[(pool.name, i, ct)] = self.launch_reqs[pool.name].intersect(pin)
         overhead = np.array(self.table.vector(self.overhead[pool.name]) or
                             (0,) * len(self.table.dims), dtype=np.int64)
         need = overhead + vec
         if not (self.table.allocatable[i] >= need).all():
             return False
-        for term in self._alternatives(sched):
-            reqs = narrow(self.launch_reqs[pool.name].intersect(only), term)
+        for no, term in enumerate(self._alternatives(sched)):
+            reqs = self._narrow(only, sched, no, term)
             if reqs is None or not self.table.mask(reqs)[i]:
                 continue
             idx = np.array([i], dtype=np.int64)
-            claim = Claim(name=f"{pool.name}-lp", pool=pool, requirements=reqs, type_idx=idx,
-                          used=need, max_free=(), pods=[pod])
+            claim = Claim(name=f"{pool.name}-{self.claim_prefix}p{len(self.claims) + 1:05d}",
+                          pool=pool, requirements=reqs, type_idx=idx,
+                          used=need, max_free=(), pods=[pod], packed=True)
             claim.price = self._cheapest(idx, reqs)
             free = self.table.allocatable[i] - need
             claim.max_free = claim.cheap_free = tuple(int(v) for v in free)
@@ -766,7 +1122,9 @@ class Scheduler:
 
     def _plan(self, claim: Claim) -> ClaimPlan:
         used = Resources({d: int(v) for d, v in zip(self.table.dims, claim.used, strict=True)})
-        options = self.table.options(claim.type_idx, claim.requirements, MAX_LAUNCH_OPTIONS)
+        options = self.table.options(
+            claim.type_idx, claim.requirements, MAX_LAUNCH_OPTIONS, claim.pool.min_spot_types
+        )
         prefer = claim.pool.prefer_arch
         if prefer and options:
             # The preferred architecture goes first while within its price premium.

@@ -63,8 +63,8 @@ def test_reconcile_status_suspend_resume(
                           "observedGeneration"} for c in st["conditions"])
 
     code, out, _ = run(capsys, "policies", "status", "--state-dir", state, "-o", "prometheus")
-    assert 'scaler_policy_condition{name="policies",type="Ready",status="False"} 1' in out
-    assert 'scaler_policy_reconcile_total{name="policies",result="validation_failed"} 1' in out
+    assert 'scaler_policy_condition{name="policies",status="False",type="Ready"} 1.0' in out
+    assert 'scaler_policy_reconcile_total{name="policies",result="validation_failed"} 1.0' in out
 
     code, out, _ = run(capsys, "policies", "suspend", "--state-dir", state)
     assert out == f"policy source suspended; in force: main@sha1:{good}\n"

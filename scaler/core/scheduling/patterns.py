@@ -1,0 +1,209 @@
+"""Whole-node plans by column generation: which pods share a node, priced as whole nodes.
+
+The LP bound (`bound.py`) lets a kind's capacity be shared fractionally, so its favourite
+kinds can be small nodes that real pods fill badly. Here a column is a *pattern*: one node of
+a kind holding n_k whole pods of each class k, as in Gilmore and Gomory's cutting-stock
+method. The master LP covers every class's count with patterns at least cost; its duals
+price each class, and for each candidate kind a greedy multi-resource knapsack proposes the
+pattern worth the most at those prices. Patterns that would lower the cost join the master,
+until none does or the time budget ends. A MIP over the patterns found then picks whole node
+counts (rounding the LP up if the MIP finds nothing in time).
+
+Pure arithmetic on the classes and kinds the scheduler built; no pods, no requirements.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scaler.core.scheduling.bound import BoolArray, FloatArray, IntArray, Kinds, PodClass
+from scaler.solvers.highs import CoverLP, solve
+
+# Candidate kinds per class: its cheapest per whole pod; they make up the pricing's menu.
+KINDS_PER_CLASS = 4
+MAX_ROUNDS = 40
+
+
+@dataclass(frozen=True)
+class Pattern:
+    kind: int
+    counts: tuple[tuple[int, int], ...]  # (class index, pods of it on one node)
+
+
+@dataclass(frozen=True)
+class PatternPlan:
+    nodes: tuple[tuple[Pattern, int], ...]  # each pattern and how many nodes of it
+    per_hour: float
+    lp_per_hour: float  # the master LP's optimum over the patterns found
+    rounds: int
+    columns: int
+
+
+def _per_node(cap: FloatArray, demand: FloatArray) -> IntArray:
+    """Whole pods of one demand vector that fit each capacity row."""
+    used = demand > 0
+    if not used.any():
+        return np.zeros(len(cap), dtype=np.int64)
+    n: IntArray = np.floor(cap[:, used] / demand[used]).min(axis=1).astype(np.int64)
+    return n
+
+
+def _candidates(classes: Sequence[PodClass], kinds: Kinds, demand: FloatArray,
+                cap: FloatArray) -> tuple[list[int], dict[int, Pattern]]:
+    """The kinds to price, and each class's cheapest single-class pattern (a start basis)."""
+    menu: set[int] = set()
+    start: dict[int, Pattern] = {}
+    for k, c in enumerate(classes):
+        allowed = np.flatnonzero(c.allowed & np.isfinite(kinds.price))
+        if len(allowed) == 0:
+            continue
+        n = _per_node(cap[allowed], demand[k])
+        ok = n >= 1
+        allowed, n = allowed[ok], n[ok]
+        if len(allowed) == 0:
+            continue
+        per_pod = kinds.price[allowed] / np.minimum(n, c.count)
+        order = np.argsort(per_pod, kind="stable")[:KINDS_PER_CLASS]
+        menu.update(int(o) for o in allowed[order])
+        best = int(order[0])
+        start[k] = Pattern(int(allowed[best]), ((k, int(min(n[best], c.count))),))
+    return sorted(menu), start
+
+
+@dataclass(frozen=True)
+class _Menu:
+    """What pricing needs of one kind, computed once: the classes it may hold and their sizes."""
+
+    kind: int
+    classes: IntArray
+    sizes: tuple[FloatArray, FloatArray]  # bottleneck fraction, and sum of fractions
+
+
+def _menu(o: int, cap: FloatArray, demand: FloatArray, allowed: BoolArray) -> _Menu:
+    ks = np.flatnonzero(allowed[:, o])
+    frac = demand[ks] / np.maximum(cap[o], 1e-12)
+    return _Menu(o, ks, (frac.max(axis=1), frac.sum(axis=1)))
+
+
+def _knapsack(m: _Menu, cap: FloatArray, demand: FloatArray, counts: IntArray,
+              dual: FloatArray) -> tuple[float, Pattern | None]:
+    """The most dual value a node of the kind can hold, by two greedy orders."""
+    priced = dual[m.classes] > 1e-12
+    if not priced.any():
+        return 0.0, None
+    ks = m.classes[priced]
+    best_value, best = 0.0, None
+    smallest = demand[ks].min(axis=0)
+    for size in m.sizes:
+        order = ks[np.argsort(-dual[ks] / np.maximum(size[priced], 1e-12), kind="stable")]
+        room = cap[m.kind].copy()
+        value = 0.0
+        taken: list[tuple[int, int]] = []
+        for k in order.tolist():
+            d = demand[k]
+            used = d > 0
+            n = int(min(counts[k], np.floor(room[used] / d[used]).min())) if used.any() else 0
+            if n <= 0:
+                continue
+            room -= n * d
+            value += n * float(dual[k])
+            taken.append((k, n))
+            if (room < smallest).any():
+                break  # not even the smallest pod fits any more
+        if value > best_value:
+            best_value, best = value, Pattern(m.kind, tuple(sorted(taken)))
+    return best_value, best
+
+
+def _column(p: Pattern) -> tuple[IntArray, FloatArray]:
+    return (np.array([k for k, _ in p.counts], dtype=np.int64),
+            np.array([n for _, n in p.counts], dtype=np.float64))
+
+
+def _master(patterns: Sequence[Pattern], price: FloatArray, counts: IntArray,
+            time_limit: float, integer: bool) -> tuple[float, FloatArray, FloatArray] | None:
+    """Cover every class's count with patterns at least cost (LP, or MIP within 1%)."""
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for j, p in enumerate(patterns):
+        for k, n in p.counts:
+            rows.append(k)
+            cols.append(j)
+            vals.append(float(n))
+    cost = np.array([price[p.kind] for p in patterns], dtype=np.float64)
+    lower = counts.astype(np.float64)
+    upper = np.full(len(counts), np.inf)
+    r = solve(cost, np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64),
+              np.array(vals, dtype=np.float64), lower, upper, time_limit, integer=integer,
+              mip_gap=0.01)
+    if r.status not in ("optimal", "feasible"):
+        return None
+    return r.value, r.x, r.row_dual
+
+
+def plan_patterns(classes: Sequence[PodClass], kinds: Kinds,
+                  time_limit: float = 2.0) -> PatternPlan | None:
+    """Whole nodes covering every class's pods, or None if some class fits no kind."""
+    if not classes:
+        return None
+    deadline = time.monotonic() + time_limit
+    demand = np.array([c.demand for c in classes], dtype=np.float64)
+    cap = kinds.capacity.astype(np.float64)
+    counts = np.array([c.count for c in classes], dtype=np.int64)
+    allowed = np.array([c.allowed for c in classes], dtype=np.bool_)
+    kinds_menu, start = _candidates(classes, kinds, demand, cap)
+    menu = [_menu(o, cap, demand, allowed) for o in kinds_menu]
+    if len(start) < len(classes):
+        return None
+    patterns = list(dict.fromkeys(start.values()))
+    seen = set(patterns)
+    master = CoverLP(counts.astype(np.float64), max(time_limit, 0.1))
+    master.add(np.array([kinds.price[p.kind] for p in patterns]), [_column(p) for p in patterns])
+    rounds = 0
+    # Partial pricing: after a full round, only the kinds that yielded a column are priced
+    # again, until they yield none; then a full round decides whether to stop.
+    active = menu
+    while rounds < MAX_ROUNDS and time.monotonic() < deadline:
+        rounds += 1
+        solved = master.solve()
+        if solved.status != "optimal":
+            return None
+        dual = np.maximum(solved.row_dual, 0.0)
+        new: list[Pattern] = []
+        productive: list[_Menu] = []
+        for m in active:
+            value, pattern = _knapsack(m, cap, demand, counts, dual)
+            if pattern is not None and value > kinds.price[m.kind] * (1 + 1e-9) + 1e-12 \
+                    and pattern not in seen:
+                seen.add(pattern)
+                new.append(pattern)
+                productive.append(m)
+        if not new:
+            if active is menu:
+                break
+            active = menu
+            continue
+        active = productive
+        patterns.extend(new)
+        master.add(np.array([kinds.price[p.kind] for p in new]), [_column(p) for p in new])
+    # Whole nodes: a MIP over the patterns the LP uses (a basis: about one per class, so it
+    # solves fast), in what time is left; else the LP rounded up.
+    lp = master.solve()
+    if lp.status != "optimal":
+        return None
+    lp_value = lp.value
+    basis = [p for p, v in zip(patterns, lp.x, strict=True) if v > 1e-9]
+    mip = _master(basis, kinds.price, counts, min(max(deadline - time.monotonic(), 0.2), 1.0),
+                  integer=True)
+    if mip is not None:
+        patterns, x = basis, np.round(mip[1]).astype(np.int64)
+    else:
+        x = np.ceil(lp.x - 1e-9).astype(np.int64)
+    nodes = tuple((p, int(n)) for p, n in zip(patterns, x, strict=True) if n > 0)
+    per_hour = float(sum(kinds.price[p.kind] * n for p, n in nodes))
+    return PatternPlan(nodes, per_hour, lp_value, rounds, len(patterns))

@@ -1,0 +1,89 @@
+"""One right-sizing pass: workloads + usage + policies -> a recommendation per container."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from scaler.core.rightsizing import ContainerHistory, Recommendation, recommend
+from scaler.core.rightsizing.cost import UnitPrices, monthly_saving
+from scaler.core.rightsizing.model import HOUR
+from scaler.ports.metrics import MetricsSource, Window
+from scaler.rightsizing.config import Configurator
+from scaler.rightsizing.usage import gather
+from scaler.rightsizing.workloads import ContainerSpec, Workload
+
+
+@dataclass(frozen=True)
+class Row:
+    workload: Workload
+    container: ContainerSpec
+    recommendation: Recommendation
+    saving: float  # USD a month, all replicas (negative: costs more)
+    policy: str | None
+    mode: str
+
+
+@dataclass(frozen=True)
+class Report:
+    rows: tuple[Row, ...]
+    window: Window
+    prices: UnitPrices
+    source: str
+    pods: dict[str, tuple[str, ...]] = field(default_factory=dict)  # seen in the metrics
+
+    @property
+    def saving(self) -> float:
+        return sum(r.saving for r in self.rows)
+
+    @property
+    def changed(self) -> tuple[Row, ...]:
+        return tuple(r for r in self.rows if r.recommendation.changes)
+
+
+def history_window(configurator: Configurator, end: float, step: float) -> Window:
+    """Long enough for the longest history any chosen strategy reads."""
+    longest = max(s.history_seconds for s in configurator.strategies())
+    return Window(start=end - longest, end=end, step=step)
+
+
+def build_report(
+    workloads: Sequence[Workload],
+    source: MetricsSource,
+    configurator: Configurator,
+    window: Window,
+    prices: UnitPrices,
+    source_name: str,
+) -> Report:
+    chosen = [
+        (w, configurator.choice(w)) for w in workloads if configurator.choice(w).mode != "Off"
+    ]
+    empty = ContainerHistory.of(step=window.step, end=window.end)
+    rows: list[Row] = []
+    pods: dict[str, tuple[str, ...]] = {}
+    # One namespace at a time: its usage is all that is held in memory at once.
+    for ns in sorted({w.namespace for w, _ in chosen}):
+        in_ns = [(w, c) for w, c in chosen if w.namespace == ns]
+        gathered = gather(source, [w for w, _ in in_ns], window)
+        pods.update(gathered.pods)
+        for w, choice in in_ns:
+            for c in w.containers:
+                history = gathered.histories.get((w.key, c.name), empty)
+                rec = recommend(
+                    choice.strategy,
+                    history,
+                    c.current,
+                    choice.common,
+                    containers_in_pod=len(w.containers),
+                    hpas=w.hpas,
+                )
+                if history.points == 0:
+                    rec = _no_usage(rec, window)
+                saving = monthly_saving(c.current, rec, w.replicas, prices)
+                rows.append(Row(w, c, rec, saving, choice.policy, choice.mode))
+    return Report(tuple(rows), window, prices, source_name, pods)
+
+
+def _no_usage(rec: Recommendation, window: Window) -> Recommendation:
+    hours = (window.end - window.start) / HOUR
+    return replace(rec, reason=f"no usage data for this container in the last {hours:g}h")
