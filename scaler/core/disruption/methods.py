@@ -136,9 +136,11 @@ class PassContext:
     def consolidation_faults(self, cmd: Command) -> list[str]:
         """Nodes of a consolidation that break the churn guard or the spot-to-spot rule."""
         f = self.settings.min_saving_fraction
+        per_pod = self.settings.eviction_price
         savings = cmd.savings()
         bad = [c.name for c in cmd.nodes
-               if c.price is None or savings[c.name] < f * c.price - 1e-9]
+               if c.price is None
+               or savings[c.name] < f * c.price + per_pod * len(c.pods) - 1e-9]
         return bad + [n for n in self.spot_to_spot_ok(cmd) if n not in bad]
 
 
@@ -222,6 +224,9 @@ class MultiNode:
             return None  # Karpenter does no multi-node spot-to-spot replacement
         if not saves_enough(cmd.price, trial.replacement_cost,
                             ctx.settings.min_saving_fraction):
+            return None
+        pods = sum(len(c.pods) for c in nodes)
+        if cmd.price - trial.replacement_cost < ctx.settings.eviction_price * pods - 1e-9:
             return None
         if ctx.spot_to_spot_ok(cmd):
             return None

@@ -333,7 +333,8 @@ class Consolidation:
         price = np.array([c.price or 0.0 for c in cands])
         cost = np.zeros(n_vars)
         dcost = np.array([c.cost for c in cands])
-        cost[y0:x0] = -price + 1e-5 * dcost
+        evicted = np.array([len(c.pods) for c in cands], dtype=np.float64)
+        cost[y0:x0] = -price + ctx.settings.eviction_price * evicted + 1e-5 * dcost
         cost[x0:z0] = kprice
         rows_l: list[IntArray] = []
         cols_l: list[IntArray] = []
@@ -537,6 +538,7 @@ class Consolidation:
                 planned.append(made)
                 for pod in members_b:
                     prefer[pod.key] = [made.node.name]
-        # Report prices without the disruption-cost hair.
-        hair = 1e-5 * float(dcost @ (x[y0:x0] > 0.5))
+        # Report prices without the disruption-cost terms.
+        chosen_mask = x[y0:x0] > 0.5
+        hair = float((1e-5 * dcost + ctx.settings.eviction_price * evicted) @ chosen_mask)
         return chosen, objective - hair, bound - hair, status, planned, prefer
