@@ -170,6 +170,7 @@ def test_example_table_and_karpenter_strategy(capsys: pytest.CaptureFixture[str]
     (["--min-saving", "1.5"], ["--min-saving", "fraction"]),
     (["--now", "yesterday"], ["--now", "RFC 3339"]),
     (["--time-budget", "0"], ["--time-budget"]),
+    (["--eviction-price", "-1"], ["--eviction-price", "negative"]),
     (["--timeline-step", "1x"], ["--timeline-step"]),
     (["--chart", "x.html"], ["--chart"]),
 ])

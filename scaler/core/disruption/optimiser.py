@@ -181,8 +181,10 @@ class Consolidation:
             SingleNode().run(ctx)
             return
         chosen, objective, bound, status, planned, prefer = solved
-        ctx.solver.update(status=status, planPerHour=before + objective,
-                          lowerBoundPerHour=before + bound)
+        ctx.solver.update(status=status, planPerHour=before + objective)
+        if ctx.settings.eviction_price == 0:
+            # With an eviction price the MILP bounds price plus evictions, not price alone.
+            ctx.solver["lowerBoundPerHour"] = before + bound
         dropped = self._commit(ctx, chosen, planned, prefer)
         if dropped and ctx.time_left() > 0:
             # Nodes the repair kept may still go one at a time.
