@@ -13,6 +13,7 @@ from scaler.errors import UserError
 def build_parser() -> argparse.ArgumentParser:
     # Imported here so `scaler --version` stays fast and sub-commands stay independent.
     from scaler.cli import catalog, plan, policies, rightsize, simulate
+    from scaler.cli import run as run_cmd
 
     parser = argparse.ArgumentParser(
         prog="scaler",
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     policies.register(sub)
     plan.register(sub)
     rightsize.register(sub)
+    run_cmd.register(sub)
     return parser
 
 

@@ -32,12 +32,23 @@ def register(sub: Any) -> None:
                    help="instance types and prices from a file (kind InstanceTypeCatalog, "
                         "docs/catalog.md) instead of the bundled AWS catalog")
     p.add_argument("--output", "-o", choices=("table", "json", "yaml"), default="table")
+    r = p.add_argument_group("right-sizing (scaler rightsize's flags apply too)")
+    r.add_argument("--rightsized", action="store_true",
+                   help="also plan with the recommended requests (needs --usage or --prometheus)")
+    r.add_argument("--workloads", action="append", metavar="PATH",
+                   help="workload manifests (default: the snapshot's)")
+    rs_src = r.add_mutually_exclusive_group()
+    rs_src.add_argument("--usage", metavar="FILE", help="usage CSV for the recommendations")
+    rs_src.add_argument("--prometheus", metavar="URL", help="Prometheus for the recommendations")
+    r.add_argument("--strategy", default=None, help="right-sizing strategy (default: scaler)")
+    r.add_argument("--end", metavar="TIME", help="end of the usage history")
+    r.add_argument("--step", metavar="DURATION", default=None, help="Prometheus step")
     g = p.add_argument_group("disruption (--consolidate, --timeline)")
     g.add_argument("--consolidate", action="store_true",
                    help="after provisioning, run one disruption pass (empty, drifted, expired, "
                         "underutilized nodes) over the snapshot's nodes")
-    g.add_argument("--consolidation-strategy", choices=("optimal", "karpenter"),
-                   default="optimal",
+    g.add_argument("--consolidation-strategy", dest="consolidation_strategy",
+                   choices=("optimal", "karpenter"), default="optimal",
                    help="consolidation: one MILP over every candidate (default), or "
                         "Karpenter's multi-node then single-node greedy")
     g.add_argument("--min-saving", type=float, default=0.10, metavar="FRACTION",
@@ -56,7 +67,7 @@ def register(sub: Any) -> None:
     g.add_argument("--timeline", metavar="FILE",
                    help="replica counts over time (CSV: time,workload,replicas); runs "
                         "provisioning and consolidation in simulated time")
-    g.add_argument("--timeline-step", default="60s", metavar="DURATION",
+    g.add_argument("--timeline-step", dest="timeline_step", default="60s", metavar="DURATION",
                    help="timeline: control-loop period (default 60s)")
     g.add_argument("--launch-delay", default="60s", metavar="DURATION",
                    help="timeline: from launch to Ready (default 60s)")
@@ -65,17 +76,6 @@ def register(sub: Any) -> None:
                         "(default 15s)")
     g.add_argument("--chart", metavar="FILE.html",
                    help="timeline: also write a self-contained HTML chart")
-    r = p.add_argument_group("right-sizing (scaler rightsize's flags apply too)")
-    r.add_argument("--rightsized", action="store_true",
-                   help="also plan with the recommended requests (needs --usage or --prometheus)")
-    r.add_argument("--workloads", action="append", metavar="PATH",
-                   help="workload manifests (default: the snapshot's)")
-    rs_src = r.add_mutually_exclusive_group()
-    rs_src.add_argument("--usage", metavar="FILE", help="usage CSV for the recommendations")
-    rs_src.add_argument("--prometheus", metavar="URL", help="Prometheus for the recommendations")
-    r.add_argument("--strategy", default=None, help="right-sizing strategy (default: scaler)")
-    r.add_argument("--end", metavar="TIME", help="end of the usage history")
-    r.add_argument("--step", metavar="DURATION", default=None, help="Prometheus step")
     p.set_defaults(func=run)
 
 

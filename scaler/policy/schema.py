@@ -221,6 +221,117 @@ def crd(kind: PolicyKind) -> Schema:
     }
 
 
+# --- scaler's NodeClaim: written by the controller, never by Git ------------------------------
+
+NODECLAIM_CONDITIONS = ("Launched", "Registered", "Initialized", "Drifted")
+
+
+def nodeclaim_crd() -> Schema:
+    """scaler.dev/v1alpha1 NodeClaim: one per node scaler launches (Karpenter's shape).
+
+    Its field names are the controller's (scaler/adapters/kubernetes/nodeclaims.py)."""
+    string: Schema = {"type": "string"}
+    quantities: Schema = {"type": "object", "additionalProperties": {
+        "x-kubernetes-int-or-string": True,
+        "anyOf": [{"type": "integer"}, {"type": "string"}]}}
+    requirement: Schema = {
+        "type": "object", "required": ["key", "operator"],
+        "properties": {
+            "key": string,
+            "operator": {"type": "string",
+                         "enum": ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]},
+            "values": {"type": "array", "items": string},
+        },
+    }
+    taint: Schema = {
+        "type": "object", "required": ["key", "effect"],
+        "properties": {"key": string, "value": string,
+                       "effect": {"type": "string",
+                                  "enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]}},
+    }
+    condition: Schema = {
+        "type": "object", "required": ["type", "status"],
+        "properties": {
+            "type": {"type": "string", "description": ", ".join(NODECLAIM_CONDITIONS)},
+            "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
+            "reason": string,
+            "message": string,
+            "lastTransitionTime": {"type": "string", "format": "date-time"},
+        },
+    }
+    schema: Schema = {
+        "type": "object",
+        "description": "A node scaler launched: what was asked (spec) and what happened "
+                       "(status, with conditions Launched, Registered, Initialized, Drifted).",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "nodePool": string,
+                    "requirements": {"type": "array", "items": requirement},
+                    "taints": {"type": "array", "items": taint},
+                    "resources": {"type": "object",
+                                  "properties": {"requests": quantities}},
+                },
+            },
+            "status": {
+                "type": "object",
+                "properties": {
+                    "providerID": string,
+                    "nodeName": string,
+                    "instanceType": string,
+                    "zone": string,
+                    "capacityType": string,
+                    "pricePerHour": string,
+                    "allocatable": quantities,
+                    "conditions": {
+                        "type": "array", "items": condition,
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["type"],
+                    },
+                },
+            },
+        },
+    }
+    columns = [
+        ("Type", "string", ".status.instanceType"),
+        ("Capacity", "string", ".status.capacityType"),
+        ("Zone", "string", ".status.zone"),
+        ("Node", "string", ".status.nodeName"),
+        ("Ready", "string", '.status.conditions[?(@.type=="Initialized")].status'),
+        ("Age", "date", ".metadata.creationTimestamp"),
+        ("NodePool", "string", ".spec.nodePool"),
+    ]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "nodeclaims.scaler.dev",
+                     "labels": {"app.kubernetes.io/part-of": "scaler"}},
+        "spec": {
+            "group": "scaler.dev",
+            "names": {"kind": "NodeClaim", "listKind": "NodeClaimList", "plural": "nodeclaims",
+                      "singular": "nodeclaim", "shortNames": ["snc"],
+                      "categories": ["scaler"]},
+            "scope": "Cluster",
+            "versions": [{
+                "name": "v1alpha1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": [
+                    {"name": n, "type": t, "jsonPath": j} for n, t, j in columns],
+                "schema": {"openAPIV3Schema": schema},
+            }],
+        },
+    }
+
+
+NODECLAIM_CRD_PATH = CRD_DIR / "scaler.dev_nodeclaims.yaml"
+
+
 # --- files ---------------------------------------------------------------------------------
 
 
@@ -244,6 +355,10 @@ def generated_files() -> dict[Path, str]:
             )
             body = yaml.safe_dump(crd(kind), sort_keys=False, width=100)
             files[crd_path(kind)] = header + body
+    files[NODECLAIM_CRD_PATH] = (
+        "# NodeClaim (scaler.dev/v1alpha1): generated by "
+        f"`{GENERATED_BY}`; do not edit.\n"
+        + yaml.safe_dump(nodeclaim_crd(), sort_keys=False, width=100))
     return files
 
 

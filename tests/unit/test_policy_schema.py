@@ -24,6 +24,7 @@ import yaml
 from scaler.policy import load_policies
 from scaler.policy.kinds import BY_GROUP_KIND, KINDS, SCALER_KINDS, PolicyKind
 from scaler.policy.schema import (
+    NODECLAIM_CRD_PATH,
     crd_path,
     crd_schema,
     generated_files,
@@ -60,9 +61,10 @@ def test_generated_files_are_in_sync() -> None:
     # Regenerates in memory and compares; run `python -m scaler.policy.schema` after
     # changing a model.
     assert stale_files(ROOT) == []
-    expected = {schema_path(k) for k in KINDS} | {crd_path(k) for k in SCALER_KINDS}
+    crds = {crd_path(k) for k in SCALER_KINDS} | {NODECLAIM_CRD_PATH}
+    expected = {schema_path(k) for k in KINDS} | crds
     assert set(generated_files()) == expected
-    assert {p.relative_to(ROOT) for p in CRDS} == {crd_path(k) for k in SCALER_KINDS}
+    assert {p.relative_to(ROOT) for p in CRDS} == crds
 
 
 def test_schema_check_command_reports_stale_files(tmp_path: Path) -> None:

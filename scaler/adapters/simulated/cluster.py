@@ -24,6 +24,12 @@ class SimulatedCluster:
             raise ClusterError(f"node {node.name} already exists")
         self._nodes[node.name] = node
 
+    def replace_node(self, node: Node) -> None:
+        """The same node with new labels, taints or flags (its pods stay)."""
+        if node.name not in self._nodes:
+            raise ClusterError(f"node {node.name} not found")
+        self._nodes[node.name] = node
+
     def bind(self, pod_key: str, node_name: str) -> None:
         pod = self._pods.get(pod_key)
         if pod is None:

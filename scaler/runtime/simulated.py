@@ -1,0 +1,114 @@
+"""`scaler run --simulate`: the same loop on the simulated cluster and cloud.
+
+The simulation plays the kubelet and kube-scheduler: a launched claim registers as a node
+at once, and a nominated pod is bound where it was nominated. Events are log lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from scaler.adapters.simulated import SimulatedCluster
+from scaler.core.model import LABEL_HOSTNAME, Node, Snapshot, Taint
+from scaler.core.requirements import Requirements
+from scaler.core.resources import Resources
+from scaler.ports.cloud import CloudNode
+from scaler.ports.cluster import ClaimView, ClusterError, DrainResult, ObjectRef
+
+log = logging.getLogger("scaler.simulation")
+
+
+class SimulatedManagedCluster:
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.inner = SimulatedCluster(snapshot)
+        self._claims: dict[str, ClaimView] = {}
+        self._provider_nodes: dict[str, str] = {}
+        self.events: list[tuple[ObjectRef, str, str, str]] = []
+
+    def snapshot(self) -> Snapshot:
+        return self.inner.snapshot()
+
+    def add_node(self, node: Node) -> None:
+        self.inner.add_node(node)
+
+    def bind(self, pod_key: str, node_name: str) -> None:
+        self.event(ObjectRef.pod(pod_key), "Normal", "Nominated",
+                   f"Pod should schedule on: nodeclaim/{node_name}")
+        try:
+            self.inner.bind(pod_key, node_name)
+        except ClusterError:
+            pass
+
+    def cordon(self, node_name: str) -> None:
+        self.inner.cordon(node_name)
+
+    def evict(self, pod_key: str) -> None:
+        self.inner.evict(pod_key)
+
+    def delete_node(self, node_name: str) -> None:
+        self.inner.delete_node(node_name)
+        for pid, name in list(self._provider_nodes.items()):
+            if name == node_name:
+                del self._provider_nodes[pid]
+
+    def event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
+        self.events.append((ref, type_, reason, message))
+        log.info("event %s %s %s: %s", ref, type_, reason, message)
+
+    def claims(self) -> Sequence[ClaimView]:
+        return list(self._claims.values())
+
+    def create_claim(self, name: str, node_pool: str, requirements: Requirements,
+                     taints: Sequence[Taint], requests: Resources,
+                     labels: Mapping[str, str]) -> None:
+        self._claims[name] = ClaimView(name, node_pool, time.time())
+
+    def claim_launched(self, name: str, node: CloudNode, labels: Mapping[str, str],
+                       allocatable: Resources) -> None:
+        claim = self._claims[name]
+        self.inner.add_node(Node(name=name, labels={**labels, LABEL_HOSTNAME: name},
+                                 allocatable=allocatable, source="simulation"))
+        self._provider_nodes[node.provider_id] = name
+        self._claims[name] = dataclasses.replace(
+            claim, provider_id=node.provider_id, instance_type=node.instance_type,
+            zone=node.zone, capacity_type=node.capacity_type,
+            price_per_hour=node.price_per_hour, launched=True)
+
+    def claim_registered(self, name: str, node_name: str, initialized: bool) -> None:
+        self._claims[name] = dataclasses.replace(
+            self._claims[name], node_name=node_name, registered=True, initialized=initialized)
+
+    def claim_drifted(self, name: str, reason: str | None) -> None:
+        if name in self._claims:
+            self._claims[name] = dataclasses.replace(self._claims[name],
+                                                     drifted=reason is not None)
+
+    def delete_claim(self, name: str) -> None:
+        self._claims.pop(name, None)
+
+    def node_for_provider_id(self, provider_id: str) -> tuple[str, bool] | None:
+        name = self._provider_nodes.get(provider_id)
+        return (name, True) if name else None
+
+    def taint(self, node_name: str, taint: Taint) -> None:
+        self._set_taints(node_name, lambda ts: (*[t for t in ts if t.key != taint.key], taint))
+
+    def untaint(self, node_name: str, key: str) -> None:
+        self._set_taints(node_name, lambda ts: tuple(t for t in ts if t.key != key))
+
+    def _set_taints(self, node_name: str,
+                    change: Callable[[tuple[Taint, ...]], tuple[Taint, ...]]) -> None:
+        node = next((n for n in self.inner.snapshot().nodes if n.name == node_name), None)
+        if node is not None:
+            self.inner.replace_node(dataclasses.replace(node, taints=change(node.taints)))
+
+    def drain(self, node_name: str, timeout: float) -> DrainResult:
+        evicted = []
+        for pod in self.inner.snapshot().pods:
+            if pod.node_name == node_name and not pod.is_daemonset_pod:
+                self.inner.evict(pod.key)
+                evicted.append(pod.key)
+        return DrainResult(tuple(evicted))

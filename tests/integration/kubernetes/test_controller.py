@@ -1,0 +1,168 @@
+"""The loop's disruption pass through the real adapter: a PDB-blocked drain is undone and
+reported as DisruptionBlocked; once the budget allows, the node, instance and claim go."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pricing import load_catalog
+from scaler.adapters.kubernetes import WATCHED, ClusterCache, EventRecorder, Kube
+from scaler.adapters.kubernetes import KubernetesCluster as KCluster
+from scaler.adapters.kubernetes.informer import Reflector
+from scaler.adapters.simulated import SimulatedCloud
+from scaler.runtime.controller import Controller, LoopSettings
+from scaler.runtime.disruption import Candidate, DisruptionView
+from scaler.runtime.fence import ActionFence
+from scaler.runtime.policies import LocalPolicies
+from tests.integration.kubernetes.conftest import node, pod
+from tests.integration.kubernetes.test_disruption_api import pdb
+from tests.integration.kubernetes.test_informer import FAST, eventually
+from tests.support.kube_api import KubeApi
+
+NC = "scaler.dev/v1alpha1"
+
+
+class Recording:
+    """A metrics recorder that keeps the calls (the loop's side of the recorder interface)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return lambda *args: self.calls.append((name, args))
+
+
+class Underutilized:
+    """Stands in for issue 4's consolidation: it picks the node whatever it holds."""
+
+    def plan(self, view: DisruptionView, now: float) -> Sequence[Candidate]:
+        return [Candidate("default-abc-00001", "n1", "default", "sim:///us-east-1a/i-1",
+                          "Underutilized", 0.1, "cheaper elsewhere")]
+
+
+def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -> None:
+    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1"))
+    for i in range(2):
+        kube_api.put("v1", "pods", pod(f"web-{i}", node="n1", labels={"app": "web"}))
+    kube_api.put("policy/v1", "poddisruptionbudgets", pdb("web", 2, "web"))
+    kube_api.put(NC, "nodeclaims", {
+        "metadata": {"name": "default-abc-00001"}, "spec": {"nodePool": "default"},
+        "status": {"providerID": "sim:///us-east-1a/i-1", "nodeName": "n1",
+                   "conditions": [{"type": t, "status": "True"}
+                                  for t in ("Launched", "Registered", "Initialized")]}})
+    cache = ClusterCache()
+    reflectors = [Reflector(kube, k, cache, FAST).start() for k in WATCHED]
+    assert all(r.synced.wait(5) for r in reflectors)
+    fence = ActionFence()
+    cluster = KCluster(kube, cache, fence, EventRecorder(kube, fence),
+                       eviction_backoff=0.05, eviction_backoff_cap=0.1)
+    metrics = Recording()
+    controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
+                            LocalPolicies(None), fence, metrics=metrics,  # type: ignore[arg-type]
+                            settings=LoopSettings(drain_timeout=0.3), planner=Underutilized())
+    try:
+        controller.disrupt()
+        assert cluster.events.flush()
+        blocked = [e for e in kube_api.objects("v1", "events")
+                   if e["reason"] == "DisruptionBlocked"]
+        on = {(e["involvedObject"]["kind"], e["involvedObject"]["name"]) for e in blocked}
+        assert on == {("NodeClaim", "default-abc-00001"), ("Pod", "web-0"), ("Pod", "web-1")}
+        claim_event = next(e for e in blocked if e["involvedObject"]["kind"] == "NodeClaim")
+        assert "disruption budget web needs 2 healthy pods" in claim_event["message"]
+        n1 = kube_api.get("v1", "nodes", "n1")
+        assert n1 is not None and not n1["spec"].get("taints")  # the taint was taken back
+        assert kube_api.get(NC, "nodeclaims", "default-abc-00001") is not None
+        assert controller.stats.blocked == 1 and controller.stats.disrupted == 0
+        assert ("record_disruption_decision", ("underutilized", "blocked")) in metrics.calls
+
+        kube_api.put("policy/v1", "poddisruptionbudgets", pdb("web", 0, "web"))
+        eventually(lambda: (cache.get(WATCHED[3], "default/web") or {}).get(
+            "spec", {}).get("minAvailable") == 0)
+        controller.disrupt()
+        assert cluster.events.flush()
+        assert kube_api.get("v1", "nodes", "n1") is None
+        assert kube_api.get(NC, "nodeclaims", "default-abc-00001") is None
+        assert kube_api.objects("v1", "pods") == []
+        assert ("record_disruption_decision", ("underutilized", "delete")) in metrics.calls
+        assert ("record_termination", ("default", "underutilized")) in metrics.calls
+        assert [e["reason"] for e in kube_api.objects("v1", "events")
+                if e["involvedObject"]["kind"] == "NodeClaim"][-1] == "Consolidated"
+    finally:
+        for r in reflectors:
+            r.stop()
+
+
+class Nothing:
+    def plan(self, view: DisruptionView, now: float) -> Sequence[Candidate]:
+        return []
+
+
+def test_a_claim_whose_node_no_longer_matches_its_nodepool_is_marked_drifted(
+        kube_api: KubeApi, kube: Kube, tmp_path: Path) -> None:
+    (tmp_path / "nodepool.yaml").write_text(
+        "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: default}\n"
+        "spec:\n  template:\n    spec:\n      requirements:\n"
+        "        - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.large]}\n")
+    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1", labels={
+        "node.kubernetes.io/instance-type": "m5.xlarge", "karpenter.sh/nodepool": "default"}))
+    kube_api.put(NC, "nodeclaims", {
+        "metadata": {"name": "default-abc-00001"}, "spec": {"nodePool": "default"},
+        "status": {"providerID": "sim:///us-east-1a/i-1", "nodeName": "n1",
+                   "conditions": [{"type": t, "status": "True"}
+                                  for t in ("Launched", "Registered", "Initialized")]}})
+    cache = ClusterCache()
+    reflectors = [Reflector(kube, k, cache, FAST).start() for k in WATCHED]
+    assert all(r.synced.wait(5) for r in reflectors)
+    fence = ActionFence()
+    cluster = KCluster(kube, cache, fence, EventRecorder(kube, fence))
+    controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
+                            LocalPolicies(str(tmp_path)), fence, planner=Nothing())
+    try:
+        controller.disrupt()
+        assert cluster.events.flush()
+        claim = kube_api.get(NC, "nodeclaims", "default-abc-00001")
+        assert claim is not None
+        [drifted] = [c for c in claim["status"]["conditions"] if c["type"] == "Drifted"]
+        assert drifted["status"] == "True"
+        assert "node.kubernetes.io/instance-type" in drifted["message"]
+        assert [e["reason"] for e in kube_api.objects("v1", "events")] == ["Drifted"]
+        eventually(lambda: cluster.claims()[0].drifted)
+        controller.disrupt()  # unchanged: no second write
+        assert kube_api.count("PATCH", "/nodeclaims/default-abc-00001/status") == 1
+    finally:
+        for r in reflectors:
+            r.stop()
+
+
+def test_kubectl_delete_nodeclaim_drains_and_terminates_before_it_goes(
+        kube_api: KubeApi, kube: Kube) -> None:
+    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1"))
+    kube_api.put("v1", "pods", pod("web-0", node="n1", owner="ReplicaSet/web"))
+    kube_api.put(NC, "nodeclaims", {
+        "metadata": {"name": "default-abc-00001", "finalizers": ["scaler.dev/termination"]},
+        "spec": {"nodePool": "default"},
+        "status": {"providerID": "sim:///us-east-1a/i-1", "nodeName": "n1",
+                   "conditions": [{"type": t, "status": "True"}
+                                  for t in ("Launched", "Registered", "Initialized")]}})
+    cache = ClusterCache()
+    reflectors = [Reflector(kube, k, cache, FAST).start() for k in WATCHED]
+    assert all(r.synced.wait(5) for r in reflectors)
+    fence = ActionFence()
+    cluster = KCluster(kube, cache, fence, EventRecorder(kube, fence))
+    controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
+                            LocalPolicies(None), fence, planner=Nothing())
+    try:
+        kube_api.delete(NC, "nodeclaims", "default-abc-00001")  # what kubectl delete does
+        held = kube_api.get(NC, "nodeclaims", "default-abc-00001")
+        assert held is not None and held["metadata"]["deletionTimestamp"]  # the finalizer
+        eventually(lambda: cluster.claims()[0].deleting)
+        controller.lifecycle()
+        assert cluster.events.flush()
+        assert kube_api.get(NC, "nodeclaims", "default-abc-00001") is None
+        assert kube_api.get("v1", "nodes", "n1") is None
+        assert kube_api.objects("v1", "pods") == []  # evicted first
+        assert [e["reason"] for e in kube_api.objects("v1", "events")] == ["Terminated"]
+    finally:
+        for r in reflectors:
+            r.stop()
