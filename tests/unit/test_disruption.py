@@ -225,3 +225,12 @@ def test_eviction_price_makes_the_plan_calmer() -> None:
     assert calm.cost_after == pytest.approx(0.20)
     assert not plan(nodes, pods, eviction_price=0.3).disruptions
     assert not plan(nodes, pods, eviction_price=0.3, strategy="karpenter").disruptions
+
+
+def test_replacement_names_differ_between_passes() -> None:
+    nodes, pods = [node("big", "m.4xlarge")], [pod("w1", "big")]
+    first = plan(nodes, pods).replacements[0].name
+    later = plan(nodes, pods, now=NOW + 60).replacements[0].name
+    assert first != later
+    inp = DisruptionInput(TABLE, pools(), nodes, pods, claim_prefix="p7-")
+    assert plan_disruptions(inp, NOW).replacements[0].name == "default-p7-r00001"

@@ -17,6 +17,7 @@ Replacements are always launched and Ready before anything is drained.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -129,11 +130,20 @@ def _ledger(inp: DisruptionInput, now: float, guard: PodGuard) -> Ledger:
     return Ledger(guard.allowance, budget_left, totals)
 
 
+def _named(inp: DisruptionInput, now: float) -> DisruptionInput:
+    """Replacement names must be unique for the cluster's life (a launch is found again by
+    its claim's name): without a prefix from the caller, the pass's clock gives one."""
+    if inp.claim_prefix:
+        return inp
+    return dataclasses.replace(inp, claim_prefix=f"{int(now) % 0x1000000:06x}-")
+
+
 def plan_disruptions(inp: DisruptionInput, now: float,
                      settings: DisruptionSettings | None = None) -> DisruptionPlan:
     """One disruption pass over the cluster at time `now` (seconds since the epoch)."""
     settings = settings or DisruptionSettings()
     started = time.perf_counter()
+    inp = _named(inp, now)
     guard = PodGuard(tuple(inp.pdbs), pdb_allowance(inp.pdbs, inp.pods))
     candidates, _ = build_candidates(inp, now, guard)
     view = ClusterView(inp)
@@ -223,6 +233,7 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
     """
     settings = settings or DisruptionSettings()
     started = time.perf_counter()
+    inp = _named(inp, now)
     guard = PodGuard(tuple(inp.pdbs), pdb_allowance(inp.pdbs, inp.pods))
     candidates, by_node = build_candidates(inp, now, guard)
     by_name = {c.name: c for c in candidates}
