@@ -54,6 +54,9 @@ def register(sub: Any) -> None:
     g.add_argument("--min-saving", type=float, default=0.10, metavar="FRACTION",
                    help="churn guard: a move must save this fraction of the nodes' price "
                         "(default 0.10)")
+    g.add_argument("--eviction-price", type=float, default=0.0, metavar="USD",
+                   help="calm: a move must also save this much per hour for each pod it "
+                        "evicts (default 0)")
     g.add_argument("--spot-to-spot-min-types", type=int, default=15, metavar="N",
                    help="spot replaced by spot only with N cheaper instance types (default 15)")
     g.add_argument("--time-budget", type=float, default=10.0, metavar="SECONDS",
@@ -110,8 +113,12 @@ def settings_from(args: argparse.Namespace) -> DisruptionSettings:
     if args.spot_to_spot_min_types < 0:
         raise UserError(f"must not be negative, got {args.spot_to_spot_min_types}",
                         field="--spot-to-spot-min-types")
+    if args.eviction_price < 0:
+        raise UserError(f"must not be negative, got {args.eviction_price}",
+                        field="--eviction-price")
     return DisruptionSettings(
         min_saving_fraction=_fraction(args.min_saving, "--min-saving"),
+        eviction_price=args.eviction_price,
         spot_to_spot_min_types=args.spot_to_spot_min_types,
         strategy=args.consolidation_strategy,
         time_budget=args.time_budget,

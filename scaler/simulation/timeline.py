@@ -164,6 +164,8 @@ class _Loop:
             self.templates.setdefault(e.workload, tpl)
         self.inflight: tuple[DisruptionPlan, float] | None = None
         self.claims = 0
+        self.passes = 0
+        self.idle: tuple[object, float] | None = None
 
     def price(self, node: Node) -> float:
         p = self.prices.get(node.name)
@@ -225,7 +227,7 @@ class _Loop:
             table=self.table, pools=self.pools, nodes=list(self.nodes.values()),
             pods=list(self.pods.values()), daemonsets=self.inputs.snapshot.daemonsets,
             pdbs=self.inputs.snapshot.disruption_budgets, last_change=dict(self.last_change),
-            protected=launching)
+            protected=launching, claim_prefix=f"p{self.passes}-")
 
     def disrupt(self, now: float, result: TimelineResult) -> int:
         """Finish the pass in flight once its replacements are Ready, or plan a new one."""
@@ -238,7 +240,7 @@ class _Loop:
                 return 0
             self.inflight = None
             still = revalidate(plan, self.disruption_input(now), now, self.settings)
-            result.dropped.extend(still.notes)
+            result.dropped.extend(f"at {int(now - self.start)} s: {n}" for n in still.notes)
             if still.replacements:  # the cluster moved on: new capacity would be needed
                 result.dropped.append("a revalidated command needed new replacements")
                 return 0
@@ -255,8 +257,16 @@ class _Loop:
                 result.disruptions.append(DisruptionEvent(
                     now - self.start, d.node, d.reason, d.savings_per_hour, d.replacements))
             return done
+        # As Karpenter does: no new pass while the cluster is as the last fruitless pass saw
+        # it, unless five minutes went by (budgets' windows and consolidateAfter move on).
+        state = (frozenset(self.nodes), frozenset((p.key, p.node_name) for p in
+                                                  self.pods.values()))
+        if self.idle is not None and self.idle[0] == state and now - self.idle[1] < 300:
+            return 0
+        self.passes += 1
         plan = plan_disruptions(self.disruption_input(now), now, self.settings)
         result.passes += 1
+        self.idle = None if plan.disruptions else (state, now)
         result.decision_seconds += plan.decision_seconds
         if plan.disruptions:
             pools = {p.name: p for p in self.pools}

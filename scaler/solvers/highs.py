@@ -149,9 +149,11 @@ class CoverLP:
 
 def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
                row_lower: FloatArray, row_upper: FloatArray, col_upper: FloatArray,
-               integer: npt.NDArray[np.bool_],
-               time_limit: float) -> tuple[float, float, str, FloatArray]:
-    """min cost.x over 0 <= x <= col_upper, x[integer] integral, row_lower <= A x <= row_upper.
+               integer: npt.NDArray[np.bool_], time_limit: float,
+               col_lower: FloatArray | None = None,
+               start: FloatArray | None = None) -> tuple[float, float, str, FloatArray]:
+    """min cost.x over col_lower (default 0) <= x <= col_upper, x[integer] integral,
+    row_lower <= A x <= row_upper. A feasible `start` gives HiGHS a first plan to improve.
 
     Returns the best plan's objective, the best lower bound HiGHS proved, its status
     ("optimal", "time limit", or why there is no plan) and the plan (empty when none).
@@ -165,7 +167,7 @@ def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArra
     lp.num_col_ = n_cols
     lp.num_row_ = len(row_lower)
     lp.col_cost_ = cost
-    lp.col_lower_ = np.zeros(n_cols)
+    lp.col_lower_ = np.zeros(n_cols) if col_lower is None else col_lower
     lp.col_upper_ = np.where(np.isinf(col_upper), highspy.kHighsInf, col_upper)
     lp.row_lower_ = np.where(np.isinf(row_lower), -highspy.kHighsInf, row_lower)
     lp.row_upper_ = np.where(np.isinf(row_upper), highspy.kHighsInf, row_upper)
@@ -185,6 +187,11 @@ def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArra
     # Feasibility jump costs milliseconds on every small model and finds little here.
     h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
     h.passModel(lp)
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(start)
+        sol.value_valid = True
+        h.setSolution(sol)
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()

@@ -162,8 +162,7 @@ def test_example_table_and_karpenter_strategy(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert "Disruptions: 1 nodes" in out and "Consolidation: $" in out
     doc = consolidate(capsys, str(EXAMPLE), "--policies", str(POLICIES),
-                      "--consolidation-strategy",
-                      "karpenter")
+                      "--consolidation-strategy", "karpenter")
     assert all(d["method"] in ("multi-node", "single-node") for d in doc["disruptions"])
 
 
@@ -171,6 +170,7 @@ def test_example_table_and_karpenter_strategy(capsys: pytest.CaptureFixture[str]
     (["--min-saving", "1.5"], ["--min-saving", "fraction"]),
     (["--now", "yesterday"], ["--now", "RFC 3339"]),
     (["--time-budget", "0"], ["--time-budget"]),
+    (["--eviction-price", "-1"], ["--eviction-price", "negative"]),
     (["--timeline-step", "1x"], ["--timeline-step"]),
     (["--chart", "x.html"], ["--chart"]),
 ])
@@ -218,10 +218,12 @@ def test_timeline_shows_cost_falling_after_a_scale_down(
 
 
 def test_timeline_table_and_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    short = tmp_path / "short.csv"
+    short.write_text("# a comment\ntime,workload,replicas\n0,shop/api,2\n2m,shop/api,6\n")
     assert main(["simulate", str(EXAMPLE), "--policies", str(POLICIES), "--timeline",
-                 str(EXAMPLE / "timeline.csv")]) == 0
+                 str(short), "--timeline-step", "2m"]) == 0
     out = capsys.readouterr().out
-    assert "TIME" in out and "Total cost $" in out
+    assert "TIME" in out and "Total cost $" in out and "0:02:00" in out
     bad = tmp_path / "t.csv"
     bad.write_text("time,workload,replicas\n0,shop/nothing,3\n")
     assert_one_line_error(*run(capsys, "simulate", str(EXAMPLE), "--timeline", str(bad)),

@@ -213,3 +213,24 @@ def test_revalidate_drops_commands_whose_nodes_changed() -> None:
     changed = DisruptionInput(TABLE, pools(), nodes, [*pods, pod("new", gone)])
     again = revalidate(p, changed, NOW + 15)
     assert not again.disruptions and "changed" in again.notes[0]
+
+
+def test_eviction_price_makes_the_plan_calmer() -> None:
+    nodes = [node("a"), node("b"), node("c")]
+    pods = [pod("w1", "a", cpu="1"), pod("w2", "b", cpu="1"), pod("w3", "c", cpu="1")]
+    assert plan(nodes, pods).cost_after == pytest.approx(0.16)  # all three replaced
+    # At $0.15/h per evicted pod only plain deletions pay: two nodes go, one stays.
+    calm = plan(nodes, pods, eviction_price=0.15)
+    assert len(calm.removed) == 2 and not calm.replacements
+    assert calm.cost_after == pytest.approx(0.20)
+    assert not plan(nodes, pods, eviction_price=0.3).disruptions
+    assert not plan(nodes, pods, eviction_price=0.3, strategy="karpenter").disruptions
+
+
+def test_replacement_names_differ_between_passes() -> None:
+    nodes, pods = [node("big", "m.4xlarge")], [pod("w1", "big")]
+    first = plan(nodes, pods).replacements[0].name
+    later = plan(nodes, pods, now=NOW + 60).replacements[0].name
+    assert first != later
+    inp = DisruptionInput(TABLE, pools(), nodes, pods, claim_prefix="p7-")
+    assert plan_disruptions(inp, NOW).replacements[0].name == "default-p7-r00001"

@@ -38,6 +38,9 @@ class DisruptionSettings:
     # Churn guard: a consolidation must save at least this fraction of the disrupted nodes'
     # price (deleting a node saves all of it; a replacement must be this much cheaper).
     min_saving_fraction: float = 0.10
+    # Calm: USD per hour a move must save for each pod it evicts, on top of the fraction
+    # above (0: cost alone decides). It is also what the MILP charges per evicted pod.
+    eviction_price: float = 0.0
     # A spot node is replaced by spot only when the replacement has at least this many
     # cheaper instance types to choose from (Karpenter: 15), so it is not the one
     # about-to-be-interrupted cheapest offering.
@@ -71,6 +74,8 @@ class DisruptionInput:
     last_change: Mapping[str, float] = field(default_factory=dict)
     # Nodes the pass must leave alone (say, the ones a provisioning pass just launched).
     protected: frozenset[str] = frozenset()
+    # Prefix for the names of replacements, unique per pass (a controller never reuses one).
+    claim_prefix: str = ""
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,15 @@ class PassContext:
 
     def spot_to_spot_ok(self, cmd: Command) -> list[str]:
         """Spot nodes whose pods went to a spot replacement with too few cheaper types."""
+        return self._spot_to_spot(cmd)[0]
+
+    def spot_to_spot_claims(self, cmd: Command) -> list[str]:
+        """The spot replacements with too few cheaper types."""
+        return self._spot_to_spot(cmd)[1]
+
+    def _spot_to_spot(self, cmd: Command) -> tuple[list[str], list[str]]:
         bad: list[str] = []
+        claims: list[str] = []
         prices = {c.name: c.price or 0.0 for c in cmd.nodes}
         spot = {c.name for c in cmd.nodes if c.node.capacity_type == SPOT}
         for claim in cmd.trial.claims:
@@ -122,14 +130,17 @@ class PassContext:
                        if o.capacity_type == SPOT and o.price < ceiling}
             if len(cheaper) < self.settings.spot_to_spot_min_types:
                 bad.extend(sorted(spot_feeding))
-        return bad
+                claims.append(claim.name)
+        return bad, claims
 
     def consolidation_faults(self, cmd: Command) -> list[str]:
         """Nodes of a consolidation that break the churn guard or the spot-to-spot rule."""
         f = self.settings.min_saving_fraction
+        per_pod = self.settings.eviction_price
         savings = cmd.savings()
         bad = [c.name for c in cmd.nodes
-               if c.price is None or savings[c.name] < f * c.price - 1e-9]
+               if c.price is None
+               or savings[c.name] < f * c.price + per_pod * len(c.pods) - 1e-9]
         return bad + [n for n in self.spot_to_spot_ok(cmd) if n not in bad]
 
 
@@ -213,6 +224,9 @@ class MultiNode:
             return None  # Karpenter does no multi-node spot-to-spot replacement
         if not saves_enough(cmd.price, trial.replacement_cost,
                             ctx.settings.min_saving_fraction):
+            return None
+        pods = sum(len(c.pods) for c in nodes)
+        if cmd.price - trial.replacement_cost < ctx.settings.eviction_price * pods - 1e-9:
             return None
         if ctx.spot_to_spot_ok(cmd):
             return None

@@ -23,12 +23,15 @@ this kind can beat.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from scaler.core.disruption.candidates import Candidate
+from scaler.core.disruption.cluster_view import Planned
 from scaler.core.disruption.methods import (
     REASON_UNDERUTILIZED,
     Command,
@@ -37,18 +40,124 @@ from scaler.core.disruption.methods import (
     SingleNode,
     consolidatable,
 )
-from scaler.core.model import LABEL_HOSTNAME, Node
+from scaler.core.model import LABEL_HOSTNAME, SPOT, Node, Pod
 from scaler.core.resources import Resources
-from scaler.core.scheduling.bound import FloatArray, _prune
+from scaler.core.scheduling.bound import BoolArray, FloatArray, IntArray, _prune
 from scaler.core.scheduling.predicates import untolerated
 from scaler.core.scheduling.scheduler import ONE_POD, Scheduler
 from scaler.solvers.highs import solve_milp
 
-REPAIR_ROUNDS = 6
+REPAIR_ROUNDS = 8
+PACK_SECONDS = 0.3  # per kind, for the small packing MILP
+WHOLE_POD_ROWS_UP_TO = 50
+SMALLER_KINDS = 6
 
 
 def _vector(dims: Sequence[str], amounts: Resources) -> FloatArray:
     return np.array([amounts.get(d) for d in dims], dtype=np.float64)
+
+
+def _pack(items: FloatArray, cap: FloatArray) -> tuple[list[list[int]], FloatArray]:
+    """Items into as few bins of capacity `cap` as a greedy finds, one bin at a time: into
+    the open bin goes the item that fits and leans most the way its room does (dot product
+    with the room left, per unit of capacity), so CPU-heavy and memory-heavy items share bins
+    and both resources run out together. Returns item indices per bin and the room left."""
+    alive = np.ones(len(items), dtype=np.bool_)
+    unit = np.where(cap > 0, cap, 1.0)
+    bins: list[list[int]] = []
+    rooms: list[FloatArray] = []
+    while alive.any():
+        room = cap.copy()
+        mine: list[int] = []
+        while True:
+            fits = np.flatnonzero(alive & (items <= room + 1e-12).all(axis=1))
+            if not len(fits):
+                break
+            j = int(fits[np.argmax((items[fits] / unit) @ (room / unit))])
+            room = room - items[j]
+            alive[j] = False
+            mine.append(j)
+        if not mine:  # an item larger than the bin: alone (the scheduler will object)
+            j = int(np.flatnonzero(alive)[0])
+            alive[j] = False
+            mine.append(j)
+        bins.append(mine)
+        rooms.append(room)
+    return bins, np.array(rooms).reshape(-1, len(cap))
+
+
+def _repack(bins: list[list[int]], item_class: Sequence[int], demand: FloatArray,
+            cap: FloatArray, time_limit: float) -> list[list[int]]:
+    """Fewer nodes for the same pods if a small MILP finds them in `time_limit`: counts
+    a[k, s] of class k on node s, open[s]; started from the greedy packing."""
+    classes = sorted(set(item_class))
+    n_s, n_c = len(bins), len(classes)
+    col = {k: i for i, k in enumerate(classes)}
+    lower_bins = math.ceil(float(max(
+        (sum(demand[k] for k in item_class) / np.where(cap > 0, cap, np.inf)).max(), 0)) - 1e-9)
+    if lower_bins >= n_s:
+        return bins  # the greedy is already optimal
+    count = np.zeros(n_c)
+    start_a = np.zeros((n_c, n_s))
+    for s_no, b in enumerate(bins):
+        for j in b:
+            start_a[col[item_class[j]], s_no] += 1
+    for k in item_class:
+        count[col[k]] += 1
+    dims = np.flatnonzero(demand[classes].max(axis=0) > 0)
+    n_vars = n_c * n_s + n_s  # a[c, s] then open[s]
+    cost = np.concatenate([np.zeros(n_c * n_s), np.ones(n_s)])
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    for c in range(n_c):  # every pod placed
+        for s_no in range(n_s):
+            rows.append(len(lo))
+            cols.append(c * n_s + s_no)
+            vals.append(1.0)
+        lo.append(count[c])
+        hi.append(count[c])
+    for s_no in range(n_s):  # node capacity, only if open
+        for r in dims:
+            for c, k in enumerate(classes):
+                if demand[k, r] > 0:
+                    rows.append(len(lo))
+                    cols.append(c * n_s + s_no)
+                    vals.append(float(demand[k, r] / cap[r]) if cap[r] > 0 else 1e6)
+            rows.append(len(lo))
+            cols.append(n_c * n_s + s_no)
+            vals.append(-1.0)
+            lo.append(-np.inf)
+            hi.append(0.0)
+    for s_no in range(n_s - 1):  # open nodes first (symmetry)
+        rows.extend([len(lo), len(lo)])
+        cols.extend([n_c * n_s + s_no, n_c * n_s + s_no + 1])
+        vals.extend([1.0, -1.0])
+        lo.append(0.0)
+        hi.append(np.inf)
+    upper = np.concatenate([np.repeat(count, n_s), np.ones(n_s)])
+    start = np.concatenate([start_a.ravel(), np.ones(n_s)])
+    _, _, _, x = solve_milp(cost, np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64),
+                            np.array(vals), np.array(lo), np.array(hi), upper,
+                            np.ones(n_vars, dtype=np.bool_), time_limit, start=start)
+    if not len(x) or x[n_c * n_s:].sum() > n_s - 0.5:
+        return bins
+    a = np.rint(x[: n_c * n_s]).reshape(n_c, n_s).astype(np.int64)
+    pools: dict[int, list[int]] = {}
+    for j, k in enumerate(item_class):
+        pools.setdefault(col[k], []).append(j)
+    out: list[list[int]] = []
+    for s_no in range(n_s):
+        mine = [j for c in range(n_c) for j in
+                [pools[c].pop() for _ in range(min(int(a[c, s_no]), len(pools[c])))]]
+        if mine:
+            out.append(mine)
+    rest = [j for c in range(n_c) for j in pools.get(c, [])]
+    if rest:  # rounding left some: a node of their own
+        out.append(rest)
+    return out if len(out) < n_s else bins
 
 
 class Consolidation:
@@ -60,7 +169,9 @@ class Consolidation:
         if not cands:
             return
         started = time.perf_counter()
-        limit = max(min(ctx.time_left() * 0.5, ctx.settings.time_budget * 0.5), 0.1)
+        # The MILP's two stages get up to 60% of the pass (the first up to 35%); the
+        # simulation and repair the rest.
+        limit = max(min(ctx.time_left() * 0.6, ctx.settings.time_budget * 0.6), 0.1)
         before = ctx.view.price()
         solved = self._solve(ctx, cands, limit)
         ctx.solver["milpSeconds"] = round(time.perf_counter() - started, 3)
@@ -69,10 +180,12 @@ class Consolidation:
             MultiNode().run(ctx)
             SingleNode().run(ctx)
             return
-        chosen, objective, bound, status = solved
-        ctx.solver.update(status=status, planPerHour=before + objective,
-                          lowerBoundPerHour=before + bound)
-        dropped = self._commit(ctx, chosen)
+        chosen, objective, bound, status, planned, prefer = solved
+        ctx.solver.update(status=status, planPerHour=before + objective)
+        if ctx.settings.eviction_price == 0:
+            # With an eviction price the MILP bounds price plus evictions, not price alone.
+            ctx.solver["lowerBoundPerHour"] = before + bound
+        dropped = self._commit(ctx, chosen, planned, prefer)
         if dropped and ctx.time_left() > 0:
             # Nodes the repair kept may still go one at a time.
             single = SingleNode()
@@ -82,19 +195,28 @@ class Consolidation:
             single.run(ctx)
             ctx.candidates = saved
 
-    def _commit(self, ctx: PassContext, chosen: list[Candidate]) -> list[Candidate]:
-        """Simulate the MILP's choice, keep the nodes that fail, commit the rest."""
+    def _commit(self, ctx: PassContext, chosen: list[Candidate], planned: Sequence[Planned],
+                prefer: Mapping[str, Sequence[str]]) -> list[Candidate]:
+        """Simulate the MILP's choice (its new nodes offered as replacements), keep the nodes
+        that fail, commit the rest."""
         removal = list(chosen)
         dropped: list[Candidate] = []
+        planned = list(planned)
         for _ in range(REPAIR_ROUNDS):
             if not removal:
                 return dropped
-            trial = ctx.view.trial([c.name for c in removal])
+            trial = ctx.view.trial([c.name for c in removal], planned=planned, prefer=prefer)
             bad: set[str] = set()
             if not trial.ok:
                 bad = {trial.origin[p.key] for p in trial.unschedulable if p.key in trial.origin}
             else:
                 cmd = Command(self.name, self.reason, tuple(removal), trial)
+                unfit = set(ctx.spot_to_spot_claims(cmd))
+                if unfit & {p.node.name for p in planned}:
+                    # A planned spot replacement with too few cheaper types: offer the
+                    # scheduler the rest (and its own, flexible claims) instead.
+                    planned = [p for p in planned if p.node.name not in unfit]
+                    continue
                 bad = set(ctx.consolidation_faults(cmd))
                 if not bad and ctx.fits(self.reason, removal):
                     ctx.commit(cmd)
@@ -106,14 +228,15 @@ class Consolidation:
         ctx.notes.append("consolidation: repair rounds exhausted")
         return dropped + removal
 
-    def _solve(self, ctx: PassContext, cands: list[Candidate],
-               limit: float) -> tuple[list[Candidate], float, float, str] | None:
+    def _solve(self, ctx: PassContext, cands: list[Candidate], limit: float
+               ) -> tuple[list[Candidate], float, float, str, list[Planned],
+                          dict[str, list[str]]] | None:
         view = ctx.view
         table = view.inp.table
         dims = table.dims
         sched = Scheduler(table, view.inp.pools, (), (), view.inp.daemonsets, improve=False)
         pods = [p for c in cands for p in c.pods]
-        classes, kinds, _, members = sched.capacity_model(pods)
+        classes, kinds, meta, members = sched.capacity_model(pods)
         placed = {id(p) for group in members for p in group}
         # Candidates with a pod the model cannot hold stay (the scheduler could not either).
         cands = [c for c in cands if all(id(p) in placed for p in c.pods)]
@@ -121,7 +244,12 @@ class Consolidation:
             return None
         cand_idx = {c.name: i for i, c in enumerate(cands)}
         n_c, n_k = len(cands), len(classes)
-        demand = np.array([k.demand for k in classes], dtype=np.float64)
+        # Rows per resource are scaled to about one node (bytes of memory next to prices
+        # would make the model numerically hopeless).
+        raw_cap = kinds.capacity.astype(np.float64)
+        scale = np.maximum(np.where(np.isfinite(kinds.price)[:, None], raw_cap, 0).max(axis=0),
+                           1.0)
+        demand = np.array([k.demand for k in classes], dtype=np.float64) / scale
         count = np.zeros((n_k, n_c))
         for k, group in enumerate(members):
             for p in group:
@@ -129,7 +257,8 @@ class Consolidation:
                 if i is not None:
                     count[k, i] += 1
 
-        # Receivers: every schedulable node, grouped by labels (but hostname) and taints.
+        # Receivers: schedulable nodes grouped by labels (but hostname) and taints; within a
+        # group, pods are fractional (the scheduler packs them for real afterwards).
         used: dict[str, FloatArray] = {}
         for p in view.pods.values():
             if p.node_name:
@@ -137,120 +266,281 @@ class Consolidation:
                 prev = used.get(p.node_name)
                 used[p.node_name] = vec if prev is None else prev + vec
         head = 1.0 - ctx.settings.packing_headroom
-        groups: dict[tuple[object, ...], list[Node]] = {}
-        for node in view.nodes.values():
-            if node.unschedulable:
-                continue
+        receivers = [n for n in view.nodes.values() if not n.unschedulable]
+        n_d = len(dims)
+        node_free = np.zeros((len(receivers), n_d))
+        sig_ids: dict[tuple[object, ...], int] = {}
+        reps: list[Node] = []
+        node_group = np.zeros(len(receivers), dtype=np.int64)
+        for g, node in enumerate(receivers):
+            room = _vector(dims, node.allocatable)
+            if node.name in used:
+                room = room - used[node.name]
+            node_free[g] = np.maximum(room, 0) * head / scale
             sig = (frozenset((k, v) for k, v in node.labels.items() if k != LABEL_HOSTNAME),
                    node.taints)
-            groups.setdefault(sig, []).append(node)
-        group_list = list(groups.values())
-        n_g = len(group_list)
-        free = {}
-        for nodes in group_list:
-            for node in nodes:
-                room = _vector(dims, node.allocatable)
-                if node.name in used:
-                    room = room - used[node.name]
-                free[node.name] = np.maximum(room, 0) * head
+            if sig not in sig_ids:
+                sig_ids[sig] = len(reps)
+                reps.append(node)
+            node_group[g] = sig_ids[sig]
+        n_g = len(reps)
+        free = np.zeros((n_g, n_d))
+        np.add.at(free, node_group, node_free)
+        biggest = np.zeros((n_g, n_d))
+        np.maximum.at(biggest, node_group, node_free)
+        group_nodes: list[list[str]] = [[] for _ in range(n_g)]
+        for g, node in enumerate(receivers):
+            group_nodes[int(node_group[g])].append(node.name)
         compat = np.zeros((n_k, n_g), dtype=np.bool_)
         for k, group in enumerate(members):
-            s = group[0].scheduling
-            alts = s.alternatives()
+            sch = group[0].scheduling
+            alts = sch.alternatives()
             if any(t.node_names is not None or LABEL_HOSTNAME in t.requirements for t in alts):
                 continue  # pinned to named nodes: left to the scheduler
-            for g, nodes in enumerate(group_list):
-                rep = nodes[0]
-                compat[k, g] = not untolerated(s.tolerations, rep.taints) and any(
+            for j, rep in enumerate(reps):
+                compat[k, j] = not untolerated(sch.tolerations, rep.taints) and any(
                     t.requirements.matches_labels(rep.labels) for t in alts)
+        # A group receives a class only if one whole pod fits on one of its nodes.
+        compat &= (demand[:, None, :] <= biggest[None, :, :] + 1e-12).all(axis=2)
 
         allowed = np.array([k.allowed for k in classes], dtype=np.bool_)
+        need = ctx.settings.spot_to_spot_min_types
+        if need > 0 and any(c.node.capacity_type == SPOT for c in cands):
+            # The spot-to-spot rule, ahead of time: a spot node that another spot node
+            # replaces must have `need` types to choose from, so spot kinds with fewer types
+            # at least as large (say metal sizes) are left out.
+            finite = np.isfinite(kinds.price)
+            spot_of: dict[str, BoolArray] = {}
+            for q in {m[0].name for m in meta}:
+                spot_of[q] = np.array([c2 == SPOT and p2.name == q for p2, _, c2 in meta],
+                                      dtype=np.bool_) & finite
+            for o, (kind_pool, _, ct) in enumerate(meta):
+                if ct != SPOT or not finite[o] or not allowed[:, o].any():
+                    continue
+                bigger = spot_of[kind_pool.name] & (raw_cap >= raw_cap[o]).all(axis=1)
+                # Per class: the kinds its pods accept (an amd64 pin halves the choice).
+                allowed[:, o] &= (allowed & bigger).sum(axis=1) >= need
         cols = _prune(kinds, allowed)
         n_o = len(cols)
         kprice = kinds.price[cols]
-        kcap = kinds.capacity[cols].astype(np.float64)
+        kcap = raw_cap[cols] / scale * head
         kallowed = allowed[:, cols]
 
-        z_pairs = [(k, int(g)) for k in range(n_k) for g in np.flatnonzero(compat[k])]
-        w_pairs = [(k, int(o)) for k in range(n_k) for o in np.flatnonzero(kallowed[k])]
+        zk, zg = np.nonzero(compat)
+        wk, wo = np.nonzero(kallowed)
         y0, x0 = 0, n_c
         z0 = x0 + n_o
-        w0 = z0 + len(z_pairs)
-        n_vars = w0 + len(w_pairs)
+        w0 = z0 + len(zk)
+        n_vars = w0 + len(wk)
         price = np.array([c.price or 0.0 for c in cands])
         cost = np.zeros(n_vars)
         dcost = np.array([c.cost for c in cands])
-        cost[y0:x0] = -price + 1e-5 * dcost
+        evicted = np.array([len(c.pods) for c in cands], dtype=np.float64)
+        cost[y0:x0] = -price + ctx.settings.eviction_price * evicted + 1e-5 * dcost
         cost[x0:z0] = kprice
-        rows: list[int] = []
-        cidx: list[int] = []
-        vals: list[float] = []
-        lo: list[float] = []
-        hi: list[float] = []
+        rows_l: list[IntArray] = []
+        cols_l: list[IntArray] = []
+        vals_l: list[FloatArray] = []
 
-        def row(entries: list[tuple[int, float]], low: float, high: float) -> None:
-            r = len(lo)
-            for c, v in entries:
-                if v != 0:
-                    rows.append(r)
-                    cidx.append(c)
-                    vals.append(float(v))
-            lo.append(low)
-            hi.append(high)
+        def add(r: IntArray, c: IntArray, v: FloatArray) -> None:
+            keep = v != 0
+            rows_l.append(r[keep])
+            cols_l.append(c[keep])
+            vals_l.append(v[keep])
 
         inf = float("inf")
-        for k in range(n_k):  # every displaced pod placed
-            e = [(z0 + j, 1.0) for j, (kk, _) in enumerate(z_pairs) if kk == k]
-            e += [(w0 + j, 1.0) for j, (kk, _) in enumerate(w_pairs) if kk == k]
-            e += [(y0 + int(i), -float(count[k, i])) for i in np.flatnonzero(count[k])]
-            row(e, 0.0, 0.0)
-        z_by_g: dict[int, list[int]] = {}
-        for j, (_, gg) in enumerate(z_pairs):
-            z_by_g.setdefault(gg, []).append(j)
-        for g, nodes in enumerate(group_list):  # kept capacity
-            total = sum((free[n.name] for n in nodes), np.zeros(len(dims)))
-            for r in range(len(dims)):
-                e = [(z0 + j, float(demand[z_pairs[j][0], r])) for j in z_by_g.get(g, [])]
-                e += [(y0 + cand_idx[n.name], float(free[n.name][r])) for n in nodes
-                      if n.name in cand_idx]
-                if e:
-                    row(e, -inf, float(total[r]))
-        w_by_o: dict[int, list[int]] = {}
-        for j, (_, oo) in enumerate(w_pairs):
-            w_by_o.setdefault(oo, []).append(j)
-        for o in range(n_o):  # new capacity
-            for r in range(len(dims)):
-                e = [(w0 + j, float(demand[w_pairs[j][0], r])) for j in w_by_o.get(o, [])]
-                if e:
-                    row(e + [(x0 + o, -float(kcap[o, r]))], -inf, 0.0)
+        # Rows 0..n_k: every displaced pod placed.
+        add(zk, z0 + np.arange(len(zk)), np.ones(len(zk)))
+        add(wk, w0 + np.arange(len(wk)), np.ones(len(wk)))
+        ck, ci = np.nonzero(count)
+        add(ck, y0 + ci, -count[ck, ci])
+        lo = [np.zeros(n_k)]
+        hi = [np.zeros(n_k)]
+        # Rows n_k + g*n_d + r: what a kept node still holds.
+        base = n_k
+        for r in range(n_d):
+            add(base + zg * n_d + r, z0 + np.arange(len(zk)), demand[zk, r])
+        cand_nodes = np.array([g for g, n in enumerate(receivers) if n.name in cand_idx],
+                              dtype=np.int64)
+        cand_cols = np.array([cand_idx[receivers[g].name] for g in cand_nodes], dtype=np.int64)
+        cand_rows = node_group[cand_nodes]
+        for r in range(n_d):
+            add(base + cand_rows * n_d + r, y0 + cand_cols, node_free[cand_nodes, r])
+        lo.append(np.full(n_g * n_d, -inf))
+        hi.append(free.ravel())
+        # Rows for new capacity: kind o, resource r.
+        base += n_g * n_d
+        for r in range(n_d):
+            add(base + wo * n_d + r, w0 + np.arange(len(wk)), demand[wk, r])
+            add(base + np.arange(n_o) * n_d + r, x0 + np.arange(n_o), -kcap[:, r])
+        lo.append(np.full(n_o * n_d, -inf))
+        hi.append(np.zeros(n_o * n_d))
+        base += n_o * n_d
+        # Whole pods: a node holds at most floor(room / pod) pods of a class, so fractional
+        # pods cannot fill the gaps whole pods leave (w[k,o] <= fit * x[o]; z likewise over
+        # the group's kept nodes).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_kind = np.where(demand[wk] > 0, kcap[wo] / demand[wk], np.inf).min(axis=1)
+        per_kind = np.floor(per_kind + 1e-9)
+        tight = np.flatnonzero(np.isfinite(per_kind))
+        add(base + np.arange(len(tight)), w0 + tight, np.ones(len(tight)))
+        add(base + np.arange(len(tight)), x0 + wo[tight], -per_kind[tight])
+        lo.append(np.full(len(tight), -inf))
+        hi.append(np.zeros(len(tight)))
+        cuts_from = base
+        base += len(tight)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fit = np.floor(np.where(demand[None, :, :] > 0,
+                                    node_free[:, None, :] / demand[None, :, :], np.inf)
+                           .min(axis=2) + 1e-9)  # receivers x classes
+        fit = np.where(np.isfinite(fit), fit, 1e6)
+        in_group: list[list[int]] = [[] for _ in range(n_g)]
+        for g in range(len(receivers)):
+            in_group[int(node_group[g])].append(g)
+        z_hi = np.zeros(len(zk))
+        zr: list[int] = []
+        zc: list[int] = []
+        zv: list[float] = []
+        for j in range(len(zk)):
+            k = int(zk[j])
+            members_g = in_group[int(zg[j])]
+            z_hi[j] = float(fit[members_g, k].sum())
+            zr.append(base + j)
+            zc.append(z0 + j)
+            zv.append(1.0)
+            for g in members_g:
+                i = cand_idx.get(receivers[g].name)
+                if i is not None and fit[g, k] > 0:
+                    zr.append(base + j)
+                    zc.append(y0 + i)
+                    zv.append(float(fit[g, k]))
+        add(np.array(zr, dtype=np.int64), np.array(zc, dtype=np.int64), np.array(zv))
+        lo.append(np.full(len(zk), -inf))
+        hi.append(z_hi)
+        cuts = slice(cuts_from, base + len(zk))
+        base += len(zk)
+        extra: list[tuple[list[tuple[int, float]], float]] = []
         for pool in {c.pool.name for c in cands}:  # budgets
             members_of = [i for i, c in enumerate(cands) if c.pool.name == pool]
             left = ctx.ledger.left(pool, "Underutilized")
             if left < len(members_of):
-                row([(y0 + i, 1.0) for i in members_of], -inf, float(left))
+                extra.append(([(y0 + i, 1.0) for i in members_of], float(left)))
         for key, left in ctx.ledger.pdb_left.items():  # PDBs
             e = [(y0 + i, float(c.evictions.get(key, 0))) for i, c in enumerate(cands)
                  if c.evictions.get(key)]
             if e and sum(v for _, v in e) > left:
-                row(e, -inf, float(left))
+                extra.append((e, float(left)))
         frac = ctx.settings.min_saving_fraction  # churn guard
-        row([(x0 + o, float(kprice[o])) for o in range(n_o)]
-            + [(y0 + i, -(1 - frac) * float(price[i])) for i in range(n_c)], -inf, 0.0)
+        extra.append(([(x0 + o, float(kprice[o])) for o in range(n_o)]
+                      + [(y0 + i, -(1 - frac) * float(price[i])) for i in range(n_c)], 0.0))
+        for n, (entries, _) in enumerate(extra):
+            add(np.full(len(entries), base + n, dtype=np.int64),
+                np.array([c for c, _ in entries], dtype=np.int64),
+                np.array([v for _, v in entries], dtype=np.float64))
+        lo.append(np.full(len(extra), -inf))
+        hi.append(np.array([h for _, h in extra], dtype=np.float64))
+        row_lo, row_hi = np.concatenate(lo), np.concatenate(hi)
 
         upper = np.full(n_vars, inf)
         upper[y0:x0] = 1.0
         integer = np.zeros(n_vars, dtype=np.bool_)
-        integer[y0:z0] = True
+        # Only removals are integral: new capacity is packed by the scheduler afterwards
+        # (whole nodes, real constraints), so fractional new nodes keep the MILP small and
+        # its bound valid.
+        integer[y0:x0] = True
+        rows_a, cols_a = np.concatenate(rows_l), np.concatenate(cols_l)
+        vals_a = np.concatenate(vals_l)
+        began = time.perf_counter()
+        # The whole-pod rows matter (three pods of 1 vCPU do not fit two 2-vCPU nodes) but
+        # slow the choice of removals down a lot on large clusters: the first stage keeps
+        # them only up to WHOLE_POD_ROWS_UP_TO candidates, the second always. Started from
+        # "remove nothing", so there is always a plan.
+        relaxed_hi = row_hi.copy()
+        if n_c > WHOLE_POD_ROWS_UP_TO:
+            relaxed_hi[cuts] = inf
         objective, bound, status, x = solve_milp(
-            cost, np.array(rows, dtype=np.int64), np.array(cidx, dtype=np.int64),
-            np.array(vals), np.array(lo), np.array(hi), upper, integer, limit,
-        )
+            cost, rows_a, cols_a, vals_a, row_lo, relaxed_hi, upper, integer, limit * 0.6,
+            start=np.zeros(n_vars))
         ctx.solver.update(candidates=n_c, classes=n_k, receiverGroups=n_g, kinds=n_o,
-                          variables=n_vars, rows=len(lo))
+                          variables=n_vars, rows=len(row_lo))
         if len(x) == 0:
             ctx.notes.append(f"consolidation: MILP gave no plan ({status})")
             return None
         chosen = [c for i, c in enumerate(cands) if x[y0 + i] > 0.5]
-        # Report prices without the disruption-cost hair.
-        hair = 1e-5 * float(dcost @ (x[y0:x0] > 0.5))
-        return chosen, objective - hair, bound - hair, status
+        # Second stage: removals fixed, whole new nodes (integral counts), started from the
+        # first stage's plan with each count rounded up. The bound stays the first stage's.
+        ystar = (x[y0:x0] > 0.5).astype(np.float64)
+        lower = np.zeros(n_vars)
+        lower[y0:x0] = upper[y0:x0] = ystar
+        integer[x0:z0] = True
+        # Only the kinds the first stage bought and, for each, the few cheapest smaller
+        # kinds its classes accept (to take remainders): a far smaller search.
+        used_kinds = np.flatnonzero(x[x0:z0] > 1e-6)
+        keep = np.zeros(n_o, dtype=np.bool_)
+        keep[used_kinds] = True
+        for uk in used_kinds:
+            users = wk[(wo == uk) & (x[w0:] > 1e-6)]
+            ok = kallowed[users].all(axis=0) if len(users) else np.zeros(n_o, dtype=np.bool_)
+            ok &= (kcap <= kcap[uk] + 1e-12).all(axis=1)
+            smaller = np.flatnonzero(ok)
+            keep[smaller[np.argsort(kprice[smaller])[:SMALLER_KINDS]]] = True
+        upper[x0:z0] = np.where(keep, inf, 0.0)
+        first = x.copy()
+        first[x0:z0] = np.ceil(x[x0:z0] - 1e-6)
+        guard_ok = float(kprice @ first[x0:z0]) <= (1 - frac) * float(price @ ystar) + 1e-9
+        budget2 = max(limit - (time.perf_counter() - began), 0.2)
+        _, _, status2, x2 = solve_milp(cost, rows_a, cols_a, vals_a, row_lo, row_hi, upper,
+                                       integer, budget2, lower, first if guard_ok else None)
+        ctx.solver["wholeNodes"] = status2
+        if len(x2):
+            x = x2
+            objective = float(kprice @ x[x0:z0]) - float(price @ ystar)
+        removed = {c.name for c in chosen}
+        # Which displaced pods go where: each class's pods shared out over the kept groups
+        # (z) and new kinds (w) as the MILP split them, largest share first.
+        targets: list[list[tuple[float, int, int]]] = [[] for _ in range(n_k)]
+        for jz in np.flatnonzero(x[z0:w0] > 1e-6):
+            targets[int(zk[jz])].append((float(x[z0 + jz]), 0, int(zg[jz])))
+        for jw in np.flatnonzero(x[w0:] > 1e-6):
+            targets[int(wk[jw])].append((float(x[w0 + jw]), 1, int(wo[jw])))
+        prefer: dict[str, list[str]] = {}
+        on_kind: dict[int, list[tuple[Pod, int]]] = {}
+        for k, group in enumerate(members):
+            moving = [p for p in group if p.node_name in removed]
+            at = 0
+            for amount, is_kind, where in sorted(targets[k], key=lambda t: -t[0]):
+                share = moving[at:at + max(round(amount), 1)]
+                at += len(share)
+                if is_kind:
+                    on_kind.setdefault(where, []).extend((p, k) for p in share)
+                else:
+                    names = [n for n in group_nodes[where] if n not in removed]
+                    for p in share:
+                        prefer[p.key] = names
+        # Each kind's pods packed into whole nodes of that kind (best fit, largest first):
+        # the planned replacements, each pod steered to its own. One spare per kind takes
+        # what the scheduler cannot fit as planned (never launched when it stays empty).
+        planned: list[Planned] = []
+        for o, items in sorted(on_kind.items()):
+            kind_pool, i, ct = meta[int(cols[o])]
+            overhead = sched.overhead[kind_pool.name]
+            cap = kcap[o]
+            vecs = np.array([demand[k] for _, k in items]).reshape(-1, n_d)
+            bins, _ = _pack(vecs, cap)
+            if len(bins) > 1 and ctx.time_left() > 0.2 * ctx.settings.time_budget:
+                bins = _repack(bins, [k for _, k in items], demand, cap,
+                               min(PACK_SECONDS, ctx.time_left() * 0.05))
+            bins_pods = [[items[j][0] for j in b] for b in bins]
+            for n, members_b in enumerate([*bins_pods, []]):
+                made = view.planned(kind_pool, i, ct, overhead)
+                if made is None:
+                    continue
+                if n == len(bins_pods):
+                    made = dataclasses.replace(made, spare=True)
+                planned.append(made)
+                for pod in members_b:
+                    prefer[pod.key] = [made.node.name]
+        # Report prices without the disruption-cost terms.
+        chosen_mask = x[y0:x0] > 0.5
+        hair = float((1e-5 * dcost + ctx.settings.eviction_price * evicted) @ chosen_mask)
+        return chosen, objective - hair, bound - hair, status, planned, prefer

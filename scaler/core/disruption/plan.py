@@ -17,6 +17,7 @@ Replacements are always launched and Ready before anything is drained.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -129,11 +130,20 @@ def _ledger(inp: DisruptionInput, now: float, guard: PodGuard) -> Ledger:
     return Ledger(guard.allowance, budget_left, totals)
 
 
+def _named(inp: DisruptionInput, now: float) -> DisruptionInput:
+    """Replacement names must be unique for the cluster's life (a launch is found again by
+    its claim's name): without a prefix from the caller, the pass's clock gives one."""
+    if inp.claim_prefix:
+        return inp
+    return dataclasses.replace(inp, claim_prefix=f"{int(now) % 0x1000000:06x}-")
+
+
 def plan_disruptions(inp: DisruptionInput, now: float,
                      settings: DisruptionSettings | None = None) -> DisruptionPlan:
     """One disruption pass over the cluster at time `now` (seconds since the epoch)."""
     settings = settings or DisruptionSettings()
     started = time.perf_counter()
+    inp = _named(inp, now)
     guard = PodGuard(tuple(inp.pdbs), pdb_allowance(inp.pdbs, inp.pods))
     candidates, _ = build_candidates(inp, now, guard)
     view = ClusterView(inp)
@@ -143,7 +153,8 @@ def plan_disruptions(inp: DisruptionInput, now: float,
         settings=settings,
         now=now,
         candidates={c.name: c for c in candidates},
-        deadline=started + settings.time_budget,
+        # A little is kept back for assembling the plan.
+        deadline=started + 0.95 * settings.time_budget,
     )
     cost_before = view.price()
     for method in methods_for(settings):
@@ -222,6 +233,7 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
     """
     settings = settings or DisruptionSettings()
     started = time.perf_counter()
+    inp = _named(inp, now)
     guard = PodGuard(tuple(inp.pdbs), pdb_allowance(inp.pdbs, inp.pods))
     candidates, by_node = build_candidates(inp, now, guard)
     by_name = {c.name: c for c in candidates}
@@ -230,6 +242,7 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
     cost_before = view.price()
     ctx = PassContext(view, ledger, settings, now, by_name, started + settings.time_budget)
     commands = sorted({d.command for d in plan.disruptions})
+    prefer = {m.pod: [m.target] for m in plan.moves}
     from scaler.core.disruption.cluster_view import Trial
     from scaler.core.disruption.methods import Command
 
@@ -253,7 +266,9 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
         if all(c.empty for c in fresh):
             trial = Trial(tuple(c.name for c in fresh), (), {}, (), {})
         else:
-            trial = view.trial([c.name for c in fresh])
+            # The pods go where the plan put them when they still can (its replacements
+            # are existing nodes by now).
+            trial = view.trial([c.name for c in fresh], prefer=prefer)
             if not trial.ok:
                 ctx.notes.append(f"command {no} dropped: its pods no longer fit")
                 continue

@@ -236,6 +236,9 @@ class Scheduler:
         self._alts: dict[Scheduling, tuple[NodeSelectorTerm, ...]] = {}
         self._unit_cache: dict[tuple[Requirements, tuple[int, ...]], float] = {}
         self._priced_cache: dict[Requirements, tuple[IntArray, FloatArray]] = {}
+        # Hook for the disruption optimiser: pod key -> existing nodes to try first.
+        self.preferred: Mapping[str, Sequence[str]] = {}
+        self._by_name: dict[str, ExistingNode] = {}
         self._bulk_cache: dict[tuple[int, tuple[int, ...]], int | None] = {}
         # A pool's launch requirements pinned to one offering, by (pool, type, capacity type).
         self._only: dict[tuple[str, int, str], Requirements] = {}
@@ -503,6 +506,15 @@ class Scheduler:
         self._open(pod, fresh, attempt)
         return True
 
+    def _existing_for(self, pod: Pod) -> Sequence[ExistingNode]:
+        names = self.preferred.get(pod.key) if self.preferred else None
+        if not names:
+            return self.existing
+        if len(self._by_name) != len(self.existing):
+            self._by_name = {en.node.name: en for en in self.existing}
+        # The rest follow in the usual order (a preferred node seen twice is harmless).
+        return [self._by_name[n] for n in names if n in self._by_name] + self.existing
+
     def _room(self) -> IntArray:
         """Each claim's room on its largest type (`max_free`) as rows of one array.
 
@@ -568,7 +580,7 @@ class Scheduler:
 
     def _place_on_existing(self, pod: Pod, request: Resources, attempt: Attempt) -> str | None:
         alternatives = self._alternatives(attempt.sched)
-        for en in self.existing:
+        for en in self._existing_for(pod):
             if not en.admits(request, attempt, alternatives):
                 continue
             target = Target(en.node.name, labels=en.node.labels)
