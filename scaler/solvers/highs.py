@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,43 @@ def _stdout_silenced() -> Iterator[None]:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
+
+
+def _model(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
+           row_lower: FloatArray, row_upper: FloatArray, col_lower: FloatArray | None = None,
+           col_upper: FloatArray | None = None) -> Any:
+    """A HighsLp from triplets (sorted column-wise here); inf bounds become HiGHS's."""
+    import highspy  # imported here: only a pass that needs it pays for it
+
+    order = np.lexsort((rows, cols))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    n_cols = len(cost)
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = len(row_lower)
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.zeros(n_cols) if col_lower is None else col_lower
+    lp.col_upper_ = (np.full(n_cols, inf) if col_upper is None
+                     else np.where(np.isinf(col_upper), inf, col_upper))
+    lp.row_lower_ = np.where(np.isinf(row_lower), -inf, row_lower)
+    lp.row_upper_ = np.where(np.isinf(row_upper), inf, row_upper)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(cols, np.arange(n_cols + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = rows.astype(np.int32)
+    lp.a_matrix_.value_ = vals
+    return lp
+
+
+def _highs(time_limit: float) -> Any:
+    """A quiet solver (its banner kept off stdout) with a time limit."""
+    import highspy
+
+    with _stdout_silenced():
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
+        h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit))
+    return h
 
 
 def solve_lp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
@@ -59,29 +97,12 @@ def solve(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArray,
 
     A MIP that runs out of time keeps its best integral solution ("feasible").
     """
-    import highspy  # imported here: only a pass that needs it pays for it
+    import highspy
 
-    order = np.lexsort((rows, cols))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    n_cols = len(cost)
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_cols
-    lp.num_row_ = len(row_lower)
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.zeros(n_cols)
-    lp.col_upper_ = np.full(n_cols, highspy.kHighsInf)
-    lp.row_lower_ = np.where(np.isinf(row_lower), -highspy.kHighsInf, row_lower)
-    lp.row_upper_ = np.where(np.isinf(row_upper), highspy.kHighsInf, row_upper)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.searchsorted(cols, np.arange(n_cols + 1)).astype(np.int32)
-    lp.a_matrix_.index_ = rows.astype(np.int32)
-    lp.a_matrix_.value_ = vals
+    lp = _model(cost, rows, cols, vals, row_lower, row_upper)
     if integer:
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
-    with _stdout_silenced():
-        h = highspy.Highs()  # type: ignore[no-untyped-call]
-        h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit))
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * len(cost)
+    h = _highs(time_limit)
     if integer:
         h.setOptionValue("mip_rel_gap", float(mip_gap))
     h.passModel(lp)
@@ -112,10 +133,7 @@ class CoverLP:
         import highspy
 
         self._highspy = highspy
-        with _stdout_silenced():
-            self._h = highspy.Highs()  # type: ignore[no-untyped-call]
-            self._h.setOptionValue("output_flag", False)
-        self._h.setOptionValue("time_limit", float(time_limit))
+        self._h = _highs(time_limit)
         n = len(demand)
         empty_i = np.zeros(0, dtype=np.int32)
         self._h.addRows(n, demand.astype(np.float64), np.full(n, highspy.kHighsInf), 0,
@@ -160,29 +178,12 @@ def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArra
     """
     import highspy
 
-    order = np.lexsort((rows, cols))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    n_cols = len(cost)
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_cols
-    lp.num_row_ = len(row_lower)
-    lp.col_cost_ = cost
-    lp.col_lower_ = np.zeros(n_cols) if col_lower is None else col_lower
-    lp.col_upper_ = np.where(np.isinf(col_upper), highspy.kHighsInf, col_upper)
-    lp.row_lower_ = np.where(np.isinf(row_lower), -highspy.kHighsInf, row_lower)
-    lp.row_upper_ = np.where(np.isinf(row_upper), highspy.kHighsInf, row_upper)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.searchsorted(cols, np.arange(n_cols + 1)).astype(np.int32)
-    lp.a_matrix_.index_ = rows.astype(np.int32)
-    lp.a_matrix_.value_ = vals
+    lp = _model(cost, rows, cols, vals, row_lower, row_upper, col_lower, col_upper)
     lp.integrality_ = [
         highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
         for i in integer
     ]
-    with _stdout_silenced():
-        h = highspy.Highs()  # type: ignore[no-untyped-call]
-        h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(max(time_limit, 0.05)))
+    h = _highs(max(time_limit, 0.05))
     h.setOptionValue("mip_rel_gap", 1e-3)
     # Feasibility jump costs milliseconds on every small model and finds little here.
     h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
