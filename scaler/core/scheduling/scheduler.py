@@ -108,7 +108,6 @@ class Claim:
     ports: list[HostPort] = field(default_factory=list)
     price: float = 0.0  # the cheapest launch it allows now
     cheap_free: tuple[int, ...] = ()  # room left on that cheapest type
-    packed: bool = False  # made by a whole-node packing (patterns, LP), not the greedy
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +167,8 @@ class Scheduler:
         # Claim names must be unique for the cluster's life (the AWS provider finds a retried
         # launch by its claim's tag); a controller passes a fresh prefix per pass.
         self.claim_prefix = claim_prefix
-        self.improve = improve  # repack after the LP (see _round_from_lp)
+        # Plan movable pods by whole-node patterns and check against first fit (see _solve).
+        self.improve = improve
         # "ffd": Karpenter's first-fit decreasing, the baseline our packing is measured
         # against: each pod joins the first in-flight claim that can hold it, whatever it
         # costs, and nothing is repacked afterwards.
@@ -677,9 +677,6 @@ class Scheduler:
                 unschedulable.append((pod, reason))
         if deferred:
             unschedulable.extend(self._plan_deferred(deferred))
-        if self.improve and self.strategy != "ffd" and not deferred:
-            # (With deferred pods, the movable ones were planned by patterns already.)
-            self._round_from_lp()
         self._keep_on_demand_share()
         if deferred:
             for n, c in enumerate(self.claims, start=1):
@@ -868,56 +865,6 @@ class Scheduler:
             return False
         return not any(t.selects(pod.namespace, pod.labels) for t in self.topology.owners)
 
-    def _round_from_lp(self, time_limit: float = 10.0) -> None:
-        """Repack the claims of movable pods, if that is cheaper than the greedy's plan.
-
-        Two repacks are tried, and the cheapest of them and the greedy plan is kept:
-        - after the LP's fractional plan: whole pods of each (class, kind) the LP chose are
-          packed first-fit-decreasing onto nodes of that kind;
-        - by node patterns (`patterns.py`): column generation over which whole pods share a
-          node, then a MIP for whole node counts, within `PATTERN_BUDGET` seconds (the LP's
-          favourite kinds can be small nodes that real pods fill badly).
-        Pods left over go through the greedy placement. Claims of NodePools with limits stay
-        as the greedy made them (it keeps their books).
-        """
-        if self.prefer_taints:
-            return  # soft taints need the greedy's ladder bookkeeping: keep its plan
-        free = [c for c in self.claims if not c.packed and c.pool.limits is None
-                and all(self._movable(p) for p in c.pods)]
-        if len(free) < 2:
-            return
-        free_ids = {id(c) for c in free}
-        kept = [c for c in self.claims if id(c) not in free_ids]
-        pods = [p for c in free for p in c.pods]
-        # Each pod stays in the NodePool the weights chose for it.
-        pool_of = {id(p): c.pool.name for c in free for p in c.pods}
-        classes, kinds, meta, members = self._lp_model(pods, pool_of)
-        repacks: list[Callable[[], float | None]] = []
-        bound = lower_bound(classes, kinds, time_limit)
-        if bound.assignment is not None:
-            assignment = bound.assignment
-            repacks.append(
-                lambda: self._pack(*self._whole_from_lp(assignment, members), meta))
-        patterns = plan_patterns(classes, kinds, min(time_limit, PATTERN_BUDGET))
-        if patterns is not None:
-            plan = patterns
-            repacks.append(lambda: self._pack_patterns(plan.nodes, members, meta))
-        best_cost = sum(c.price for c in free)
-        best: list[Claim] | None = None
-        for repack in repacks:
-            # Only the repack's own claims are in play: joining a kept claim would change it
-            # for good even if this repack loses.
-            self.claims = []
-            cost = repack()
-            if cost is not None and cost < best_cost - 1e-9:
-                best_cost, best = cost, self.claims
-        if best is None:
-            self.claims = sorted(kept + free, key=lambda c: c.name)
-            return
-        self.claims = kept + best
-        for n, c in enumerate(self.claims, start=1):
-            c.name = f"{c.pool.name}-{self.claim_prefix}{n:05d}"
-
     @staticmethod
     def _whole_from_lp(
         assignment: Mapping[tuple[int, int], float], members: Sequence[Sequence[Pod]]
@@ -1076,7 +1023,7 @@ class Scheduler:
             idx = np.array([i], dtype=np.int64)
             claim = Claim(name=f"{pool.name}-{self.claim_prefix}p{len(self.claims) + 1:05d}",
                           pool=pool, requirements=reqs, type_idx=idx,
-                          used=need, max_free=(), pods=[pod], packed=True)
+                          used=need, max_free=(), pods=[pod])
             claim.price = self._cheapest(idx, reqs)
             free = self.table.allocatable[i] - need
             claim.max_free = claim.cheap_free = tuple(int(v) for v in free)
