@@ -87,13 +87,14 @@ def timeline_table(result: TimelineResult) -> str:
 
 def _chart(title: str, rows: Sequence[Row], value: Callable[[Row], float], color: str,
            fmt: str, marks: Sequence[float]) -> str:
-    w, h, left, top, bottom = 760, 170, 60, 24, 24
+    # The right margin leaves room for the last time label, centred on the axis's end.
+    w, h, left, right, top, bottom = 760, 170, 60, 30, 24, 24
     xs = [r.at for r in rows] or [0.0]
     ys = [value(r) for r in rows] or [0.0]
     x_max = max(xs[-1], 1.0)
     y_max = max(max(ys), 1e-9) * 1.1
     def px(x: float) -> float:
-        return left + (w - left - 10) * x / x_max
+        return left + (w - left - right) * x / x_max
     def py(y: float) -> float:
         return top + (h - top - bottom) * (1 - y / y_max)
     path = " ".join(f"{'M' if i == 0 else 'L'}{px(x):.1f},{py(y):.1f}"
@@ -101,7 +102,7 @@ def _chart(title: str, rows: Sequence[Row], value: Callable[[Row], float], color
     parts = [f'<svg width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg" '
              f'role="img" aria-label="{escape(title)}">',
              f'<text x="{left}" y="15" font-size="13" font-weight="bold">{escape(title)}</text>',
-             f'<line x1="{left}" y1="{h - bottom}" x2="{w - 10}" y2="{h - bottom}" '
+             f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" '
              'stroke="#999"/>',
              f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="#999"/>']
     for frac in (0.0, 0.5, 1.0):
