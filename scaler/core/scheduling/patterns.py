@@ -5,8 +5,10 @@ kinds can be small nodes that real pods fill badly. Here a column is a *pattern*
 a kind holding n_k whole pods of each class k, as in Gilmore and Gomory's cutting-stock
 method. The master LP covers every class's count with patterns at least cost; its duals
 price each class, and for each candidate kind a greedy multi-resource knapsack proposes the
-pattern worth the most at those prices. Patterns that would lower the cost join the master,
-until none does or the time budget ends. A MIP over the patterns found then picks whole node
+pattern worth the most at those prices (between full rounds, only the kinds that produced a
+column last time are priced). Patterns that would lower the cost join the master, which HiGHS
+re-solves from its last basis, until a full round finds none, or after `MAX_ROUNDS` rounds
+(the time budget is a safety net). A MIP over the patterns the LP uses then picks whole node
 counts (rounding the LP up if the MIP finds nothing in time).
 
 Pure arithmetic on the classes and kinds the scheduler built; no pods, no requirements.
