@@ -20,6 +20,7 @@ from typing import Any
 
 from prometheus_api_client import PrometheusConnect
 
+from scaler.adapters.prometheus.source import run_query
 from scaler.ports.inventory import NodeInfo, PodInfo
 from scaler.ports.metrics import ContainerRef, MetricsError, Samples, Window
 
@@ -209,15 +210,7 @@ class PrometheusInventory:
         return [row.get("metric", {}) for row in rows]
 
     def _call(self, query: str, fn: Callable[[], Any]) -> list[dict[str, Any]]:
-        self.queries.append(query)
-        try:
-            result = fn()
-        except Exception as exc:  # the client raises requests' and its own errors
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise MetricsError(f"{self.url}: query {query}: {reason}") from exc
-        if not isinstance(result, list):
-            raise MetricsError(f"{self.url}: query {query}: unexpected answer {type(result)}")
-        return result
+        return run_query(self.url, self.queries, query, fn)
 
 
 def _first(labels: Mapping[str, str], keys: Sequence[str]) -> str | None:

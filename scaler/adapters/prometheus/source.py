@@ -189,15 +189,22 @@ class PrometheusSource:
         )
 
     def _call(self, query: str, fn: Callable[[], Any]) -> list[dict[str, Any]]:
-        self.queries.append(query)
-        try:
-            result = fn()
-        except Exception as exc:  # the client raises requests' and its own errors
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise MetricsError(f"{self.url}: query {query}: {reason}") from exc
-        if not isinstance(result, list):
-            raise MetricsError(f"{self.url}: query {query}: unexpected answer {type(result)}")
-        return result
+        return run_query(self.url, self.queries, query, fn)
+
+
+def run_query(url: str, log: list[str], query: str,
+              fn: Callable[[], Any]) -> list[dict[str, Any]]:
+    """Run one query through the client (noting it in `log`); errors as one MetricsError line
+    naming the server and the query."""
+    log.append(query)
+    try:
+        result = fn()
+    except Exception as exc:  # the client raises requests' and its own errors
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise MetricsError(f"{url}: query {query}: {reason}") from exc
+    if not isinstance(result, list):
+        raise MetricsError(f"{url}: query {query}: unexpected answer {type(result)}")
+    return result
 
 
 def _chunks(window: Window, max_points: int) -> list[tuple[float, float]]:
