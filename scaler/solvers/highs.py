@@ -138,7 +138,6 @@ class CoverLP:
         empty_i = np.zeros(0, dtype=np.int32)
         self._h.addRows(n, demand.astype(np.float64), np.full(n, highspy.kHighsInf), 0,
                         empty_i, empty_i, np.zeros(0))
-        self.columns = 0
 
     def add(self, costs: FloatArray, columns: list[tuple[IntArray, FloatArray]]) -> None:
         """Columns given as (row indices, values), one per cost."""
@@ -150,7 +149,6 @@ class CoverLP:
         n = len(columns)
         self._h.addCols(n, costs.astype(np.float64), np.zeros(n),
                         np.full(n, self._highspy.kHighsInf), len(index), starts, index, value)
-        self.columns += n
 
     def solve(self) -> Solution:
         self._h.run()

@@ -40,9 +40,6 @@ class Pattern:
 class PatternPlan:
     nodes: tuple[tuple[Pattern, int], ...]  # each pattern and how many nodes of it
     per_hour: float
-    lp_per_hour: float  # the master LP's optimum over the patterns found
-    rounds: int
-    columns: int
 
 
 def _per_node(cap: FloatArray, demand: FloatArray) -> IntArray:
@@ -126,9 +123,9 @@ def _column(p: Pattern) -> tuple[IntArray, FloatArray]:
             np.array([n for _, n in p.counts], dtype=np.float64))
 
 
-def _master(patterns: Sequence[Pattern], price: FloatArray, counts: IntArray,
-            time_limit: float, integer: bool) -> tuple[float, FloatArray, FloatArray] | None:
-    """Cover every class's count with patterns at least cost (LP, or MIP within 1%)."""
+def _whole_nodes(patterns: Sequence[Pattern], price: FloatArray, counts: IntArray,
+                 time_limit: float) -> FloatArray | None:
+    """Whole node counts per pattern covering every class's count at least cost (MIP, 1%)."""
     rows: list[int] = []
     cols: list[int] = []
     vals: list[float] = []
@@ -141,11 +138,9 @@ def _master(patterns: Sequence[Pattern], price: FloatArray, counts: IntArray,
     lower = counts.astype(np.float64)
     upper = np.full(len(counts), np.inf)
     r = solve(cost, np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64),
-              np.array(vals, dtype=np.float64), lower, upper, time_limit, integer=integer,
+              np.array(vals, dtype=np.float64), lower, upper, time_limit, integer=True,
               mip_gap=0.01)
-    if r.status not in ("optimal", "feasible"):
-        return None
-    return r.value, r.x, r.row_dual
+    return r.x if r.status in ("optimal", "feasible") else None
 
 
 def plan_patterns(classes: Sequence[PodClass], kinds: Kinds,
@@ -198,14 +193,13 @@ def plan_patterns(classes: Sequence[PodClass], kinds: Kinds,
     lp = master.solve()
     if lp.status != "optimal":
         return None
-    lp_value = lp.value
     basis = [p for p, v in zip(patterns, lp.x, strict=True) if v > 1e-9]
-    mip = _master(basis, kinds.price, counts, min(max(deadline - time.monotonic(), 0.2), 1.0),
-                  integer=True)
+    mip = _whole_nodes(basis, kinds.price, counts,
+                       min(max(deadline - time.monotonic(), 0.2), 1.0))
     if mip is not None:
-        patterns, x = basis, np.round(mip[1]).astype(np.int64)
+        patterns, x = basis, np.round(mip).astype(np.int64)
     else:
         x = np.ceil(lp.x - 1e-9).astype(np.int64)
     nodes = tuple((p, int(n)) for p, n in zip(patterns, x, strict=True) if n > 0)
     per_hour = float(sum(kinds.price[p.kind] * n for p, n in nodes))
-    return PatternPlan(nodes, per_hour, lp_value, rounds, len(patterns))
+    return PatternPlan(nodes, per_hour)
