@@ -384,6 +384,11 @@ class Controller:
         if not self.fence.allow(f"terminate interrupted node claim {ref.name}"):
             return
         node_name = claim.node_name if claim else ""
+        if not node_name:
+            # The node may have joined before the lifecycle pass recorded it on the claim:
+            # find it by the instance's providerID, or it would outlive its instance.
+            found = self.cluster.node_for_provider_id(node.provider_id)
+            node_name = found[0] if found else ""
         if node_name:
             self.cluster.taint(node_name, DISRUPTED_TAINT)
             self._launch_ahead(node_name)

@@ -253,3 +253,32 @@ def test_the_loop_reports_to_the_metrics_recorder_and_the_probes() -> None:
     assert ("set_caches_synced", (True,)) in health.calls
     assert ("set_policies_loaded", (True,)) in health.calls
     assert ("set_role", ("leader",)) in health.calls and "heartbeat" in health.names()
+
+
+def test_an_interruption_before_registration_still_removes_the_node(tmp_path: Path) -> None:
+    """The instance's node has joined but the claim has not recorded it yet when the Spot
+    warning arrives: the node is found by its providerID and deleted with its instance."""
+    from pricing import load_catalog
+    from scaler.adapters.simulated import SimulatedCloud
+    from scaler.policy import load_policies
+    from scaler.ports.fence import OpenFence
+    from scaler.runtime.controller import Controller
+    from scaler.runtime.policies import PolicyHolder
+    from scaler.runtime.simulated import SimulatedManagedCluster
+
+    (tmp_path / "pool.yaml").write_text(POOL_YAML % "m5.large")
+    web = Pod("default", "web-0", Resources.parse({"cpu": "500m", "memory": "1Gi"}),
+              owner_kind="ReplicaSet", owner_name="web")
+    cluster = SimulatedManagedCluster(Snapshot(pods=(web,)))
+    cloud = SimulatedCloud(load_catalog("us-east-1"))
+    controller = Controller(cluster, cloud, PolicyHolder(load_policies(tmp_path)),
+                            OpenFence())
+    controller.provision()  # launched; no lifecycle pass yet, so not registered
+    [claim] = cluster.claims()
+    assert not claim.registered and claim.node_name == ""
+    [instance] = cloud.list()
+    assert controller.interrupted(instance, "SpotInterrupted", "SpotInterruption")
+    # Gone with its instance and claim (a replacement for the pod was launched first).
+    assert claim.name not in {n.name for n in cluster.snapshot().nodes}
+    assert instance.provider_id not in {n.provider_id for n in cloud.list()}
+    assert claim.name not in {c.name for c in cluster.claims()}
