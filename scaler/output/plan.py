@@ -166,6 +166,9 @@ def plan_table(plan: Plan, summary: Mapping[str, Any] | None = None,
             "Snapshot: {nodes} nodes, {bound} bound pods, {pending} pending pods, "
             "{daemonsets} DaemonSets; NodePools: {pools}".format(**summary)
         )
+        for idle in summary.get("idleNodePools") or ():
+            cond = idle["conditions"][0]
+            out.append(f"NodePool {idle['name']} is idle ({cond['reason']}): {cond['message']}")
         out.append("")
     groups: Counter[tuple[str, str, str, str, float]] = Counter()
     for n in plan.new_nodes:

@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from scaler.core.disruption.budgets import ScheduleError, parse_budgets
 from scaler.core.model import (
     LABEL_ARCH,
     LABEL_INSTANCE_TYPE,
@@ -53,7 +54,12 @@ GTE = "Gte"
 LTE = "Lte"
 NODEPOOL_OPERATORS = (*OPERATORS, GTE, LTE)
 INTEGER_OPERATORS = (GT, LT, GTE, LTE)
-CONSOLIDATION_POLICIES = ("WhenEmpty", "WhenEmptyOrUnderutilized")
+CONSOLIDATION_POLICIES = ("WhenEmpty", "WhenEmptyOrUnderutilized", "Balanced")
+BALANCED = "Balanced"
+# Karpenter v1.14: `consolidationThreshold` (k) is an integer 1..3, only with Balanced.
+CONSOLIDATION_THRESHOLD_RANGE = (1, 3)
+# `spec.limits.nodes`: a count of nodes, not a resource of one node.
+LIMIT_NODES = "nodes"
 BUDGET_REASONS = ("Underutilized", "Empty", "Drifted")
 WEIGHT_RANGE = (1, 100)
 MIN_VALUES_RANGE = (1, 50)
@@ -370,7 +376,27 @@ class Disruption(_Model):
         alias="consolidateAfter",
         json_schema_extra={"pattern": DURATION_OR_NEVER_PATTERN},
     )
+    consolidation_threshold: int | None = Field(
+        default=None,
+        alias="consolidationThreshold",
+        json_schema_extra={
+            "minimum": CONSOLIDATION_THRESHOLD_RANGE[0],
+            "maximum": CONSOLIDATION_THRESHOLD_RANGE[1],
+        },
+    )
     budgets: list[Budget] | None = None
+
+    @field_validator("consolidation_threshold")
+    @classmethod
+    def _threshold(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is None:
+            return v
+        lo, hi = CONSOLIDATION_THRESHOLD_RANGE
+        if not lo <= v <= hi:
+            raise _fail(f"consolidationThreshold {v} out of range (expected {lo}..{hi})")
+        if info.data.get("consolidation_policy") != BALANCED:
+            raise _fail("consolidationThreshold needs consolidationPolicy: Balanced")
+        return v
 
     @field_validator("consolidation_policy")
     @classmethod
@@ -521,6 +547,15 @@ def _limits(limits: dict[str, Any] | None) -> dict[str, int] | None:
                 ("spec", "limits", name),
                 f'expected a quantity like "1000" or "4000Gi", got {_describe(value)}',
             )
+    nodes = limits.get(LIMIT_NODES)
+    if nodes is not None and not (
+        (isinstance(nodes, int) and not isinstance(nodes, bool) and nodes >= 0)
+        or (isinstance(nodes, str) and _UNSIGNED.fullmatch(nodes))
+    ):
+        raise PolicyFieldError(
+            ("spec", "limits", LIMIT_NODES),
+            f'expected a whole number of nodes like "10", got {_describe(nodes)}',
+        )
     try:
         parsed = Resources.parse(limits)
         # Zero is a real limit (`cpu: "0"` stops a pool), so keep every named resource.
@@ -591,6 +626,10 @@ def to_node_pool(np: KarpenterNodePool, source: str = "") -> NodePool:
         if np.spec.disruption
         else {}
     )
+    try:  # what a disruption pass reads, read now: a bad schedule is a policy error
+        parse_budgets(disruption)
+    except ScheduleError as e:
+        raise PolicyFieldError(("spec", "disruption", "budgets"), str(e)) from None
     return NodePool(
         name=np.metadata.name,
         requirements=requirements,

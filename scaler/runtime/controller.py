@@ -13,7 +13,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pricing import InstanceType
@@ -28,6 +28,7 @@ from scaler.core.model import (
 )
 from scaler.core.resources import Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
+from scaler.core.scheduling.pool_fit import CONDITION_REASON, split_pools
 from scaler.core.scheduling.scheduler import ClaimPlan, Scheduler
 from scaler.errors import UserError
 from scaler.ports.cloud import (
@@ -49,7 +50,6 @@ from scaler.runtime.disruption import (
 )
 from scaler.runtime.metrics import MetricsRecorder, NullMetrics
 from scaler.runtime.policies import PolicyHolder
-from scaler.simulation.provision import check_node_pools
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,8 @@ class Controller:
         self._pending_checked = float("-inf")
         # Node being replaced -> (its replacement claims, when they were launched).
         self._replacing: dict[str, tuple[frozenset[str], float]] = {}
+        # Idle NodePools (no instance type satisfies them) -> their Ready=False condition.
+        self.pool_conditions: dict[str, Mapping[str, str]] = {}
 
     # -- provisioning --------------------------------------------------------------------
 
@@ -140,8 +142,10 @@ class Controller:
             return
         started = time.perf_counter()
         types = {p.name: list(self.cloud.instance_types(p)) for p in pools}
+        pools = self._fit_pools(pools, types)
+        if not pools:
+            return
         table = InstanceTypeTable(types[pools[0].name])
-        check_node_pools(table, pools, self.settings.region or "the cloud's region")
         scheduler = Scheduler(table, pools, snap.nodes, snap.bound_pods, snap.daemonsets,
                               claim_prefix=f"{secrets.token_hex(3)}-")
         result = scheduler.solve(pending)
@@ -159,6 +163,23 @@ class Controller:
         for claim in result.claims:
             catalog = {it.name: it for it in types.get(claim.node_pool, ())}
             self._launch(claim, by_pool[claim.node_pool], catalog)
+
+    def _fit_pools(self, pools: Sequence[NodePool],
+                   types: Mapping[str, Sequence[InstanceType]]) -> list[NodePool]:
+        """The pools that can launch something; each idle one gets a Warning event and a
+        `Ready=False` condition (kept in `pool_conditions`) when it becomes idle."""
+        region = self.settings.region or "the cloud's region"
+        fit, idle = split_pools(pools, lambda p: InstanceTypeTable(types[p.name]), region)
+        now_idle = {i.name: i for i in idle}
+        for name, i in now_idle.items():
+            if self.pool_conditions.get(name) != i.condition():
+                log.warning("%s", i.warning())
+                self.cluster.event(ObjectRef("NodePool", name, "", "karpenter.sh/v1"), WARNING,
+                                   CONDITION_REASON, i.message)
+            self.pool_conditions[name] = i.condition()
+        for name in [n for n in self.pool_conditions if n not in now_idle]:
+            del self.pool_conditions[name]
+        return list(fit)
 
     def _launch(self, claim: ClaimPlan, pool: NodePool,
                 catalog: Mapping[str, InstanceType], nominate: bool = True) -> bool:

@@ -26,6 +26,7 @@ from scaler.core.plan import Placement, Plan, PlannedNode, Unschedulable
 from scaler.core.requirements import Requirements
 from scaler.core.resources import ZERO, Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
+from scaler.core.scheduling.pool_fit import IdlePool, split_pools
 from scaler.core.scheduling.scheduler import ONE_POD, ClaimPlan, Scheduler
 from scaler.errors import UserError
 from scaler.policy import PolicySet, load_policies
@@ -43,21 +44,28 @@ class SimulationInput:
     policies: PolicySet
     catalog: Catalog
     snapshot_paths: tuple[str, ...] = ()
+    # NodePools no instance type of the catalog satisfies: left out of `policies`, reported.
+    idle_pools: tuple[IdlePool, ...] = ()
 
 
-def check_node_pools(table: InstanceTypeTable, pools: Sequence[NodePool], region: str) -> None:
-    """A NodePool that no instance type satisfies is a policy mistake, not an empty plan."""
-    for pool in pools:
-        if not table.mask(pool.launch_requirements()).any():
-            reqs = "; ".join(
-                r.describe() for k, r in pool.requirements.items() if k != LABEL_NODEPOOL
-            )
-            raise UserError(
-                f"no instance type in region {region} satisfies the requirements ({reqs})",
-                file=pool.source or None,
-                obj=f"NodePool {pool.name}",
-                field="spec.template.spec.requirements",
-            )
+def fit_node_pools(
+    table: InstanceTypeTable, pools: Sequence[NodePool], region: str
+) -> tuple[tuple[NodePool, ...], tuple[IdlePool, ...]]:
+    """The pools some instance type of `table` satisfies, and the idle rest (Karpenter keeps
+    an unfit NodePool idle and provisions from the others)."""
+    return split_pools(pools, lambda _pool: table, region)
+
+
+def region_warnings(policies: PolicySet, region: str) -> list[str]:
+    """What `run` and `simulate` would warn about this bundle in `region` (idle NodePools)."""
+    try:
+        catalog = load_catalog(region, None)
+    except CatalogError as err:
+        raise UserError(str(err), field=f"--{err.param}") from None
+    _fit, idle = fit_node_pools(
+        InstanceTypeTable(catalog.instance_types), policies.node_pools, catalog.region
+    )
+    return [i.warning() for i in idle]
 
 
 def _new_node(claim: ClaimPlan, pool: NodePool, launched_type: str, zone: str, ct: str,
@@ -88,7 +96,7 @@ def provision(
 ) -> Plan:
     snap = cluster.snapshot()
     table = InstanceTypeTable(cloud.instance_types(pools[0]) if pools else ())
-    check_node_pools(table, pools, catalog.region)
+    pools, _idle = fit_node_pools(table, pools, catalog.region)
     scheduler = Scheduler(
         table, pools, snap.nodes, snap.bound_pods, snap.daemonsets, claim_prefix=claim_prefix
     )
@@ -210,8 +218,13 @@ def load_inputs(
                 r for k, r in p.requirements.items() if k != LABEL_HYPERVISOR))
             for p in policies.node_pools)
         policies = dataclasses.replace(policies, node_pools=pools)
+    fit, idle = fit_node_pools(
+        InstanceTypeTable(catalog.instance_types), policies.node_pools, catalog.region
+    )
+    if idle:
+        policies = dataclasses.replace(policies, node_pools=fit)
     snapshot = load_snapshot([Path(p) for p in snapshot_paths])
-    return SimulationInput(snapshot, policies, catalog, tuple(snapshot_paths))
+    return SimulationInput(snapshot, policies, catalog, tuple(snapshot_paths), idle)
 
 
 def run_simulation(inputs: SimulationInput) -> Plan:

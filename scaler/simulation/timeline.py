@@ -36,7 +36,7 @@ from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.core.scheduling.scheduler import Scheduler
 from scaler.errors import UserError
 from scaler.simulation.consolidate import check_budgets
-from scaler.simulation.provision import SimulationInput, check_node_pools
+from scaler.simulation.provision import SimulationInput, fit_node_pools
 
 DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: a fixed clock keeps runs repeatable
 
@@ -142,9 +142,9 @@ class _Loop:
         self.settings = settings
         self.step = step
         self.start = start
-        self.pools = list(inputs.policies.node_pools)
         self.table = InstanceTypeTable(inputs.catalog.instance_types)
-        check_node_pools(self.table, self.pools, inputs.catalog.region)
+        fit, _idle = fit_node_pools(self.table, inputs.policies.node_pools, inputs.catalog.region)
+        self.pools = list(fit)
         check_budgets(self.pools)
         snap = inputs.snapshot
         self.nodes: dict[str, Node] = {

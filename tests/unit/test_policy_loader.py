@@ -687,7 +687,7 @@ ERROR_CASES = [
         "  limits:\n",
         "  disruption:\n    consolidationPolicy: WhenUnderutilized\n  limits:\n",
         "24: NodePool team: spec.disruption.consolidationPolicy: unknown consolidation "
-        "policy 'WhenUnderutilized' (expected WhenEmpty, WhenEmptyOrUnderutilized)",
+        "policy 'WhenUnderutilized' (expected WhenEmpty, WhenEmptyOrUnderutilized, Balanced)",
         id="v1beta1-consolidation-policy",
     ),
     pytest.param(

@@ -28,6 +28,7 @@ from scaler.core.disruption.candidates import (
     DisruptionInput,
     DisruptionSettings,
     build_candidates,
+    pool_totals,
 )
 from scaler.core.disruption.cluster_view import ClusterView
 from scaler.core.disruption.methods import (
@@ -155,6 +156,7 @@ def plan_disruptions(inp: DisruptionInput, now: float,
         candidates={c.name: c for c in candidates},
         # A little is kept back for assembling the plan.
         deadline=started + 0.95 * settings.time_budget,
+        pool_totals=pool_totals(candidates),
     )
     cost_before = view.price()
     for method in methods_for(settings):
@@ -240,7 +242,8 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
     ledger = _ledger(inp, now, guard)
     view = ClusterView(inp)
     cost_before = view.price()
-    ctx = PassContext(view, ledger, settings, now, by_name, started + settings.time_budget)
+    ctx = PassContext(view, ledger, settings, now, by_name, started + settings.time_budget,
+                      pool_totals=pool_totals(candidates))
     commands = sorted({d.command for d in plan.disruptions})
     prefer = {m.pod: [m.target] for m in plan.moves}
     from scaler.core.disruption.cluster_view import Trial
