@@ -22,6 +22,10 @@ LABEL_NODEPOOL = "karpenter.sh/nodepool"
 LABEL_EKS_CAPACITY_TYPE = "eks.amazonaws.com/capacityType"
 LABEL_BETA_INSTANCE_TYPE = "beta.kubernetes.io/instance-type"
 LABEL_BETA_ZONE = "failure-domain.beta.kubernetes.io/zone"
+# Well-known to Karpenter's AWS provider (pkg/apis/v1/labels.go) but not in the catalog: a
+# NodePool or pod that requires a value of one gets no new node (the pool stays idle).
+LABEL_ZONE_ID = "topology.k8s.aws/zone-id"
+LABEL_WINDOWS_BUILD = "node.kubernetes.io/windows-build"
 
 # Not a node label: the Spot Advisor interruption band of an offering, as its upper bound in
 # percent (0 for on-demand). A NodePoolPolicy's band cap becomes `Lt` on this key.
@@ -40,6 +44,8 @@ WELL_KNOWN_LABELS = frozenset(
         LABEL_REGION,
         LABEL_CAPACITY_TYPE,
         LABEL_INTERRUPTION,
+        LABEL_ZONE_ID,
+        LABEL_WINDOWS_BUILD,
     }
 )
 # Keys decided by the offering (zone, capacity type, band), not by the instance type.

@@ -1,0 +1,153 @@
+"""A Karpenter user's objects, committed as Karpenter documents them, plan as Karpenter would:
+an unfit NodePool stays idle while the others provision; well-known labels the catalog now
+carries (flex, encryption in transit, tenancy) choose the types."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pricing import load_catalog
+from scaler.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLES = ROOT / "tests" / "fixtures" / "policies" / "karpenter"
+
+PENDING = """\
+apiVersion: v1
+kind: List
+items:
+{items}
+"""
+POD = """\
+- apiVersion: v1
+  kind: Pod
+  metadata: {{name: {name}, namespace: default}}
+  spec:
+    containers: [{{name: c, image: x, resources: {{requests: {{cpu: "{cpu}", memory: {mem}}}}}}}]
+  status: {{phase: Pending}}
+"""
+
+
+def pending(tmp_path: Path, n: int = 1, cpu: str = "1", mem: str = "1Gi") -> Path:
+    items = "".join(POD.format(name=f"p{i}", cpu=cpu, mem=mem) for i in range(n))
+    path = tmp_path / "snapshot.yaml"
+    path.write_text(PENDING.format(items=items), encoding="utf-8")
+    return path
+
+
+def simulate(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any], str]:
+    code = main(["simulate", "-o", "json", *argv])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 else {}), err
+
+
+def new_nodes(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [n for n in doc["nodes"] if not n["existing"]]
+
+
+# --- one unfit NodePool never stops the others -------------------------------------------
+
+
+def test_windows_pool_beside_linux_pool_plans_from_linux(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc, err = simulate(capsys, "--policies", str(BUNDLES / "windows-beside-linux"),
+                              str(pending(tmp_path, 3)))
+    assert code == 0, err
+    assert {n["nodePool"] for n in new_nodes(doc)} == {"linux"}
+    assert not doc["unschedulable"]
+    (idle,) = doc["summary"]["idleNodePools"]
+    assert idle["name"] == "windows2022"
+    (cond,) = idle["conditions"]
+    assert (cond["type"], cond["status"], cond["reason"]) == (
+        "Ready", "False", "NoCompatibleInstanceTypes")
+    assert "kubernetes.io/os In [windows]" in cond["message"]
+    assert "warning:" in err and "NodePool windows2022 stays idle" in err
+
+
+def test_table_output_names_the_idle_pool(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["simulate", "--policies", str(BUNDLES / "windows-beside-linux"),
+                 str(pending(tmp_path))])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "NodePool windows2022 is idle (NoCompatibleInstanceTypes)" in out
+
+
+def test_validate_warns_about_the_idle_pool_and_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["policies", "validate", str(BUNDLES / "windows-beside-linux")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "warning: " in out and "NodePool windows2022 stays idle" in out
+
+
+def test_run_simulate_launches_from_the_linux_pool(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "scaler", "run", "--simulate", "--snapshot",
+         str(pending(tmp_path, 2)), "--policies", str(BUNDLES / "windows-beside-linux"),
+         "--run-for", "2.5", "--batch-idle", "0.2", "--batch-max", "1"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr
+    log = proc.stderr
+    assert "NodePool windows2022 stays idle" in log
+    assert "nodepool/windows2022 Warning NoCompatibleInstanceTypes" in log
+    assert "Launched" in log and "nodeclaim/linux-" in log
+    assert "Traceback" not in log
+
+
+# --- well-known labels: flex, encryption in transit, tenancy ---------------------------
+
+
+def test_flex_eit_tenancy_requirements_choose_and_offer_only_matching_types(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc, err = simulate(capsys, "--policies", str(BUNDLES / "flex-eit-tenancy"),
+                              str(pending(tmp_path, 4, cpu="1500m", mem="2Gi")))
+    assert code == 0, err
+    catalog = load_catalog("us-east-1")
+    nodes = new_nodes(doc)
+    assert nodes and {n["nodePool"] for n in nodes} == {"general"}
+    for n in nodes:
+        names = [n["instanceType"], *(a["instanceType"] for a in n["alternatives"])]
+        for name in names:
+            labels = catalog.get(name).labels  # type: ignore[union-attr]
+            assert "-flex" not in name
+            assert labels["karpenter.k8s.aws/instance-capability-flex"] == "false"
+            assert labels["karpenter.k8s.aws/instance-encryption-in-transit-supported"] == "true"
+            assert labels["karpenter.k8s.aws/instance-tenancy"] == "default"
+    # The dedicated-only pool has no offering: idle, named, and the plan still comes.
+    assert [i["name"] for i in doc["summary"]["idleNodePools"]] == ["dedicated"]
+
+
+def test_without_the_flex_rule_flex_types_are_offered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The control: the same pod, with flex allowed, is offered c7i-flex among its choices.
+    policy = tmp_path / "pool.yaml"
+    policy.write_text(
+        "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: flex}\nspec:\n"
+        "  template:\n    spec:\n      requirements:\n"
+        "        - {key: karpenter.k8s.aws/instance-capability-flex, operator: In, "
+        "values: [\"true\"]}\n", encoding="utf-8")
+    code, doc, err = simulate(capsys, "--policies", str(policy), str(pending(tmp_path)))
+    assert code == 0, err
+    names = {a["instanceType"] for n in new_nodes(doc) for a in n["alternatives"]}
+    assert names and all("-flex." in n for n in names)
+
+
+def test_catalog_labels_follow_karpenter() -> None:
+    catalog = load_catalog("us-east-1")
+    flex = [t for t in catalog.instance_types
+            if t.labels["karpenter.k8s.aws/instance-capability-flex"] == "true"]
+    assert flex and all("-flex" in t.name for t in flex)
+    assert catalog.get("c7i.large").labels[  # type: ignore[union-attr]
+        "karpenter.k8s.aws/instance-encryption-in-transit-supported"] == "true"
+    assert catalog.get("m5.large").labels[  # type: ignore[union-attr]
+        "karpenter.k8s.aws/instance-encryption-in-transit-supported"] == "false"
