@@ -351,10 +351,9 @@ class _Bundle:
         self._raise_first(ec2nodeclass.semantic_errors(model), doc, seen)
         self._unique(ec2nodeclass.KIND, model.name, seen)
         self.node_classes.append((model, seen))
-        self.ignored[ec2nodeclass.KIND] += 1
-        self.ignored_fields[f"{ec2nodeclass.KIND} {model.name}"] = ec2nodeclass.ignored_fields(
-            model
-        )
+        unknown = ec2nodeclass.ignored_fields(model)
+        if unknown:
+            self.ignored_fields[f"{ec2nodeclass.KIND} {model.name}"] = unknown
 
     def _scaler_kind(self, doc: Mapping[str, Any], seen: _Seen) -> None:
         file, locate = seen.obj.file, seen.locate
@@ -475,6 +474,14 @@ class _Bundle:
         extensions = {p.spec.node_pool_ref.name: p.spec for p, _ in self.pool_policies}
         pools = [
             _with_extensions(p, extensions[p.name]) if p.name in extensions else p
+            for p in pools
+        ]
+        # Each pool's nodes as its EC2NodeClass makes them (kubelet, disks).
+        classes = {nc.name: nc for nc, _ in self.node_classes}
+        refs = {pool: ref for pool, ref, _ in self.node_class_refs}
+        pools = [
+            dataclasses.replace(p, node_settings=ec2nodeclass.node_settings(classes[refs[p.name]]))
+            if refs.get(p.name) in classes else p
             for p in pools
         ]
         objects = tuple(sorted(self.objects, key=lambda o: o.key))

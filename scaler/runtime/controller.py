@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pricing import InstanceType
+from pricing.allocatable import with_node_settings
 from scaler.core.disruption.candidates import drift_of
 from scaler.core.model import (
     LABEL_CAPACITY_TYPE,
@@ -28,7 +29,7 @@ from scaler.core.model import (
 )
 from scaler.core.resources import Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.pool_fit import CONDITION_REASON, split_pools
+from scaler.core.scheduling.pool_fit import CONDITION_REASON, pool_table, split_pools
 from scaler.core.scheduling.scheduler import ClaimPlan, Scheduler
 from scaler.errors import UserError
 from scaler.ports.cloud import (
@@ -145,7 +146,8 @@ class Controller:
         pools = self._fit_pools(pools, types)
         if not pools:
             return
-        table = InstanceTypeTable(types[pools[0].name])
+        table, fit = pool_table(pools, lambda p: types[p.name])
+        pools = list(fit)
         scheduler = Scheduler(table, pools, snap.nodes, snap.bound_pods, snap.daemonsets,
                               claim_prefix=f"{secrets.token_hex(3)}-")
         result = scheduler.solve(pending)
@@ -161,8 +163,10 @@ class Controller:
                                f"Failed to schedule pod, {reason}")
         by_pool = {p.name: p for p in pools}
         for claim in result.claims:
-            catalog = {it.name: it for it in types.get(claim.node_pool, ())}
-            self._launch(claim, by_pool[claim.node_pool], catalog)
+            pool = by_pool[claim.node_pool]
+            catalog = {it.name: with_node_settings(it, pool.node_settings)
+                       for it in types.get(claim.node_pool, ())}
+            self._launch(claim, pool, catalog)
 
     def _fit_pools(self, pools: Sequence[NodePool],
                    types: Mapping[str, Sequence[InstanceType]]) -> list[NodePool]:
@@ -489,15 +493,18 @@ class Controller:
         if not displaced or not pools or not self.policies.ready:
             return
         types = {p.name: list(self.cloud.instance_types(p)) for p in pools}
-        table = InstanceTypeTable(types[pools[0].name])
+        table, fit = pool_table(pools, lambda p: types[p.name])
+        pools = list(fit)
         nodes = [n for n in snap.nodes if n.name != node_name]
         bound = [p for p in snap.bound_pods if p.node_name != node_name]
         result = Scheduler(table, pools, nodes, bound, snap.daemonsets,
                            claim_prefix=f"{secrets.token_hex(3)}-").solve(displaced)
         by_pool = {p.name: p for p in pools}
         for claim in result.claims:
-            catalog = {it.name: it for it in types.get(claim.node_pool, ())}
-            if self._launch(claim, by_pool[claim.node_pool], catalog, nominate=False):
+            pool = by_pool[claim.node_pool]
+            catalog = {it.name: with_node_settings(it, pool.node_settings)
+                       for it in types.get(claim.node_pool, ())}
+            if self._launch(claim, pool, catalog, nominate=False):
                 self._nominated[claim.name] = self.clock()  # its pods are on their way
 
     # -- prices and cost -----------------------------------------------------------------

@@ -19,7 +19,7 @@ from scaler.core.disruption.plan import DisruptionPlan, plan_disruptions
 from scaler.core.model import NodePool
 from scaler.core.plan import Placement, Plan, PlannedNode
 from scaler.core.resources import ZERO, Resources
-from scaler.core.scheduling.instancetypes import InstanceTypeTable
+from scaler.core.scheduling.pool_fit import pool_table
 from scaler.core.scheduling.scheduler import ONE_POD
 from scaler.errors import UserError
 from scaler.simulation.provision import SimulationInput, provision
@@ -43,7 +43,7 @@ def run_consolidation(inputs: SimulationInput, settings: DisruptionSettings,
     cloud = SimulatedCloud(inputs.catalog)
     plan = provision(cluster, cloud, pools, inputs.catalog)
     after = cluster.snapshot()
-    table = InstanceTypeTable(inputs.catalog.instance_types)
+    table, pools = pool_table(pools, lambda _pool: inputs.catalog.instance_types)
     launched = frozenset(n.name for n in plan.new_nodes)
     dinput = DisruptionInput(
         table=table,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pricing import Catalog, CatalogError, load_catalog
+from pricing.allocatable import with_node_settings
 from scaler.adapters.simulated import SimulatedCloud, SimulatedCluster
 from scaler.core.model import (
     LABEL_CAPACITY_TYPE,
@@ -26,7 +27,7 @@ from scaler.core.plan import Placement, Plan, PlannedNode, Unschedulable
 from scaler.core.requirements import Requirements
 from scaler.core.resources import ZERO, Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.pool_fit import IdlePool, split_pools
+from scaler.core.scheduling.pool_fit import IdlePool, pool_table, split_pools
 from scaler.core.scheduling.scheduler import ONE_POD, ClaimPlan, Scheduler
 from scaler.errors import UserError
 from scaler.policy import PolicySet, load_policies
@@ -71,6 +72,8 @@ def region_warnings(policies: PolicySet, region: str) -> list[str]:
 def _new_node(claim: ClaimPlan, pool: NodePool, launched_type: str, zone: str, ct: str,
               catalog: Catalog) -> Node:
     it = catalog.get(launched_type)
+    if it is not None:
+        it = with_node_settings(it, pool.node_settings)
     labels = dict(it.labels) if it else {}
     labels.update(pool.labels)
     labels.update(
@@ -95,7 +98,7 @@ def provision(
     claim_prefix: str = "",
 ) -> Plan:
     snap = cluster.snapshot()
-    table = InstanceTypeTable(cloud.instance_types(pools[0]) if pools else ())
+    table, pools = pool_table(pools, cloud.instance_types)
     pools, _idle = fit_node_pools(table, pools, catalog.region)
     scheduler = Scheduler(
         table, pools, snap.nodes, snap.bound_pods, snap.daemonsets, claim_prefix=claim_prefix

@@ -32,7 +32,7 @@ from scaler.core.disruption.candidates import DisruptionInput, DisruptionSetting
 from scaler.core.disruption.cluster_view import node_from_claim
 from scaler.core.disruption.plan import DisruptionPlan, plan_disruptions, revalidate
 from scaler.core.model import Node, Pod
-from scaler.core.scheduling.instancetypes import InstanceTypeTable
+from scaler.core.scheduling.pool_fit import pool_table
 from scaler.core.scheduling.scheduler import Scheduler
 from scaler.errors import UserError
 from scaler.simulation.consolidate import check_budgets
@@ -142,8 +142,10 @@ class _Loop:
         self.settings = settings
         self.step = step
         self.start = start
-        self.table = InstanceTypeTable(inputs.catalog.instance_types)
-        fit, _idle = fit_node_pools(self.table, inputs.policies.node_pools, inputs.catalog.region)
+        types = inputs.catalog.instance_types
+        table, pools = pool_table(inputs.policies.node_pools, lambda _pool: types)
+        fit, _idle = fit_node_pools(table, pools, inputs.catalog.region)
+        self.table = table
         self.pools = list(fit)
         check_budgets(self.pools)
         snap = inputs.snapshot

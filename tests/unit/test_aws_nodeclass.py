@@ -74,15 +74,15 @@ def test_the_bundled_policy_repo_loads_with_its_node_pools_references() -> None:
      "nc.yaml: EC2NodeClass default: spec.metadataOptions.httpTokens: 'optional' refused: "
      "scaler requires IMDSv2 (httpTokens: required)"),
     ({"instanceProfile": "prof"},
-     "nc.yaml: EC2NodeClass default: spec: exactly one of role and instanceProfile is required"),
+     "nc.yaml: EC2NodeClass default: spec.role: set exactly one of role and instanceProfile "
+     "(both are set)"),
     ({"subnetSelectorTerms": []},
-     "nc.yaml: EC2NodeClass default: spec.subnetSelectorTerms: at least one selector term is "
-     "required"),
+     "nc.yaml: EC2NodeClass default: spec.subnetSelectorTerms: needs at least one term"),
     ({"amiSelectorTerms": [{"id": "ami-1", "name": "x"}]},
      "nc.yaml: EC2NodeClass default: spec.amiSelectorTerms[0]: id cannot be combined with other "
      "fields"),
     ({"amiSelectorTerms": [{"alias": "al2023"}]},
-     "nc.yaml: EC2NodeClass default: spec.amiSelectorTerms[0].alias: invalid alias 'al2023' "
+     "nc.yaml: EC2NodeClass default: spec.amiSelectorTerms[0].alias: invalid AMI alias 'al2023' "
      "(expected family@version, e.g. al2023@latest)"),
     ({"tags": {"karpenter.sh/nodepool": "x"}},
      "nc.yaml: EC2NodeClass default: spec.tags.karpenter.sh/nodepool: this tag is set by scaler "

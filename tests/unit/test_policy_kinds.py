@@ -79,20 +79,15 @@ def test_example_cost_allocation() -> None:
     assert pricing.reserved_instances[0].instance_type == "m5.xlarge"
 
 
-def test_ec2_node_class_is_kept_and_its_fields_reported_as_ignored() -> None:
+def test_ec2_node_class_is_acted_on_and_nothing_is_reported_ignored() -> None:
     ps = load_policies(EXAMPLE)
     (nc,) = ps.node_classes
     assert nc.name == "default"
     assert nc.spec.role == "KarpenterNodeRole-my-cluster"
-    assert ps.ignored_fields == {
-        "EC2NodeClass default": (
-            "spec.amiSelectorTerms",
-            "spec.blockDeviceMappings",
-            "spec.role",
-            "spec.securityGroupSelectorTerms",
-            "spec.subnetSelectorTerms",
-        )
-    }
+    assert ps.ignored_fields == {}
+    # Its root volume is what the pools referring to it get as ephemeral storage.
+    pools = {p.name: p for p in ps.node_pools}
+    assert pools["default"].node_settings.root_volume_bytes is not None
 
 
 def test_ec2_node_class_unknown_fields_are_kept_and_reported(tmp_path: Path) -> None:

@@ -216,7 +216,7 @@ def test_example_policy_repo_loads() -> None:
     assert not ps.defaulted
     # weight 10 first, then weight 0 by name
     assert [p.name for p in ps.node_pools] == ["gpu", "default", "stateful"]
-    assert dict(ps.ignored) == {"EC2NodeClass": 1}
+    assert dict(ps.ignored) == {}  # the EC2NodeClass is acted on now, not ignored
     assert [Path(f).relative_to(EXAMPLE_POLICIES).as_posix() for f in ps.files] == [
         "cost/allocation.yaml",
         "extensions/default.yaml",
@@ -318,7 +318,8 @@ def test_karpenter_docs_nodepool_accepted_unchanged(tmp_path: Path) -> None:
 def test_karpenter_example_file_with_nodeclass(tmp_path: Path) -> None:
     ps = load_one(tmp_path, KARPENTER_EXAMPLE_FILE, "general-purpose.yaml")
     assert [p.name for p in ps.node_pools] == ["general-purpose"]
-    assert ps.ignored == {"EC2NodeClass": 1}
+    assert ps.ignored == {}
+    assert [nc.name for nc in ps.node_classes] == ["default"]
     assert not ps.defaulted
 
 
@@ -477,7 +478,7 @@ def test_default_when_directory_has_no_nodepool(tmp_path: Path) -> None:
     ps = load_one(tmp_path, nodeclass, "nodeclass.yaml")
     assert ps.defaulted
     assert ps.node_pools == (default_node_pool(),)
-    assert ps.ignored == {"EC2NodeClass": 1}
+    assert ps.ignored == {}
     empty = tmp_path / "empty"
     empty.mkdir()
     ps = load_policies(empty)

@@ -1,11 +1,11 @@
 """EC2NodeClass (`karpenter.k8s.aws/v1`): what it says, what it selects in AWS, and the launch
 template it becomes.
 
-`parse_ec2_node_class` reads the Karpenter object as written (unknown fields are kept out of
-the way, as Karpenter adds fields over time); every mistake is one `UserError` line naming the
-file, the object and the field. `resolve` turns its selector terms into the subnets, security
-groups, AMIs and instance profile they select today; `launch_template_data` is the launch
-template for one AMI: IMDSv2 is always required.
+`parse_ec2_node_class` validates with the one EC2NodeClass model (`scaler.policy.ec2nodeclass`,
+also what `policies validate` and the simulation use), then keeps what a launch needs; every
+mistake is one `UserError` line naming the file, the object and the field. `resolve` turns
+its selector terms into the subnets, security groups, AMIs and instance profile they select
+today; `launch_template_data` is the launch template for one AMI: IMDSv2 is always required.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from scaler.adapters.aws import retry
 from scaler.adapters.aws.tags import RESTRICTED_TAG_PREFIXES, cluster_tags
 from scaler.core.quantity import QuantityError, parse_quantity
 from scaler.errors import UserError
+from scaler.policy import ec2nodeclass as policy_nc
+from scaler.policy.common import validate_object
+from scaler.policy.nodepool import located_error
 from scaler.ports.cloud import CloudError
 
 log = logging.getLogger(__name__)
@@ -277,6 +280,12 @@ def parse_ec2_node_class(obj: Any, file: str = "") -> NodeClass:
     api = obj.get("apiVersion")
     if api != f"{API_GROUP}/v1" or obj.get("kind") != KIND:
         raise r.fail("apiVersion", f"expected {API_GROUP}/v1 {KIND}, got {api} {obj.get('kind')}")
+    # The policy model first: the same checks `scaler policies validate` and the simulation
+    # make, so the adapter never accepts or refuses what they do not.
+    model = validate_object(policy_nc.EC2NodeClass, obj, file=file, locate=None)
+    for problem in policy_nc.semantic_errors(model):
+        raise located_error(problem.message, file=file, obj=f"{KIND} {name}",
+                            path=problem.path, locate=None)
     spec = r.mapping(obj.get("spec"), "spec")
     role = r.string(spec.get("role"), "spec.role")
     profile = r.string(spec.get("instanceProfile"), "spec.instanceProfile")

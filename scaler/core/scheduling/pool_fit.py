@@ -8,10 +8,14 @@ split; callers warn and publish the condition.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from scaler.core.model import LABEL_NODEPOOL, NodePool
+from pricing import InstanceType
+from pricing.allocatable import NodeSettings, with_node_settings
+from scaler.core.model import LABEL_NODE_SETTINGS, LABEL_NODEPOOL, NodePool
+from scaler.core.requirements import IN, Requirement, Requirements
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 
 # The NodePool status condition an idle pool carries (metav1.Condition shape).
@@ -59,3 +63,41 @@ def split_pools(
         else:
             idle.append(IdlePool(pool.name, pool.source, unfit_message(pool, region)))
     return tuple(fit), tuple(idle)
+
+
+def pool_table(
+    pools: Sequence[NodePool], types_for: Callable[[NodePool], Sequence[InstanceType]]
+) -> tuple[InstanceTypeTable, tuple[NodePool, ...]]:
+    """One table for the scheduler, with each pool's instance types as its EC2NodeClass
+    makes them (maxPods, reservations, disks).
+
+    When the pools' node settings differ, the table holds one copy of the types per distinct
+    setting, told apart by `LABEL_NODE_SETTINGS`, and each pool gets a requirement on it, so
+    a pool only ever sees its own copies. With one setting nothing changes.
+    """
+    if not pools:
+        return InstanceTypeTable(()), ()
+    distinct: list[NodeSettings] = []
+    for p in pools:
+        if p.node_settings not in distinct:
+            distinct.append(p.node_settings)
+    if len(distinct) == 1:
+        s = distinct[0]
+        return InstanceTypeTable([with_node_settings(t, s) for t in types_for(pools[0])]), tuple(
+            pools
+        )
+    rows: list[InstanceType] = []
+    seen: set[int] = set()
+    out: list[NodePool] = []
+    for p in pools:
+        n = distinct.index(p.node_settings)
+        if n not in seen:
+            seen.add(n)
+            rows.extend(
+                dataclasses.replace(with_node_settings(t, p.node_settings),
+                                    labels={**t.labels, LABEL_NODE_SETTINGS: str(n)})
+                for t in types_for(p)
+            )
+        pin = Requirements([Requirement.of(LABEL_NODE_SETTINGS, IN, [str(n)])])
+        out.append(dataclasses.replace(p, requirements=p.requirements.intersect(pin)))
+    return InstanceTypeTable(rows), tuple(out)
