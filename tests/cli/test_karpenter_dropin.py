@@ -151,3 +151,114 @@ def test_catalog_labels_follow_karpenter() -> None:
         "karpenter.k8s.aws/instance-encryption-in-transit-supported"] == "true"
     assert catalog.get("m5.large").labels[  # type: ignore[union-attr]
         "karpenter.k8s.aws/instance-encryption-in-transit-supported"] == "false"
+
+
+# --- EC2NodeClass kubelet and disks: Karpenter's allocatable ------------------------------
+
+DAEMONSET = """\
+- apiVersion: apps/v1
+  kind: DaemonSet
+  metadata: {name: agent, namespace: kube-system}
+  spec:
+    selector: {matchLabels: {app: agent}}
+    template:
+      metadata: {labels: {app: agent}}
+      spec:
+        containers: [{name: a, image: x, resources: {requests: {cpu: 10m, memory: 16Mi}}}]
+"""
+EPHEMERAL_POD = """\
+- apiVersion: v1
+  kind: Pod
+  metadata: {{name: {name}, namespace: default}}
+  spec:
+    {tolerations}
+    containers: [{{name: c, image: x, resources: {{requests: {{cpu: "1", memory: 1Gi,
+      ephemeral-storage: {size}}}}}}}]
+  status: {{phase: Pending}}
+"""
+
+
+def _bytes(text: str) -> int:
+    from scaler.core.quantity import parse_quantity, to_int
+    return to_int(parse_quantity(text))
+
+
+def test_kubelet_max_pods_caps_each_node_daemonset_pods_included(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = "".join(POD.format(name=f"p{i}", cpu="10m", mem="16Mi") for i in range(20))
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(PENDING.format(items=items + DAEMONSET), encoding="utf-8")
+    code, doc, err = simulate(capsys, "--policies", str(BUNDLES / "kubelet-max-pods"), str(snap))
+    assert code == 0, err
+    nodes = new_nodes(doc)
+    assert not doc["unschedulable"]
+    # maxPods 8 and one DaemonSet pod per node: at most 7 of the 20 pods on each node.
+    assert all(n["pods"] <= 7 for n in nodes)
+    assert len(nodes) == 3
+    assert {n["allocatable"]["pods"] for n in nodes} == {"8"}
+
+
+def test_kubelet_reservations_lower_allocatable_by_karpenters_formula(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc, err = simulate(capsys, "--policies", str(BUNDLES / "kubelet-max-pods"),
+                              str(pending(tmp_path)))
+    assert code == 0, err
+    (node,) = new_nodes(doc)
+    it = load_catalog("us-east-1").get(node["instanceType"])
+    assert it is not None
+    alloc = node["allocatable"]
+    # cpu: capacity - kubeReserved 200m - systemReserved 100m (no cpu eviction threshold)
+    from scaler.core.quantity import parse_quantity, to_milli
+    assert to_milli(parse_quantity(alloc["cpu"])) == it.vcpu * 1000 - 300
+    # memory: capacity - 100Mi - 100Mi - 5% of capacity (evictionHard memory.available)
+    mem_cap = it.capacity["memory"]
+    expected = mem_cap - 200 * 2**20 - -(-mem_cap * 5 // 100)
+    assert abs(_bytes(alloc["memory"]) - expected) < 2**20  # printed to the MiB
+    # ephemeral-storage: 20Gi root - 3Gi - 1Gi - 10% (2Gi)
+    assert _bytes(alloc["ephemeral-storage"]) == 14 * 2**30
+
+
+def test_block_device_root_volume_sets_ephemeral_storage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(PENDING.format(items=EPHEMERAL_POD.format(
+        name="scratch", size="50Gi", tolerations="tolerations: []")), encoding="utf-8")
+    code, doc, err = simulate(capsys, "--policies", str(BUNDLES / "block-devices-raid0"),
+                              str(snap))
+    assert code == 0, err
+    assert not doc["unschedulable"]
+    (node,) = new_nodes(doc)
+    assert node["nodePool"] == "big-root"
+    # 100Gi - kubeReserved 1Gi - 10% eviction (10Gi)
+    assert _bytes(node["allocatable"]["ephemeral-storage"]) == 89 * 2**30
+    # Without the node class, the default 20Gi root volume cannot hold it.
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: bare}\n"
+                    "spec: {template: {spec: {}}}\n", encoding="utf-8")
+    code, doc, err = simulate(capsys, "--policies", str(bare), str(snap))
+    assert code == 0 and len(doc["unschedulable"]) == 1
+
+
+def test_raid0_instance_store_is_ephemeral_storage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snap = tmp_path / "snap.yaml"
+    tol = "tolerations: [{key: storage, operator: Equal, value: nvme, effect: NoSchedule}]"
+    snap.write_text(PENDING.format(items=EPHEMERAL_POD.format(
+        name="cache", size="500Gi", tolerations=tol)), encoding="utf-8")
+    code, doc, err = simulate(capsys, "--policies", str(BUNDLES / "block-devices-raid0"),
+                              str(snap))
+    assert code == 0, err
+    assert not doc["unschedulable"]
+    (node,) = new_nodes(doc)
+    assert node["nodePool"] == "nvme"
+    it = load_catalog("us-east-1").get(node["instanceType"])
+    assert it is not None
+    nvme_gb = int(it.labels["karpenter.k8s.aws/instance-local-nvme"])
+    capacity = nvme_gb * 10**9  # Karpenter: the instance store's total, in decimal GB
+    expected = capacity - 2**30 - -(-capacity // 10)
+    assert abs(_bytes(node["allocatable"]["ephemeral-storage"]) - expected) < 2**20
+    assert expected >= 500 * 2**30
