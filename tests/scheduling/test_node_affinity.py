@@ -74,3 +74,33 @@ def test_node_affinity_filter(sim: Sim, spec: dict[str, Any], labels: dict[str, 
                               fits: bool) -> None:
     placed = sim.placed_on(node(labels=labels), pod(spec=spec))
     assert (placed == "node-1") is fits
+
+
+# A label whose value is the empty string is a value like any other (labels.SelectorFromSet
+# and the In operator compare strings): `foo: ""` matches a node labelled foo="" only.
+EMPTY_VALUE_CASES: list[tuple[str, dict[str, Any], dict[str, str], bool]] = [
+    ("nodeSelector with an empty value matches the empty label",
+     {"nodeSelector": {"foo": ""}}, {"foo": ""}, True),
+    ("nodeSelector with an empty value does not match another value",
+     {"nodeSelector": {"foo": ""}}, {"foo": "bar"}, False),
+    ("nodeSelector with an empty value does not match a missing label",
+     {"nodeSelector": {"foo": ""}}, {}, False),
+    ("In [\"\"] matches the empty label",
+     required({"matchExpressions": [expr("foo", "In", "")]}), {"foo": ""}, True),
+    ("In [\"\", bar] matches bar",
+     required({"matchExpressions": [expr("foo", "In", "", "bar")]}), {"foo": "bar"}, True),
+    ("NotIn [\"\"] rejects the empty label",
+     required({"matchExpressions": [expr("foo", "NotIn", "")]}), {"foo": ""}, False),
+    ("NotIn [\"\"] accepts another value",
+     required({"matchExpressions": [expr("foo", "NotIn", "")]}), {"foo": "x"}, True),
+    ("Exists matches the empty label",
+     required({"matchExpressions": [expr("foo", "Exists")]}), {"foo": ""}, True),
+]
+
+
+@pytest.mark.parametrize(("spec", "labels", "fits"), [c[1:] for c in EMPTY_VALUE_CASES],
+                         ids=[c[0] for c in EMPTY_VALUE_CASES])
+def test_empty_label_values(sim: Sim, spec: dict[str, Any], labels: dict[str, str],
+                            fits: bool) -> None:
+    placed = sim.placed_on(node(labels=labels), pod(spec=spec))
+    assert (placed == "node-1") is fits

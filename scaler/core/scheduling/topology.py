@@ -35,8 +35,13 @@ class Group:
     selector: Requirements | None
     namespaces: frozenset[str] | None
     counts: dict[str, int] = field(default_factory=dict)
+    # A pod's several required affinity terms: a pod is picked only when every term selects
+    # it (kube-scheduler counts an existing pod for the terms only if it matches all).
+    all_of: tuple[PodAffinityTerm, ...] = ()
 
     def picks(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        if self.all_of:
+            return all(t.selects(namespace, labels) for t in self.all_of)
         if self.selector is None:
             return False
         if self.namespaces is not None and namespace not in self.namespaces:
@@ -82,6 +87,14 @@ def _term_key(t: PodAffinityTerm) -> tuple[object, ...]:
     return ("count", t.topology_key, t.selector, t.namespaces)
 
 
+def _affinity_key(sched: Scheduling, t: PodAffinityTerm) -> tuple[object, ...]:
+    """One required affinity term's group: its own, or with several terms one per topology
+    key counting only the pods every term selects."""
+    if len(sched.pod_affinity) < 2:
+        return _term_key(t)
+    return ("all", t.topology_key, tuple(sched.pod_affinity))
+
+
 class Topology:
     def __init__(self, universes: Mapping[str, Iterable[str]]) -> None:
         # Domains a new claim can take per key (zones and capacity types from the catalog).
@@ -101,7 +114,14 @@ class Topology:
             key = _spread_key(namespace, c)
             if key not in self.groups:
                 self.groups[key] = Group(c.topology_key, c.selector, frozenset({namespace}))
-        for t in (*sched.pod_affinity, *sched.pod_anti_affinity, *sched.preferred_pod_affinity,
+        if len(sched.pod_affinity) > 1:
+            terms = tuple(sched.pod_affinity)
+            for t in terms:
+                key = _affinity_key(sched, t)
+                if key not in self.groups:
+                    self.groups[key] = Group(t.topology_key, None, None, all_of=terms)
+        single = tuple(sched.pod_affinity) if len(sched.pod_affinity) == 1 else ()
+        for t in (*single, *sched.pod_anti_affinity, *sched.preferred_pod_affinity,
                   *sched.preferred_pod_anti_affinity):
             key = _term_key(t)
             if key not in self.groups:
@@ -164,7 +184,7 @@ class Topology:
         for c in sched.topology_spread:
             out.append(Rule("spread", self.groups[_spread_key(namespace, c)], c))
         for t in sched.pod_affinity:
-            out.append(Rule("affinity", self.groups[_term_key(t)]))
+            out.append(Rule("affinity", self.groups[_affinity_key(sched, t)]))
         for t in sched.pod_anti_affinity:
             out.append(Rule("anti", self.groups[_term_key(t)]))
         for term, owner in self.owners.items():
