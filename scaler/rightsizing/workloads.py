@@ -9,6 +9,7 @@ and CronJobs, are workloads; a Pod whose controller is not in the inputs stands 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +31,10 @@ JOB = "Job"
 CRON_JOB = "CronJob"
 POD = "Pod"
 HPA = "HorizontalPodAutoscaler"
-WORKLOAD_KINDS = (DEPLOYMENT, STATEFUL_SET, DAEMON_SET, REPLICA_SET, JOB, CRON_JOB)
+ROLLOUT = "Rollout"  # Argo Rollouts, as KRR reads them
+WORKLOAD_KINDS = (DEPLOYMENT, STATEFUL_SET, DAEMON_SET, REPLICA_SET, JOB, CRON_JOB, ROLLOUT)
 API_VERSIONS = {
+    ROLLOUT: "argoproj.io/v1alpha1",
     DEPLOYMENT: "apps/v1",
     STATEFUL_SET: "apps/v1",
     DAEMON_SET: "apps/v1",
@@ -49,6 +52,7 @@ _CRON_JOB_RUN = re.compile(r"^(?P<base>.+)-\d{6,}$")  # CronJob runs: <name>-<mi
 # Pod names each controller gives its pods, after the controller's name.
 POD_NAME_PATTERNS: Mapping[str, str] = {
     DEPLOYMENT: r"-[a-z0-9]{6,10}-[a-z0-9]{5}",
+    ROLLOUT: r"-[a-z0-9]{6,10}-[a-z0-9]{5}",
     STATEFUL_SET: r"-\d+",
     DAEMON_SET: r"-[a-z0-9]{5}",
     REPLICA_SET: r"-[a-z0-9]{5}",
@@ -135,7 +139,7 @@ def _containers(
 
 def _replicas(f: Fields, obj: RawObject) -> int:
     spec = f.mapping(obj.body.get("spec"), "spec")
-    if obj.kind in (DEPLOYMENT, STATEFUL_SET, REPLICA_SET):
+    if obj.kind in (DEPLOYMENT, STATEFUL_SET, REPLICA_SET, ROLLOUT):
         return f.count(spec.get("replicas"), "spec.replicas", 1)
     if obj.kind == JOB:
         return f.count(spec.get("parallelism"), "spec.parallelism", 1)
@@ -156,6 +160,9 @@ def read_workloads(paths: Sequence[str | Path]) -> list[Workload]:
     owners: dict[tuple[str, str, str], tuple[str, str]] = {}  # RS/Job -> its controller
     pods: list[RawObject] = []
     seen: set[tuple[str, str, str]] = set()
+    # A Deployment a Rollout's workloadRef names -> (the Rollout, its replicas).
+    refs: dict[tuple[str, str, str], tuple[tuple[str, str, str], int]] = {}
+    rollout_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
     for file in input_files(paths):
         for obj in read_objects(file):
             if obj.kind not in (*WORKLOAD_KINDS, POD, HPA):
@@ -177,6 +184,15 @@ def read_workloads(paths: Sequence[str | Path]) -> list[Workload]:
                 owners[key] = (owner.kind, owner.name)
             meta = obj.metadata
             api = obj.body.get("apiVersion")
+            if obj.kind == ROLLOUT:
+                if not (isinstance(api, str) and api.startswith("argoproj.io/")):
+                    continue  # not Argo's Rollout
+                ref = _workload_ref(f, obj)
+                if ref is not None:
+                    # The pod template (what a patch changes) is the Deployment's; the
+                    # Rollout decides how many pods run and owns them.
+                    refs[(DEPLOYMENT, obj.namespace, ref)] = (key, _replicas(f, obj))
+                    continue
             b.workloads[key] = Workload(
                 kind=obj.kind,
                 namespace=obj.namespace,
@@ -187,12 +203,25 @@ def read_workloads(paths: Sequence[str | Path]) -> list[Workload]:
                 file=obj.file,
                 api_version=api if isinstance(api, str) else API_VERSIONS[obj.kind],
             )
+    for dep, (rollout, replicas) in refs.items():
+        w = b.workloads.get(dep)
+        if w is None:
+            _kind, ns, name = rollout
+            raise UserError(f"Deployment {ns}/{dep[2]} is not in the inputs (its pod template "
+                            "is the Rollout's)", obj=f"Rollout {ns}/{name}",
+                            field="spec.workloadRef.name")
+        b.workloads[dep] = dataclasses.replace(w, replicas=replicas)
+        # The Rollout's ReplicaSets and pods belong to the Deployment's workload.
+        for k, (kind, name) in list(owners.items()):
+            if (kind, k[1], name) == rollout:
+                owners[k] = (DEPLOYMENT, dep[2])
+        rollout_of[rollout] = dep
     # ReplicaSets and Jobs that another controller in the inputs owns are not workloads.
     for key, (kind, name) in owners.items():
         if (kind, key[1], name) in b.workloads:
             del b.workloads[key]
     for obj in pods:
-        _pod(b, obj, owners)
+        _pod(b, obj, owners, rollout_of)
     out: list[Workload] = []
     for key, w in b.workloads.items():
         names = tuple(sorted(b.pods.get(key, ())))
@@ -223,15 +252,23 @@ def read_workloads(paths: Sequence[str | Path]) -> list[Workload]:
         )
     if not out:
         raise UserError(
-            "no workloads found (Deployments, StatefulSets, DaemonSets, Jobs, CronJobs or "
-            "their Pods)",
+            "no workloads found (Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Argo "
+            "Rollouts or their Pods)",
             file=", ".join(str(p) for p in paths),
         )
     return sorted(out, key=lambda w: (w.namespace, w.kind, w.name))
 
 
+def _workload_ref(f: Fields, obj: RawObject) -> str | None:
+    spec = f.mapping(obj.body.get("spec"), "spec")
+    ref = f.mapping(spec.get("workloadRef"), "spec.workloadRef")
+    name = ref.get("name")
+    return name if isinstance(name, str) and name else None
+
+
 def _pod(
-    b: _Builder, obj: RawObject, owners: Mapping[tuple[str, str, str], tuple[str, str]]
+    b: _Builder, obj: RawObject, owners: Mapping[tuple[str, str, str], tuple[str, str]],
+    rollout_of: Mapping[tuple[str, str, str], tuple[str, str, str]] | None = None,
 ) -> None:
     f = fields_of(obj)
     owner = controller_owner(f, obj.metadata)
@@ -249,6 +286,10 @@ def _pod(
             if m is not None:
                 kind = DEPLOYMENT if kind == REPLICA_SET else CRON_JOB
                 name = m.group("base")
+                if kind == DEPLOYMENT and (ROLLOUT, ns, name) in b.workloads:
+                    kind = ROLLOUT  # a Rollout's ReplicaSets are named the same way
+    if rollout_of and (kind, ns, name) in rollout_of:
+        kind, _, name = rollout_of[(kind, ns, name)]
     if kind not in WORKLOAD_KINDS:
         return
     key = (kind, ns, name)
