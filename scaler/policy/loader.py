@@ -36,8 +36,9 @@ from typing import Any
 import yaml
 
 from scaler.core.model import NodePool
+from scaler.core.overlays import Overlay
 from scaler.errors import UserError
-from scaler.policy import costallocation, ec2nodeclass, extensions, rightsizing
+from scaler.policy import costallocation, ec2nodeclass, extensions, nodeoverlay, rightsizing
 from scaler.policy.common import SCALER_API_VERSION, SCALER_GROUP, validate_object
 from scaler.policy.costallocation import CostAllocationPolicy
 from scaler.policy.defaults import DEFAULT_NODE_POOL_YAML, DEFAULT_SOURCE, default_node_pool
@@ -123,6 +124,8 @@ class PolicySet:
     # sha256 of the canonical JSON of `objects` (formatting, comments, file layout and
     # object order do not change it; any change of a value does).
     digest: str = ""
+    # Karpenter NodeOverlays (price, priceAdjustment, capacity), highest weight first.
+    node_overlays: tuple[Overlay, ...] = ()
 
     def node_pool(self, name: str) -> NodePool | None:
         return next((p for p in self.node_pools if p.name == name), None)
@@ -283,6 +286,7 @@ class _Bundle:
         self.names: dict[tuple[str, str], str] = {}  # (kind, name) -> where
         self.ignored_fields: dict[str, tuple[str, ...]] = {}
         self.node_class_refs: list[tuple[str, str, _Seen]] = []  # pool, class name, where
+        self.overlays: list[Overlay] = []
 
     def add(self, doc: Mapping[str, Any], locate: Locate, file: str) -> None:
         kind = doc.get("kind")
@@ -294,6 +298,8 @@ class _Bundle:
             self._node_pool(doc, seen)
         elif kind == ec2nodeclass.KIND and group == ec2nodeclass.API_GROUP:
             self._node_class(doc, seen)
+        elif kind == nodeoverlay.KIND and group == nodeoverlay.API_GROUP:
+            self._node_overlay(doc, seen)
         elif group == SCALER_GROUP:
             self._scaler_kind(doc, seen)
         else:
@@ -354,6 +360,17 @@ class _Bundle:
         unknown = ec2nodeclass.ignored_fields(model)
         if unknown:
             self.ignored_fields[f"{ec2nodeclass.KIND} {model.name}"] = unknown
+
+    def _node_overlay(self, doc: Mapping[str, Any], seen: _Seen) -> None:
+        file, locate = seen.obj.file, seen.locate
+        self._check_version(doc, seen, nodeoverlay.API_VERSION, "")
+        model = validate_object(nodeoverlay.NodeOverlay, doc, file=file, locate=locate)
+        self._raise_first(nodeoverlay.semantic_errors(model), doc, seen)
+        self._unique(nodeoverlay.KIND, model.name, seen)
+        self.overlays.append(nodeoverlay.to_overlay(model))
+        unknown = tuple(sorted(f"spec.{k}" for k in model.spec.model_extra or {}))
+        if unknown:
+            self.ignored_fields[f"{nodeoverlay.KIND} {model.name}"] = unknown
 
     def _scaler_kind(self, doc: Mapping[str, Any], seen: _Seen) -> None:
         file, locate = seen.obj.file, seen.locate
@@ -504,6 +521,7 @@ class _Bundle:
             cost_allocation=self.cost[0][0] if self.cost else None,
             ignored_fields=dict(sorted(self.ignored_fields.items())),
             warnings=tuple(self.warnings()),
+            node_overlays=tuple(sorted(self.overlays, key=lambda o: (-o.weight, o.name))),
             objects=objects,
             digest=bundle_digest(objects),
         )

@@ -27,6 +27,7 @@ from scaler.core.model import (
     NodePool,
     Taint,
 )
+from scaler.core.overlays import apply_overlays
 from scaler.core.resources import Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.core.scheduling.pool_fit import CONDITION_REASON, pool_table, split_pools
@@ -142,7 +143,9 @@ class Controller:
         if not pools:
             return
         started = time.perf_counter()
-        types = {p.name: list(self.cloud.instance_types(p)) for p in pools}
+        overlays = self.policies.current.node_overlays
+        types = {p.name: list(apply_overlays(self.cloud.instance_types(p), overlays))
+                 for p in pools}
         pools = self._fit_pools(pools, types)
         if not pools:
             return
@@ -492,7 +495,9 @@ class Controller:
                      and p.owner_kind not in (None, "Node")]  # only what a controller recreates
         if not displaced or not pools or not self.policies.ready:
             return
-        types = {p.name: list(self.cloud.instance_types(p)) for p in pools}
+        overlays = self.policies.current.node_overlays
+        types = {p.name: list(apply_overlays(self.cloud.instance_types(p), overlays))
+                 for p in pools}
         table, fit = pool_table(pools, lambda p: types[p.name])
         pools = list(fit)
         nodes = [n for n in snap.nodes if n.name != node_name]

@@ -23,6 +23,7 @@ from scaler.core.model import (
     NodePool,
     Snapshot,
 )
+from scaler.core.overlays import apply_overlays
 from scaler.core.plan import Placement, Plan, PlannedNode, Unschedulable
 from scaler.core.requirements import Requirements
 from scaler.core.resources import ZERO, Resources
@@ -213,6 +214,10 @@ def load_inputs(
         except CatalogError as err:
             raise UserError(str(err), field=f"--{err.param}") from None
     policies = load_policies(Path(policies_path) if policies_path else None)
+    if policies.node_overlays:
+        catalog = dataclasses.replace(
+            catalog, instance_types=apply_overlays(catalog.instance_types, policies.node_overlays)
+        )
     if catalog_file is not None and policies.defaulted:
         # The default NodePool's "no bare metal" rule reads an AWS label a catalog file's
         # types need not carry; everything else in it still applies.

@@ -262,3 +262,73 @@ def test_raid0_instance_store_is_ephemeral_storage(
     expected = capacity - 2**30 - -(-capacity // 10)
     assert abs(_bytes(node["allocatable"]["ephemeral-storage"]) - expected) < 2**20
     assert expected >= 500 * 2**30
+
+
+# --- NodeOverlay: price, priceAdjustment, capacity --------------------------------------
+
+FPGA_POD = """\
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: fpga, namespace: default}
+  spec:
+    containers: [{name: c, image: x, resources: {requests: {cpu: 500m, memory: 1Gi},
+      limits: {example.com/fpga: "1"}}}]
+  status: {phase: Pending}
+"""
+
+
+def test_node_overlay_price_and_adjustment_steer_the_choice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc, err = simulate(capsys, "--policies", str(BUNDLES / "node-overlay"),
+                              str(pending(tmp_path, 1, cpu="1", mem="4Gi")))
+    assert code == 0, err
+    (node,) = new_nodes(doc)
+    assert node["instanceType"] == "m5.large"
+    assert node["pricePerHour"] == pytest.approx(0.001)
+    # The c family costs 11 times its price now: its alternatives rank behind the rest.
+    catalog = load_catalog("us-east-1")
+    for alt in node["alternatives"]:
+        it = catalog.get(alt["instanceType"])
+        assert it is not None
+        if it.labels.get("karpenter.k8s.aws/instance-category") == "c":
+            base = it.cheapest("on-demand")
+            assert base is not None
+            assert alt["pricePerHour"] == pytest.approx(base.price * 11, rel=1e-6)
+
+
+def test_node_overlay_capacity_adds_an_extended_resource(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(PENDING.format(items=FPGA_POD), encoding="utf-8")
+    code, doc, err = simulate(capsys, "--policies", str(BUNDLES / "node-overlay"), str(snap))
+    assert code == 0, err
+    assert not doc["unschedulable"]
+    (node,) = new_nodes(doc)
+    assert node["instanceType"] == "m6i.large"
+    assert node["allocatable"]["example.com/fpga"] == "2"
+    # Without the overlay no type has the resource: the pod stays pending.
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: bare}\n"
+                    "spec: {template: {spec: {}}}\n", encoding="utf-8")
+    code, doc, err = simulate(capsys, "--policies", str(bare), str(snap))
+    assert code == 0 and len(doc["unschedulable"]) == 1
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ('{price: "0.1", priceAdjustment: "+5%"}', "set price or priceAdjustment, not both"),
+    ('{priceAdjustment: "5%"}', "invalid priceAdjustment '5%'"),
+    ('{capacity: {cpu: "2"}}', "cpu cannot be overlaid"),
+    ("{weight: 5}", "sets nothing"),
+])
+def test_node_overlay_mistakes_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str, message: str
+) -> None:
+    path = tmp_path / "overlay.yaml"
+    path.write_text("apiVersion: karpenter.sh/v1alpha1\nkind: NodeOverlay\n"
+                    f"metadata: {{name: o}}\nspec: {spec}\n", encoding="utf-8")
+    code = main(["policies", "validate", str(path)])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "NodeOverlay o: spec" in err and message in err
