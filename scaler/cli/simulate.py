@@ -143,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
     if args.chart and not args.timeline:
         raise UserError("only with --timeline", field="--chart")
     inputs = load_inputs(args.snapshots, args.policies, args.region, zones, args.catalog)
+    for line in inputs.policies.warnings:
+        print(f"scaler: warning: {line}", file=sys.stderr)
     for idle in inputs.idle_pools:
         print(f"scaler: warning: {idle.warning()}", file=sys.stderr)
     if args.rightsized:

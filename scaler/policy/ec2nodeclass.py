@@ -175,6 +175,9 @@ class EC2NodeClassSpec(_Model):
     )
     metadata_options: MetadataOptions | None = Field(default=None, alias="metadataOptions")
     context: str | None = None
+    ip_prefix_count: int | None = Field(
+        default=None, alias="ipPrefixCount", json_schema_extra={"minimum": 0}
+    )
 
     @field_validator("ami_family")
     @classmethod
@@ -215,10 +218,23 @@ def semantic_errors(nc: EC2NodeClass) -> Iterator[PolicyFieldError]:
     allowed = {
         "subnetSelectorTerms": ("id", "tags"),
         "securityGroupSelectorTerms": ("id", "name", "tags"),
-        "amiSelectorTerms": ("id", "name", "owner", "alias", "tags", "ssmParameter"),
-        "capacityReservationSelectorTerms": ("id", "ownerID", "tags", "instanceMatchCriteria"),
+        "amiSelectorTerms": ("id", "name", "owner", "alias", "tags"),
+        "capacityReservationSelectorTerms": (),
     }
+    # Karpenter fields scaler cannot act on yet: refused, with why, rather than dropped.
+    unsupported = {
+        ("subnetSelectorTerms", "cidr"): "selecting subnets by CIDR is not supported yet; "
+        "use id or tags",
+        ("amiSelectorTerms", "ssmParameter"): "selecting an AMI by SSM parameter is not "
+        "supported yet; use alias, id, name or tags",
+    }
+    if spec.capacity_reservation_selector_terms:
+        yield PolicyFieldError(("spec", "capacityReservationSelectorTerms"),
+                               "capacity reservations are not supported yet (scaler plans and "
+                               "launches on-demand and spot capacity only)")
     for field, terms in lists:
+        if field == "capacityReservationSelectorTerms":
+            continue
         if terms is not None and not terms and field != "capacityReservationSelectorTerms":
             yield PolicyFieldError(("spec", field), "needs at least one term")
         if terms is not None and len(terms) > MAX_TERMS:
@@ -232,7 +248,8 @@ def semantic_errors(nc: EC2NodeClass) -> Iterator[PolicyFieldError]:
                 if f in SelectorTerm.model_fields}
             unknown = sorted(written - set(allowed[field]))
             if unknown:
-                yield PolicyFieldError((*path, unknown[0]),
+                why = unsupported.get((field, unknown[0]))
+                yield PolicyFieldError((*path, unknown[0]), why or
                                        f"unknown field; expected {', '.join(allowed[field])}")
                 continue
             if not (term.model_fields_set | set(term.model_extra or {})):
@@ -286,6 +303,32 @@ def ignored_fields(nc: EC2NodeClass) -> tuple[str, ...]:
     model). Every modelled field is acted on: by the simulation (`node_settings`) or by the
     AWS adapter when it launches (docs/policies.md lists which)."""
     return tuple(sorted(f"spec.{k}" for k in nc.spec.model_extra or {}))
+
+
+# Fields Karpenter applies when it launches that scaler's AWS adapter does not set yet: the
+# bundle loads (the simulation does not depend on them) and every load says so.
+LAUNCH_ONLY_NOT_APPLIED = {
+    "associatePublicIPAddress": "the AWS adapter uses the subnet's default",
+    "detailedMonitoring": "the AWS adapter launches with basic monitoring",
+    "context": "the AWS adapter sends no CreateFleet context",
+    "ipPrefixCount": "the AWS adapter assigns no IPv4 prefixes",
+    "kubelet": "the simulation uses it for allocatable, but the AWS adapter does not write "
+    "it into the node's user data: put the same settings in spec.userData (a nodeadm "
+    "NodeConfig) so the nodes match the plan",
+}
+
+
+def launch_warnings(nc: EC2NodeClass) -> list[str]:
+    """One line per field present that only a Karpenter launch would apply."""
+    out = []
+    for name, info in EC2NodeClassSpec.model_fields.items():
+        key = info.alias or name
+        if name in nc.spec.model_fields_set and key in LAUNCH_ONLY_NOT_APPLIED:
+            out.append(f"spec.{key}: {LAUNCH_ONLY_NOT_APPLIED[key]}")
+    for key in nc.spec.model_extra or {}:
+        if key in LAUNCH_ONLY_NOT_APPLIED:
+            out.append(f"spec.{key}: {LAUNCH_ONLY_NOT_APPLIED[key]}")
+    return out
 
 
 def ami_family(nc: EC2NodeClass) -> str:

@@ -287,6 +287,8 @@ class _Bundle:
         self.ignored_fields: dict[str, tuple[str, ...]] = {}
         self.node_class_refs: list[tuple[str, str, _Seen]] = []  # pool, class name, where
         self.overlays: list[Overlay] = []
+        # Fields accepted that scaler does not act on (yet), said at every load.
+        self.field_warnings: list[str] = []
 
     def add(self, doc: Mapping[str, Any], locate: Locate, file: str) -> None:
         kind = doc.get("kind")
@@ -342,6 +344,20 @@ class _Bundle:
         ref = model.spec.template.spec.node_class_ref
         if ref is not None and (ref.group, ref.kind) == (ec2nodeclass.API_GROUP, KIND_CLASS):
             self.node_class_refs.append((pool_name, ref.name, seen))
+        tpl = model.spec.template
+        for path, what in (
+            (("spec", "template", "metadata", "annotations"),
+             tpl.metadata.annotations if tpl.metadata else None),
+            (("spec", "template", "spec", "terminationGracePeriod"),
+             tpl.spec.termination_grace_period),
+        ):
+            if what:
+                self.field_warnings.append(
+                    f"{seen.where(path)}: NodePool {pool_name}: {format_path(path)}: "
+                    "accepted but not acted on: scaler does not "
+                    + ("copy template annotations to its nodes yet" if "annotations" in path
+                       else "force-drain after a grace period yet (drains wait for "
+                       "PodDisruptionBudgets)"))
         if model.is_static:
             self.ignored[STATIC_NODE_POOL] += 1
             self.static.append(pool_name)
@@ -357,6 +373,10 @@ class _Bundle:
         self._raise_first(ec2nodeclass.semantic_errors(model), doc, seen)
         self._unique(ec2nodeclass.KIND, model.name, seen)
         self.node_classes.append((model, seen))
+        for line in ec2nodeclass.launch_warnings(model):
+            field = line.split(":", 1)[0]
+            where = seen.where(tuple(field.split(".")))
+            self.field_warnings.append(f"{where}: {ec2nodeclass.KIND} {model.name}: {line}")
         unknown = ec2nodeclass.ignored_fields(model)
         if unknown:
             self.ignored_fields[f"{ec2nodeclass.KIND} {model.name}"] = unknown
@@ -467,7 +487,7 @@ class _Bundle:
 
     def warnings(self) -> list[str]:
         classes = {nc.name for nc, _ in self.node_classes}
-        out = []
+        out = list(self.field_warnings)
         if classes:
             for pool, ref, seen in self.node_class_refs:
                 if ref not in classes:
