@@ -305,30 +305,15 @@ def ignored_fields(nc: EC2NodeClass) -> tuple[str, ...]:
     return tuple(sorted(f"spec.{k}" for k in nc.spec.model_extra or {}))
 
 
-# Fields Karpenter applies when it launches that scaler's AWS adapter does not set yet: the
-# bundle loads (the simulation does not depend on them) and every load says so.
-LAUNCH_ONLY_NOT_APPLIED = {
-    "associatePublicIPAddress": "the AWS adapter uses the subnet's default",
-    "detailedMonitoring": "the AWS adapter launches with basic monitoring",
-    "context": "the AWS adapter sends no CreateFleet context",
-    "ipPrefixCount": "the AWS adapter assigns no IPv4 prefixes",
-    "kubelet": "the simulation uses it for allocatable, but the AWS adapter does not write "
-    "it into the node's user data: put the same settings in spec.userData (a nodeadm "
-    "NodeConfig) so the nodes match the plan",
-}
-
-
+# What the AWS adapter cannot apply at launch yet: kubelet settings on families other than
+# AL2023 (whose nodeadm NodeConfig it writes into the user data).
 def launch_warnings(nc: EC2NodeClass) -> list[str]:
-    """One line per field present that only a Karpenter launch would apply."""
-    out = []
-    for name, info in EC2NodeClassSpec.model_fields.items():
-        key = info.alias or name
-        if name in nc.spec.model_fields_set and key in LAUNCH_ONLY_NOT_APPLIED:
-            out.append(f"spec.{key}: {LAUNCH_ONLY_NOT_APPLIED[key]}")
-    for key in nc.spec.model_extra or {}:
-        if key in LAUNCH_ONLY_NOT_APPLIED:
-            out.append(f"spec.{key}: {LAUNCH_ONLY_NOT_APPLIED[key]}")
-    return out
+    """One line per field present that a Karpenter launch would apply and scaler's would not."""
+    if nc.spec.kubelet is not None and ami_family(nc) != "AL2023":
+        return [f"spec.kubelet: the simulation uses it for allocatable, but the AWS adapter "
+                f"writes kubelet settings into user data for AL2023 only ({ami_family(nc)} "
+                "here): put the same settings in spec.userData so the nodes match the plan"]
+    return []
 
 
 def ami_family(nc: EC2NodeClass) -> str:

@@ -123,7 +123,9 @@ def test_the_launch_template_requires_imdsv2_and_carries_the_node_class() -> Non
                                        "HttpPutResponseHopLimit": 2, "HttpTokens": "required"}
     assert data["IamInstanceProfile"] == {"Name": "my-cluster_abc"}
     assert data["SecurityGroupIds"] == ["sg-1"]
-    assert base64.b64decode(data["UserData"]).decode() == "#!/bin/bash\necho hi\n"
+    # kubelet maxPods 110 rides along as a nodeadm NodeConfig; the user's script follows.
+    user_data = base64.b64decode(data["UserData"]).decode()
+    assert "maxPods: 110" in user_data and "#!/bin/bash\necho hi\n" in user_data
     assert data["BlockDeviceMappings"] == [{"DeviceName": "/dev/xvda", "Ebs": {
         "DeleteOnTermination": True, "VolumeSize": 100, "VolumeType": "gp3", "Iops": 3000,
         "Encrypted": True}}]
@@ -146,3 +148,36 @@ def test_the_static_hash_changes_with_fields_only_a_new_instance_picks_up() -> N
     # Selectors are checked against what they select, not hashed.
     assert static_hash(base) == static_hash(
         parse_ec2_node_class(doc(securityGroupSelectorTerms=[{"id": "sg-2"}]), ""))
+
+
+def test_karpenter_launch_fields_reach_the_launch_template_and_fleet() -> None:
+    import dataclasses
+
+    import yaml
+
+    from scaler.adapters.aws.fleet import Override, fleet_request
+    from scaler.core.scheduling.instancetypes import LaunchOption
+
+    nc = parse_ec2_node_class(doc(detailedMonitoring=True, associatePublicIPAddress=False,
+                                  ipPrefixCount=1, context="ctx-1",
+                                  kubelet={"maxPods": 8, "kubeReserved": {"cpu": "200m"}}),
+                              "nc.yaml")
+    r = dataclasses.replace(resolved(), node_class=nc)
+    data = launch_template_data(r, "amd64", "my-cluster")
+    assert data["Monitoring"] == {"Enabled": True}
+    assert "SecurityGroupIds" not in data
+    assert data["NetworkInterfaces"] == [{"DeviceIndex": 0, "Groups": ["sg-1"],
+                                          "AssociatePublicIpAddress": False,
+                                          "Ipv4PrefixCount": 1}]
+    # AL2023: the kubelet settings travel as a nodeadm NodeConfig beside the user's script.
+    text = base64.b64decode(data["UserData"]).decode()
+    assert text.startswith("MIME-Version: 1.0")
+    parts = text.split("--//scaler//")
+    config = yaml.safe_load(parts[1].split("\n\n", 1)[1])
+    assert config["kind"] == "NodeConfig"
+    assert config["spec"]["kubelet"]["config"] == {"maxPods": 8, "kubeReserved": {"cpu": "200m"}}
+    assert "#!/bin/bash\necho hi" in parts[2]
+    option = LaunchOption("m5.large", "eu-west-1a", "on-demand", 0.1, False, None, "amd64")
+    params = fleet_request("c1", "on-demand", [Override(option, "subnet-a", "lt-1")], {},
+                           nc.context)
+    assert params["Context"] == "ctx-1"
