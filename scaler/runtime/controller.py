@@ -27,8 +27,9 @@ from scaler.core.model import (
     Taint,
 )
 from scaler.core.resources import Resources
+from scaler.core.scheduling.claim import ClaimPlan
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.scheduler import ClaimPlan, Scheduler
+from scaler.core.scheduling.scheduler import Scheduler
 from scaler.errors import UserError
 from scaler.ports.cloud import (
     CloudError,

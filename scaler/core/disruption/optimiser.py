@@ -43,8 +43,8 @@ from scaler.core.disruption.methods import (
 from scaler.core.model import LABEL_HOSTNAME, SPOT, Node, Pod
 from scaler.core.resources import Resources
 from scaler.core.scheduling.bound import BoolArray, FloatArray, IntArray, _prune
+from scaler.core.scheduling.capacity import ONE_POD, NewCapacity
 from scaler.core.scheduling.predicates import untolerated
-from scaler.core.scheduling.scheduler import ONE_POD, Scheduler
 from scaler.solvers.highs import solve_milp
 
 REPAIR_ROUNDS = 8
@@ -234,9 +234,10 @@ class Consolidation:
         view = ctx.view
         table = view.inp.table
         dims = table.dims
-        sched = Scheduler(table, view.inp.pools, (), (), view.inp.daemonsets, improve=False)
+        capacity = NewCapacity(table, view.inp.pools, view.inp.daemonsets)
         pods = [p for c in cands for p in c.pods]
-        classes, kinds, meta, members = sched.capacity_model(pods)
+        model = capacity.model(pods)
+        classes, kinds, meta, members = model.classes, model.kinds, model.meta, model.members
         placed = {id(p) for group in members for p in group}
         # Candidates with a pod the model cannot hold stay (the scheduler could not either).
         cands = [c for c in cands if all(id(p) in placed for p in c.pods)]
@@ -523,7 +524,7 @@ class Consolidation:
         planned: list[Planned] = []
         for o, items in sorted(on_kind.items()):
             kind_pool, i, ct = meta[int(cols[o])]
-            overhead = sched.overhead[kind_pool.name]
+            overhead = capacity.overhead[kind_pool.name]
             cap = kcap[o]
             vecs = np.array([demand[k] for _, k in items]).reshape(-1, n_d)
             bins, _ = _pack(vecs, cap)
