@@ -15,7 +15,7 @@ from scaler.core.model import LABEL_CAPACITY_TYPE, LABEL_INSTANCE_TYPE, NodePool
 from scaler.core.requirements import IN, Requirement, Requirements
 from scaler.core.scheduling.capacity import ONE_POD, Kind, NewCapacity
 from scaler.core.scheduling.claim import Claim, Lookups
-from scaler.core.scheduling.instancetypes import BoolArray, IntArray
+from scaler.core.scheduling.instancetypes import IntArray
 from scaler.core.scheduling.patterns import Pattern
 from scaler.core.scheduling.predicates import untolerated
 from scaler.core.scheduling.topology import Topology
@@ -162,7 +162,8 @@ class WholeNodes:
         """The pod onto the first open claim of the kind with room that its ask allows."""
         if len(window) > 2:
             # One numpy step for the window instead of one per claim.
-            room: BoolArray = (np.array([c.used for c in window]) + vec <= alloc).all(axis=1)
+            room = np.asarray((np.array([c.used for c in window]) + vec <= alloc).all(axis=1),
+                              dtype=np.bool_)
             window = [c for c, ok in zip(window, room.tolist(), strict=True) if ok]
         for claim in window:
             need = claim.used + vec
