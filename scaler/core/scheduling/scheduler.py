@@ -33,7 +33,6 @@ from scaler.core.resources import Resources
 from scaler.core.scheduling.bound import Bound, lower_bound
 from scaler.core.scheduling.capacity import (
     ONE_POD,
-    CapacityModel,
     NewCapacity,
     initial_limits,
     limit_mask,
@@ -555,13 +554,9 @@ class Scheduler:
                 return None
         return sum(c.price for c in self.claims)
 
-    # -- the capacity model, for the bound and consolidation ------------------------------
+    # -- the LP bound ---------------------------------------------------------------------
 
     def lower_bound(self, pods: Sequence[Pod], time_limit: float = 10.0) -> Bound:
         """The LP lower bound on new capacity for these pending pods (see `bound`)."""
         m = self.capacity.model(pods)
         return lower_bound(m.classes, m.kinds, time_limit)
-
-    def capacity_model(self, pods: Sequence[Pod]) -> CapacityModel:
-        """The LP's pod classes and new-node kinds, for models built elsewhere."""
-        return self.capacity.model(pods)
