@@ -29,9 +29,10 @@ from scaler.core.model import (
 )
 from scaler.core.overlays import apply_overlays
 from scaler.core.resources import Resources
+from scaler.core.scheduling.claim import ClaimPlan
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.core.scheduling.pool_fit import CONDITION_REASON, pool_table, split_pools
-from scaler.core.scheduling.scheduler import ClaimPlan, Scheduler
+from scaler.core.scheduling.scheduler import Scheduler
 from scaler.errors import UserError
 from scaler.ports.cloud import (
     CloudError,

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from pricing import InstanceType
 from scaler.core.model import NodePool, Snapshot
-from scaler.core.scheduling.scheduler import ClaimPlan
+from scaler.core.scheduling.claim import ClaimPlan
 from scaler.ports.cluster import ClaimView
 
 EMPTY = "Empty"

@@ -19,8 +19,8 @@ from scaler.core.disruption.plan import DisruptionPlan, plan_disruptions
 from scaler.core.model import NodePool
 from scaler.core.plan import Placement, Plan, PlannedNode
 from scaler.core.resources import ZERO, Resources
+from scaler.core.scheduling.capacity import ONE_POD
 from scaler.core.scheduling.pool_fit import pool_table
-from scaler.core.scheduling.scheduler import ONE_POD
 from scaler.errors import UserError
 from scaler.simulation.provision import SimulationInput, provision
 

@@ -27,9 +27,11 @@ from scaler.core.overlays import apply_overlays
 from scaler.core.plan import Placement, Plan, PlannedNode, Unschedulable
 from scaler.core.requirements import Requirements
 from scaler.core.resources import ZERO, Resources
+from scaler.core.scheduling.capacity import ONE_POD
+from scaler.core.scheduling.claim import ClaimPlan
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.core.scheduling.pool_fit import IdlePool, pool_table, split_pools
-from scaler.core.scheduling.scheduler import ONE_POD, ClaimPlan, Scheduler
+from scaler.core.scheduling.scheduler import Scheduler
 from scaler.errors import UserError
 from scaler.policy import PolicySet, load_policies
 from scaler.ports.cloud import CloudProvider, InsufficientCapacityError, NodeClaimRequest

@@ -43,7 +43,7 @@ from scaler.core.disruption.methods import (
 from scaler.core.disruption.optimiser import Consolidation
 from scaler.core.disruption.safety import Ledger, PodGuard, pdb_allowance
 from scaler.core.resources import Resources
-from scaler.core.scheduling.scheduler import ClaimPlan
+from scaler.core.scheduling.claim import ClaimPlan
 
 
 @dataclass(frozen=True)

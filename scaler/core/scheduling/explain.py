@@ -5,7 +5,8 @@ Computed only for pods that failed, so it may re-derive what the scheduler skipp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -13,13 +14,23 @@ from scaler.core.model import NodePool, NodeSelectorTerm, Pod, Scheduling, is_we
 from scaler.core.quantity import format_quantity
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
+from scaler.core.scheduling.capacity import limit_mask
+from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.core.scheduling.predicates import narrow, untolerated
 from scaler.core.scheduling.preferences import Attempt
 
 _NO_REASON = " could not take the pod"
 
-if TYPE_CHECKING:
-    from scaler.core.scheduling.scheduler import Scheduler
+
+@dataclass(frozen=True)
+class ExplainContext:
+    """What an explanation looks at: the catalog and the NodePools as the pass left them."""
+
+    table: InstanceTypeTable
+    pools: Sequence[NodePool]  # heaviest first
+    launch_reqs: Mapping[str, Requirements]
+    overhead: Mapping[str, Resources]  # DaemonSet overhead per NodePool
+    remaining: Mapping[str, Mapping[str, int] | None]  # what is left of each pool's limits
 
 
 def _amount(name: str, value: int) -> str:
@@ -53,7 +64,7 @@ def _conflict(pool: NodePool, term: NodeSelectorTerm) -> str:
     return f"the pod's node selector conflicts with NodePool {pool.name}"
 
 
-def _pool_reason(s: Scheduler, pool: NodePool, term: NodeSelectorTerm, row: tuple[int, ...],
+def _pool_reason(s: ExplainContext, pool: NodePool, term: NodeSelectorTerm, row: tuple[int, ...],
                  reqs: Requirements) -> str:
     table = s.table
     mask = table.mask(reqs)
@@ -78,8 +89,8 @@ def _pool_reason(s: Scheduler, pool: NodePool, term: NodeSelectorTerm, row: tupl
             )
         asks = ", ".join(_amount(table.dims[j], row[j]) for j in range(len(row)) if row[j] > 0)
         return f"no single instance type in NodePool {pool.name}{qual} has {asks} together"
-    limit_mask = s._limit_mask(pool)
-    if limit_mask is not None and not (fits & limit_mask[idx]).any():
+    within = limit_mask(table, s.remaining[pool.name])
+    if within is not None and not (fits & within[idx]).any():
         left = s.remaining[pool.name] or {}
         used = ", ".join(f"{k} {_amount(k, max(v, 0))} left" for k, v in sorted(left.items()))
         return f"NodePool {pool.name} would exceed its limits ({used})"
@@ -95,7 +106,7 @@ def _pool_reason(s: Scheduler, pool: NodePool, term: NodeSelectorTerm, row: tupl
     return f"NodePool {pool.name}{_NO_REASON}"
 
 
-def explain_unschedulable(s: Scheduler, pod: Pod, request: Resources, attempt: Attempt) -> str:
+def explain_unschedulable(s: ExplainContext, pod: Pod, request: Resources, attempt: Attempt) -> str:
     """Why the pod fits nowhere, even with all its preferences given up (`attempt`)."""
     sched = attempt.sched
     if not s.pools:
