@@ -41,7 +41,7 @@ def run_consolidation(inputs: SimulationInput, settings: DisruptionSettings,
     check_budgets(pools)
     cluster = SimulatedCluster(inputs.snapshot)
     cloud = SimulatedCloud(inputs.catalog)
-    plan = provision(cluster, cloud, pools, inputs.catalog)
+    plan = provision(cluster, cloud, pools, inputs.catalog, idle=inputs.idle_pools)
     after = cluster.snapshot()
     table, pools = pool_table(pools, lambda _pool: inputs.catalog.instance_types)
     launched = frozenset(n.name for n in plan.new_nodes)

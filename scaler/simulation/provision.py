@@ -30,7 +30,7 @@ from scaler.core.resources import ZERO, Resources
 from scaler.core.scheduling.capacity import ONE_POD
 from scaler.core.scheduling.claim import ClaimPlan
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.pool_fit import IdlePool, pool_table, split_pools
+from scaler.core.scheduling.pool_fit import IdlePool, idle_note, pool_table, split_pools
 from scaler.core.scheduling.scheduler import Scheduler
 from scaler.errors import UserError
 from scaler.policy import PolicySet, load_policies
@@ -99,10 +99,13 @@ def provision(
     catalog: Catalog,
     with_bound: bool = True,
     claim_prefix: str = "",
+    idle: Sequence[IdlePool] = (),
 ) -> Plan:
+    """One pass; `idle`: NodePools already found unfit (named in unschedulable reasons)."""
     snap = cluster.snapshot()
     table, pools = pool_table(pools, cloud.instance_types)
-    pools, _idle = fit_node_pools(table, pools, catalog.region)
+    pools, unfit = fit_node_pools(table, pools, catalog.region)
+    idle = (*idle, *unfit)
     scheduler = Scheduler(
         table, pools, snap.nodes, snap.bound_pods, snap.daemonsets, claim_prefix=claim_prefix
     )
@@ -113,7 +116,9 @@ def provision(
 
     by_pool = {p.name: p for p in pools}
     placements = [Placement(p.key, p.node_name, False) for p in snap.bound_pods if p.node_name]
-    unschedulable = [Unschedulable(p.key, reason) for p, reason in result.unschedulable]
+    note = idle_note(idle)
+    unschedulable = [Unschedulable(p.key, reason + note)
+                     for p, reason in result.unschedulable]
     for node_name, pods in result.existing.items():
         for pod in pods:
             cluster.bind(pod.key, node_name)
@@ -240,4 +245,5 @@ def load_inputs(
 def run_simulation(inputs: SimulationInput) -> Plan:
     cluster = SimulatedCluster(inputs.snapshot)
     cloud = SimulatedCloud(inputs.catalog)
-    return provision(cluster, cloud, inputs.policies.node_pools, inputs.catalog)
+    return provision(cluster, cloud, inputs.policies.node_pools, inputs.catalog,
+                     idle=inputs.idle_pools)

@@ -332,3 +332,36 @@ def test_node_overlay_mistakes_are_refused(
     _, err = capsys.readouterr()
     assert code == 2
     assert "NodeOverlay o: spec" in err and message in err
+
+
+# --- limits.nodes -------------------------------------------------------------------------
+
+SPREAD_POD = """\
+- apiVersion: v1
+  kind: Pod
+  metadata: {{name: {name}, namespace: default, labels: {{app: one-per-node}}}}
+  spec:
+    affinity: {{podAntiAffinity: {{requiredDuringSchedulingIgnoredDuringExecution: [
+      {{labelSelector: {{matchLabels: {{app: one-per-node}}}},
+        topologyKey: kubernetes.io/hostname}}]}}}}
+    containers: [{{name: c, image: x, resources: {{requests: {{cpu: 500m, memory: 1Gi}}}}}}]
+  status: {{phase: Pending}}
+"""
+
+
+def test_limits_nodes_caps_the_pools_node_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snap = tmp_path / "snap.yaml"
+    snap.write_text(PENDING.format(items="".join(SPREAD_POD.format(name=f"p{i}")
+                                                 for i in range(3))), encoding="utf-8")
+    policy = tmp_path / "pool.yaml"
+    policy.write_text("apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: one}\n"
+                      "spec:\n  limits: {nodes: \"1\"}\n  template: {spec: {}}\n",
+                      encoding="utf-8")
+    code, doc, err = simulate(capsys, "--policies", str(policy), str(snap))
+    assert code == 0, err
+    assert len(new_nodes(doc)) == 1
+    assert len(doc["unschedulable"]) == 2
+    assert all("NodePool one would exceed its limits (0 nodes left)" in u["reason"]
+               for u in doc["unschedulable"])

@@ -24,6 +24,8 @@ ONE_POD = Resources({"pods": 1})
 
 Kind = tuple[NodePool, int, str]  # NodePool, instance type index, capacity type
 Limits = dict[str, int]  # what is left of a NodePool's limits, by resource
+# `spec.limits.nodes`: a count of nodes, each node one whatever its type.
+NODES = "nodes"
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ def initial_limits(table: InstanceTypeTable, pool: NodePool,
             continue
         i = table.index.get(n.instance_type or "")
         for name in left:
+            if name == NODES:
+                left[name] -= 1
+                continue
             j = table.dim_index.get(name)
             used = int(table.capacity[i, j]) if i is not None and j is not None else (
                 n.allocatable.get(name))
@@ -71,6 +76,10 @@ def limit_mask(table: InstanceTypeTable, left: Mapping[str, int] | None) -> Bool
         return None
     mask: BoolArray = np.ones(len(table), dtype=np.bool_)
     for name, value in left.items():
+        if name == NODES:
+            if value < 1:
+                mask[:] = False
+            continue
         j = table.dim_index.get(name)
         if j is not None:
             mask &= table.capacity[:, j] <= value
@@ -83,6 +92,9 @@ def reserve(table: InstanceTypeTable, left: Limits | None, idx: IntArray) -> Non
         return
     biggest = table.capacity[idx].max(axis=0)
     for name in left:
+        if name == NODES:
+            left[name] -= 1
+            continue
         j = table.dim_index.get(name)
         if j is not None:
             left[name] -= int(biggest[j])

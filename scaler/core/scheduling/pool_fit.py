@@ -49,6 +49,11 @@ def unfit_message(pool: NodePool, region: str) -> str:
     return f"no instance type in region {region} satisfies the requirements ({reqs})"
 
 
+def idle_note(idle: Sequence[IdlePool]) -> str:
+    """What an unschedulable reason adds about pools that launch nothing."""
+    return "".join(f"; NodePool {i.name} is idle: {i.message}" for i in idle)
+
+
 def split_pools(
     pools: Sequence[NodePool],
     table_for: Callable[[NodePool], InstanceTypeTable],

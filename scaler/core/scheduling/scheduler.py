@@ -193,6 +193,7 @@ class Scheduler:
         ctx = ExplainContext(
             self.table, tuple(self.pools), self.launch_reqs, self.overhead,
             {k: (dict(v) if v is not None else None) for k, v in self.remaining.items()},
+            existing=self.existing, topology=self.topology,
         )
         return explain_unschedulable(ctx, pod, request, attempt)
 
