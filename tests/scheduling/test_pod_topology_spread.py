@@ -58,3 +58,39 @@ def test_pod_topology_spread_filter(sim: Sim, spec: dict[str, Any], labels: dict
                     for i in range(count)]
     objects.append(pod(spec=spec, labels=labels))
     assert sim.placed_on(*objects) == expected
+
+
+# Node inclusion policies (kube-scheduler's PodTopologySpread with nodeTaintsPolicy and
+# nodeAffinityPolicy): with Honor, nodes the pod cannot use are left out of the domain
+# counts. node-a (zone1) and node-b (zone2) hold one matching pod each; node-c (zone3) holds
+# none, is tainted dedicated=x:NoSchedule and lacks the disk=ssd label a and b carry.
+TAINT = {"key": "dedicated", "value": "x", "effect": "NoSchedule"}
+TOLERATE = {"tolerations": [{"key": "dedicated", "operator": "Equal", "value": "x",
+                             "effect": "NoSchedule"}]}
+SSD = {"nodeSelector": {"disk": "ssd"}}
+INCLUSION_CASES: list[tuple[str, dict[str, Any], str | None]] = [
+    ("nodeTaintsPolicy Ignore (default): the tainted empty zone keeps the minimum at 0",
+     spread(), None),
+    ("nodeTaintsPolicy Honor: the tainted zone is left out, zone1 is within skew",
+     spread(nodeTaintsPolicy="Honor"), "node-a"),
+    ("nodeTaintsPolicy Honor with a toleration: zone3 counts and is the only one within skew",
+     {**spread(nodeTaintsPolicy="Honor"), **TOLERATE}, "node-c"),
+    ("nodeAffinityPolicy Honor (default): the zone of a node without disk=ssd is left out",
+     {**spread(), **SSD}, "node-a"),
+    ("nodeAffinityPolicy Ignore: that zone counts again",
+     {**spread(nodeAffinityPolicy="Ignore"), **SSD}, None),
+]
+
+
+@pytest.mark.parametrize(("spec", "expected"), [c[1:] for c in INCLUSION_CASES],
+                         ids=[c[0] for c in INCLUSION_CASES])
+def test_node_inclusion_policies(sim: Sim, spec: dict[str, Any], expected: str | None) -> None:
+    objects: list[dict[str, Any]] = [
+        node("node-a", labels={ZONE: "zone1", "disk": "ssd"}),
+        node("node-b", labels={ZONE: "zone2", "disk": "ssd"}),
+        node("node-c", labels={ZONE: "zone3"}, taints=[TAINT]),
+        pod("on-a", labels={"foo": "bar"}, node_name="node-a"),
+        pod("on-b", labels={"foo": "bar"}, node_name="node-b"),
+        pod(spec=spec, labels={"foo": "bar"}),
+    ]
+    assert sim.placed_on(*objects) == expected

@@ -176,7 +176,7 @@ class Scheduler:
             }
         )
         for n in nodes:
-            topology.add_node(n.labels, n.name)
+            topology.add_node(n.labels, n.name, n.taints)
         return topology
 
     def _ladder(self, sched: Scheduling) -> tuple[Attempt, ...]:
