@@ -147,11 +147,10 @@ class Controller:
         overlays = self.policies.current.node_overlays
         types = {p.name: list(apply_overlays(self.cloud.instance_types(p), overlays))
                  for p in pools}
-        pools = self._fit_pools(pools, types)
+        table, pinned = pool_table(pools, lambda p: types[p.name])
+        pools = self._fit_pools(pinned, table)
         if not pools:
             return
-        table, fit = pool_table(pools, lambda p: types[p.name])
-        pools = list(fit)
         scheduler = Scheduler(table, pools, snap.nodes, snap.bound_pods, snap.daemonsets,
                               claim_prefix=f"{secrets.token_hex(3)}-")
         result = scheduler.solve(pending)
@@ -172,12 +171,11 @@ class Controller:
                        for it in types.get(claim.node_pool, ())}
             self._launch(claim, pool, catalog)
 
-    def _fit_pools(self, pools: Sequence[NodePool],
-                   types: Mapping[str, Sequence[InstanceType]]) -> list[NodePool]:
+    def _fit_pools(self, pools: Sequence[NodePool], table: InstanceTypeTable) -> list[NodePool]:
         """The pools that can launch something; each idle one gets a Warning event and a
         `Ready=False` condition (kept in `pool_conditions`) when it becomes idle."""
         region = self.settings.region or "the cloud's region"
-        fit, idle = split_pools(pools, lambda p: InstanceTypeTable(types[p.name]), region)
+        fit, idle = split_pools(pools, lambda _pool: table, region)
         now_idle = {i.name: i for i in idle}
         for name, i in now_idle.items():
             if self.pool_conditions.get(name) != i.condition():
