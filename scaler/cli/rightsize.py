@@ -13,11 +13,13 @@ import sys
 import time
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from scaler.errors import UserError
 
+OUTPUT_FORMATS = ("table", "json", "csv", "yaml", "krr-json", "krr-csv")
 COMMON_QUANTITIES = {
     "cpu_min": "cpu",
     "cpu_max": "cpu",
@@ -167,7 +169,13 @@ def register(sub: Any) -> None:
         help="sampling step for Prometheus (default 5m; KRR uses 1.25m)",
     )
     p.add_argument("--region", default="us-east-1", help="AWS region for the catalog prices")
-    p.add_argument("--output", "-o", choices=("table", "json", "csv", "yaml"), default="table")
+    p.add_argument(
+        "--output",
+        "-o",
+        choices=OUTPUT_FORMATS,
+        default="table",
+        help="table, json, csv, yaml (scaler's), or krr-json, krr-csv (KRR's own schemas)",
+    )
     p.add_argument("--write-patches", metavar="DIR", help="write the changes as patches here")
     p.add_argument(
         "--patch-format",
@@ -282,23 +290,34 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
         raise UserError(str(err), field="--prometheus") from None
 
 
-def run(args: argparse.Namespace) -> int:
+def formatter(name: str) -> Callable[[Any], str]:
+    """One formatter per output format (KRR's way)."""
+    from scaler.output import krr
     from scaler.output.json import render_json
     from scaler.output.rightsizing import report_csv, report_document, report_table
     from scaler.output.yaml import render_yaml
+
+    formatters: dict[str, Callable[[Any], str]] = {
+        "table": report_table,
+        "json": lambda r: render_json(report_document(r)),
+        "yaml": lambda r: render_yaml(report_document(r)),
+        "csv": report_csv,
+        "krr-json": krr.krr_json,
+        "krr-csv": krr.krr_csv,
+    }
+    return formatters[name]
+
+
+def run(args: argparse.Namespace) -> int:
+    from scaler.core.rightsizing.severity import score_letter
 
     paths = [Path(p) for p in args.paths]
     report = make_report(args, paths)
     workloads = [r.workload for r in report.rows]
 
-    if args.output == "json":
-        sys.stdout.write(render_json(report_document(report)))
-    elif args.output == "yaml":
-        sys.stdout.write(render_yaml(report_document(report)))
-    elif args.output == "csv":
-        sys.stdout.write(report_csv(report))
-    else:
-        sys.stdout.write(report_table(report))
+    sys.stdout.write(formatter(args.output)(report))
+    if args.output == "krr-csv":  # KRR's CSV has no place for it
+        print(f"score {report.score} ({score_letter(report.score)})", file=sys.stderr)
 
     if args.write_patches:
         from scaler.rightsizing.patches import write_kustomize, write_resize

@@ -263,11 +263,22 @@ def _hpa(b: _Builder, f: Fields, obj: RawObject) -> None:
     kind = f.string(ref.get("kind"), "spec.scaleTargetRef.kind")
     name = f.string(ref.get("name"), "spec.scaleTargetRef.name")
     key = (kind, obj.namespace, name)
+    status = f.mapping(obj.body.get("status"), "status")
+    lo = spec.get("minReplicas")
+    cur = status.get("currentReplicas")
+    lo_n = None if lo is None else f.count(lo, "spec.minReplicas", 1)
+    hi_n = f.count(spec.get("maxReplicas"), "spec.maxReplicas", 0)
+    cur_n = None if cur is None else f.count(cur, "status.currentReplicas", 0)
+    want_n = f.count(status.get("desiredReplicas"), "status.desiredReplicas", 0)
+
+    def hpa_target(resource: str, pct: int) -> HpaTarget:
+        return HpaTarget(obj.name, resource, float(pct), lo_n, hi_n, cur_n, want_n)
+
     # autoscaling/v1
     v1 = spec.get("targetCPUUtilizationPercentage")
     if v1 is not None:
         pct = f.integer(v1, "spec.targetCPUUtilizationPercentage", 0)
-        b.hpas.append((*key, HpaTarget(obj.name, "cpu", float(pct))))
+        b.hpas.append((*key, hpa_target("cpu", pct)))
     # autoscaling/v2: Resource (and ContainerResource) metrics with a Utilization target.
     for path, m in f.mappings(spec.get("metrics"), "spec.metrics"):
         mtype = f.string(m.get("type"), join(path, "type"))
@@ -283,7 +294,7 @@ def _hpa(b: _Builder, f: Fields, obj: RawObject) -> None:
             target.get("averageUtilization"), join(path, f"{body_key}.target.averageUtilization"), 0
         )
         if resource in ("cpu", "memory") and pct > 0:
-            b.hpas.append((*key, HpaTarget(obj.name, resource, float(pct))))
+            b.hpas.append((*key, hpa_target(resource, pct)))
 
 
 _POD_SUFFIXES = {
