@@ -271,7 +271,10 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
     if args.usage:
         from scaler.adapters.simulated.usage_file import load_usage_file
 
-        source = load_usage_file(args.usage)
+        notes: list[str] = []
+        source = load_usage_file(args.usage, notes)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         span = source.time_range()
         end = _time(args.end) if args.end else (span[1] if span else time.time())
         step = _step(args.step) if args.step else (source.typical_step() or 300.0)
