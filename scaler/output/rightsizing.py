@@ -164,8 +164,8 @@ def report_table(report: Report) -> str:
     w = report.window
     head = (
         f"Right-sizing from {report.source}, {_iso(w.start)} to {_iso(w.end)} "
-        f"(step {w.step:g}s); prices ${report.prices.cpu_core_hour:.4f}/vCPU-h, "
-        f"${report.prices.memory_gib_hour:.4f}/GiB-h ({report.prices.basis})"
+        f"(step {w.step:g}s); prices {money(report.prices.cpu_core_hour, 4)}/vCPU-h, "
+        f"{money(report.prices.memory_gib_hour, 4)}/GiB-h ({report.prices.basis})"
     )
     total = (
         f"{len(report.changed)} of {len(report.rows)} containers to change; expected saving "

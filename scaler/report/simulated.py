@@ -77,7 +77,9 @@ def snapshot_sources(
             f"the simulation placed {placed} pending pods"
             + (f" on {len(new_nodes)} new nodes" if new_nodes else "")
             + (
-                f"; {len(plan.unschedulable)} could not be placed and are not in the report"
+                f"; {len(plan.unschedulable)} could not be placed and "
+                + ("is" if len(plan.unschedulable) == 1 else "are")
+                + " not in the report"
                 if plan.unschedulable
                 else ""
             )
