@@ -138,7 +138,31 @@ def register(sub: Any) -> None:
             + "\n".join(f"  {n:11s} {cls.summary}" for n, cls in STRATEGIES.items())
         ),
     )
-    p.add_argument("paths", nargs="+", metavar="MANIFESTS", help="file or directory")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="MANIFESTS",
+        help="files or directories of manifests; none: the workloads of the live cluster "
+        "(kubeconfig, or in-cluster)",
+    )
+    p.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, "
+                   "~/.kube/config, or in-cluster)")
+    p.add_argument("--context", metavar="NAME", help="kubeconfig context (default: current)")
+    p.add_argument(
+        "--selector",
+        "-l",
+        "-s",
+        metavar="SELECTOR",
+        help="only workloads whose own labels match (app=web,tier!=db,env in (a,b),!x)",
+    )
+    p.add_argument(
+        "--kind",
+        "-r",
+        action="append",
+        metavar="KIND",
+        help="only workloads of this kind (repeatable, case-insensitive: Deployment, "
+        "StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)",
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
     src.add_argument("--usage", metavar="FILE", help="usage CSV (or .csv.gz) instead of a cluster")
@@ -250,15 +274,28 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
     from scaler.policy import load_policies
     from scaler.ports.metrics import MetricsError
     from scaler.rightsizing.report import build_report, history_window
+    from scaler.rightsizing.selector import parse_selector
     from scaler.rightsizing.workloads import read_workloads
 
-    workloads = read_workloads(paths)
+    kinds = _kinds(args.kind)
+    match = parse_selector(args.selector) if args.selector else None
+    cluster: str | None = None
+    if paths:
+        workloads = read_workloads(paths)
+    else:
+        workloads, cluster = _cluster_workloads(args, kinds)
     if args.namespace:
         workloads = [w for w in workloads if w.namespace in set(args.namespace)]
         if not workloads:
             raise UserError(
                 f"no workloads in namespace(s) {', '.join(args.namespace)}", field="--namespace"
             )
+    if kinds:
+        workloads = [w for w in workloads if w.kind in kinds]
+    if match is not None:
+        workloads = [w for w in workloads if match(w.labels)]
+    if (kinds or match is not None) and not workloads:
+        raise UserError("no workloads match --kind/--selector", field="--selector")
     policies = load_policies(Path(args.policies)).right_sizing_policies if args.policies else ()
     conf = configurator(args, policies)
     try:
@@ -288,7 +325,7 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
         name = f"Prometheus {args.prometheus}"
     window = history_window(conf, end, step)
     try:
-        return build_report(workloads, source, conf, window, prices, name)
+        return build_report(workloads, source, conf, window, prices, name, cluster)
     except MetricsError as err:
         raise UserError(str(err), field="--prometheus") from None
 
@@ -309,6 +346,42 @@ def formatter(name: str) -> Callable[[Any], str]:
         "krr-csv": krr.krr_csv,
     }
     return formatters[name]
+
+
+def _kinds(given: list[str] | None) -> list[str] | None:
+    from scaler.rightsizing.workloads import WORKLOAD_KINDS
+
+    if not given:
+        return None
+    by_lower = {k.lower(): k for k in WORKLOAD_KINDS}
+    out = []
+    for k in given:
+        if k.lower() not in by_lower:
+            raise UserError(
+                f"unknown kind {k!r} (one of {', '.join(WORKLOAD_KINDS)})", field="--kind"
+            )
+        out.append(by_lower[k.lower()])
+    return out
+
+
+def _cluster_workloads(args: argparse.Namespace, kinds: list[str] | None) -> tuple[Any, Any]:
+    """The live cluster's workloads through the Kubernetes adapter, and its context name."""
+    from scaler.adapters.kubernetes import Kube, KubeApiError, KubeSettings, load_configuration
+    from scaler.adapters.kubernetes.workloads import cluster_objects, context_name
+    from scaler.rightsizing.workloads import workloads_of
+    from scaler.snapshot.documents import RawObject
+
+    settings = KubeSettings(kubeconfig=args.kubeconfig, context=args.context)
+    kube = Kube(load_configuration(settings), settings)
+    try:
+        found = cluster_objects(kube, args.namespace, args.selector, kinds)
+    except KubeApiError as err:
+        raise UserError(str(err), field="--kubeconfig") from None
+    finally:
+        kube.close()
+    where = f"cluster {context_name(settings) or '(in-cluster)'}"
+    objects = [RawObject.of(str(o["kind"]), o, where, str(o["kind"])) for o in found]
+    return workloads_of(objects, where, from_cluster=True), context_name(settings)
 
 
 def run(args: argparse.Namespace) -> int:

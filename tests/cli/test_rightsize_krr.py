@@ -148,3 +148,13 @@ def test_severity_and_score_in_every_scaler_format(capsys: pytest.CaptureFixture
     assert ydoc["summary"]["score"] == 18
     rows = list(csv.DictReader(io.StringIO(rightsize(capsys, "-o", "csv")[0])))
     assert rows[0]["severity"] == "CRITICAL" and rows[0]["cluster_score"] == "18"
+
+
+def test_selector_and_kind_select_workloads_from_manifests_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for args in (("-l", "app=spark"), ("--kind", "statefulset"), ("-l", "app in (spark,x)")):
+        doc = json.loads(rightsize(capsys, "-o", "krr-json", *args)[0])
+        assert [s["object"]["name"] for s in doc["scans"]] == ["spark-driver"], args
+    code = main(["rightsize", str(WORKLOADS), "--usage", str(USAGE), "--kind", "Pod"])
+    assert code == 2 and "unknown kind 'Pod'" in capsys.readouterr().err
