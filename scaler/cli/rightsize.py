@@ -19,6 +19,18 @@ from typing import Any
 
 from scaler.errors import UserError
 
+PROMETHEUS_FLAGS = (
+    "prometheus_header",
+    "prometheus_auth_header",
+    "prometheus_bearer_token_file",
+    "prometheus_ca",
+    "prometheus_insecure_skip_verify",
+    "prometheus_sigv4_region",
+    "prometheus_sigv4_service",
+    "prometheus_cluster_label",
+    "prometheus_label",
+)
+PROMETHEUS_DEFAULTS = {"prometheus_sigv4_service": "aps", "prometheus_label": "cluster"}
 OUTPUT_FORMATS = ("table", "json", "csv", "yaml", "krr-json", "krr-csv")
 COMMON_QUANTITIES = {
     "cpu_min": "cpu",
@@ -122,6 +134,82 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
             )
 
 
+def add_prometheus_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Prometheus as clusters run it")
+    g.add_argument(
+        "--prometheus-header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="an extra header on every query (repeatable), e.g. 'X-Scope-OrgID: team-a'",
+    )
+    g.add_argument(
+        "--prometheus-auth-header",
+        metavar="VALUE",
+        help="the Authorization header's value, e.g. 'Bearer TOKEN' (KRR's flag)",
+    )
+    g.add_argument(
+        "--prometheus-bearer-token-file",
+        metavar="FILE",
+        help="send the token in this file as a bearer token (e.g. the pod's service account "
+        "token, /var/run/secrets/kubernetes.io/serviceaccount/token)",
+    )
+    g.add_argument("--prometheus-ca", metavar="FILE", help="CA bundle to verify its TLS")
+    g.add_argument(
+        "--prometheus-insecure-skip-verify",
+        action="store_true",
+        help="do not verify its TLS certificate",
+    )
+    g.add_argument(
+        "--prometheus-sigv4-region",
+        metavar="REGION",
+        help="Amazon Managed Service for Prometheus: sign queries with SigV4 for this region "
+        "(credentials from the AWS environment, profile, IRSA or instance role)",
+    )
+    g.add_argument(
+        "--prometheus-sigv4-service",
+        default="aps",
+        metavar="NAME",
+        help="SigV4 service name [default aps]",
+    )
+    g.add_argument(
+        "--prometheus-cluster-label",
+        metavar="VALUE",
+        help="this cluster's value of the cluster label, for Thanos, Mimir or VictoriaMetrics "
+        "holding several clusters",
+    )
+    g.add_argument(
+        "--prometheus-label",
+        default="cluster",
+        metavar="NAME",
+        help="the label that tells clusters apart [default cluster]",
+    )
+
+
+def prometheus_access(args: argparse.Namespace) -> Any:
+    from scaler.adapters.prometheus.access import PrometheusAccess, parse_headers
+
+    headers = parse_headers(args.prometheus_header)
+    if args.prometheus_auth_header:
+        headers = (*headers, ("Authorization", args.prometheus_auth_header.strip()))
+    if args.prometheus_ca and args.prometheus_insecure_skip_verify:
+        raise UserError(
+            "give either --prometheus-ca or --prometheus-insecure-skip-verify",
+            field="--prometheus-insecure-skip-verify",
+        )
+    if args.prometheus_cluster_label is not None and not args.prometheus_cluster_label:
+        raise UserError("empty cluster label value", field="--prometheus-cluster-label")
+    return PrometheusAccess(
+        headers=headers,
+        bearer_token_file=args.prometheus_bearer_token_file,
+        ca_file=args.prometheus_ca,
+        insecure_skip_verify=args.prometheus_insecure_skip_verify,
+        sigv4_region=args.prometheus_sigv4_region,
+        sigv4_service=args.prometheus_sigv4_service,
+        cluster_label=args.prometheus_label,
+        cluster=args.prometheus_cluster_label,
+    )
+
+
 def register(sub: Any) -> None:
     from scaler.core.rightsizing import STRATEGIES
 
@@ -166,6 +254,7 @@ def register(sub: Any) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
     src.add_argument("--usage", metavar="FILE", help="usage CSV (or .csv.gz) instead of a cluster")
+    add_prometheus_flags(p)
     p.add_argument("--policies", metavar="DIR", help="policy directory (RightSizingPolicy)")
     p.add_argument(
         "--namespace",
@@ -305,6 +394,13 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
     prices = unit_prices(catalog.instance_types)
 
     source: Any
+    given = [
+        flag(k)
+        for k in PROMETHEUS_FLAGS
+        if getattr(args, k) not in (None, False, PROMETHEUS_DEFAULTS.get(k))
+    ]
+    if args.usage and given:
+        raise UserError(f"{given[0]} is for --prometheus, not --usage", field=given[0])
     if args.usage:
         from scaler.adapters.simulated.usage_file import load_usage_file
 
@@ -319,12 +415,13 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
     else:
         from scaler.adapters.prometheus import PrometheusSource
 
-        source = PrometheusSource(args.prometheus)
+        source = PrometheusSource(args.prometheus, access=prometheus_access(args))
         end = _time(args.end) if args.end else time.time()
         step = _step(args.step) if args.step else 300.0
         name = f"Prometheus {args.prometheus}"
     window = history_window(conf, end, step)
     try:
+        cluster = cluster or (None if args.usage else args.prometheus_cluster_label)
         return build_report(workloads, source, conf, window, prices, name, cluster)
     except MetricsError as err:
         raise UserError(str(err), field="--prometheus") from None
