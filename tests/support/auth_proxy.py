@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 Check = Callable[[str, str, Mapping[str, str], bytes], "tuple[int, str] | None"]
 
