@@ -138,6 +138,7 @@ def add_prometheus_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("Prometheus as clusters run it")
     g.add_argument(
         "--prometheus-header",
+        "-H",
         action="append",
         metavar="'NAME: VALUE'",
         help="an extra header on every query (repeatable), e.g. 'X-Scope-OrgID: team-a'",
@@ -233,9 +234,9 @@ def register(sub: Any) -> None:
         help="files or directories of manifests; none: the workloads of the live cluster "
         "(kubeconfig, or in-cluster)",
     )
-    p.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, "
+    p.add_argument("--kubeconfig", "-k", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, "
                    "~/.kube/config, or in-cluster)")
-    p.add_argument("--context", metavar="NAME", help="kubeconfig context (default: current)")
+    p.add_argument("--context", "-c", metavar="NAME", help="kubeconfig context (default: current)")
     p.add_argument(
         "--selector",
         "-l",
@@ -252,7 +253,9 @@ def register(sub: Any) -> None:
         "StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
+    src.add_argument(
+        "--prometheus", "--prometheus-url", "-p", metavar="URL", help="Prometheus base URL"
+    )
     src.add_argument("--usage", metavar="FILE", help="usage CSV (or .csv.gz) instead of a cluster")
     add_prometheus_flags(p)
     p.add_argument("--policies", metavar="DIR", help="policy directory (RightSizingPolicy)")

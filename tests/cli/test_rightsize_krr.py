@@ -158,3 +158,41 @@ def test_selector_and_kind_select_workloads_from_manifests_too(
         assert [s["object"]["name"] for s in doc["scans"]] == ["spark-driver"], args
     code = main(["rightsize", str(WORKLOADS), "--usage", str(USAGE), "--kind", "Pod"])
     assert code == 2 and "unknown kind 'Pod'" in capsys.readouterr().err
+
+
+# Every option of `krr simple` (robusta_krr/main.py and the simple strategy's settings).
+KRR_SIMPLE_FLAGS = (
+    "--kubeconfig", "--as", "--as-group", "--context", "--all-clusters", "--namespace",
+    "--resource", "--selector", "--prometheus-url", "--prometheus-auth-header",
+    "--prometheus-headers", "--prometheus-ssl-enabled", "--prometheus-cluster-label",
+    "--prometheus-label", "--eks-managed-prom", "--eks-profile-name", "--eks-access-key",
+    "--eks-secret-key", "--eks-service-name", "--eks-managed-prom-region", "--eks-assume-role",
+    "--coralogix-token", "--openshift", "--cpu-min", "--mem-min", "--max-workers",
+    "--job-grouping-labels", "--job-grouping-limit", "--discovery-job-batch-size",
+    "--discovery-job-max-batches", "--formatter", "--show-cluster-name", "--exclude-severity",
+    "--verbose", "--quiet", "--logtostderr", "--width", "--fileoutput", "--fileoutput-dynamic",
+    "--slackoutput", "--slacktitle", "--azurebloboutput", "--teams-webhook",
+    "--azure-subscription-id", "--azure-resource-group", "--publish_scan_url", "--start_time",
+    "--scan_id", "--named_sinks", "--history_duration", "--timeframe_duration",
+    "--cpu_percentile", "--memory_buffer_percentage", "--points_required", "--allow_hpa",
+    "--use_oomkill_data", "--oom_memory_buffer_percentage",
+)
+
+
+def test_docs_map_every_krr_simple_flag_to_a_real_scaler_flag() -> None:
+    import argparse
+    import re
+
+    from scaler.cli.rightsize import register
+
+    text = (ROOT / "docs" / "rightsizing.md").read_text()
+    table = text.split("## From KRR: every `krr simple` flag", 1)[1].split("\n## ", 1)[0]
+    rows = [r.split(" | ", 1) for r in table.splitlines() if r.startswith("| `")]
+    krr_side = {f for left, _ in rows for f in re.findall(r"`(--[a-z_-]+)", left)}
+    assert set(KRR_SIMPLE_FLAGS) <= krr_side, set(KRR_SIMPLE_FLAGS) - krr_side
+    sub = argparse.ArgumentParser().add_subparsers()
+    register(sub)
+    parser = sub.choices["rightsize"]
+    ours = {o for a in parser._actions for o in a.option_strings}
+    named = {f for _, right in rows for f in re.findall(r"`(--[a-z0-9-]+)", right)}
+    assert named and named <= ours, named - ours
