@@ -29,6 +29,7 @@ import base64
 import copy
 import json
 import math
+import ssl
 import threading
 import time
 import uuid
@@ -136,10 +137,12 @@ class KubeApi:
         self.requests: list[Request] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._tls = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> KubeApi:
+    def start(self, tls: tuple[str, str] | None = None) -> KubeApi:
+        """`tls=(cert, key)` serves HTTPS, as an API server does (in-cluster clients)."""
         api = self
 
         class Handler(_Handler):
@@ -147,6 +150,11 @@ class KubeApi:
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        self._tls = tls is not None
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -162,7 +170,8 @@ class KubeApi:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def kubeconfig(self) -> str:
         return json.dumps({

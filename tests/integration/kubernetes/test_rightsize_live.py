@@ -163,3 +163,37 @@ def test_an_unreachable_or_refusing_api_server_is_one_line(
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "Kubernetes API: list deployments: cannot reach the API server" in err
+
+
+def test_in_cluster_with_the_pods_service_account(
+    cluster: KubeApi, usage: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No kubeconfig and KUBERNETES_SERVICE_HOST set: the service account's token and CA,
+    over HTTPS, as in a pod (the client's in-cluster loader reads them from these paths)."""
+    import kubernetes.config.incluster_config as incluster
+
+    from tests.support.auth_proxy import make_tls
+
+    ca, cert, key = make_tls(tmp_path)
+    secure = KubeApi()
+    for group_version, plural in (("apps/v1", "statefulsets"), ("v1", "pods")):
+        for obj in cluster.objects(group_version, plural):
+            secure.put(group_version, plural, obj)
+    secure.start(tls=(str(cert), str(key)))
+    try:
+        token = tmp_path / "token"
+        token.write_text("in-cluster-token")
+        monkeypatch.setattr(incluster, "SERVICE_TOKEN_FILENAME", str(token))
+        monkeypatch.setattr(incluster, "SERVICE_CERT_FILENAME", str(ca))
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", secure.url.rsplit(":", 1)[1])
+        code = main(["rightsize", "--usage", str(usage), "-o", "krr-json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        doc = json.loads(out)
+        assert scans(doc) == {("StatefulSet", "data", "db", "pg")}
+        assert doc["scans"][0]["object"]["cluster"] is None  # KRR's "inside the cluster"
+        assert secure.count("GET", "/apis/apps/v1/statefulsets") == 1
+    finally:
+        secure.stop()
