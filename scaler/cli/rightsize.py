@@ -31,6 +31,16 @@ PROMETHEUS_FLAGS = (
     "prometheus_label",
 )
 PROMETHEUS_DEFAULTS = {"prometheus_sigv4_service": "aps", "prometheus_label": "cluster"}
+# What make_report reads beyond the flags `scaler simulate --rightsized` shares with it.
+REPORT_DEFAULTS: dict[str, Any] = {
+    **{k: None for k in PROMETHEUS_FLAGS},
+    **PROMETHEUS_DEFAULTS,
+    "prometheus_insecure_skip_verify": False,
+    "kind": None,
+    "selector": None,
+    "kubeconfig": None,
+    "context": None,
+}
 OUTPUT_FORMATS = ("table", "json", "csv", "yaml", "krr-json", "krr-csv")
 COMMON_QUANTITIES = {
     "cpu_min": "cpu",
@@ -369,6 +379,7 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
     from scaler.rightsizing.selector import parse_selector
     from scaler.rightsizing.workloads import read_workloads
 
+    args = argparse.Namespace(**{**REPORT_DEFAULTS, **vars(args)})
     kinds = _kinds(args.kind)
     match = parse_selector(args.selector) if args.selector else None
     cluster: str | None = None
