@@ -414,7 +414,7 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
         if getattr(args, k) not in (None, False, PROMETHEUS_DEFAULTS.get(k))
     ]
     if args.usage and given:
-        raise UserError(f"{given[0]} is for --prometheus, not --usage", field=given[0])
+        raise UserError("only applies to --prometheus, not to --usage", field=given[0])
     if args.usage:
         from scaler.adapters.simulated.usage_file import load_usage_file
 

@@ -200,7 +200,7 @@ def test_prometheus_flags_with_a_usage_file_are_refused(
     code = main(["rightsize", str(manifests), "--usage", str(usage),
                  "--prometheus-header", "X-A: b"])
     err = capsys.readouterr().err
-    assert code == 2 and "--prometheus-header is for --prometheus, not --usage" in err
+    assert code == 2 and "--prometheus-header: only applies to --prometheus, not to --usage" in err
     code = main(["rightsize", str(manifests), "--prometheus", "http://127.0.0.1:1",
                  "--prometheus-header", "no colon"])
     assert code == 2 and "not a header: 'no colon'" in capsys.readouterr().err
