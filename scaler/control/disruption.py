@@ -24,12 +24,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pricing import InstanceType
+from scaler.control.provisioning import (
+    NORMAL,
+    WARNING,
+    Decision,
+    NullReporter,
+    Provisioner,
+    Reporter,
+)
 from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings
-from scaler.core.disruption.plan import DisruptionPlan, revalidate
+from scaler.core.disruption.plan import Disruption, DisruptionPlan, revalidate
 from scaler.core.model import NodePool, Snapshot, Taint
 from scaler.core.provisioning import NodeClaimSpec
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.control.provisioning import NORMAL, WARNING, NullReporter, Provisioner, Reporter
 from scaler.ports.cloud import CloudError, CloudProvider, NodeNotFoundError
 from scaler.ports.cluster import ClaimView, ManagedCluster, ObjectRef
 from scaler.ports.fence import Fence
@@ -39,15 +46,6 @@ log = logging.getLogger(__name__)
 DISRUPTED_TAINT = Taint("karpenter.sh/disrupted", "NoSchedule")
 REASONS = {"empty": "Empty", "underutilized": "Underutilized", "drifted": "Drifted",
            "expired": "Expired"}
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One action the executor (or the provisioning step) took."""
-
-    at: float
-    action: str  # launch | cordon | drain | delete
-    target: str  # claim (launch) or node
 
 
 class ChangeTracker:
@@ -76,15 +74,9 @@ class ChangeTracker:
 
 
 def ready_claims(cluster: ManagedCluster) -> dict[str, ClaimView]:
-    """Node name -> its claim, for claims whose node is registered and Ready."""
-    out: dict[str, ClaimView] = {}
-    for claim in cluster.claims():
-        if not claim.provider_id or claim.deleting:
-            continue
-        found = cluster.node_for_provider_id(claim.provider_id)
-        if found is not None and found[1]:
-            out[found[0]] = claim
-    return out
+    """Node name -> its claim, for claims whose node is registered and Ready (Initialized)."""
+    return {c.node_name: c for c in cluster.claims()
+            if c.node_name and c.initialized and not c.deleting}
 
 
 def disruption_input(cluster: ManagedCluster, table: InstanceTypeTable,
@@ -136,10 +128,15 @@ class DisruptionExecutor:
     settings: DisruptionSettings = field(default_factory=DisruptionSettings)
     drain_timeout: float = 60.0
     reporter: Reporter = field(default_factory=NullReporter)
-    decisions: list[Decision] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # why commands were dropped
     stats: ExecutorStats = field(default_factory=ExecutorStats)
+    completed: list[tuple[float, Disruption]] = field(default_factory=list)  # (when, what)
     queue: list[_Command] = field(default_factory=list)
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """Shared with the provisioning step, so launches and disruptions are in one order."""
+        return self.provisioner.decisions
 
     @property
     def busy(self) -> bool:
@@ -204,14 +201,13 @@ class DisruptionExecutor:
                 return False
             try:
                 launched = self.provisioner.launch(NodeClaimSpec.of(claim, pool), catalog,
-                                                   "replacement")
+                                                   "disruption")
             except CloudError as e:
                 self._drop(cmd, f"replacement {claim.name} failed to launch: {e}")
                 return False
             if launched is None:
                 return False
             names.append(claim.name)
-            self.decisions.append(Decision(now, "launch", claim.name))
         cmd.replacements = tuple(names)
         self.stats.replacements += len(names)
         self.reporter.record_disruption_decision(cmd.reason.lower(), "replace")
@@ -244,9 +240,7 @@ class DisruptionExecutor:
                 if claim is None or claim.deleting:
                     self._drop(cmd, f"replacement {name} is gone")
                     return "gone"
-                found = (self.cluster.node_for_provider_id(claim.provider_id)
-                         if claim.provider_id else None)
-                if found is None or not found[1]:
+                if not claim.initialized:
                     return "wait"
         return "go" if now >= cmd.decided + self.settings.validation_delay else "wait"
 
@@ -296,6 +290,7 @@ class DisruptionExecutor:
                     self.delete_instance(claim.provider_id)
                 self.cluster.delete_claim(claim.name)
             self.decisions.append(Decision(now, "delete", d.node))
+            self.completed.append((now, d))
             done += 1
             self.stats.disrupted += 1
             self.reporter.record_termination(claim.node_pool if claim else "",

@@ -8,7 +8,8 @@ the cloud port, record what launched, and send its pods there.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,7 +29,7 @@ from scaler.ports.cloud import (
     InsufficientCapacityError,
     NodeClaimRequest,
 )
-from scaler.ports.cluster import ManagedCluster, ObjectRef
+from scaler.ports.cluster import ClaimView, ManagedCluster, ObjectRef
 from scaler.ports.fence import Fence
 
 log = logging.getLogger(__name__)
@@ -39,27 +40,36 @@ NORMAL, WARNING = "Normal", "Warning"
 class Reporter(Protocol):
     """What the steps report (the runtime's metrics recorder is one)."""
 
-    def record_launch(self, node_pool: str, purpose: str) -> None: ...
+    def record_launch(self, nodepool: str, reason: str, count: int = 1) -> None: ...
 
     def record_cloud_error(self, operation: str, error: str) -> None: ...
 
-    def record_termination(self, node_pool: str, reason: str) -> None: ...
+    def record_termination(self, nodepool: str, reason: str, count: int = 1) -> None: ...
 
-    def record_disruption_decision(self, reason: str, outcome: str) -> None: ...
+    def record_disruption_decision(self, reason: str, decision: str) -> None: ...
 
 
 class NullReporter:
-    def record_launch(self, node_pool: str, purpose: str) -> None:
+    def record_launch(self, nodepool: str, reason: str, count: int = 1) -> None:
         pass
 
     def record_cloud_error(self, operation: str, error: str) -> None:
         pass
 
-    def record_termination(self, node_pool: str, reason: str) -> None:
+    def record_termination(self, nodepool: str, reason: str, count: int = 1) -> None:
         pass
 
-    def record_disruption_decision(self, reason: str, outcome: str) -> None:
+    def record_disruption_decision(self, reason: str, decision: str) -> None:
         pass
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One action taken on the cluster, in order: what the two paths are compared by."""
+
+    at: float
+    action: str  # launch | cordon | drain | delete
+    target: str  # claim (launch) or node
 
 
 @dataclass(frozen=True)
@@ -81,13 +91,16 @@ class Provisioner:
     """Launches node claims through the ports; every mutating call passes the fence."""
 
     def __init__(self, cluster: ManagedCluster, cloud: CloudProvider, fence: Fence,
-                 region: str, reporter: Reporter | None = None) -> None:
+                 region: str, reporter: Reporter | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.cluster = cluster
         self.cloud = cloud
         self.fence = fence
         self.region = region
         self.reporter: Reporter = reporter or NullReporter()
-        self.log: list[tuple[str, str]] = []  # ("launch", claim) in the order they happened
+        self.clock = clock
+        # What this step and the disruption executor did, in order.
+        self.decisions: list[Decision] = []
 
     def catalog(self, pools: Sequence[NodePool]) -> tuple[InstanceTypeTable,
                                                           dict[str, dict[str, InstanceType]]]:
@@ -162,10 +175,26 @@ class Provisioner:
         node = launched_node(spec, catalog.get(cloud_node.instance_type), cloud_node.zone,
                              cloud_node.capacity_type, self.region)
         self.cluster.claim_launched(spec.name, cloud_node, node.labels, node.allocatable)
-        self.log.append(("launch", spec.name))
+        self.decisions.append(Decision(self.clock(), "launch", spec.name))
         self.reporter.record_launch(spec.node_pool, purpose)
         self.cluster.event(ref, NORMAL, "Launched",
                            f"Launched {cloud_node.instance_type} ({cloud_node.capacity_type}) "
                            f"in {cloud_node.zone} as {cloud_node.provider_id} at "
                            f"${cloud_node.price_per_hour:.4f}/h")
         return Launched(spec, cloud_node, node)
+
+
+def register_ready(cluster: ManagedCluster) -> list[ClaimView]:
+    """Record on each launched claim the node that joined for it, and whether it is Ready
+    (Initialized); the claims whose state changed. The live loop's lifecycle pass does this
+    with its events and timeouts; the simulations call it as is."""
+    changed = []
+    for claim in cluster.claims():
+        if not claim.launched or claim.initialized or claim.deleting or not claim.provider_id:
+            continue
+        found = cluster.node_for_provider_id(claim.provider_id)
+        if found is None or (claim.registered and not found[1]):
+            continue
+        cluster.claim_registered(claim.name, found[0], found[1])
+        changed.append(claim)
+    return changed

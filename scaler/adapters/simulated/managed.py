@@ -41,9 +41,9 @@ class SimulatedManagedCluster:
         self._provider_nodes: dict[str, str] = {}
         self._ready_at: dict[str, float] = {}
         self.events: list[tuple[ObjectRef, str, str, str]] = []
-        for node in self.inner.snapshot().nodes if adopt is not None else ():
-            price = adopt(node) if node.node_pool else None
-            if price is None or adopt is None:
+        for node in self.inner.snapshot().nodes:
+            price = adopt(node) if adopt is not None and node.node_pool else None
+            if price is None:
                 continue
             pid = f"snapshot:///{node.name}"
             self._provider_nodes[pid] = node.name
