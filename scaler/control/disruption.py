@@ -265,12 +265,12 @@ class DisruptionExecutor:
             self.cluster.event(ref, NORMAL, "DisruptionTerminating",
                                f"Disrupting NodeClaim: {cmd.detail}")
             self.cluster.taint(d.node, DISRUPTED_TAINT)
-            self.decisions.append(Decision(now, "cordon", d.node))
+            self.provisioner.decide("cordon", d.node, now)
             if not self._present(cmd, d.node):
                 self.cluster.untaint(d.node, DISRUPTED_TAINT.key)
                 continue
             drained = self.cluster.drain(d.node, self.drain_timeout)
-            self.decisions.append(Decision(now, "drain", d.node))
+            self.provisioner.decide("drain", d.node, now)
             if not drained.done:
                 self.cluster.untaint(d.node, DISRUPTED_TAINT.key)
                 why = "; ".join(sorted(set(drained.blocked.values())))
@@ -289,7 +289,7 @@ class DisruptionExecutor:
                 if claim.provider_id:
                     self.delete_instance(claim.provider_id)
                 self.cluster.delete_claim(claim.name)
-            self.decisions.append(Decision(now, "delete", d.node))
+            self.provisioner.decide("delete", d.node, now)
             self.completed.append((now, d))
             done += 1
             self.stats.disrupted += 1

@@ -102,6 +102,11 @@ class Provisioner:
         # What this step and the disruption executor did, in order.
         self.decisions: list[Decision] = []
 
+    def decide(self, action: str, target: str, at: float | None = None) -> None:
+        """Record (and log) one action taken on the cluster."""
+        self.decisions.append(Decision(self.clock() if at is None else at, action, target))
+        log.info("decision: %s %s", action, target)
+
     def catalog(self, pools: Sequence[NodePool]) -> tuple[InstanceTypeTable,
                                                           dict[str, dict[str, InstanceType]]]:
         types = {p.name: list(self.cloud.instance_types(p)) for p in pools}
@@ -175,7 +180,7 @@ class Provisioner:
         node = launched_node(spec, catalog.get(cloud_node.instance_type), cloud_node.zone,
                              cloud_node.capacity_type, self.region)
         self.cluster.claim_launched(spec.name, cloud_node, node.labels, node.allocatable)
-        self.decisions.append(Decision(self.clock(), "launch", spec.name))
+        self.decide("launch", spec.name)
         self.reporter.record_launch(spec.node_pool, purpose)
         self.cluster.event(ref, NORMAL, "Launched",
                            f"Launched {cloud_node.instance_type} ({cloud_node.capacity_type}) "

@@ -33,7 +33,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
 from pricing import CatalogError, load_catalog
-from scaler.core.disruption.candidates import EMPTINESS, DisruptionSettings
+from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
+from scaler.core.disruption.candidates import EMPTINESS, DisruptionSettings, node_price
+from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.errors import UserError
 from scaler.gitops.git import GitRef
 from scaler.gitops.status import SourceSpec
@@ -136,16 +138,18 @@ class Runtime:
         self.controller = controller
         return controller
 
+    def _simulated_cloud(self) -> SimulatedCloud:
+        s = self.settings
+        try:
+            catalog = load_catalog(s.aws.region, s.aws.zones)
+        except CatalogError as e:
+            raise UserError(str(e), field=f"aws.{e.param}") from None
+        return SimulatedCloud(catalog)
+
     def _cloud(self, policies: PolicyHolder) -> CloudProvider:
         s = self.settings
         if s.cloud == "simulated" or s.simulate:
-            from scaler.adapters.simulated import SimulatedCloud
-
-            try:
-                catalog = load_catalog(s.aws.region, s.aws.zones)
-            except CatalogError as e:
-                raise UserError(str(e), field=f"aws.{e.param}") from None
-            return SimulatedCloud(catalog)
+            return self._simulated_cloud()
         cloud = _aws_cloud(s, policies.current)
         policies.listen(_update_node_classes(cloud))
         return cloud
@@ -163,13 +167,15 @@ class Runtime:
                 wait_seconds=max(0, min(20, round(self.settings.intervals.interruptions))))
 
     def _build_simulated(self, policies: PolicyHolder) -> Controller:
-        from scaler.adapters.simulated import SimulatedManagedCluster
         from scaler.snapshot import load_snapshot
 
         snapshot = load_snapshot([Path(p) for p in self.settings.snapshots])
-        cluster = SimulatedManagedCluster(snapshot)
+        cloud = self._simulated_cloud()
+        table = InstanceTypeTable(cloud.catalog.instance_types)
+        # The snapshot's NodePool nodes are the loop's, as they are in `simulate --timeline`.
+        cluster = SimulatedManagedCluster(snapshot, adopt=lambda n: node_price(table, n) or 0.0)
         self.fence = ActionFence(dry_run=self.settings.dry_run)
-        return Controller(cluster, self._cloud(policies), policies, self.fence,
+        return Controller(cluster, cloud, policies, self.fence,
                           settings=self._loop_settings(), metrics=self.metrics,
                           batcher=self._batcher(), disruption=self._disruption())
 

@@ -2,12 +2,12 @@
 
 The workload changes as a timeline file says (replica counts of the snapshot's controllers
 over time); every `step` the loop runs `scaler run`'s own steps on the simulated cluster and
-cloud: the disruption executor carries the plan in flight further (or, when none is, the
-core plans one pass), then the provisioning step launches for pending pods (new nodes become
-Ready after the launch delay). A plan's replacements launch at once; once they are Ready and
-the validation delay is over, each command is revalidated against the cluster as it is then
-and, if it still holds, its nodes are cordoned, drained (their pods go pending and the next
-provisioning step places them) and deleted.
+cloud: the provisioning step launches for pending pods (new nodes become Ready after the
+launch delay), then the disruption executor carries the plan in flight further (or, when
+none is, the core plans one pass), then the provisioning step places what a drain evicted.
+A plan's replacements launch at once; once they are Ready and the validation delay is over,
+each command is revalidated against the cluster as it is then and, if it still holds, its
+nodes are cordoned, drained and deleted (`scaler.control.disruption`).
 
 Timeline file (CSV; `#` starts a comment):
 
@@ -76,6 +76,7 @@ class DisruptionEvent:
 @dataclass
 class TimelineResult:
     step: float
+    start: float = DEFAULT_START  # the clock at time 0 (decisions carry the clock's time)
     rows: list[Row] = field(default_factory=list)
     disruptions: list[DisruptionEvent] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # commands revalidation dropped
@@ -160,12 +161,10 @@ class _Loop:
         snap = dataclasses.replace(snap, nodes=tuple(
             n if n.created is not None else dataclasses.replace(n, created=start - 86400)
             for n in snap.nodes))
-        names = {p.name for p in self.pools}
         self.cluster = SimulatedManagedCluster(
             snap, clock=self.clock, launch_delay=settings.launch_delay, keep_events=False,
             # The snapshot's NodePool nodes are the loop's to disrupt, as if it launched them.
-            adopt=lambda n: (node_price(self.table, n) or 0.0) if n.node_pool in names
-            else None)
+            adopt=lambda n: node_price(self.table, n) or 0.0)
         cloud = SimulatedCloud(inputs.catalog)
         fence = OpenFence()
         self.provisioner = Provisioner(self.cluster, cloud, fence, inputs.catalog.region,
@@ -275,7 +274,7 @@ def run_timeline(inputs: SimulationInput, events: Sequence[Event],
     begin = DEFAULT_START if start is None else start
     loop = _Loop(inputs, settings, step, begin, path, events)
     end = until if until is not None else max(e.at for e in events) + 15 * step
-    result = TimelineResult(step)
+    result = TimelineResult(step, begin)
     queue = list(events)
     t = 0.0
     while t <= end + 1e-9:
@@ -284,7 +283,10 @@ def run_timeline(inputs: SimulationInput, events: Sequence[Event],
         while queue and queue[0].at <= t + 1e-9:
             e = queue.pop(0)
             loop.scale(e.workload, e.replicas)
-        register_ready(loop.cluster)  # what the live loop's lifecycle pass records
+        # As the live loop's jobs come round: provisioning, the lifecycle pass (registration),
+        # disruption; then provisioning again for the pods a drain just evicted.
+        loop.provision()
+        register_ready(loop.cluster)
         disrupted = loop.disrupt(result)
         loop.provision()
         loop.record(disrupted, result)
