@@ -142,10 +142,6 @@ class DisruptionExecutor:
     def busy(self) -> bool:
         return bool(self.queue)
 
-    @property
-    def replacement_claims(self) -> frozenset[str]:
-        return frozenset(n for c in self.queue for n in c.replacements)
-
     # -- launch ---------------------------------------------------------------------------
 
     def submit(self, plan: DisruptionPlan, now: float, pools: Sequence[NodePool],
@@ -166,22 +162,21 @@ class DisruptionExecutor:
             reason = REASONS.get(mine[0].reason, mine[0].reason.capitalize())
             cmd = _Command(sub, reason, now, {n: claims[n] for n in nodes if n in claims},
                            detail=self._detail(sub))
-            if not self._launch(cmd, now, catalog, pool_of):
+            if not self._launch(cmd, catalog, pool_of):
                 continue
             self.queue.append(cmd)
 
     def _detail(self, plan: DisruptionPlan) -> str:
         d = plan.disruptions[0]
         reason = REASONS.get(d.reason, d.reason.capitalize())
-        if d.pods:
-            what = d.detail or f"{d.method}: {sum(len(x.pods) for x in plan.disruptions)} " \
-                f"pods move " + (f"to {len(plan.replacements)} cheaper replacement(s)"
-                                 if plan.replacements else "to other nodes")
-        else:
-            what = d.detail or f"node {d.node} holds no pods"
+        pods = sum(len(x.pods) for x in plan.disruptions)
+        where = (f"to {len(plan.replacements)} cheaper replacement(s)" if plan.replacements
+                 else "to other nodes")
+        what = d.detail or (f"{d.method}: {pods} pods move {where}" if pods
+                            else f"node {d.node} holds no pods")
         return f"{reason}: {what}"
 
-    def _launch(self, cmd: _Command, now: float, catalog: Mapping[str, InstanceType],
+    def _launch(self, cmd: _Command, catalog: Mapping[str, InstanceType],
                 pools: Mapping[str, NodePool]) -> bool:
         if not cmd.plan.replacements:
             return True
