@@ -73,11 +73,12 @@ spec:
         - {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1a]}
 """
 
-# Provisioning first (a short batch window), then disruption passes every 2 s: the first
-# plans (and launches the replacement), a later one finds it Ready and carries on.
+# Provisioning first (a short batch window), then disruption passes every 1.5 s: the first
+# plans (and launches the replacement), the next finds it not yet registered (the lifecycle
+# pass comes round every 4 s) and waits, a later one finds it Ready and carries on.
 SETTINGS = """\
 batch: {idle: 0.1, max: 0.3}
-intervals: {lifecycle: 0.3, disruption: 2}
+intervals: {lifecycle: 4, disruption: 1.5}
 disruption: {validationDelay: 0, nominationTTL: 0}
 leaderElection: {enabled: false}
 """
@@ -110,23 +111,35 @@ def _live(d: Path) -> list[tuple[str, str]]:
     proc = subprocess.run(
         [sys.executable, "-m", "scaler", "run", "--simulate", "--config", str(d / "scaler.yaml"),
          "--snapshot", str(d / "snapshot"), "--policies", str(d / "policies"),
-         "--run-for", "7", "--log-level", "INFO"],
+         "--run-for", "8", "--log-level", "INFO"],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+    msgs = [json.loads(line).get("msg", "") for line in proc.stderr.splitlines()]
     out = []
-    for line in proc.stderr.splitlines():
-        msg = json.loads(line).get("msg", "") if line.startswith("{") else ""
+    for msg in msgs:
         if msg.startswith("decision: "):
             action, target = msg.removeprefix("decision: ").split(" ", 1)
             out.append((action, target))
+    # The replacement (the second launch) was Ready before the old node was touched.
+    replacement = [t for a, t in out if a == "launch"][1:2]
+    ready = [i for i, m in enumerate(msgs) if replacement and
+             m.startswith(f"event nodeclaim/{replacement[0]} Normal Registered")]
+    cordon = [i for i, m in enumerate(msgs) if m == "decision: cordon old"]
+    assert ready and cordon and ready[0] < cordon[0], msgs
     return out
 
 
 def _timeline(d: Path, capsys: pytest.CaptureFixture[str]) -> list[tuple[str, str]]:
     assert main(["simulate", str(d / "snapshot"), "--policies", str(d / "policies"),
-                 "--timeline", str(d / "timeline.csv"), "--output", "json"]) == 0
+                 "--timeline", str(d / "timeline.csv"), "--timeline-step", "30s",
+                 "--output", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
+    at = {(x["action"], x["target"]): x["time"] for x in doc["decisions"]}
+    launches = [x for x in doc["decisions"] if x["action"] == "launch"]
+    # The replacement was Ready (launch delay 60 s, two 30 s steps) before the old node was
+    # cordoned.
+    assert len(launches) == 2 and at[("cordon", "old")] >= launches[1]["time"] + 60
     return [(x["action"], x["target"]) for x in doc["decisions"]]
 
 
