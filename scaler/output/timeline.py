@@ -52,6 +52,11 @@ def timeline_document(result: TimelineResult) -> dict[str, Any]:
              "replacements": list(d.replacements)}
             for d in result.disruptions
         ],
+        # Every launch, cordon, drain and delete in order: what `scaler run` would do.
+        "decisions": [
+            {"time": round(x.at - result.start, 3), "action": x.action, "target": x.target}
+            for x in result.decisions
+        ],
     }
 
 
