@@ -49,8 +49,9 @@ def register(sub: Any) -> None:
                    "(Price List API, Spot price history; boto3's credentials and endpoints)")
     p.add_argument("--zones", metavar="A,B,C", help="zones (default: <region>a,b,c)")
     p.add_argument("--usage", metavar="CSV",
-                   help="usage for the snapshot: timestamp,namespace,pod,container,"
-                   "cpu_cores,memory_bytes")
+                   help="usage for the snapshot: timestamp,namespace,pod,container,cpu,memory "
+                   "(the same file as rightsize --usage; old names cpu_cores,memory_bytes "
+                   "read with a note)")
     p.add_argument("--cluster", default="cluster-one", help="cluster name in the report")
     p.add_argument("--now", help="evaluate the window as of this RFC 3339 time (default: now)")
     p.add_argument("--no-place-pending", action="store_true",

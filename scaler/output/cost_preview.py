@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from scaler.core.plan import HOURS_PER_MONTH
 from scaler.gitops.preview import CostPreview, Threshold
+from scaler.output.money import money_auto
 from scaler.output.table import render_table
 
 SHOWN = 10  # pods or nodes listed before "and N more"
 
 
 def _money(v: float) -> str:
-    return f"${v:,.4f}" if abs(v) < 10 else f"${v:,.2f}"
+    return money_auto(v)
 
 
 def _signed(v: float) -> str:

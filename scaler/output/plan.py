@@ -10,6 +10,7 @@ from scaler.core.disruption.plan import DisruptionPlan
 from scaler.core.plan import HOURS_PER_MONTH, Plan, PlannedNode
 from scaler.core.quantity import format_quantity
 from scaler.core.resources import Resources
+from scaler.output.money import money_auto
 from scaler.output.table import Cell, render_table
 
 # How many ranked alternatives each new node lists in the document.
@@ -121,7 +122,7 @@ def plan_document(plan: Plan, summary: Mapping[str, Any] | None = None,
 
 
 def _money(v: float) -> str:
-    return f"${v:,.4f}" if v < 10 else f"${v:,.2f}"
+    return money_auto(v)
 
 
 def disruption_table(dplan: DisruptionPlan) -> str:

@@ -24,6 +24,7 @@ from scaler.adapters.simulated.inventory import (
     generated_metrics,
 )
 from scaler.adapters.simulated.metrics import SeriesMetricsSource
+from scaler.adapters.simulated.usage_file import COLUMNS, usage_columns
 from scaler.core.model import Node, Pod, Snapshot
 from scaler.core.resources import CPU, MEMORY
 from scaler.errors import UserError
@@ -35,7 +36,7 @@ from scaler.snapshot import load_snapshot
 from scaler.snapshot.containers import SnapshotDetails, read_details
 
 GPU = "nvidia.com/gpu"
-USAGE_COLUMNS = ("timestamp", "namespace", "pod", "container", "cpu_cores", "memory_bytes")
+USAGE_COLUMNS = COLUMNS  # one usage file shape for report and rightsize
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ def snapshot_sources(
             f"the simulation placed {placed} pending pods"
             + (f" on {len(new_nodes)} new nodes" if new_nodes else "")
             + (
-                f"; {len(plan.unschedulable)} could not be placed and are not in the report"
+                f"; {len(plan.unschedulable)} could not be placed and "
+                + ("is" if len(plan.unschedulable) == 1 else "are")
+                + " not in the report"
                 if plan.unschedulable
                 else ""
             )
@@ -116,7 +119,7 @@ def snapshot_sources(
             )
     pods, containers = _pods_and_containers(running, details, start, end)
     if usage_file:
-        metrics: MetricsSource = usage_from_csv(usage_file, containers, window)
+        metrics: MetricsSource = usage_from_csv(usage_file, containers, window, notes)
         gpu_series = generated_metrics(containers, window, seed).gpu_requests
     else:
         generated = generated_metrics(containers, window, seed)
@@ -175,9 +178,13 @@ def _time(text: str) -> float:
 
 
 def usage_from_csv(
-    path: str, containers: Sequence[SimulatedContainer], window: Window
+    path: str,
+    containers: Sequence[SimulatedContainer],
+    window: Window,
+    notes: list[str] | None = None,
 ) -> SeriesMetricsSource:
-    """Usage samples from a CSV file with the columns USAGE_COLUMNS; requests from the
+    """Usage samples from a usage file (scaler.adapters.simulated.usage_file's columns, a
+    note in `notes` for old column names); requests from the
     snapshot. Rows for containers the snapshot does not run are ignored; containers without
     rows run at their requests with no usage."""
     known = {c.ref: c for c in containers}
@@ -186,19 +193,17 @@ def usage_from_csv(
     try:
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)
-            missing = [c for c in USAGE_COLUMNS if c not in (reader.fieldnames or ())]
-            if missing:
-                raise UserError(
-                    f"missing columns {', '.join(missing)} (expected {','.join(USAGE_COLUMNS)})",
-                    file=path,
-                )
+            col, note = usage_columns(reader.fieldnames, path)
+            if note and notes is not None:
+                notes.append(note)
+            cpu_col, mem_col = col["cpu"], col["memory"]
             for line, row in enumerate(reader, start=2):
                 try:
                     ref = ContainerRef(row["namespace"], row["pod"], row["container"])
                     t = _time(row["timestamp"])
                     if ref in known:
-                        cpu.setdefault(ref, []).append((t, float(row["cpu_cores"])))
-                        mem.setdefault(ref, []).append((t, float(row["memory_bytes"])))
+                        cpu.setdefault(ref, []).append((t, float(row[cpu_col])))
+                        mem.setdefault(ref, []).append((t, float(row[mem_col])))
                 except (ValueError, TypeError) as err:
                     raise UserError(f"line {line}: {err}", file=path) from None
     except OSError as err:

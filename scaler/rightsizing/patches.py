@@ -25,6 +25,7 @@ import yaml
 
 from scaler.core.rightsizing import CurrentResources, Recommendation
 from scaler.errors import UserError
+from scaler.output.money import money
 from scaler.output.rightsizing import cpu, mem
 from scaler.rightsizing.report import Report, Row
 from scaler.rightsizing.workloads import CONTAINERS_PATH, ContainerSpec, Workload
@@ -87,7 +88,7 @@ def _header(w: Workload, rows: Sequence[Row]) -> str:
             continue
         lines.append(f"# {r.container.name} ({rec.strategy}, risk {rec.risk}): {rec.reason}")
         lines.extend(f"#   warning: {x}" for x in rec.warnings)
-        lines.append(f"#   expected saving ${r.saving:,.2f}/month")
+        lines.append(f"#   expected saving {money(r.saving)}/month")
     return "\n".join(lines) + "\n"
 
 

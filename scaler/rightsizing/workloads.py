@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,15 @@ class _Builder:
 
 def read_workloads(paths: Sequence[str | Path]) -> list[Workload]:
     """Every workload in the inputs, sorted by namespace, kind and name."""
+    objects = (obj for file in input_files(paths) for obj in read_objects(file))
+    return workloads_of(objects, ", ".join(str(p) for p in paths))
+
+
+def workloads_of(
+    objects: Iterable[RawObject], where: str, *, from_cluster: bool = False
+) -> list[Workload]:
+    """Every workload among the objects (from manifests, or listed from the API server when
+    `from_cluster`: then none has a manifest file to patch)."""
     b = _Builder()
     owners: dict[tuple[str, str, str], tuple[str, str]] = {}  # RS/Job -> its controller
     pods: list[RawObject] = []
@@ -163,46 +172,45 @@ def read_workloads(paths: Sequence[str | Path]) -> list[Workload]:
     # A Deployment a Rollout's workloadRef names -> (the Rollout, its replicas).
     refs: dict[tuple[str, str, str], tuple[tuple[str, str, str], int]] = {}
     rollout_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-    for file in input_files(paths):
-        for obj in read_objects(file):
-            if obj.kind not in (*WORKLOAD_KINDS, POD, HPA):
+    for obj in objects:
+        if obj.kind not in (*WORKLOAD_KINDS, POD, HPA):
+            continue
+        require_name(obj)
+        key = (obj.kind, obj.namespace, obj.name)
+        if key in seen:
+            continue
+        seen.add(key)
+        f = fields_of(obj)
+        if obj.kind == POD:
+            pods.append(obj)
+            continue
+        if obj.kind == HPA:
+            _hpa(b, f, obj)
+            continue
+        owner = controller_owner(f, obj.metadata)
+        if owner is not None and obj.kind in (REPLICA_SET, JOB):
+            owners[key] = (owner.kind, owner.name)
+        meta = obj.metadata
+        api = obj.body.get("apiVersion")
+        if obj.kind == ROLLOUT:
+            if not (isinstance(api, str) and api.startswith("argoproj.io/")):
+                continue  # not Argo's Rollout
+            ref = _workload_ref(f, obj)
+            if ref is not None:
+                # The pod template (what a patch changes) is the Deployment's; the Rollout
+                # decides how many pods run and owns them.
+                refs[(DEPLOYMENT, obj.namespace, ref)] = (key, _replicas(f, obj))
                 continue
-            require_name(obj)
-            key = (obj.kind, obj.namespace, obj.name)
-            if key in seen:
-                continue
-            seen.add(key)
-            f = fields_of(obj)
-            if obj.kind == POD:
-                pods.append(obj)
-                continue
-            if obj.kind == HPA:
-                _hpa(b, f, obj)
-                continue
-            owner = controller_owner(f, obj.metadata)
-            if owner is not None and obj.kind in (REPLICA_SET, JOB):
-                owners[key] = (owner.kind, owner.name)
-            meta = obj.metadata
-            api = obj.body.get("apiVersion")
-            if obj.kind == ROLLOUT:
-                if not (isinstance(api, str) and api.startswith("argoproj.io/")):
-                    continue  # not Argo's Rollout
-                ref = _workload_ref(f, obj)
-                if ref is not None:
-                    # The pod template (what a patch changes) is the Deployment's; the
-                    # Rollout decides how many pods run and owns them.
-                    refs[(DEPLOYMENT, obj.namespace, ref)] = (key, _replicas(f, obj))
-                    continue
-            b.workloads[key] = Workload(
-                kind=obj.kind,
-                namespace=obj.namespace,
-                name=obj.name,
-                replicas=_replicas(f, obj),
-                containers=_containers(f, CONTAINERS_PATH[obj.kind], obj.body),
-                labels=f.labels(meta.get("labels"), "metadata.labels"),
-                file=obj.file,
-                api_version=api if isinstance(api, str) else API_VERSIONS[obj.kind],
-            )
+        b.workloads[key] = Workload(
+            kind=obj.kind,
+            namespace=obj.namespace,
+            name=obj.name,
+            replicas=_replicas(f, obj),
+            containers=_containers(f, CONTAINERS_PATH[obj.kind], obj.body),
+            labels=f.labels(meta.get("labels"), "metadata.labels"),
+            file="" if from_cluster else obj.file,
+            api_version=api if isinstance(api, str) else API_VERSIONS[obj.kind],
+        )
     for dep, (rollout, replicas) in refs.items():
         w = b.workloads.get(dep)
         if w is None:
@@ -217,11 +225,12 @@ def read_workloads(paths: Sequence[str | Path]) -> list[Workload]:
                 owners[k] = (DEPLOYMENT, dep[2])
         rollout_of[rollout] = dep
     # ReplicaSets and Jobs that another controller in the inputs owns are not workloads.
+    # From the API server every controller is listed (unless a selector left it out).
     for key, (kind, name) in owners.items():
-        if (kind, key[1], name) in b.workloads:
+        if from_cluster or (kind, key[1], name) in b.workloads:
             del b.workloads[key]
     for obj in pods:
-        _pod(b, obj, owners, rollout_of)
+        _pod(b, obj, owners, infer=not from_cluster, rollout_of=rollout_of)
     out: list[Workload] = []
     for key, w in b.workloads.items():
         names = tuple(sorted(b.pods.get(key, ())))
@@ -254,7 +263,7 @@ def read_workloads(paths: Sequence[str | Path]) -> list[Workload]:
         raise UserError(
             "no workloads found (Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Argo "
             "Rollouts or their Pods)",
-            file=", ".join(str(p) for p in paths),
+            file=where,
         )
     return sorted(out, key=lambda w: (w.namespace, w.kind, w.name))
 
@@ -267,7 +276,10 @@ def _workload_ref(f: Fields, obj: RawObject) -> str | None:
 
 
 def _pod(
-    b: _Builder, obj: RawObject, owners: Mapping[tuple[str, str, str], tuple[str, str]],
+    b: _Builder,
+    obj: RawObject,
+    owners: Mapping[tuple[str, str, str], tuple[str, str]],
+    infer: bool = True,
     rollout_of: Mapping[tuple[str, str, str], tuple[str, str, str]] | None = None,
 ) -> None:
     f = fields_of(obj)
@@ -293,6 +305,8 @@ def _pod(
     if kind not in WORKLOAD_KINDS:
         return
     key = (kind, ns, name)
+    if not infer and key not in b.workloads:
+        return  # its controller was not selected
     b.pods.setdefault(key, []).append(obj.name)
     if key not in b.workloads and key not in b.inferred:
         b.inferred[key] = _containers(f, ("spec", "containers"), obj.body)
@@ -304,11 +318,22 @@ def _hpa(b: _Builder, f: Fields, obj: RawObject) -> None:
     kind = f.string(ref.get("kind"), "spec.scaleTargetRef.kind")
     name = f.string(ref.get("name"), "spec.scaleTargetRef.name")
     key = (kind, obj.namespace, name)
+    status = f.mapping(obj.body.get("status"), "status")
+    lo = spec.get("minReplicas")
+    cur = status.get("currentReplicas")
+    lo_n = None if lo is None else f.count(lo, "spec.minReplicas", 1)
+    hi_n = f.count(spec.get("maxReplicas"), "spec.maxReplicas", 0)
+    cur_n = None if cur is None else f.count(cur, "status.currentReplicas", 0)
+    want_n = f.count(status.get("desiredReplicas"), "status.desiredReplicas", 0)
+
+    def hpa_target(resource: str, pct: int) -> HpaTarget:
+        return HpaTarget(obj.name, resource, float(pct), lo_n, hi_n, cur_n, want_n)
+
     # autoscaling/v1
     v1 = spec.get("targetCPUUtilizationPercentage")
     if v1 is not None:
         pct = f.integer(v1, "spec.targetCPUUtilizationPercentage", 0)
-        b.hpas.append((*key, HpaTarget(obj.name, "cpu", float(pct))))
+        b.hpas.append((*key, hpa_target("cpu", pct)))
     # autoscaling/v2: Resource (and ContainerResource) metrics with a Utilization target.
     for path, m in f.mappings(spec.get("metrics"), "spec.metrics"):
         mtype = f.string(m.get("type"), join(path, "type"))
@@ -324,7 +349,7 @@ def _hpa(b: _Builder, f: Fields, obj: RawObject) -> None:
             target.get("averageUtilization"), join(path, f"{body_key}.target.averageUtilization"), 0
         )
         if resource in ("cpu", "memory") and pct > 0:
-            b.hpas.append((*key, HpaTarget(obj.name, resource, float(pct))))
+            b.hpas.append((*key, hpa_target(resource, pct)))
 
 
 _POD_SUFFIXES = {

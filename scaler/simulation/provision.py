@@ -1,7 +1,5 @@
-"""One provisioning pass: read the cluster, decide with the core, launch through the cloud port.
-
-The same pass drives the real controller later; here it runs on the simulated adapters.
-"""
+"""`scaler simulate`'s provisioning: the loop's provisioning step on the simulated adapters,
+reported as a plan; and loading a simulation's inputs."""
 
 from __future__ import annotations
 
@@ -11,31 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pricing import Catalog, CatalogError, load_catalog
-from pricing.allocatable import with_node_settings
-from scaler.adapters.simulated import SimulatedCloud, SimulatedCluster
-from scaler.core.model import (
-    LABEL_CAPACITY_TYPE,
-    LABEL_HOSTNAME,
-    LABEL_NODEPOOL,
-    LABEL_REGION,
-    LABEL_ZONE,
-    Node,
-    NodePool,
-    Snapshot,
-)
+from scaler.adapters.simulated import SimulatedCloud, SimulatedCluster, SimulatedManagedCluster
+from scaler.control.provisioning import Provisioner
+from scaler.core.model import NodePool, Snapshot
 from scaler.core.overlays import apply_overlays
 from scaler.core.plan import Placement, Plan, PlannedNode, Unschedulable
 from scaler.core.requirements import Requirements
 from scaler.core.resources import ZERO, Resources
 from scaler.core.scheduling.capacity import ONE_POD
-from scaler.core.scheduling.claim import ClaimPlan
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.pool_fit import IdlePool, idle_note, pool_table, split_pools
-from scaler.core.scheduling.scheduler import Scheduler
+from scaler.core.scheduling.pool_fit import IdlePool, split_pools
 from scaler.errors import UserError
 from scaler.policy import PolicySet, load_policies
-from scaler.ports.cloud import CloudProvider, InsufficientCapacityError, NodeClaimRequest
-from scaler.ports.cluster import Cluster
+from scaler.ports.cloud import CloudProvider
+from scaler.ports.fence import OpenFence
 from scaler.simulation.catalog_file import load_catalog_file
 from scaler.snapshot import load_snapshot
 
@@ -72,28 +59,8 @@ def region_warnings(policies: PolicySet, region: str) -> list[str]:
     return [i.warning() for i in idle]
 
 
-def _new_node(claim: ClaimPlan, pool: NodePool, launched_type: str, zone: str, ct: str,
-              catalog: Catalog) -> Node:
-    it = catalog.get(launched_type)
-    if it is not None:
-        it = with_node_settings(it, pool.node_settings)
-    labels = dict(it.labels) if it else {}
-    labels.update(pool.labels)
-    labels.update(
-        {
-            LABEL_ZONE: zone,
-            LABEL_REGION: catalog.region,
-            LABEL_CAPACITY_TYPE: ct,
-            LABEL_NODEPOOL: pool.name,
-            LABEL_HOSTNAME: claim.name,
-        }
-    )
-    allocatable = Resources(dict(it.allocatable)) if it else Resources({})
-    return Node(name=claim.name, labels=labels, allocatable=allocatable, taints=pool.taints)
-
-
 def provision(
-    cluster: Cluster,
+    cluster: SimulatedCluster | SimulatedManagedCluster,
     cloud: CloudProvider,
     pools: Sequence[NodePool],
     catalog: Catalog,
@@ -101,68 +68,54 @@ def provision(
     claim_prefix: str = "",
     idle: Sequence[IdlePool] = (),
 ) -> Plan:
-    """One pass; `idle`: NodePools already found unfit (named in unschedulable reasons)."""
-    snap = cluster.snapshot()
-    table, pools = pool_table(pools, cloud.instance_types)
-    pools, unfit = fit_node_pools(table, pools, catalog.region)
-    idle = (*idle, *unfit)
-    scheduler = Scheduler(
-        table, pools, snap.nodes, snap.bound_pods, snap.daemonsets, claim_prefix=claim_prefix
-    )
-    result = scheduler.solve(snap.pending_pods)
+    """One provisioning step (the loop's own, `scaler.control.provisioning`) on the simulated
+    cluster, as a plan: where every pod runs, the nodes launched and what they cost."""
+    managed = (cluster if isinstance(cluster, SimulatedManagedCluster)
+               else SimulatedManagedCluster(cluster, keep_events=False))
+    snap = managed.snapshot()
+    step = Provisioner(managed, cloud, OpenFence(), catalog.region)
+    outcome = step.provision(pools, snap, snap.pending_pods, claim_prefix, idle=idle)
+    decision = outcome.decision
+    table = decision.scheduler.table
     bound = None
     if with_bound:
-        bound = scheduler.lower_bound([p for c in result.claims for p in c.pods])
+        bound = decision.scheduler.lower_bound([p for c in decision.claims for p in c.pods])
 
-    by_pool = {p.name: p for p in pools}
     placements = [Placement(p.key, p.node_name, False) for p in snap.bound_pods if p.node_name]
-    note = idle_note(idle)
-    unschedulable = [Unschedulable(p.key, reason + note)
-                     for p, reason in result.unschedulable]
-    for node_name, pods in result.existing.items():
-        for pod in pods:
-            cluster.bind(pod.key, node_name)
-            placements.append(Placement(pod.key, node_name, True))
-
+    unschedulable = [Unschedulable(p.key, reason) for p, reason in decision.unschedulable]
+    for node_name, pods in decision.existing.items():
+        placements.extend(Placement(pod.key, node_name, True) for pod in pods)
+    failed = {spec.name: err for spec, err in outcome.failed}
+    launched = {x.spec.name: x for x in outcome.launched}
     new_nodes: list[PlannedNode] = []
-    for claim in result.claims:
-        pool = by_pool[claim.node_pool]
-        request = NodeClaimRequest(
-            claim.name, pool.name, claim.requirements, claim.options, pool.labels, pool.taints
-        )
-        try:
-            launched = cloud.create(request)
-        except InsufficientCapacityError as err:
-            unschedulable.extend(Unschedulable(p.key, f"launch failed: {err}") for p in claim.pods)
+    for claim in decision.claims:
+        if claim.name in failed:
+            unschedulable.extend(Unschedulable(p.key, f"launch failed: {failed[claim.name]}")
+                                 for p in claim.pods)
             continue
-        node = _new_node(
-            claim, pool, launched.instance_type, launched.zone, launched.capacity_type, catalog
-        )
-        cluster.add_node(node)
-        for pod in claim.pods:
-            cluster.bind(pod.key, node.name)
-            placements.append(Placement(pod.key, node.name, True))
+        x = launched[claim.name]
+        placements.extend(Placement(pod.key, claim.name, True) for pod in claim.pods)
         new_nodes.append(
             PlannedNode(
-                name=node.name,
+                name=claim.name,
                 existing=False,
-                instance_type=launched.instance_type,
-                capacity_type=launched.capacity_type,
-                zone=launched.zone,
-                arch=launched.arch,
-                node_pool=pool.name,
-                price_per_hour=launched.price_per_hour,
-                price_estimated=launched.price_estimated,
+                instance_type=x.cloud_node.instance_type,
+                capacity_type=x.cloud_node.capacity_type,
+                zone=x.cloud_node.zone,
+                arch=x.cloud_node.arch,
+                node_pool=claim.node_pool,
+                price_per_hour=x.cloud_node.price_per_hour,
+                price_estimated=x.cloud_node.price_estimated,
                 pods=tuple(p.key for p in claim.pods),
                 requests=claim.requests,
-                allocatable=node.allocatable,
+                allocatable=x.node.allocatable,
                 alternatives=claim.options,
             )
         )
 
     pods_on: dict[str, list[str]] = {}
     requests_on: dict[str, Resources] = {}
-    after = cluster.snapshot()
+    after = managed.snapshot()
     for pod in after.pods:
         if pod.node_name:
             pods_on.setdefault(pod.node_name, []).append(pod.key)

@@ -50,3 +50,18 @@ def test_core_imports_no_adapter_and_no_io() -> None:
 def test_pricing_does_not_import_scaler() -> None:
     for f in sorted((SCALER.parent / "pricing").rglob("*.py")):
         assert not any(n == "scaler" or n.startswith("scaler.") for n in imports_of(f)), f
+
+
+def test_the_control_layer_acts_only_through_the_ports() -> None:
+    """scaler.control (the provisioning step, the disruption executor) sits above core and
+    ports and below the adapters, simulation and runtime that call it: it reaches the world
+    only through the ports it is handed."""
+    allowed = ("scaler.core", "scaler.ports", "scaler.control", "scaler.errors", "pricing")
+    files = sorted((SCALER / "control").rglob("*.py"))
+    assert len(files) >= 3
+    for f in files:
+        for name in imports_of(f):
+            if name.startswith(("scaler", "pricing")):
+                assert name.startswith(allowed), f"{f.name} imports {name}"
+            for bad in ("os", "io", "pathlib", "subprocess", "socket", "kubernetes", "boto3"):
+                assert name != bad and not name.startswith(bad + "."), f"{f.name} imports {name}"

@@ -159,3 +159,18 @@ def test_usage_file_without_a_column_is_one_line(tmp_path: Path) -> None:
         f"{path}: line 1: missing column(s) container "
         "(expected timestamp,namespace,pod,container,cpu,memory)"
     )
+
+
+def test_usage_file_reads_the_reports_old_column_names_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text(
+        "timestamp,namespace,pod,container,cpu_cores,memory_bytes\n"
+        "1,shop,web-1,app,0.25,1048576\n"
+    )
+    notes: list[str] = []
+    src = load_usage_file(path, notes)
+    window = Window(0, 10, 1)
+    (cpu,) = src.cpu_usage(window, "shop")
+    (mem,) = src.memory_usage(window, "shop")
+    assert cpu.values[0] == 0.25 and mem.values[0] == 1048576.0
+    assert notes and "old column name(s) cpu_cores (now cpu), memory_bytes (now memory)" in notes[0]

@@ -1,4 +1,4 @@
-"""The loop's parts without I/O: batching windows, the emptiness stand-in, settings."""
+"""The loop's parts without I/O: batching windows, emptiness and the executor, settings."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from scaler.core.disruption.candidates import DisruptionInput
 from scaler.core.model import Node, Pod, Snapshot
 from scaler.core.resources import Resources
 from scaler.errors import UserError
-from scaler.ports.cluster import ClaimView
 from scaler.runtime.batcher import Batcher
-from scaler.runtime.disruption import DisruptionView, EmptinessPlanner
 from scaler.runtime.settings import load_settings
 
 
@@ -49,34 +48,57 @@ def test_batch_closes_at_the_maximum_however_busy() -> None:
     assert b.take()
 
 
-def _view(pods: tuple[Pod, ...], initialized: bool = True) -> DisruptionView:
-    node = Node("n1", {}, Resources.parse({"cpu": "2"}))
-    claim = ClaimView("c1", "default", 0.0, "aws:///a/i-1", "n1", price_per_hour=0.2,
-                      launched=True, registered=True, initialized=initialized)
-    other = Node("n2", {}, Resources.parse({"cpu": "2"}))  # not scaler's: never touched
-    return DisruptionView(Snapshot(nodes=(node, other), pods=pods), [claim])
+def _emptiness(pods: tuple[Pod, ...], claims: ClaimsAt, now: float,
+               initialized: bool = True) -> list[str]:
+    """The nodes the core's emptiness pass (scaler run's `emptiness` planner, emptyAfter 30 s)
+    would delete now, with the loop's own input: only claimed, Ready nodes are candidates."""
+    from pricing import load_catalog
+    from scaler.adapters.simulated import SimulatedManagedCluster
+    from scaler.control.disruption import disruption_input
+    from scaler.core.disruption.candidates import EMPTINESS, DisruptionSettings
+    from scaler.core.disruption.plan import plan_disruptions
+    from scaler.core.scheduling.instancetypes import InstanceTypeTable
+    from scaler.policy import load_policies
+
+    cluster = SimulatedManagedCluster(Snapshot(nodes=(_node("n1"), _node("n2")), pods=pods),
+                                      adopt=lambda n: 0.2 if n.name == "n1" else None)
+    if not initialized:
+        cluster.claim_registered("n1", "n1", False)
+    table = InstanceTypeTable(load_catalog("us-east-1").instance_types)
+    inp = disruption_input(cluster, table, load_policies(None).node_pools, claims.changes, now)
+    settings = DisruptionSettings(strategy=EMPTINESS, empty_after=30)
+    return [d.node for d in plan_disruptions(inp, now, settings).disruptions]
+
+
+class ClaimsAt:
+    def __init__(self) -> None:
+        from scaler.control.disruption import ChangeTracker
+
+        self.changes = ChangeTracker()
 
 
 def test_emptiness_waits_for_the_grace_period_and_ignores_daemonset_pods() -> None:
-    planner = EmptinessPlanner(grace=30)
+    seen = ClaimsAt()
     ds = Pod("kube-system", "agent", Resources.parse({}), node_name="n1", owner_kind="DaemonSet")
-    assert planner.plan(_view((ds,)), now=100) == []
-    [cand] = planner.plan(_view((ds,)), now=130)
-    assert (cand.claim, cand.node, cand.reason) == ("c1", "n1", "Empty")
+    web = Pod("default", "web", Resources.parse({}), node_name="n1", owner_kind="ReplicaSet")
+    _emptiness((ds, web), seen, now=90)
+    assert _emptiness((ds,), seen, now=100) == []  # empty since 100
+    assert _emptiness((ds,), seen, now=130) == ["n1"]  # n2 is not scaler's: never touched
 
 
 def test_a_pod_arriving_resets_the_emptiness_clock() -> None:
-    planner = EmptinessPlanner(grace=30)
+    seen = ClaimsAt()
     web = Pod("default", "web", Resources.parse({}), node_name="n1", owner_kind="ReplicaSet")
-    planner.plan(_view(()), now=100)
-    assert planner.plan(_view((web,)), now=120) == []
-    assert planner.plan(_view(()), now=140) == []  # empty again only since 140
-    assert planner.plan(_view(()), now=170) != []
+    _emptiness((web,), seen, now=90)
+    _emptiness((), seen, now=100)
+    assert _emptiness((web,), seen, now=120) == []
+    assert _emptiness((), seen, now=140) == []  # empty again only since 140
+    assert _emptiness((), seen, now=170) == ["n1"]
 
 
 def test_a_node_not_yet_initialized_is_not_a_candidate() -> None:
-    planner = EmptinessPlanner(grace=0)
-    assert planner.plan(_view((), initialized=False), now=100) == []
+    assert _emptiness((), ClaimsAt(), now=100, initialized=False) == []
+    assert _emptiness((), ClaimsAt(), now=100) == ["n1"]  # created at 0, empty since
 
 
 def test_settings_file_with_flags_on_top(tmp_path: Path) -> None:
@@ -138,29 +160,48 @@ def _node(name: str, itype: str = "m5.xlarge") -> Node:
     return Node(name, labels, Resources(dict(it.allocatable)), created=0.0)
 
 
-def test_consolidation_planner_deletes_an_underutilized_node_after_validation() -> None:
+def test_the_executor_deletes_an_underutilized_node_after_validation() -> None:
+    """The core plans; the executor waits the validation delay, revalidates, then cordons,
+    drains and deletes (node, instance and claim); nominated nodes are left alone."""
     from pricing import load_catalog
+    from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
+    from scaler.control.disruption import ChangeTracker, DisruptionExecutor, disruption_input
+    from scaler.control.provisioning import Provisioner
+    from scaler.core.disruption.candidates import DisruptionSettings
+    from scaler.core.disruption.plan import plan_disruptions
+    from scaler.core.scheduling.instancetypes import InstanceTypeTable
     from scaler.policy import load_policies
-    from scaler.runtime.consolidation import ConsolidationPlanner
+    from scaler.ports.fence import OpenFence
 
     nodes = (_node("a"), _node("b"))
     pods = tuple(Pod("default", f"web-{n}", Resources.parse({"cpu": "500m", "memory": "1Gi"}),
                      node_name=n, owner_kind="ReplicaSet", owner_name="web") for n in ("a", "b"))
-    claims = [ClaimView(f"claim-{n}", "default", 0.0, f"aws:///us-east-1a/i-{n}", n,
-                        price_per_hour=0.192, launched=True, registered=True, initialized=True)
-              for n in ("a", "b")]
-    view = DisruptionView(Snapshot(nodes=nodes, pods=pods), claims,
-                          load_policies(None).node_pools,
-                          load_catalog("us-east-1").instance_types)
-    planner = ConsolidationPlanner(validation_delay=15)
-    assert planner.plan(view, now=1000) == []  # proposed, not yet validated
-    [cand] = planner.plan(view, now=1016)
-    assert cand.reason == "Underutilized" and cand.node in ("a", "b")
-    assert cand.savings_per_hour > 0
-    # Pods nominated to a node protect it (and, here, its twin is then needed).
-    protected = DisruptionView(view.snapshot, claims, view.node_pools, view.instance_types,
-                               frozenset({"claim-a", "claim-b"}))
-    assert planner.plan(protected, now=1017) == []
+    cluster = SimulatedManagedCluster(Snapshot(nodes=nodes, pods=pods), adopt=lambda n: 0.192)
+    catalog = load_catalog("us-east-1")
+    cloud = SimulatedCloud(catalog)
+    pools = load_policies(None).node_pools
+    table = InstanceTypeTable(catalog.instance_types)
+    changes = ChangeTracker()
+    executor = DisruptionExecutor(cluster, cloud, OpenFence(),
+                                  Provisioner(cluster, cloud, OpenFence(), "us-east-1"),
+                                  DisruptionSettings(validation_delay=15))
+    nominated = disruption_input(cluster, table, pools, changes, 1000,
+                                 protected=frozenset({"a", "b"}))
+    assert plan_disruptions(nominated, 1000).disruptions == ()  # pods are on their way there
+
+    def now_input() -> DisruptionInput:
+        return disruption_input(cluster, table, pools, changes, 1000)
+
+    plan = plan_disruptions(now_input(), 1000)
+    [d] = plan.disruptions
+    assert d.reason == "underutilized" and d.savings_per_hour > 0 and not plan.replacements
+    executor.submit(plan, 1000, pools, {it.name: it for it in catalog.instance_types})
+    assert executor.advance(1010, now_input) == 0 and executor.busy  # not yet validated
+    assert executor.advance(1016, now_input) == 1 and not executor.busy
+    assert [(x.action, x.target) for x in executor.decisions] == [
+        ("cordon", d.node), ("drain", d.node), ("delete", d.node)]
+    assert [n.name for n in cluster.snapshot().nodes] == [n for n in "ab" if n != d.node]
+    assert [c.name for c in cluster.claims()] == [n for n in "ab" if n != d.node]
 
 
 POOL_YAML = """\
@@ -180,13 +221,12 @@ def test_the_loop_replaces_an_underutilized_node_before_draining_it(tmp_path: Pa
     """Simulated cluster and cloud: launch, then a cheaper replacement is launched and Ready
     before the old node is drained and deleted; the pod lands on the replacement."""
     from pricing import load_catalog
-    from scaler.adapters.simulated import SimulatedCloud
+    from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
+    from scaler.core.disruption.candidates import DisruptionSettings
     from scaler.policy import load_policies
     from scaler.ports.fence import OpenFence
-    from scaler.runtime.consolidation import ConsolidationPlanner
     from scaler.runtime.controller import Controller, LoopSettings
     from scaler.runtime.policies import PolicyHolder
-    from scaler.runtime.simulated import SimulatedManagedCluster
 
     def policies(types: str) -> object:
         d = tmp_path / types.replace(",", "_").replace(" ", "")
@@ -199,7 +239,7 @@ def test_the_loop_replaces_an_underutilized_node_before_draining_it(tmp_path: Pa
     cluster = SimulatedManagedCluster(Snapshot(pods=(web,)))
     holder = PolicyHolder(policies("m5.4xlarge"))  # type: ignore[arg-type]
     controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")), holder,
-                            OpenFence(), planner=ConsolidationPlanner(validation_delay=0),
+                            OpenFence(), disruption=DisruptionSettings(validation_delay=0),
                             settings=LoopSettings(nomination_ttl=0))
     controller.provision()
     controller.lifecycle()
@@ -259,12 +299,11 @@ def test_an_interruption_before_registration_still_removes_the_node(tmp_path: Pa
     """The instance's node has joined but the claim has not recorded it yet when the Spot
     warning arrives: the node is found by its providerID and deleted with its instance."""
     from pricing import load_catalog
-    from scaler.adapters.simulated import SimulatedCloud
+    from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
     from scaler.policy import load_policies
     from scaler.ports.fence import OpenFence
     from scaler.runtime.controller import Controller
     from scaler.runtime.policies import PolicyHolder
-    from scaler.runtime.simulated import SimulatedManagedCluster
 
     (tmp_path / "pool.yaml").write_text(POOL_YAML % "m5.large")
     web = Pod("default", "web-0", Resources.parse({"cpu": "500m", "memory": "1Gi"}),

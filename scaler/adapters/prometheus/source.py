@@ -14,6 +14,7 @@ from typing import Any
 
 from prometheus_api_client import PrometheusConnect
 
+from scaler.adapters.prometheus.access import PrometheusAccess
 from scaler.ports.metrics import ContainerRef, MetricsError, Samples, Window
 
 # cAdvisor's per-pod sandbox ("POD") and pod-level ("") series are not containers.
@@ -31,6 +32,7 @@ class PrometheusSource:
         max_points: int = 10_000,
         rate_window: str = "5m",
         headers: dict[str, str] | None = None,
+        access: PrometheusAccess | None = None,
     ) -> None:
         if max_points < 2:
             raise ValueError("max_points must be at least 2")
@@ -38,9 +40,15 @@ class PrometheusSource:
         self._timeout = timeout
         self._max_points = max_points
         self._rate_window = rate_window
-        self._client = PrometheusConnect(
-            url=self.url, headers=headers, disable_ssl=False, timeout=timeout
-        )
+        # One cluster's series out of a shared store: a matcher in every selector.
+        self._matcher = access.matcher if access else ""
+        self._containers = CONTAINERS + self._matcher
+        if access is not None:
+            self._client = access.connect(self.url, timeout)
+        else:
+            self._client = PrometheusConnect(
+                url=self.url, headers=headers, disable_ssl=False, timeout=timeout
+            )
         # Every PromQL sent, in order: lets tests check the batching.
         self.queries: list[str] = []
 
@@ -82,7 +90,8 @@ class PrometheusSource:
             query = (
                 "max by (namespace, pod, container) (max_over_time("
                 f'kube_pod_container_status_last_terminated_reason{{reason="OOMKilled",'
-                f'namespace="{_escape(ns)}"}}[{spans}s])) == 1'
+                f'namespace="{_escape(ns)}"{self._matcher}}}[{spans}s]))'
+                " == 1"
             )
             for row in self._instant(query, window.end):
                 labels = row.get("metric", {})
@@ -114,7 +123,7 @@ class PrometheusSource:
     def namespaces(self, window: Window) -> Sequence[str]:
         query = (
             "count by (namespace) (last_over_time(container_memory_working_set_bytes"
-            f"{{{CONTAINERS}}}[{_range_seconds(window)}s]))"
+            f"{{{self._containers}}}[{_range_seconds(window)}s]))"
         )
         names = {
             str(row.get("metric", {}).get("namespace", ""))
@@ -143,7 +152,7 @@ class PrometheusSource:
     ) -> Sequence[Samples]:
         out: list[Samples] = []
         for ns in self._namespaces_for(window, namespace):
-            selector = f'namespace="{_escape(ns)}",{CONTAINERS}'
+            selector = f'namespace="{_escape(ns)}",{self._containers}'
             out.extend(self._range(build(selector), window))
         return out
 

@@ -35,6 +35,7 @@ DEFAULT_CONSOLIDATE_AFTER = "0s"
 
 OPTIMAL = "optimal"
 KARPENTER = "karpenter"
+EMPTINESS = "emptiness"
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class DisruptionSettings:
     # about-to-be-interrupted cheapest offering.
     spot_to_spot_min_types: int = 15
     # "optimal": one MILP over every candidate (greedy fallback); "karpenter": multi-node
-    # then single-node greedy, as Karpenter does.
+    # then single-node greedy, as Karpenter does; "emptiness": only empty nodes are deleted.
     strategy: str = OPTIMAL
     time_budget: float = 10.0  # seconds for the whole pass's decision
     multi_node_max: int = 100  # Karpenter's cap on candidates in one multi-node command
@@ -61,6 +62,9 @@ class DisruptionSettings:
     launch_delay: float = 60.0
     # Fraction of kept nodes' free capacity the MILP may fill (packing is not fractional).
     packing_headroom: float = 0.0
+    # An empty node goes only once its pods last changed at least this long ago (on top
+    # of its NodePool's consolidateAfter): `scaler run`'s disruption.emptyAfter.
+    empty_after: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -172,8 +176,8 @@ def _seconds(text: object, default: str) -> float | None:
     return None if value == "Never" else parse_duration(value)
 
 
-def build_candidates(inp: DisruptionInput, now: float,
-                     guard: PodGuard) -> tuple[list[Candidate], dict[str, list[Pod]]]:
+def build_candidates(inp: DisruptionInput, now: float, guard: PodGuard,
+                     empty_after: float = 0.0) -> tuple[list[Candidate], dict[str, list[Pod]]]:
     """Every node a NodePool manages, as a candidate; and all pods by node."""
     pools = {p.name: p for p in inp.pools}
     by_node: dict[str, list[Pod]] = {}
@@ -205,7 +209,7 @@ def build_candidates(inp: DisruptionInput, now: float,
             cost=sum(eviction_cost(p) for p in pods),
             blocked=node_blocker(node, pods, guard),
             consolidatable=settled and policy in (WHEN_EMPTY_OR_UNDERUTILIZED, BALANCED),
-            empty_ok=settled,
+            empty_ok=settled and (changed is None or now - changed >= empty_after),
             drifted=drift_of(node, pool, inp.table),
             expired=(expire is not None and node.created is not None
                      and now - node.created >= expire),

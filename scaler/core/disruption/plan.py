@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from scaler.core.disruption.budgets import allowed, parse_budgets
 from scaler.core.disruption.candidates import (
+    EMPTINESS,
     KARPENTER,
     DisruptionInput,
     DisruptionSettings,
@@ -114,6 +115,8 @@ class DisruptionPlan:
 def methods_for(settings: DisruptionSettings) -> list[Method]:
     if settings.strategy == KARPENTER:
         return karpenter_methods()
+    if settings.strategy == EMPTINESS:
+        return [Emptiness()]
     return [Emptiness(), Drift(), Expiration(), Consolidation()]
 
 
@@ -146,7 +149,7 @@ def plan_disruptions(inp: DisruptionInput, now: float,
     started = time.perf_counter()
     inp = _named(inp, now)
     guard = PodGuard(tuple(inp.pdbs), pdb_allowance(inp.pdbs, inp.pods))
-    candidates, _ = build_candidates(inp, now, guard)
+    candidates, _ = build_candidates(inp, now, guard, settings.empty_after)
     view = ClusterView(inp)
     ctx = PassContext(
         view=view,
@@ -237,7 +240,7 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
     started = time.perf_counter()
     inp = _named(inp, now)
     guard = PodGuard(tuple(inp.pdbs), pdb_allowance(inp.pdbs, inp.pods))
-    candidates, by_node = build_candidates(inp, now, guard)
+    candidates, by_node = build_candidates(inp, now, guard, settings.empty_after)
     by_name = {c.name: c for c in candidates}
     ledger = _ledger(inp, now, guard)
     view = ClusterView(inp)

@@ -1,7 +1,11 @@
-"""`scaler run --simulate`: the same loop on the simulated cluster and cloud.
+"""The cluster the control loop drives, simulated: node claims, events, taints, drains.
 
-The simulation plays the kubelet and kube-scheduler: a launched claim registers as a node
-at once, and a nominated pod is bound where it was nominated. Events are log lines.
+`scaler run --simulate` and the simulations (`scaler simulate`, its timeline, the reports)
+run the loop's provisioning step and disruption executor on it. It plays the kubelet and
+kube-scheduler: a launched claim's node joins at once and is Ready `launch_delay` seconds
+later by `clock`; a pod sent to a node is bound there. Events are log lines (and kept).
+With `adopt`, the snapshot's nodes that a NodePool manages get claims, as if the loop had
+launched them (the simulations may disrupt them; `scaler run` leaves others' nodes alone).
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from scaler.adapters.simulated import SimulatedCluster
-from scaler.core.model import LABEL_HOSTNAME, Node, Snapshot, Taint
+from scaler.adapters.simulated.cluster import SimulatedCluster
+from scaler.core.model import Node, Snapshot, Taint
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.ports.cloud import CloudNode
@@ -22,11 +26,31 @@ log = logging.getLogger("scaler.simulation")
 
 
 class SimulatedManagedCluster:
-    def __init__(self, snapshot: Snapshot) -> None:
-        self.inner = SimulatedCluster(snapshot)
+    def __init__(self, snapshot: Snapshot | SimulatedCluster, *,
+                 clock: Callable[[], float] = time.time, launch_delay: float = 0.0,
+                 adopt: Callable[[Node], float | None] | None = None,
+                 keep_events: bool = True) -> None:
+        """`adopt`: gives the price per hour of a snapshot node to claim (None: not one)."""
+        self.inner = snapshot if isinstance(snapshot, SimulatedCluster) else (
+            SimulatedCluster(snapshot))
+        self.clock = clock
+        self.launch_delay = launch_delay
+        self.keep_events = keep_events
         self._claims: dict[str, ClaimView] = {}
+        self._taints: dict[str, tuple[Taint, ...]] = {}
         self._provider_nodes: dict[str, str] = {}
+        self._ready_at: dict[str, float] = {}
         self.events: list[tuple[ObjectRef, str, str, str]] = []
+        for node in self.inner.snapshot().nodes:
+            price = adopt(node) if adopt is not None and node.node_pool else None
+            if price is None:
+                continue
+            pid = f"snapshot:///{node.name}"
+            self._provider_nodes[pid] = node.name
+            self._claims[node.name] = ClaimView(
+                node.name, node.node_pool or "", node.created or 0.0, pid, node.name,
+                node.instance_type or "", node.zone or "", node.capacity_type, price,
+                launched=True, registered=True, initialized=True)
 
     def snapshot(self) -> Snapshot:
         return self.inner.snapshot()
@@ -55,8 +79,9 @@ class SimulatedManagedCluster:
                 del self._provider_nodes[pid]
 
     def event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
-        self.events.append((ref, type_, reason, message))
-        log.info("event %s %s %s: %s", ref, type_, reason, message)
+        if self.keep_events:
+            self.events.append((ref, type_, reason, message))
+            log.info("event %s %s %s: %s", ref, type_, reason, message)
 
     def claims(self) -> Sequence[ClaimView]:
         return list(self._claims.values())
@@ -64,14 +89,18 @@ class SimulatedManagedCluster:
     def create_claim(self, name: str, node_pool: str, requirements: Requirements,
                      taints: Sequence[Taint], requests: Resources,
                      labels: Mapping[str, str]) -> None:
-        self._claims[name] = ClaimView(name, node_pool, time.time())
+        self._claims[name] = ClaimView(name, node_pool, self.clock())
+        self._taints[name] = tuple(taints)
 
     def claim_launched(self, name: str, node: CloudNode, labels: Mapping[str, str],
                        allocatable: Resources) -> None:
         claim = self._claims[name]
-        self.inner.add_node(Node(name=name, labels={**labels, LABEL_HOSTNAME: name},
-                                 allocatable=allocatable, source="simulation"))
+        now = self.clock()
+        self.inner.add_node(Node(name=name, labels=dict(labels), allocatable=allocatable,
+                                 taints=self._taints.pop(name, ()), source="simulation",
+                                 created=now))
         self._provider_nodes[node.provider_id] = name
+        self._ready_at[name] = now + self.launch_delay
         self._claims[name] = dataclasses.replace(
             claim, provider_id=node.provider_id, instance_type=node.instance_type,
             zone=node.zone, capacity_type=node.capacity_type,
@@ -88,10 +117,14 @@ class SimulatedManagedCluster:
 
     def delete_claim(self, name: str) -> None:
         self._claims.pop(name, None)
+        self._taints.pop(name, None)
+
+    def ready(self, node_name: str) -> bool:
+        return self._ready_at.get(node_name, float("-inf")) <= self.clock()
 
     def node_for_provider_id(self, provider_id: str) -> tuple[str, bool] | None:
         name = self._provider_nodes.get(provider_id)
-        return (name, True) if name else None
+        return (name, self.ready(name)) if name else None
 
     def taint(self, node_name: str, taint: Taint) -> None:
         self._set_taints(node_name, lambda ts: (*[t for t in ts if t.key != taint.key], taint))
