@@ -118,17 +118,37 @@ def run(args: argparse.Namespace) -> int:
     recorder = PrometheusRecorder(version=_version())
     health = Health()
     server = None
+    runtime = Runtime(settings, metrics=recorder, health=health)
     if settings.http_port is not None:
+        allocation = _allocation_api(settings)
         try:
-            server = ControllerServer(recorder.registry, health, port=settings.http_port).start()
+            server = ControllerServer(recorder.registry, health, port=settings.http_port,
+                                      allocation=allocation).start()
         except OSError as err:
             raise UserError(f"cannot serve /metrics on port {settings.http_port}: "
                             f"{err.strerror}", field="httpPort") from None
     try:
-        return Runtime(settings, metrics=recorder, health=health).run()
+        return runtime.run()
     finally:
         if server is not None:
             server.stop()
+
+
+def _allocation_api(settings: Any) -> Any:
+    """OpenCost's allocation API on the HTTP port: over the simulated cluster's snapshot
+    (usage generated) under --simulate; a real cluster's history needs Prometheus, which
+    `scaler report --prometheus URL --serve` serves."""
+    from scaler.output.allocation_api import error, handle
+
+    if not settings.simulate:
+        return lambda q: (501, error(501, "the allocation API needs history: run "
+                                     "`scaler report --prometheus URL --serve` beside scaler"))
+    from scaler.cli.report import allocation_service
+
+    policies = settings.policies if settings.policies and settings.policies != "git" else None
+    service = allocation_service(list(settings.snapshots), None, policies,
+                                 settings.aws.region, None, None, "cluster-one")
+    return lambda q: handle(service, q)
 
 
 def _version() -> str:

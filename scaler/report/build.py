@@ -208,6 +208,7 @@ def node_inputs(
                 capacity_type=n.capacity_type,
                 labels=dict(n.labels),
                 gpu_per_hour_micros=rules.gpu_prices.get(family or ""),
+                provider_id=n.provider_id,
             )
         )
     return out

@@ -69,7 +69,9 @@ class Allocated:
     unplaced_seconds: int = 0
 
 
-def properties_of(c: ContainerInput, cluster: str, teams: TeamRules | None) -> Properties:
+def properties_of(
+    c: ContainerInput, cluster: str, teams: TeamRules | None, provider_id: str = ""
+) -> Properties:
     return Properties(
         cluster=cluster,
         node=c.node,
@@ -81,7 +83,15 @@ def properties_of(c: ContainerInput, cluster: str, teams: TeamRules | None) -> P
         team=teams.team_of(c) if teams else "",
         labels=c.labels,
         annotations=c.annotations,
+        services=c.services,
+        provider_id=provider_id,
+        namespace_labels=c.namespace_labels,
     )
+
+
+def _provider(node_by: dict[str, NodeInput], node: str) -> str:
+    n = node_by.get(node)
+    return n.provider_id if n else ""
 
 
 def _milli(x: float) -> int:
@@ -193,7 +203,9 @@ def allocate(
                 Allocation(
                     name=IDLE_NAME,
                     kind=IDLE,
-                    properties=Properties(cluster=cluster, node=n.name),
+                    properties=Properties(
+                        cluster=cluster, node=n.name, provider_id=n.provider_id
+                    ),
                     window_start=s,
                     window_end=e,
                     start=max(s, life_s),
@@ -209,7 +221,7 @@ def allocate(
                 Allocation(
                     name="/".join(c.key),
                     kind=WORKLOAD,
-                    properties=properties_of(c, cluster, teams),
+                    properties=properties_of(c, cluster, teams, _provider(node_by, c.node)),
                     window_start=s,
                     window_end=e,
                     start=ch.first,
