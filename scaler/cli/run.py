@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     health = Health()
     server = None
     runtime = Runtime(settings, metrics=recorder, health=health)
+    recorder.registry.register(_cost_collector(settings, runtime))
     if settings.http_port is not None:
         allocation = _allocation_api(settings)
         try:
@@ -132,6 +133,38 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.stop()
+
+
+def _cost_collector(settings: Any, runtime: Any) -> Any:
+    """OpenCost's cost metrics over the controller's cluster, priced from the catalog."""
+    from functools import cache
+
+    from scaler.core.model import Node, Snapshot
+    from scaler.runtime.cost_metrics import GPU, CostCollector
+
+    @cache
+    def catalog() -> Any:
+        from pricing import load_catalog
+
+        return load_catalog(settings.aws.region, None)
+
+    def snapshot() -> Snapshot | None:
+        c = runtime.controller
+        return c.cluster.snapshot() if c is not None else None
+
+    def price(node: Node) -> float | None:
+        from scaler.report.build import catalog_pricer
+
+        found = catalog_pricer(catalog().instance_types)(
+            node.instance_type or "", node.capacity_type, node.zone)
+        return found[0] if found else None
+
+    def capacity(node: Node) -> tuple[float, float, float]:
+        it = catalog().get(node.instance_type or "")
+        res = dict(it.capacity) if it else dict(node.allocatable.items())
+        return res.get("cpu", 0) / 1000, float(res.get("memory", 0)), float(res.get(GPU, 0))
+
+    return CostCollector(snapshot, price, settings.aws.region, capacity)
 
 
 def _allocation_api(settings: Any) -> Any:
