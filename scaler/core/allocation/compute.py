@@ -9,6 +9,11 @@ zero: the node's cost is never exceeded.
 
 Weights are integers (millicores, bytes, milli-GPUs) and every split is exact, so each node's
 cost per interval is accounted for to the micro-dollar.
+
+`allocate` does this on numpy arrays (scaler.core.allocation.columnar): the same integer splits
+and the same float sums in the same order, so its figures are those of `allocate_loop`, the
+per-sample reference kept here for the tests and for inputs the arrays do not take (one
+container key on several entries, amounts that could overflow 64-bit products).
 """
 
 from __future__ import annotations
@@ -98,7 +103,7 @@ def _milli(x: float) -> int:
     return max(int(round(x * 1000)), 0)
 
 
-def allocate(
+def allocate_loop(
     grid: Grid,
     nodes: Sequence[NodeInput],
     containers: Sequence[ContainerInput],
@@ -240,3 +245,19 @@ def allocate(
             )
         sets.append(AllocationSet(s, e, tuple(allocations), tuple(node_costs)))
     return Allocated(tuple(sets), units, unplaced)
+
+
+def allocate(
+    grid: Grid,
+    nodes: Sequence[NodeInput],
+    containers: Sequence[ContainerInput],
+    ratios: ResourceRatios | None = None,
+    cluster: str = "",
+    teams: TeamRules | None = None,
+) -> Allocated:
+    from scaler.core.allocation.columnar import allocate_columnar
+
+    done = allocate_columnar(grid, nodes, containers, ratios or ResourceRatios(), cluster, teams)
+    if done is None:
+        return allocate_loop(grid, nodes, containers, ratios, cluster, teams)
+    return done
