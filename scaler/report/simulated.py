@@ -22,6 +22,7 @@ from scaler.adapters.simulated.inventory import (
     SimulatedContainer,
     StaticInventory,
     generated_metrics,
+    request_series,
 )
 from scaler.adapters.simulated.metrics import SeriesMetricsSource
 from scaler.core.model import Node, Pod, Snapshot
@@ -117,7 +118,7 @@ def snapshot_sources(
     pods, containers = _pods_and_containers(running, details, start, end)
     if usage_file:
         metrics: MetricsSource = usage_from_csv(usage_file, containers, window)
-        gpu_series = generated_metrics(containers, window, seed).gpu_requests
+        gpu_series = tuple(request_series(containers, window)[2])
     else:
         generated = generated_metrics(containers, window, seed)
         metrics, gpu_series = generated.metrics, generated.gpu_requests
@@ -174,13 +175,65 @@ def _time(text: str) -> float:
         return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _read_columns(
+    path: str, known: dict[ContainerRef, SimulatedContainer]
+) -> tuple[dict[ContainerRef, list[tuple[float, float]]], ...] | None:
+    """The file read by pandas in one pass: {ref: [(t, value)]} for CPU and memory, or None
+    when pandas cannot read it cleanly (the row-by-row reader then names the bad line)."""
+    import numpy as np
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(
+            path,
+            dtype={"namespace": str, "pod": str, "container": str},
+            keep_default_na=False,
+            na_filter=False,
+        )
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
+        return None
+    if any(c not in df.columns for c in USAGE_COLUMNS):
+        return None
+    if not all(pd.api.types.is_numeric_dtype(df[c]) for c in ("cpu_cores", "memory_bytes")):
+        return None
+    stamps = df["timestamp"]
+    if pd.api.types.is_numeric_dtype(stamps):
+        t = stamps.to_numpy(dtype=np.float64)
+    else:
+        try:
+            parsed = pd.to_datetime(stamps, utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            return None
+        # seconds since the epoch, whatever unit pandas holds the times in
+        t = ((parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(
+            dtype=np.float64
+        )
+    cpu_v = df["cpu_cores"].to_numpy(dtype=np.float64)
+    mem_v = df["memory_bytes"].to_numpy(dtype=np.float64)
+    cpu: dict[ContainerRef, list[tuple[float, float]]] = {}
+    mem: dict[ContainerRef, list[tuple[float, float]]] = {}
+    groups = df.groupby(["namespace", "pod", "container"], sort=False).indices
+    for (ns, pod, name), rows in groups.items():
+        ref = ContainerRef(ns, pod, name)
+        if ref not in known:
+            continue
+        ts = t[rows].tolist()
+        cpu[ref] = list(zip(ts, cpu_v[rows].tolist(), strict=True))
+        mem[ref] = list(zip(ts, mem_v[rows].tolist(), strict=True))
+    return cpu, mem
+
+
 def usage_from_csv(
     path: str, containers: Sequence[SimulatedContainer], window: Window
 ) -> SeriesMetricsSource:
     """Usage samples from a CSV file with the columns USAGE_COLUMNS; requests from the
     snapshot. Rows for containers the snapshot does not run are ignored; containers without
-    rows run at their requests with no usage."""
+    rows run at their requests with no usage. Read by pandas; a file pandas cannot read
+    cleanly is read row by row, so the error names its line."""
     known = {c.ref: c for c in containers}
+    fast = _read_columns(path, known) if Path(path).is_file() else None
+    if fast is not None:
+        return _usage_source(fast[0], fast[1], containers, window)
     cpu: dict[ContainerRef, list[tuple[float, float]]] = {}
     mem: dict[ContainerRef, list[tuple[float, float]]] = {}
     try:
@@ -203,6 +256,16 @@ def usage_from_csv(
                     raise UserError(f"line {line}: {err}", file=path) from None
     except OSError as err:
         raise UserError(err.strerror or str(err), file=path) from None
+    return _usage_source(cpu, mem, containers, window)
+
+
+def _usage_source(
+    cpu: dict[ContainerRef, list[tuple[float, float]]],
+    mem: dict[ContainerRef, list[tuple[float, float]]],
+    containers: Sequence[SimulatedContainer],
+    window: Window,
+) -> SeriesMetricsSource:
+    known = {c.ref: c for c in containers}
 
     def samples(d: dict[ContainerRef, list[tuple[float, float]]]) -> list[Samples]:
         out = []
@@ -219,15 +282,11 @@ def usage_from_csv(
         return out
 
     # Requests for every container the snapshot runs; usage only where the file has it.
-    generated = generated_metrics(containers, window)
-    base = generated.metrics
+    req_cpu, req_mem, _ = request_series(containers, window)
     return SeriesMetricsSource(
         cpu=samples(cpu),
         memory=samples(mem),
-        requests={
-            "cpu": base.requests("cpu", window),
-            "memory": base.requests("memory", window),
-        },
+        requests={"cpu": req_cpu, "memory": req_mem},
         lookback=max(window.step, 300.0),
     )
 

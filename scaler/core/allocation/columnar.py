@@ -40,6 +40,7 @@ from scaler.core.allocation.model import (
     NodeInput,
     Properties,
 )
+from scaler.core.allocation.money import split
 from scaler.core.allocation.prices import ResourceRatios, split_node_cost
 from scaler.core.allocation.teams import TeamRules
 
@@ -63,7 +64,8 @@ def _split_groups(
     pools: I64, member_w: I64, member_g: I64, cap: I64, n_groups: int
 ) -> tuple[I64, I64] | None:
     """Largest-remainder split of pools[g] over the members of group g (in the order given,
-    grouped) and one spare item per group; (member parts, spare parts), or None on overflow."""
+    grouped) and one spare item per group; (member parts, spare parts), or None when a part
+    itself would not fit 62 bits."""
     n_m = len(member_w)
     # Items: members, then each group's spare, ordered by group with the spare last.
     gi = np.concatenate([member_g, np.arange(n_groups, dtype=np.int64)])
@@ -78,13 +80,16 @@ def _split_groups(
     spare_pos = starts + np.diff(np.append(starts, len(w))) - 1
     w[spare_pos] = spare
     whole = taken + spare
-    if len(w) and int(pools.max(initial=0)) * int(w.max(initial=0)) >= SAFE:
-        return None
-    t = pools[g_sorted]
+    # Groups whose products could pass 64 bits (a huge node's RAM in bytes times a large
+    # pool) are split by money.split on Python integers; the rest on arrays.
+    max_w = np.maximum.reduceat(w, starts) if len(w) else np.zeros(0, np.int64)
+    big = pools.astype(np.float64) * max_w.astype(np.float64) >= float(SAFE)
+    pools_in = np.where(big, 0, pools)
+    t = pools_in[g_sorted]
     prod = t * w
     q = prod // whole[g_sorted]
     rem = prod % whole[g_sorted]
-    left = pools - np.add.reduceat(q, starts)
+    left = pools_in - np.add.reduceat(q, starts)
     r_max = int(rem.max(initial=0))
     if n_groups * (r_max + 1) < SAFE:
         rank_order = np.argsort(g_sorted * (r_max + 1) + (r_max - rem), kind="stable")
@@ -93,6 +98,13 @@ def _split_groups(
     rank = np.empty(len(w), np.int64)
     rank[rank_order] = np.arange(len(w), dtype=np.int64) - starts[g_sorted[rank_order]]
     parts = q + (rank < left[g_sorted]).astype(np.int64)
+    ends = np.append(starts[1:], len(w))
+    for g in np.flatnonzero(big).tolist():
+        lo_, hi_ = int(starts[g]), int(ends[g])
+        exact = split(int(pools[g]), w[lo_:hi_].tolist())
+        if max(abs(x) for x in exact) >= SAFE:
+            return None
+        parts[lo_:hi_] = exact
     out = np.empty(len(w), np.int64)
     out[order] = parts
     return out[:n_m], out[n_m:]
