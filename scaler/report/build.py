@@ -27,7 +27,7 @@ from scaler.core.allocation.prices import ListPrice, NodePrice, effective_prices
 from scaler.core.allocation.savings import WorkloadSavings, workload_savings
 from scaler.core.allocation.sharing import share
 from scaler.ports.inventory import InventorySource, NodeInfo, PodInfo
-from scaler.ports.metrics import ContainerRef, MetricsSource, Window
+from scaler.ports.metrics import ContainerRef, MetricsSource, Samples, Window
 from scaler.report.rules import Rules
 
 # (instance type, capacity type, zone) -> (USD per hour, estimated), or None when unknown.
@@ -143,15 +143,17 @@ def collect(
     # ref -> kind -> [(snapped times, values)], in the order the answers give them
     series: dict[ContainerRef, dict[str, list[tuple[Any, Any]]]] = {}
     node_of: dict[ContainerRef, str] = {}
-    answers = (
-        metrics.cpu_usage(window),
-        metrics.memory_usage(window),
-        metrics.requests("cpu", window),
-        metrics.requests("memory", window),
-        inventory.gpu_requests(window),
+    # One answer at a time, dropped once read into arrays: a month of a large cluster is
+    # millions of samples per answer.
+    asks: tuple[Callable[[], Sequence[Samples]], ...] = (
+        lambda: metrics.cpu_usage(window),
+        lambda: metrics.memory_usage(window),
+        lambda: metrics.requests("cpu", window),
+        lambda: metrics.requests("memory", window),
+        lambda: inventory.gpu_requests(window),
     )
-    for kind, samples in zip(kinds, answers, strict=True):
-        for s in samples:
+    for kind, ask in zip(kinds, asks, strict=True):
+        for s in ask():
             per = series.setdefault(s.ref, {k: [] for k in kinds})[kind]
             t = np.asarray(s.timestamps, dtype=np.float64)
             v = np.asarray(s.values, dtype=np.float64)

@@ -186,7 +186,8 @@ def _read_columns(
     try:
         df = pd.read_csv(
             path,
-            dtype={"namespace": str, "pod": str, "container": str},
+            # categories: a few thousand distinct names, not one string object per row
+            dtype={"namespace": "category", "pod": "category", "container": "category"},
             keep_default_na=False,
             na_filter=False,
         )
@@ -212,7 +213,7 @@ def _read_columns(
     mem_v = df["memory_bytes"].to_numpy(dtype=np.float64)
     cpu: dict[ContainerRef, list[tuple[float, float]]] = {}
     mem: dict[ContainerRef, list[tuple[float, float]]] = {}
-    groups = df.groupby(["namespace", "pod", "container"], sort=False).indices
+    groups = df.groupby(["namespace", "pod", "container"], sort=False, observed=True).indices
     for (ns, pod, name), rows in groups.items():
         ref = ContainerRef(ns, pod, name)
         if ref not in known:
