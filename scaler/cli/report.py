@@ -11,6 +11,7 @@ from typing import Any
 from scaler.errors import UserError
 
 OUTPUTS = ("table", "json", "csv", "html")
+DAY = 86_400.0  # the longest span one Prometheus range query covers
 
 
 def register(sub: Any) -> None:
@@ -27,6 +28,10 @@ def register(sub: Any) -> None:
     p.add_argument("snapshots", nargs="*", metavar="SNAPSHOT",
                    help="snapshot files or directories (without --prometheus)")
     p.add_argument("--prometheus", metavar="URL", help="read history from this Prometheus")
+    p.add_argument("--prometheus-aggregate", action="store_true",
+                   help="let Prometheus (or Thanos, Mimir, VictoriaMetrics) average each "
+                   "container's series over every --step (avg_over_time subqueries at "
+                   "--resolution) and allocate per step: for long windows and large stores")
     p.add_argument("--policies", metavar="DIR",
                    help="policy directory (CostAllocationPolicy, NodePools)")
     p.add_argument("--window", default="7d",
@@ -113,6 +118,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"step {step}s is not a multiple of the resolution {resolution}s", field="--step"
         )
+    fine_resolution = resolution
+    if args.prometheus_aggregate:
+        if not args.prometheus:
+            raise UserError("--prometheus-aggregate needs --prometheus",
+                            field="--prometheus-aggregate")
+        # the store averages over each step; the allocation has one interval per step
+        resolution = step
     if span // resolution > 200_000:
         raise UserError(
             f"{span // resolution} intervals: use a coarser --resolution", field="--resolution"
@@ -141,7 +153,11 @@ def run(args: argparse.Namespace) -> int:
 
             report = build_report(
                 request,
-                PrometheusSource(args.prometheus),
+                PrometheusSource(
+                    args.prometheus,
+                    max_span=DAY,
+                    aggregate_resolution=fine_resolution if args.prometheus_aggregate else None,
+                ),
                 PrometheusInventory(args.prometheus),
                 pricer,
                 rules,
@@ -206,7 +222,7 @@ def allocation_service(
                 from scaler.adapters.prometheus import PrometheusSource
                 from scaler.adapters.prometheus.inventory import PrometheusInventory
 
-                return build_report(request, PrometheusSource(prometheus),
+                return build_report(request, PrometheusSource(prometheus, max_span=DAY),
                                     PrometheusInventory(prometheus), pricer, rules,
                                     f"prometheus {prometheus}")
             from scaler.report.simulated import snapshot_sources
