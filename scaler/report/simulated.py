@@ -177,9 +177,10 @@ def _time(text: str) -> float:
 
 def _read_columns(
     path: str, known: dict[ContainerRef, SimulatedContainer]
-) -> tuple[dict[ContainerRef, list[tuple[float, float]]], ...] | None:
-    """The file read by pandas in one pass: {ref: [(t, value)]} for CPU and memory, or None
-    when pandas cannot read it cleanly (the row-by-row reader then names the bad line)."""
+) -> tuple[list[Samples], list[Samples]] | None:
+    """The file read by pandas in one pass: CPU and memory Samples per known container (points
+    in time order, as the row reader sorts them), or None when pandas cannot read it cleanly
+    (the row-by-row reader then names the bad line)."""
     import numpy as np
     import pandas as pd
 
@@ -211,16 +212,23 @@ def _read_columns(
         )
     cpu_v = df["cpu_cores"].to_numpy(dtype=np.float64)
     mem_v = df["memory_bytes"].to_numpy(dtype=np.float64)
-    cpu: dict[ContainerRef, list[tuple[float, float]]] = {}
-    mem: dict[ContainerRef, list[tuple[float, float]]] = {}
     groups = df.groupby(["namespace", "pod", "container"], sort=False, observed=True).indices
+    del df
+    cpu: list[Samples] = []
+    mem: list[Samples] = []
     for (ns, pod, name), rows in groups.items():
         ref = ContainerRef(ns, pod, name)
-        if ref not in known:
+        c = known.get(ref)
+        if c is None:
             continue
-        ts = t[rows].tolist()
-        cpu[ref] = list(zip(ts, cpu_v[rows].tolist(), strict=True))
-        mem[ref] = list(zip(ts, mem_v[rows].tolist(), strict=True))
+        ts, cv, mv = t[rows], cpu_v[rows], mem_v[rows]
+        by_cpu = np.lexsort((cv, ts))  # (t, value) order, as sorting the pairs would give
+        by_mem = np.lexsort((mv, ts))
+        times = tuple(ts[by_cpu].tolist())
+        labels = {"node": c.node}
+        cpu.append(Samples(ref, times, tuple(cv[by_cpu].tolist()), labels))
+        mem_times = times if np.array_equal(by_cpu, by_mem) else tuple(ts[by_mem].tolist())
+        mem.append(Samples(ref, mem_times, tuple(mv[by_mem].tolist()), labels))
     return cpu, mem
 
 
@@ -234,7 +242,13 @@ def usage_from_csv(
     known = {c.ref: c for c in containers}
     fast = _read_columns(path, known) if Path(path).is_file() else None
     if fast is not None:
-        return _usage_source(fast[0], fast[1], containers, window)
+        req_cpu, req_mem, _ = request_series(containers, window)
+        return SeriesMetricsSource(
+            cpu=fast[0],
+            memory=fast[1],
+            requests={"cpu": req_cpu, "memory": req_mem},
+            lookback=max(window.step, 300.0),
+        )
     cpu: dict[ContainerRef, list[tuple[float, float]]] = {}
     mem: dict[ContainerRef, list[tuple[float, float]]] = {}
     try:
