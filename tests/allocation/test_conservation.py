@@ -125,3 +125,7 @@ def test_columnar_allocation_is_the_loop_to_the_bit(
     assert columns.sets == loop.sets
     assert columns.units == loop.units
     assert columns.unplaced_seconds == loop.unplaced_seconds
+    # and with no node inventory at all, everything is unplaced, as in the loop
+    bare = allocate_columnar(grid, [], containers, ResourceRatios(), "c", teams)
+    assert bare is not None
+    assert bare.unplaced_seconds == allocate_loop(grid, [], containers).unplaced_seconds

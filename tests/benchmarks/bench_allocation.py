@@ -28,9 +28,9 @@ import json
 import math
 import os
 import random
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,19 +115,21 @@ def write_usage(path: Path, nodes: int, per_node: int, days: int) -> int:
 
 
 def run_child(cmd: Sequence[str], tree: Path) -> tuple[float, float, int]:
-    """(seconds, peak RSS in MiB, output bytes) of one child process."""
+    """(seconds, peak RSS in MiB, output bytes) of one child process (its own rusage, from
+    wait4: not the maximum over every child this process ran, Prometheus included)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, cwd=tree)
-    secs = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr.decode()[-2000:])
-        raise SystemExit(f"exit {done.returncode}: {' '.join(cmd)}")
-    if peak <= before:
-        sys.stderr.write("note: peak RSS not above an earlier child's; run one case per call\n")
-    return secs, peak / 1024, len(done.stdout)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, cwd=tree)
+        _, status, usage = os.wait4(proc.pid, 0)
+        secs = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            sys.stderr.write(err.read().decode()[-2000:])
+            raise SystemExit(f"exit {proc.returncode}: {' '.join(cmd)}")
+        size = out.tell()
+    return secs, usage.ru_maxrss / 1024, size
 
 
 def bench_file(nodes: int, per_node: int, days: int, tree: Path) -> None:

@@ -168,7 +168,10 @@ def allocate_columnar(
     nk = c_node[ci]
     has_node = nk >= 0
     nk_safe = np.where(has_node, nk, 0)
-    alive = has_node & (n_start[nk_safe] < t0 + res) & (t0 < n_end[nk_safe])
+    if n_n:
+        alive = has_node & (n_start[nk_safe] < t0 + res) & (t0 < n_end[nk_safe])
+    else:
+        alive = np.zeros(total, bool)
     lost = inside & ~alive
     unplaced = int((np.minimum(t0[lost] + res, grid.end) - t0[lost]).sum())
 
