@@ -152,11 +152,14 @@ def _cost_collector(settings: Any, runtime: Any) -> Any:
         c = runtime.controller
         return c.cluster.snapshot() if c is not None else None
 
-    def price(node: Node) -> float | None:
+    @cache
+    def pricer() -> Any:
         from scaler.report.build import catalog_pricer
 
-        found = catalog_pricer(catalog().instance_types)(
-            node.instance_type or "", node.capacity_type, node.zone)
+        return catalog_pricer(catalog().instance_types)
+
+    def price(node: Node) -> float | None:
+        found = pricer()(node.instance_type or "", node.capacity_type, node.zone)
         return found[0] if found else None
 
     def capacity(node: Node) -> tuple[float, float, float]:
