@@ -111,7 +111,12 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config, overrides(args))
     # Structured logs: one JSON object per line on stderr, for every scaler logger.
-    configure_logging(level=getattr(logging, settings.log_level))
+    handler = configure_logging(level=getattr(logging, settings.log_level))
+    # APScheduler's own warnings (a pass that overran its interval was skipped) are JSON
+    # lines too, not plain text through Python's last-resort handler.
+    scheduler_log = logging.getLogger("apscheduler")
+    scheduler_log.addHandler(handler)
+    scheduler_log.propagate = False
     # boto and urllib3 chatter is not what an operator needs at INFO.
     for noisy in ("botocore", "boto3", "urllib3", "kubernetes"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -119,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
     health = Health()
     server = None
     runtime = Runtime(settings, metrics=recorder, health=health)
-    recorder.registry.register(_cost_collector(settings, runtime))
     if settings.http_port is not None:
+        recorder.registry.register(_cost_collector(settings, runtime))
         allocation = _allocation_api(settings)
         try:
             server = ControllerServer(recorder.registry, health, port=settings.http_port,
@@ -167,6 +172,9 @@ def _cost_collector(settings: Any, runtime: Any) -> Any:
         res = dict(it.capacity) if it else dict(node.allocatable.items())
         return res.get("cpu", 0) / 1000, float(res.get("memory", 0)), float(res.get(GPU, 0))
 
+    # Priced before the loop starts: loading the catalog on the first scrape would take the
+    # interpreter from the loop's first passes.
+    pricer()
     return CostCollector(snapshot, price, settings.aws.region, capacity)
 
 
