@@ -83,3 +83,39 @@ def test_aggregated_queries_ask_the_store_for_one_point_per_step(
     assert next(s for s in sent if s.ref.container == "sidecar").values == (1.5, 1.5)
     assert all(q.startswith("avg_over_time((sum by") and q.endswith("[3600s:600s])")
                for q in source.queries if "container_cpu" in q)
+
+
+def test_allocation_api_served_from_prometheus(cost_history: CostHistory) -> None:
+    """`report --prometheus URL --serve`: OpenCost's API over the real Prometheus, the hand
+    figures of test_report_prometheus.py in OpenCost's schema."""
+    import subprocess
+    import sys
+
+    import jsonschema
+
+    from tests.cli.test_allocation_api import ENVELOPE, ROOT, free_port, get, wait_up
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scaler", "report", "--prometheus", cost_history.url,
+         "--policies", str(POLICY), "--serve", f"127.0.0.1:{port}"],
+        cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(base, proc)
+        window = f"{rfc3339(cost_history.start)},{rfc3339(cost_history.end)}"
+        code, doc = get(base, "/model/allocation/compute", window=window, step="1h",
+                        resolution="10m", aggregate="namespace,pod,container", idle="true")
+        assert code == 200, doc
+        jsonschema.validate(doc, ENVELOPE)
+        hour1, hour2 = doc["data"]
+        assert hour1["shop/web-1/app"]["cpuCost"] == pytest.approx(0.0288, abs=1e-5)
+        assert hour1["shop/web-1/app"]["sharedCost"] == pytest.approx(0.022, abs=1e-5)
+        assert hour2["payments/api-1/app"]["totalCost"] == pytest.approx(0.072, abs=1e-5)
+        assert hour2["__idle__"]["totalCost"] == pytest.approx(0.122, abs=1e-5)
+        code, only = get(base, "/allocation/compute", window=window, aggregate="namespace",
+                         resolution="10m", filter='namespace:"payments"')
+        assert code == 200 and set(only["data"][0]) == {"payments"}
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
