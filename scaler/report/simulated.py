@@ -22,6 +22,7 @@ from scaler.adapters.simulated.inventory import (
     SimulatedContainer,
     StaticInventory,
     generated_metrics,
+    request_series,
 )
 from scaler.adapters.simulated.metrics import SeriesMetricsSource
 from scaler.adapters.simulated.usage_file import COLUMNS, usage_columns
@@ -120,7 +121,7 @@ def snapshot_sources(
     pods, containers = _pods_and_containers(running, details, start, end)
     if usage_file:
         metrics: MetricsSource = usage_from_csv(usage_file, containers, window, notes)
-        gpu_series = generated_metrics(containers, window, seed).gpu_requests
+        gpu_series = tuple(request_series(containers, window)[2])
     else:
         generated = generated_metrics(containers, window, seed)
         metrics, gpu_series = generated.metrics, generated.gpu_requests
@@ -177,6 +178,67 @@ def _time(text: str) -> float:
         return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _read_columns(
+    path: str, known: dict[ContainerRef, SimulatedContainer], notes: list[str] | None
+) -> tuple[list[Samples], list[Samples]] | None:
+    """The file read by pandas in one pass: CPU and memory Samples per known container (points
+    in time order, as the row reader sorts them), or None when pandas cannot read it cleanly
+    (the row-by-row reader then names the bad line)."""
+    import numpy as np
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(
+            path,
+            # categories: a few thousand distinct names, not one string object per row
+            dtype={"namespace": "category", "pod": "category", "container": "category"},
+            keep_default_na=False,
+            na_filter=False,
+        )
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
+        return None
+    try:
+        col, note = usage_columns([str(c) for c in df.columns], path)
+    except UserError:
+        return None  # the row reader says which column is missing
+    if not all(pd.api.types.is_numeric_dtype(df[col[c]]) for c in ("cpu", "memory")):
+        return None
+    stamps = df["timestamp"]
+    if pd.api.types.is_numeric_dtype(stamps):
+        t = stamps.to_numpy(dtype=np.float64)
+    else:
+        try:
+            parsed = pd.to_datetime(stamps, utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            return None
+        # seconds since the epoch, whatever unit pandas holds the times in
+        t = ((parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(
+            dtype=np.float64
+        )
+    cpu_v = df[col["cpu"]].to_numpy(dtype=np.float64)
+    mem_v = df[col["memory"]].to_numpy(dtype=np.float64)
+    groups = df.groupby(["namespace", "pod", "container"], sort=False, observed=True).indices
+    del df
+    cpu: list[Samples] = []
+    mem: list[Samples] = []
+    for (ns, pod, name), rows in groups.items():
+        ref = ContainerRef(ns, pod, name)
+        c = known.get(ref)
+        if c is None:
+            continue
+        ts, cv, mv = t[rows], cpu_v[rows], mem_v[rows]
+        by_cpu = np.lexsort((cv, ts))  # (t, value) order, as sorting the pairs would give
+        by_mem = np.lexsort((mv, ts))
+        times = tuple(ts[by_cpu].tolist())
+        labels = {"node": c.node}
+        cpu.append(Samples(ref, times, tuple(cv[by_cpu].tolist()), labels))
+        mem_times = times if np.array_equal(by_cpu, by_mem) else tuple(ts[by_mem].tolist())
+        mem.append(Samples(ref, mem_times, tuple(mv[by_mem].tolist()), labels))
+    if note and notes is not None:
+        notes.append(note)
+    return cpu, mem
+
+
 def usage_from_csv(
     path: str,
     containers: Sequence[SimulatedContainer],
@@ -186,8 +248,18 @@ def usage_from_csv(
     """Usage samples from a usage file (scaler.adapters.simulated.usage_file's columns, a
     note in `notes` for old column names); requests from the
     snapshot. Rows for containers the snapshot does not run are ignored; containers without
-    rows run at their requests with no usage."""
+    rows run at their requests with no usage. Read by pandas; a file pandas cannot read
+    cleanly is read row by row, so the error names its line."""
     known = {c.ref: c for c in containers}
+    fast = _read_columns(path, known, notes) if Path(path).is_file() else None
+    if fast is not None:
+        req_cpu, req_mem, _ = request_series(containers, window)
+        return SeriesMetricsSource(
+            cpu=fast[0],
+            memory=fast[1],
+            requests={"cpu": req_cpu, "memory": req_mem},
+            lookback=max(window.step, 300.0),
+        )
     cpu: dict[ContainerRef, list[tuple[float, float]]] = {}
     mem: dict[ContainerRef, list[tuple[float, float]]] = {}
     try:
@@ -208,6 +280,16 @@ def usage_from_csv(
                     raise UserError(f"line {line}: {err}", file=path) from None
     except OSError as err:
         raise UserError(err.strerror or str(err), file=path) from None
+    return _usage_source(cpu, mem, containers, window)
+
+
+def _usage_source(
+    cpu: dict[ContainerRef, list[tuple[float, float]]],
+    mem: dict[ContainerRef, list[tuple[float, float]]],
+    containers: Sequence[SimulatedContainer],
+    window: Window,
+) -> SeriesMetricsSource:
+    known = {c.ref: c for c in containers}
 
     def samples(d: dict[ContainerRef, list[tuple[float, float]]]) -> list[Samples]:
         out = []
@@ -224,15 +306,11 @@ def usage_from_csv(
         return out
 
     # Requests for every container the snapshot runs; usage only where the file has it.
-    generated = generated_metrics(containers, window)
-    base = generated.metrics
+    req_cpu, req_mem, _ = request_series(containers, window)
     return SeriesMetricsSource(
         cpu=samples(cpu),
         memory=samples(mem),
-        requests={
-            "cpu": base.requests("cpu", window),
-            "memory": base.requests("memory", window),
-        },
+        requests={"cpu": req_cpu, "memory": req_mem},
         lookback=max(window.step, 300.0),
     )
 

@@ -3,7 +3,15 @@
 Batching: one query per metric per namespace, never per pod, so a 10k-pod cluster costs
 (namespaces x metrics) queries; callers that pass no namespace get the namespaces listed first
 and queried one by one. Long windows are split so no query asks for more than `max_points`
-points per series (Prometheus refuses more than 11,000).
+points per series (Prometheus refuses more than 11,000) nor spans more than `max_span` seconds
+(the cost report asks for a day: a month of a large namespace is 30 answers of a day, not one
+giant one).
+
+With `aggregate_resolution` set, each range query is wrapped in
+`avg_over_time((q)[S:R])`, S the window's step and R the raw resolution: the store (Prometheus,
+Thanos, Mimir, VictoriaMetrics) averages each container's series over every step and returns
+one point per step, as OpenCost's queries do. The point evaluated at t + S stands for
+[t, t + S); its timestamp is moved back to t.
 """
 
 from __future__ import annotations
@@ -33,9 +41,15 @@ class PrometheusSource:
         rate_window: str = "5m",
         headers: dict[str, str] | None = None,
         access: PrometheusAccess | None = None,
+        max_span: float = float("inf"),
+        aggregate_resolution: float | None = None,
     ) -> None:
         if max_points < 2:
             raise ValueError("max_points must be at least 2")
+        if max_span <= 0 or (aggregate_resolution is not None and aggregate_resolution <= 0):
+            raise ValueError("max_span and aggregate_resolution must be positive")
+        self._max_span = max_span
+        self._aggregate = aggregate_resolution
         self.url = url.rstrip("/")
         self._timeout = timeout
         self._max_points = max_points
@@ -160,8 +174,16 @@ class PrometheusSource:
         if window.step <= 0 or window.end < window.start:
             raise MetricsError(f"{self.url}: bad window {window} for query {query}")
         merged: dict[tuple[ContainerRef, tuple[tuple[str, str], ...]], dict[float, float]] = {}
-        for start, end in _chunks(window, self._max_points):
-            rows = self._call(query, self._range_call(query, start, end, window.step))
+        shift = 0.0
+        if self._aggregate is not None:
+            query = (
+                f"avg_over_time(({query})[{window.step:g}s:{min(self._aggregate, window.step):g}s])"
+            )
+            shift = window.step
+        for start, end in time_chunks(window, self._max_points, self._max_span):
+            rows = self._call(
+                query, self._range_call(query, start + shift, end + shift, window.step)
+            )
             for row in rows:
                 metric = row.get("metric", {})
                 ref = _ref(metric)
@@ -170,7 +192,7 @@ class PrometheusSource:
                 extra = tuple(sorted((k, str(v)) for k, v in metric.items() if k == "node"))
                 points = merged.setdefault((ref, extra), {})
                 for ts, value in row.get("values", []):
-                    points[float(ts)] = float(value)
+                    points[float(ts) - shift] = float(value)
         out: list[Samples] = []
         for (ref, extra), points in sorted(merged.items(), key=lambda kv: _sort_key(kv[0][0])):
             ts_sorted = sorted(points)
@@ -216,9 +238,15 @@ def run_query(url: str, log: list[str], query: str,
     return result
 
 
-def _chunks(window: Window, max_points: int) -> list[tuple[float, float]]:
-    """Split [start, end] on the step grid so each piece has at most max_points points."""
-    span = (max_points - 1) * window.step
+def time_chunks(
+    window: Window, max_points: int, max_span: float = float("inf")
+) -> list[tuple[float, float]]:
+    """Split [start, end] on the step grid so each piece has at most max_points points and
+    covers at most max_span seconds (one point at least)."""
+    points = max_points
+    if max_span != float("inf"):
+        points = max(1, min(max_points, int(max_span // window.step)))
+    span = (points - 1) * window.step
     out: list[tuple[float, float]] = []
     start = window.start
     while start <= window.end:
