@@ -96,7 +96,18 @@ python3 -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$ctx/dist/
 # that the image build needs no network.
 unshare --net "${buildah[@]}" bud --quiet --isolation chroot --build-arg "BASE=$base" \
     --tag "$image" --file "$ctx/Dockerfile" "$ctx" >/dev/null
-size=$("${buildah[@]}" images --json "$image" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["size"])')
+# Bytes, uncompressed: the image's layers' sizes as the storage records them (what `buildah
+# images` shows rounded).
+size=$("${buildah[@]}" inspect --type image --format '{{.FromImageID}}' "$image" | python3 -c '
+import json, sys
+root, image_id = sys.argv[1], sys.stdin.read().strip()
+images = {i["id"]: i for i in json.load(open(f"{root}/vfs-images/images.json"))}
+layers = {l["id"]: l for l in json.load(open(f"{root}/vfs-layers/layers.json"))}
+layer, size = images[image_id]["layer"], 0
+while layer:
+    size += layers[layer]["diff-size"]
+    layer = layers[layer].get("parent")
+print(size)' "$("${buildah[@]}" info --format '{{.store.GraphRoot}}')")
 echo "image: $image"
 echo "size: $size"
 echo "seconds: $((SECONDS - start))"
