@@ -57,7 +57,7 @@ COPY policies/ /usr/share/scaler/policies/
 # The chart's runAsUser, with a passwd entry (ssh refuses a user it cannot look up); owns
 # only its state directory.
 RUN groupadd --gid 65532 scaler \
-    && useradd --no-log-init --uid 65532 --gid 65532 --home-dir /tmp --no-create-home \
+    && useradd --no-log-init -K UID_MAX=65534 --uid 65532 --gid 65532 --home-dir /tmp --no-create-home \
         --shell /usr/sbin/nologin scaler \
     && chown 65532:65532 /var/lib/scaler
 USER 65532:65532

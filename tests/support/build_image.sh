@@ -80,6 +80,8 @@ else
     trap - EXIT
     echo "base: $base (built in $((SECONDS - start)) s)"
 fi
+# The Dockerfile's default BASE: the latest base built here
+"${buildah[@]}" tag "$base" "localhost/scaler-base:$suite"
 
 # The build context: the Dockerfile, the bundled example and the wheels, in a scratch folder
 # (the repository stays untouched: no build/ or dist/ in it).
