@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SCALER = Path(__file__).resolve().parents[2] / "scaler"
+SCALER = Path(__file__).resolve().parents[1] / "scaler"
 # The core may use the catalog's value types and numpy; never adapters, readers or I/O.
 FORBIDDEN_IN_CORE = (
     "scaler.adapters",
