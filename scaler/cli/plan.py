@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from scaler.core.money import money
 from scaler.output.json import render_json
-from scaler.output.money import money
 
 EXIT_ABOVE_THRESHOLD = 1
 

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
+from scaler.core.money import money_auto
 from scaler.core.plan import HOURS_PER_MONTH
 from scaler.gitops.preview import CostPreview, Threshold
-from scaler.output.money import money_auto
 from scaler.output.table import render_table
 
 SHOWN = 10  # pods or nodes listed before "and N more"

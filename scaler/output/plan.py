@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from scaler.core.disruption.plan import DisruptionPlan
+from scaler.core.money import money_auto
 from scaler.core.plan import HOURS_PER_MONTH, Plan, PlannedNode
 from scaler.core.quantity import format_quantity
 from scaler.core.resources import Resources
-from scaler.output.money import money_auto
 from scaler.output.table import Cell, render_table
 
 # How many ranked alternatives each new node lists in the document.

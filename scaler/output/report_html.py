@@ -21,7 +21,7 @@ from scaler.core.allocation.aggregate import (
 )
 from scaler.core.allocation.model import IDLE_NAME
 from scaler.core.allocation.money import to_dollars
-from scaler.output.money import money
+from scaler.core.money import money
 from scaler.output.report_json import rfc3339
 from scaler.report.build import Report
 

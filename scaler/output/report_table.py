@@ -9,7 +9,7 @@ from scaler.core.allocation.aggregate import (
     total_efficiency,
 )
 from scaler.core.allocation.money import to_dollars
-from scaler.output.money import money
+from scaler.core.money import money
 from scaler.output.report_json import rfc3339
 from scaler.output.table import Cell, render_table
 from scaler.report.build import Report

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scaler.core.money import money
 from scaler.core.plan import HOURS_PER_MONTH, Plan
-from scaler.output.money import money
 from scaler.output.plan import plan_document, plan_table
 from scaler.output.table import Cell, render_table
 from scaler.simulation.rightsized import Comparison

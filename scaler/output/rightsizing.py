@@ -5,20 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from scaler.core.quantity import format_quantity
+from scaler.core.money import money
+from scaler.core.quantity import format_bytes, format_cores
 from scaler.core.rightsizing.severity import score_letter
 from scaler.output.csv import render_csv
-from scaler.output.money import money
 from scaler.output.table import Cell, render_table
 from scaler.rightsizing.report import Report, Row
 
-
-def cpu(v: float | None) -> str | None:
-    return None if v is None else format_quantity("cpu", int(round(v * 1000)))
-
-
-def mem(v: float | None) -> str | None:
-    return None if v is None else format_quantity("memory", int(round(v)))
+cpu = format_cores
+mem = format_bytes
 
 
 def cpu_about(v: float | None) -> str | None:

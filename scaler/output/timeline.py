@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
-from scaler.output.money import money
+from scaler.core.money import money
 from scaler.output.table import Cell, render_table
 from scaler.simulation.timeline import Row, TimelineResult
 

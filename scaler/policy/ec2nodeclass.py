@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pricing.allocatable import NodeSettings, percent_signal
 from scaler.core.quantity import QuantityError, parse_quantity, to_int, to_milli
 from scaler.policy.common import Quantity
-from scaler.policy.nodepool import FieldPath, ObjectMeta, PolicyFieldError, _fail, _one_of
+from scaler.policy.fields import fail, one_of
+from scaler.policy.nodepool import FieldPath, ObjectMeta, PolicyFieldError
 
 API_GROUP = "karpenter.k8s.aws"
 API_VERSION = "karpenter.k8s.aws/v1"
@@ -65,7 +66,7 @@ class SelectorTerm(_Model):
     @classmethod
     def _alias(cls, v: str | None) -> str | None:
         if v is not None and not _ALIAS.fullmatch(v):
-            raise _fail(f"invalid AMI alias {v!r} (expected family@version, e.g. al2023@latest)")
+            raise fail(f"invalid AMI alias {v!r} (expected family@version, e.g. al2023@latest)")
         return v
 
 
@@ -85,7 +86,7 @@ class Ebs(_Model):
     @classmethod
     def _volume_type(cls, v: str | None) -> str | None:
         if v is not None and v not in VOLUME_TYPES:
-            raise _one_of("volume type", v, VOLUME_TYPES)
+            raise one_of("volume type", v, VOLUME_TYPES)
         return v
 
 
@@ -113,7 +114,7 @@ class MetadataOptions(_Model):
     @classmethod
     def _tokens(cls, v: str | None) -> str | None:
         if v is not None and v not in HTTP_TOKENS:
-            raise _one_of("httpTokens", v, HTTP_TOKENS)
+            raise one_of("httpTokens", v, HTTP_TOKENS)
         return v
 
 
@@ -183,7 +184,7 @@ class EC2NodeClassSpec(_Model):
     @classmethod
     def _family(cls, v: str | None) -> str | None:
         if v is not None and v not in AMI_FAMILIES:
-            raise _one_of("amiFamily", v, AMI_FAMILIES)
+            raise one_of("amiFamily", v, AMI_FAMILIES)
         return v
 
 

@@ -25,7 +25,7 @@ from scaler.policy.nodepool import (
     NodeSelectorRequirementWithMinValues,
     ObjectMeta,
     PolicyFieldError,
-    _requirement,
+    requirement_of,
 )
 
 API_GROUP = "karpenter.sh"
@@ -95,7 +95,7 @@ def semantic_errors(o: NodeOverlay) -> Iterator[PolicyFieldError]:
             yield PolicyFieldError(path, f"expected a whole non-negative count, got {value!r}")
     for i, r in enumerate(spec.requirements or ()):
         try:
-            _requirement(r)
+            requirement_of(r)
         except ValueError as e:
             yield PolicyFieldError(("spec", "requirements", i), str(e))
     if spec.price is None and spec.price_adjustment is None and not spec.capacity:
@@ -105,7 +105,7 @@ def semantic_errors(o: NodeOverlay) -> Iterator[PolicyFieldError]:
 
 def to_overlay(o: NodeOverlay) -> Overlay:
     spec = o.spec
-    reqs = Requirements(_requirement(r) for r in spec.requirements or ())
+    reqs = Requirements(requirement_of(r) for r in spec.requirements or ())
     adjustment: float | None = None
     percent = False
     if spec.price_adjustment is not None:

@@ -49,6 +49,17 @@ CONTAINERS_PATH: Mapping[str, tuple[str, ...]] = {
 }
 _HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{6,10}$")  # pod-template-hash suffix
 _CRON_JOB_RUN = re.compile(r"^(?P<base>.+)-\d{6,}$")  # CronJob runs: <name>-<minutes>
+
+
+def parent_by_name(kind: str, name: str) -> tuple[str, str] | None:
+    """The Deployment (CronJob) a ReplicaSet (Job) belongs to, read from its generated name,
+    for when the ReplicaSet or Job itself is not among the inputs."""
+    if kind not in (REPLICA_SET, JOB):
+        return None
+    m = (_HASH if kind == REPLICA_SET else _CRON_JOB_RUN).match(name)
+    if m is None:
+        return None
+    return (DEPLOYMENT if kind == REPLICA_SET else CRON_JOB), m.group("base")
 # Pod names each controller gives its pods, after the controller's name.
 POD_NAME_PATTERNS: Mapping[str, str] = {
     DEPLOYMENT: r"-[a-z0-9]{6,10}-[a-z0-9]{5}",
@@ -294,10 +305,9 @@ def _pod(
             kind, name = parent
         elif (kind, ns, name) not in b.workloads:
             # The ReplicaSet (Job) is not in the inputs: name its Deployment (CronJob).
-            m = (_HASH if kind == REPLICA_SET else _CRON_JOB_RUN).match(name)
-            if m is not None:
-                kind = DEPLOYMENT if kind == REPLICA_SET else CRON_JOB
-                name = m.group("base")
+            guessed = parent_by_name(kind, name)
+            if guessed is not None:
+                kind, name = guessed
                 if kind == DEPLOYMENT and (ROLLOUT, ns, name) in b.workloads:
                     kind = ROLLOUT  # a Rollout's ReplicaSets are named the same way
     if rollout_of and (kind, ns, name) in rollout_of:

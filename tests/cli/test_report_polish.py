@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scaler.cli import main
-from scaler.output.money import money, money_auto
+from scaler.core.money import money, money_auto
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = [str(ROOT / "examples"), "--policies", str(ROOT / "policies"),

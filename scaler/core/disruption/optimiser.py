@@ -43,7 +43,7 @@ from scaler.core.disruption.methods import (
 )
 from scaler.core.model import LABEL_HOSTNAME, SPOT, Node, Pod
 from scaler.core.resources import Resources
-from scaler.core.scheduling.bound import BoolArray, FloatArray, IntArray, _prune
+from scaler.core.scheduling.bound import BoolArray, FloatArray, IntArray, prune_dominated
 from scaler.core.scheduling.capacity import ONE_POD, CapacityModel, NewCapacity
 from scaler.core.scheduling.predicates import untolerated
 from scaler.solvers.highs import solve_milp
@@ -435,7 +435,7 @@ class _Layout:
 
 
 def _layout(ctx: PassContext, d: _Displaced, recv: _Receivers, allowed: BoolArray) -> _Layout:
-    cols = _prune(d.model.kinds, allowed)
+    cols = prune_dominated(d.model.kinds, allowed)
     n_o = len(cols)
     kallowed = allowed[:, cols]
     zk, zg = np.nonzero(recv.compat)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from scaler.adapters.aws.interruptions import ACTING_KINDS, Kind, parse_message
+from tests.support.paths import TESTS
 
-EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "aws" / "events"
+EVENTS = TESTS / "fixtures" / "aws" / "events"
 ID = "i-0123456789abcdef0"
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from scaler.adapters.aws.iam import API_CALLS, all_actions, controller_policy, policy_actions
+from tests.support.paths import REPO
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "aws.md"
+DOC = REPO / "docs" / "aws.md"
 
 
 def test_the_documented_policy_is_the_generated_one() -> None:

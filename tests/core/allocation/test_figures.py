@@ -40,7 +40,7 @@ from scaler.core.allocation.sharing import (
     share,
 )
 from scaler.core.allocation.teams import TeamRules
-from tests.allocation.cluster import GIB, ROUND_RATIOS, container, node
+from tests.core.allocation.cluster import GIB, ROUND_RATIOS, container, node
 
 GRID = Grid(0, 3600, 1800, 3600)
 HALF = [0, 1800]
@@ -195,7 +195,7 @@ def test_savings_at_usage_against_requests() -> None:
 def test_gpu_priced_first_and_charged_by_request() -> None:
     # g-node: 8 cores, 32 GiB, 1 GPU at $1.00/h with a known GPU price of $0.70/h: the GPU
     # part is 0.70; 0.30 left for CPU and RAM in the ratio 8 x 0.03 : 32 x 0.005 = 0.24 : 0.16.
-    from tests.allocation.cluster import node as make_node
+    from tests.core.allocation.cluster import node as make_node
 
     gnode = replace_gpu(make_node("g", 1.00, cores=8, gib=32, gpus=1), 700_000)
     trainer = container("ml", "trainer-0", "main", "g", [0, 1800], 4, 4, 16, 16, gpu=1)

@@ -15,23 +15,11 @@ from scaler.core.model import IntOrPercent, Node, NodePool, Pod, PodDisruptionBu
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-
-from .test_scheduler import TYPES, pool, req
+from tests.support.builders import BY_NAME, TYPES, node, pool, req
 
 NOW = datetime(2026, 1, 5, 9, 30, tzinfo=UTC).timestamp()  # a Monday
 TABLE = InstanceTypeTable(TYPES)
-BY_NAME = {t.name: t for t in TYPES}
 ALL_BUDGET = {"budgets": [{"nodes": "100%"}]}
-
-
-def node(name: str, itype: str = "m.xlarge", ct: str = "on-demand", pool_name: str = "default",
-         *, zone: str = "z-a", dnd: bool = False, created: float | None = None,
-         labels: Mapping[str, str] | None = None) -> Node:
-    t = BY_NAME[itype]
-    return Node(name, {**t.labels, "topology.kubernetes.io/zone": zone,
-                       "karpenter.sh/capacity-type": ct, "karpenter.sh/nodepool": pool_name,
-                       "kubernetes.io/hostname": name, **(labels or {})},
-                Resources(dict(t.allocatable)), do_not_disrupt=dnd, created=created)
 
 
 def pod(name: str, on: str | None, cpu: str = "500m", mem: str = "1Gi", *, app: str = "web",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,9 @@ from scaler.adapters.aws.nodeclass import (
     template_name,
 )
 from scaler.errors import UserError
+from tests.support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 GOOD = """
 apiVersion: karpenter.k8s.aws/v1

@@ -18,8 +18,7 @@ from scaler.core.model import (
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.core.scheduling.scheduler import SchedulingResult
-
-from .test_scheduler import itype, pool, req, solve
+from tests.support.builders import itype, pool, req, solve
 
 ZONE = "topology.kubernetes.io/zone"
 HOST = "kubernetes.io/hostname"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 
 from scaler.adapters.aws.pricing_api import filters, parse_price_list
 from scaler.adapters.aws.spot_prices import parse_spot_history
+from tests.support.paths import TESTS
 
-RECORDING = Path(__file__).resolve().parents[1] / "fixtures" / "aws" / "pricing" / (
+RECORDING = TESTS / "fixtures" / "aws" / "pricing" / (
     "get_products_eu-west-1.json")
 
 

@@ -22,8 +22,7 @@ from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.core.scheduling.scheduler import Scheduler
-
-from .test_scheduler import TYPES, pool, req
+from tests.support.builders import TYPES, pool, req
 
 ZONE = "topology.kubernetes.io/zone"
 HOST = "kubernetes.io/hostname"

@@ -9,8 +9,7 @@ from scaler.core.model import Pod
 from scaler.core.resources import Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.core.scheduling.scheduler import Scheduler
-
-from .test_scheduler import TYPES, itype, pod, pool
+from tests.support.builders import TYPES, itype, pod, pool
 
 GI = 1024**3
 
