@@ -50,11 +50,17 @@ def _groups(pending: Sequence[Pod], bound: Sequence[Pod]) -> dict[PodAffinityTer
         term = _self_affinity(pod)
         if term is not None:
             groups.setdefault(term, []).append(pod)
+    if not groups:
+        return {}
+    # Pods by namespace and labels: a term is checked once per distinct label set.
+    alike: dict[tuple[str, frozenset[tuple[str, str]]], list[Pod]] = {}
+    for p in (*pending, *bound):
+        alike.setdefault((p.namespace, frozenset(p.labels.items())), []).append(p)
     closed: dict[PodAffinityTerm, list[Pod]] = {}
     for term, members in groups.items():
         mine = {id(p) for p in members}
-        if not any(id(p) not in mine and term.selects(p.namespace, p.labels)
-                   for p in (*pending, *bound)):
+        if not any(term.selects(ns, dict(labels)) and any(id(p) not in mine for p in pods)
+                   for (ns, labels), pods in alike.items()):
             closed[term] = members
     return closed
 
