@@ -183,8 +183,9 @@ class Consolidation:
             return
         chosen, objective, bound, status, planned, prefer = solved
         ctx.solver.update(status=status, planPerHour=before + objective)
-        if ctx.settings.eviction_price == 0:
-            # With an eviction price the MILP bounds price plus evictions, not price alone.
+        if ctx.settings.eviction_price == 0 and math.isfinite(bound):
+            # With an eviction price the MILP bounds price plus evictions, not price alone;
+            # a first stage stopped by its time limit before any bound reports -inf.
             ctx.solver["lowerBoundPerHour"] = before + bound
         dropped = self._commit(ctx, chosen, planned, prefer)
         if dropped and ctx.time_left() > 0:
@@ -637,7 +638,10 @@ def _two_stage_solve(ctx: PassContext, d: _Displaced, recv: _Receivers, lay: _La
     ctx.solver["wholeNodes"] = status2
     if len(x2):
         x = x2
-        objective = float(lay.kprice @ x[x0:z0]) - float(lay.price @ ystar)
+        # In stage one's terms (disruption-cost terms included): `_solve` takes them off.
+        objective = (float(lay.kprice @ x[x0:z0]) - float(lay.price @ ystar)
+                     + float((1e-5 * lay.dcost + ctx.settings.eviction_price * lay.evicted)
+                             @ ystar))
     return x, objective, bound, status
 
 

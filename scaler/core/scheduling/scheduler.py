@@ -14,6 +14,7 @@ loop and the choices between those parts.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -58,6 +59,7 @@ from scaler.core.scheduling.whole_nodes import (
     sort_key,
     whole_from_lp,
 )
+from scaler.core.scheduling.zonal_affinity import ZonePicker, pin_zonal_self_affinity
 
 STRATEGIES = ("scaler", "ffd")
 # How much dearer a pod's share may get by joining an in-flight claim (see _place_on_claims).
@@ -85,6 +87,18 @@ class SchedulingResult:
 
 class _OverBudget(Exception):
     """The first-fit fallback spent its join checks."""
+
+
+def _restored(result: SchedulingResult, originals: Mapping[int, Pod]) -> SchedulingResult:
+    """The result with each pod planned under a stand-in ask (a pinned zone) as given."""
+    def back(pods: Sequence[Pod]) -> tuple[Pod, ...]:
+        return tuple(originals.get(id(p), p) for p in pods)
+
+    return SchedulingResult(
+        existing={k: back(v) for k, v in result.existing.items()},
+        claims=tuple(dataclasses.replace(c, pods=back(c.pods)) for c in result.claims),
+        unschedulable=tuple((originals.get(id(p), p), why) for p, why in result.unschedulable),
+    )
 
 
 def _launch_cost(result: SchedulingResult) -> float:
@@ -220,12 +234,24 @@ class Scheduler:
         return result
 
     def _solve(self, pending: Sequence[Pod]) -> SchedulingResult:
+        # Pods no other pod's placement depends on, bound for a NodePool without limits, are
+        # planned together by whole-node patterns once the others are placed (one LP per
+        # class of identical pods, not one decision per pod). Zonal self-affinity groups
+        # join them, pinned to one zone each (zonal_affinity.py).
+        by_patterns = (self.strategy == "scaler" and self.improve and not self.prefer_taints)
+        originals: dict[int, Pod] = {}
+        if by_patterns:
+            pending, originals = pin_zonal_self_affinity(
+                pending, self.bound, self.table,
+                ZonePicker(self.table, self.pools, self.launch_reqs),
+                self.topology.universes.get(LABEL_ZONE, ()))
+        result = self._place_all(pending)
+        return _restored(result, originals) if originals else result
+
+    def _place_all(self, pending: Sequence[Pod]) -> SchedulingResult:
         placed_existing: dict[str, list[Pod]] = {}
         unschedulable: list[tuple[Pod, str]] = []
         self._start_topology(pending)
-        # Pods no other pod's placement depends on, bound for a NodePool without limits, are
-        # planned together by whole-node patterns once the others are placed (one LP per
-        # class of identical pods, not one decision per pod).
         by_patterns = (self.strategy == "scaler" and self.improve and not self.prefer_taints)
         deferred: dict[int, list[Pod]] = {}  # NodePool index -> pods
         for pod in sorted(pending, key=sort_key):

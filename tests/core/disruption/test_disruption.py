@@ -211,6 +211,8 @@ def test_eviction_price_makes_the_plan_calmer() -> None:
     calm = plan(nodes, pods, eviction_price=0.15)
     assert len(calm.removed) == 2 and not calm.replacements
     assert calm.cost_after == pytest.approx(0.20)
+    # The MILP's plan is reported as a price, without the eviction charges it weighed.
+    assert calm.solver["planPerHour"] == pytest.approx(0.20, abs=1e-3)
     assert not plan(nodes, pods, eviction_price=0.3).disruptions
     assert not plan(nodes, pods, eviction_price=0.3, strategy="karpenter").disruptions
 
