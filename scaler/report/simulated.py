@@ -183,9 +183,14 @@ def _read_columns(
 ) -> tuple[list[Samples], list[Samples]] | None:
     """The file read by pandas in one pass: CPU and memory Samples per known container (points
     in time order, as the row reader sorts them), or None when pandas cannot read it cleanly
-    (the row-by-row reader then names the bad line)."""
+    (the row-by-row reader then names the bad line) or is not installed (the container image
+    leaves it out: the controller never reads usage files)."""
     import numpy as np
-    import pandas as pd
+
+    try:
+        import pandas as pd
+    except ImportError:
+        return None
 
     try:
         df = pd.read_csv(
