@@ -62,6 +62,14 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False  # the Python root logger may print plain text; one format only
+    # Third-party loggers (apscheduler's "skipped: maximum number of running instances",
+    # kubernetes, urllib3, botocore) propagate to Python's root logger: give it the same
+    # JSON handler, warnings and up, so every line of the log stays JSON.
+    python_root = logging.getLogger()
+    for old in [h for h in python_root.handlers if getattr(h, _MARK, False)]:
+        python_root.removeHandler(old)
+    python_root.addHandler(handler)
+    python_root.setLevel(max(level, logging.WARNING))
     gitops = logging.getLogger(f"{ROOT_LOGGER}.gitops")
     for old in [h for h in gitops.handlers if getattr(h, "_scaler_json", False)]:
         gitops.removeHandler(old)

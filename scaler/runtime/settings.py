@@ -46,7 +46,8 @@ Seconds = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True,
+                              allow_inf_nan=False)
 
 
 class GitSettings(_Model):
@@ -132,7 +133,8 @@ class RunSettings(_Model):
     context: str | None = None
     dry_run: bool = Field(False, alias="dryRun")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="logLevel")
-    http_port: int | None = Field(None, alias="httpPort")  # /metrics, /healthz, /readyz
+    # /metrics, /healthz, /readyz
+    http_port: int | None = Field(None, alias="httpPort", ge=0, le=65535)
     simulate: bool = False
     snapshots: list[str] = Field(default_factory=list)  # --simulate: the cluster to start from
     run_for: Seconds | None = Field(None, alias="runFor", gt=0)  # stop after this long
