@@ -54,7 +54,7 @@ def _conflict(pool: NodePool, term: NodeSelectorTerm) -> str:
 
 
 def _pool_reason(s: Scheduler, pool: NodePool, term: NodeSelectorTerm, row: tuple[int, ...],
-                 reqs: Requirements) -> str:
+                 reqs: Requirements, request: Resources) -> str:
     table = s.table
     mask = table.mask(reqs)
     qual = _qualifier(term)
@@ -68,7 +68,9 @@ def _pool_reason(s: Scheduler, pool: NodePool, term: NodeSelectorTerm, row: tupl
     if not fits.any():
         short = [j for j in range(len(table.dims)) if alloc[:, j].max() < need[j] and row[j] > 0]
         if short:
-            asks = " and ".join(_amount(table.dims[j], row[j]) for j in short)
+            # The request as written: `row` saturates amounts no instance type holds.
+            asks = " and ".join(_amount(table.dims[j], request.get(table.dims[j]))
+                                for j in short)
             best = ", ".join(
                 _amount(table.dims[j], int(alloc[:, j].max() - overhead[j])) for j in short
             )
@@ -117,7 +119,7 @@ def explain_unschedulable(s: Scheduler, pod: Pod, request: Resources, attempt: A
             if reqs is None:
                 reasons.append(_conflict(pool, term))
             else:
-                reasons.append(_pool_reason(s, pool, term, row, reqs))
+                reasons.append(_pool_reason(s, pool, term, row, reqs, request))
     unique = [r for r in dict.fromkeys(reasons) if not r.endswith(_NO_REASON)]
     if len(unique) < len(set(reasons)):
         # Some NodePool had room and still could not take it: its topology rules decided.
