@@ -27,7 +27,7 @@ class Limits:
     yaml_depth: int = 1_000  # nesting of one YAML or JSON document
     snapshot_objects: int = 1_000_000  # objects in one snapshot (all files)
     workload_replicas: int = 100_000  # pods expanded from one Deployment/StatefulSet/...
-    total_replicas: int = 1_000_000  # pods expanded from all workloads of a snapshot
+    total_replicas: int = 250_000  # pods expanded from all workloads of a snapshot
     timeline_rows: int = 1_000_000  # rows of a --timeline CSV
     timeline_replicas: int = 100_000  # replicas one timeline row may ask for
     timeline_steps: int = 100_000  # simulated steps of one --timeline run
