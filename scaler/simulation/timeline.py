@@ -120,8 +120,8 @@ def load_timeline(path: str) -> list[Event]:
             at = _duration(cells[0])
         except ValueError as err:
             raise UserError(str(err), file=path, obj=where, field="time") from None
-        check_finite(at, "seconds from the start", minimum=0, maximum=MAX_TIMESTAMP - DEFAULT_START, file=path,
-                     obj=where, field="time")
+        check_finite(at, "seconds from the start", minimum=0,
+                     maximum=MAX_TIMESTAMP - DEFAULT_START, file=path, obj=where, field="time")
         workload = cells[1].strip()
         if workload.count("/") != 1 or not all(workload.split("/")):
             raise UserError(f"expected namespace/name, got {workload!r}", file=path, obj=where,

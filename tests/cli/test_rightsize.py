@@ -348,7 +348,7 @@ def test_bad_usage_file_names_file_and_line(
     )
     code, out, err = run(capsys, str(WORKLOADS), "--usage", str(bad))
     assert code == 2 and out == ""
-    assert err == f"scaler: error: {bad}: line 2: not a number or quantity: 'lots'\n"
+    assert err == f"scaler: error: {bad}: line 2: memory: not a number or quantity: 'lots'\n"
 
 
 def test_unreachable_prometheus_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
