@@ -92,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help, --version, or a usage error already printed
+            return done.code if isinstance(done.code, int) else 0
         debug = bool(getattr(args, "debug", False))
         limits.use(limits.parse_overrides(getattr(args, "limit", None)))
         code: int = args.func(args)
