@@ -93,14 +93,17 @@ def test_top_level_array_of_objects(tmp_path: Path) -> None:
 def test_utf16_with_bom_as_powershell_writes_it(tmp_path: Path) -> None:
     path = tmp_path / "snap.yaml"
     path.write_bytes(
-        codecs.BOM_UTF16_LE + "kind: Pod\nmetadata: {name: café}\nspec: {containers: [{name: c}]}\n".encode("utf-16-le")
+        codecs.BOM_UTF16_LE
+        + "kind: Pod\nmetadata: {name: café}\nspec: {containers: [{name: c}]}\n".encode(
+            "utf-16-le")
     )
     assert [p.name for p in load_snapshot([path]).pods] == ["café"]
 
 
 def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "snap.json"
-    path.write_bytes(codecs.BOM_UTF8 + b'{"kind": "Pod", "metadata": {"name": "a"}, "spec": {"containers": [{"name": "c"}]}}')
+    path.write_bytes(codecs.BOM_UTF8 + b'{"kind": "Pod", "metadata": {"name": "a"}, '
+                     b'"spec": {"containers": [{"name": "c"}]}}')
     assert [p.name for p in load_snapshot([path]).pods] == ["a"]
 
 

@@ -183,12 +183,15 @@ def test_yaml_list(tmp_path: Path) -> None:
     assert [p.key for p in snap.bound_pods] == ["default/p1"]
 
 
+CONTAINERS = "spec: {containers: [{name: c}]}\n"
+
+
 def test_directory_is_read_recursively_in_path_order(tmp_path: Path) -> None:
     root = tmp_path / "snap"
     (root / "b").mkdir(parents=True)
     (root / "b" / "pods.json").write_text(as_list(pod("from-b-json")))
-    write(root, "a.yml", "kind: Pod\nmetadata: {name: from-a-yml}\nspec: {containers: [{name: c}]}\n")
-    write(root, "b/z.yaml", "kind: Pod\nmetadata: {name: from-b-z}\nspec: {containers: [{name: c}]}\n")
+    write(root, "a.yml", "kind: Pod\nmetadata: {name: from-a-yml}\n" + CONTAINERS)
+    write(root, "b/z.yaml", "kind: Pod\nmetadata: {name: from-b-z}\n" + CONTAINERS)
     write(root, "c.yaml", "kind: Node\nmetadata: {name: n1}\n")
     write(root, "notes.txt", "kind: Pod\nmetadata: {name: not-read}\n")
     write(root, ".hidden/x.yaml", "kind: Pod\nmetadata: {name: hidden}\n")
@@ -198,11 +201,12 @@ def test_directory_is_read_recursively_in_path_order(tmp_path: Path) -> None:
 
 
 def test_several_paths_and_repeated_objects(tmp_path: Path) -> None:
-    a = write(tmp_path, "a.yaml", "kind: Pod\nmetadata: {name: p1}\nspec: {containers: [{name: c}]}\n")
+    a = write(tmp_path, "a.yaml", "kind: Pod\nmetadata: {name: p1}\n" + CONTAINERS)
     b = write(
         tmp_path,
         "b.yaml",
-        "kind: Pod\nmetadata: {name: p1}\nspec: {containers: [{name: c}]}\n---\nkind: Pod\nmetadata: {name: p2}\nspec: {containers: [{name: c}]}\n",
+        "kind: Pod\nmetadata: {name: p1}\n" + CONTAINERS
+        + "---\nkind: Pod\nmetadata: {name: p2}\n" + CONTAINERS,
     )
     snap = load_snapshot([a, str(b), a])
     # The same file twice, or the same pod in two outputs, is read once.
