@@ -339,15 +339,30 @@ def test_catalog_prices_must_be_finite(
         ["rightsize", str(WORKLOADS), "--usage", str(ROOT / "examples" / "usage.csv.gz"),
          "--memory-min", "2Gi", "--memory-max", "1Gi"],
         ["run", "--simulate", "--snapshot", str(SMALL), "--http-port", "99999"],
-        ["policies", "log", "--source", str(ROOT), "--since", "not a date"],
     ],
     ids=["eviction-nan", "eviction-inf", "min-saving-nan", "cpu-min-above-max",
-         "memory-min-above-max", "http-port", "since"],
+         "memory-min-above-max", "http-port"],
 )
 def test_nonsense_flags_are_refused(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     code, out, err = run(capsys, *argv)
     one_line_exit_2(code, err)
     assert out == ""
+
+
+def test_policies_log_since_not_a_date(capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    write(repo, "policies/p.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    code, out, err = run(capsys, "policies", "log", "--source", str(repo), "--path", "policies",
+                         "--since", "not a date")
+    assert "--since: not a date" in one_line_exit_2(code, err)
+    code, out, err = run(capsys, "policies", "log", "--source", str(repo), "--path", "policies",
+                         "--since", "2 weeks ago")
+    assert code == 0 and "first" in out, err
 
 
 # -- unbounded work ---------------------------------------------------------------------------

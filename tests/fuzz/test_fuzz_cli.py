@@ -11,8 +11,11 @@ test_fuzz_limits.py. Fixed seed (`derandomize=True`), bounded examples: see the 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
+import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -239,6 +242,21 @@ def test_aws_node_classes(data: bytes) -> None:
             load_node_classes(path)
 
 
+def _tiny_repo() -> Path:
+    """A one-commit policy repository for `policies log` (this repository's history takes
+    a minute to replay)."""
+    root = Path(tempfile.mkdtemp(prefix="scaler-fuzz-repo-"))
+    atexit.register(shutil.rmtree, root, True)
+    (root / "policies").mkdir()
+    (root / "policies" / "p.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n"
+                                              "metadata: {name: x}\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(root)]
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    return root
+
+
 NUMBERS = st.sampled_from([str(v) for v in EXTREME_NUMBERS + EXTREME_STRINGS])
 FLAG_COMMANDS: list[tuple[list[str], list[str]]] = [
     (["simulate", str(SMALL), "--consolidate"],
@@ -250,7 +268,7 @@ FLAG_COMMANDS: list[tuple[list[str], list[str]]] = [
     (["report", str(ROOT / "examples"), "--now", "2026-11-26T10:30:00Z"], ["--window", "--step"]),
     (["run", "--simulate", "--snapshot", str(SMALL), "--run-for", "0.01"],
      ["--http-port", "--batch-idle"]),
-    (["policies", "log", "--source", str(ROOT)], ["--since"]),
+    (["policies", "log", "--source", str(_tiny_repo()), "--path", "policies"], ["--since"]),
 ]
 
 
