@@ -447,6 +447,33 @@ def test_ctrl_c_is_exit_130_without_a_traceback(
     assert code == 130 and err == "scaler: interrupted\n"
 
 
+def test_real_ctrl_c_during_a_long_simulation(tmp_path: Path) -> None:
+    """SIGINT to a running `scaler simulate`: exit 130 and one line, no traceback."""
+    import os
+    import signal
+    import time
+
+    snap = write(tmp_path, "d.yaml", DEPLOYMENT.replace("REPLICAS", "100000"))
+    child = subprocess.Popen([sys.executable, "-m", "scaler", "simulate", str(snap)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ticks = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + 60
+    # Past start-up (imports take about a second of CPU): wait for 3 s of CPU time.
+    while time.monotonic() < deadline and child.poll() is None:
+        with open(f"/proc/{child.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        if (int(fields[11]) + int(fields[12])) / ticks >= 3:
+            break
+        time.sleep(0.1)
+    if child.poll() is not None:
+        child.communicate()
+        pytest.skip("the simulation finished before it could be interrupted")
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert err == "scaler: interrupted\n"
+
+
 def test_unexpected_error_is_one_line_with_a_hint(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
