@@ -41,7 +41,7 @@ FAST_LIMITS = ["--limit", "timeline-steps=200", "--limit", "workload-replicas=20
 
 FUZZ = settings(
     derandomize=True,  # a fixed seed: the same examples on every run and machine
-    max_examples=12,
+    max_examples=25,
     deadline=None,  # time is checked per example below, against TIME_CAP
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -272,7 +272,7 @@ FLAG_COMMANDS: list[tuple[list[str], list[str]]] = [
 ]
 
 
-@settings(FUZZ, max_examples=30)
+@settings(FUZZ, max_examples=40)
 @given(st.sampled_from(FLAG_COMMANDS), st.data())
 def test_number_flags(command: tuple[list[str], list[str]], data: st.DataObject) -> None:
     base, flags = command
