@@ -24,6 +24,7 @@ ROOT_LOGGER = "scaler"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
 _MARK = "_scaler_runtime_json"
+THIRD_PARTY_LOGGERS = ("apscheduler", "kubernetes", "urllib3", "botocore", "boto3")
 
 
 def parse_level(name: str, where: str = "--log-level") -> int:
@@ -63,13 +64,15 @@ def configure_logging(
     root.setLevel(level)
     root.propagate = False  # the Python root logger may print plain text; one format only
     # Third-party loggers (apscheduler's "skipped: maximum number of running instances",
-    # kubernetes, urllib3, botocore) propagate to Python's root logger: give it the same
-    # JSON handler, warnings and up, so every line of the log stays JSON.
-    python_root = logging.getLogger()
-    for old in [h for h in python_root.handlers if getattr(h, _MARK, False)]:
-        python_root.removeHandler(old)
-    python_root.addHandler(handler)
-    python_root.setLevel(max(level, logging.WARNING))
+    # kubernetes, urllib3, botocore) would print plain text through Python's last-resort
+    # handler: give them the same JSON handler, warnings and up, so every line stays JSON.
+    for name in THIRD_PARTY_LOGGERS:
+        other = logging.getLogger(name)
+        for old in [h for h in other.handlers if getattr(h, _MARK, False)]:
+            other.removeHandler(old)
+        other.addHandler(handler)
+        other.setLevel(max(level, logging.WARNING))
+        other.propagate = False
     gitops = logging.getLogger(f"{ROOT_LOGGER}.gitops")
     for old in [h for h in gitops.handlers if getattr(h, "_scaler_json", False)]:
         gitops.removeHandler(old)

@@ -491,16 +491,17 @@ def test_unexpected_error_is_one_line_with_a_hint(
 
 def test_third_party_log_lines_stay_json() -> None:
     stream = io.StringIO()
+    scaler_log, aps = logging.getLogger("scaler"), logging.getLogger("apscheduler")
+    saved = (scaler_log.level, scaler_log.propagate, aps.level, aps.propagate)
+    handler = configure_logging(stream)
     try:
-        configure_logging(stream)
         logging.getLogger("apscheduler.scheduler").warning(
             'Execution of job "provision" skipped: maximum number of running instances '
             "reached (1)")
-    finally:
-        root = logging.getLogger()
-        for h in [h for h in root.handlers if getattr(h, "_scaler_runtime_json", False)]:
-            root.removeHandler(h)
-        root.setLevel(logging.WARNING)
+    finally:  # leave logging as other tests (caplog) expect it
+        scaler_log.removeHandler(handler)
+        aps.removeHandler(handler)
+        scaler_log.level, scaler_log.propagate, aps.level, aps.propagate = saved
     (line,) = stream.getvalue().splitlines()
     doc = json.loads(line)
     assert doc["logger"] == "apscheduler.scheduler" and "skipped" in doc["msg"]
