@@ -24,7 +24,9 @@ ROOT_LOGGER = "scaler"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
 _MARK = "_scaler_runtime_json"
-THIRD_PARTY_LOGGERS = ("apscheduler", "kubernetes", "urllib3", "botocore", "boto3")
+# apscheduler only: botocore, urllib3 and kubernetes keep propagating (their records pass
+# through the credential filters of scaler.adapters.aws.redact, and tests read them).
+THIRD_PARTY_LOGGERS = ("apscheduler",)
 
 
 def parse_level(name: str, where: str = "--log-level") -> int:
@@ -63,9 +65,8 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False  # the Python root logger may print plain text; one format only
-    # Third-party loggers (apscheduler's "skipped: maximum number of running instances",
-    # kubernetes, urllib3, botocore) would print plain text through Python's last-resort
-    # handler: give them the same JSON handler, warnings and up, so every line stays JSON.
+    # apscheduler's warnings ("skipped: maximum number of running instances") would print
+    # plain text through Python's last-resort handler: give it the same JSON handler.
     for name in THIRD_PARTY_LOGGERS:
         other = logging.getLogger(name)
         for old in [h for h in other.handlers if getattr(h, _MARK, False)]:
