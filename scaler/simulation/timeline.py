@@ -29,10 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scaler import limits
 from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
 from scaler.control.disruption import ChangeTracker, DisruptionExecutor, disruption_input
 from scaler.control.provisioning import Decision, Provisioner, register_ready
-from scaler import limits
 from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings, node_price
 from scaler.core.disruption.plan import plan_disruptions
 from scaler.core.model import Node, Pod

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from scaler.adapters.aws import retry
 from scaler.adapters.aws.tags import RESTRICTED_TAG_PREFIXES, cluster_tags
 from scaler.core.quantity import QuantityError, parse_quantity
