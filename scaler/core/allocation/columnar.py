@@ -17,7 +17,6 @@ products could pass 2**62); the caller then runs the loop.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,9 +54,10 @@ def _milli(x: F64) -> I64:
 
 
 def _column(containers: Sequence[ContainerInput], attr: str, total: int) -> F64:
-    return np.fromiter(
-        itertools.chain.from_iterable(getattr(c, attr) for c in containers), np.float64, total
-    )
+    """One field of every container, end to end (arrays joined without Python floats)."""
+    if not total:
+        return np.zeros(0, np.float64)
+    return np.concatenate([np.asarray(getattr(c, attr), dtype=np.float64) for c in containers])
 
 
 def _split_groups(
@@ -124,7 +124,7 @@ def allocate_columnar(
     for c in containers:
         n_ts = len(c.timestamps)
         lengths = (len(c.cpu_request), len(c.cpu_usage), len(c.ram_request), len(c.ram_usage))
-        if any(x != n_ts for x in lengths) or (c.gpu_request and len(c.gpu_request) != n_ts):
+        if any(x != n_ts for x in lengths) or (len(c.gpu_request) and len(c.gpu_request) != n_ts):
             return None
     res, n_c, n_n = grid.resolution, len(containers), len(nodes)
     n_int = -(-(grid.end - grid.start) // res)
@@ -142,13 +142,17 @@ def allocate_columnar(
     cpu_use = _column(containers, "cpu_usage", total)
     ram_req = _column(containers, "ram_request", total)
     ram_use = _column(containers, "ram_usage", total)
-    gpu_req = np.fromiter(
-        itertools.chain.from_iterable(
-            c.gpu_request if c.gpu_request else itertools.repeat(0.0, len(c.timestamps))
-            for c in containers
-        ),
-        np.float64,
-        total,
+    gpu_req = (
+        np.concatenate(
+            [
+                np.asarray(c.gpu_request, np.float64)
+                if len(c.gpu_request)
+                else np.zeros(len(c.timestamps), np.float64)
+                for c in containers
+            ]
+        )
+        if total
+        else np.zeros(0, np.float64)
     )
     for col in (cpu_req, cpu_use, ram_req, ram_use, gpu_req):
         if not np.all(np.isfinite(col)) or np.any(np.abs(col) * 1000 >= SAFE):
@@ -330,7 +334,7 @@ def allocate_columnar(
             per_core=float(u_core[k]),
             per_byte=float(u_byte[k]),
             at_requests=float(u_req[k]),
-            samples=s_j[c_bounds[k]:c_bounds[k + 1]].tolist(),
+            samples=s_j[c_bounds[k]:c_bounds[k + 1]],
         )
 
     props: dict[int, Properties] = {}
