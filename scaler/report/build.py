@@ -164,7 +164,8 @@ def collect(
                 np.int64
             ) * grid.resolution
             keep = (snapped >= grid.start) & (snapped < grid.end)
-            per.append((snapped[keep], v[keep]))
+            # no copy when every point is inside (the usual case)
+            per.append((snapped, v) if keep.all() else (snapped[keep], v[keep]))
             if s.labels.get("node"):
                 node_of.setdefault(s.ref, s.labels["node"])
     containers: list[ContainerInput] = []

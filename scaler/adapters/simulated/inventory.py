@@ -111,6 +111,12 @@ def _grid_array(c: SimulatedContainer, window: Window) -> npt.NDArray[np.float64
     return kept
 
 
+def _constant(value: float, n: int) -> npt.NDArray[np.float64]:
+    """n times the value, as a read-only view of one float (no memory per point)."""
+    out: npt.NDArray[np.float64] = np.broadcast_to(np.float64(value), (n,))
+    return out
+
+
 def request_series(
     containers: Sequence[SimulatedContainer], window: Window
 ) -> tuple[list[Samples], list[Samples], list[Samples]]:
@@ -125,10 +131,10 @@ def request_series(
         if not len(times):
             continue
         labels = {"node": c.node}
-        req_cpu.append(Samples(c.ref, times, np.full(len(times), c.cpu_request), labels))
-        req_mem.append(Samples(c.ref, times, np.full(len(times), c.ram_request), labels))
+        req_cpu.append(Samples(c.ref, times, _constant(c.cpu_request, len(times)), labels))
+        req_mem.append(Samples(c.ref, times, _constant(c.ram_request, len(times)), labels))
         if c.gpu_request:
-            gpus.append(Samples(c.ref, times, np.full(len(times), c.gpu_request), labels))
+            gpus.append(Samples(c.ref, times, _constant(c.gpu_request, len(times)), labels))
     return req_cpu, req_mem, gpus
 
 
