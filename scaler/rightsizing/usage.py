@@ -50,7 +50,7 @@ def gather(source: MetricsSource, workloads: Sequence[Workload], window: Window)
         peak_at: dict[ContainerRef, tuple[float, float]] = {}
         for s in mem:
             k = key_of(s.ref)
-            if k is None or not len(s.values):
+            if k is None or not s.values:
                 continue
             a = acc.setdefault(k, _Acc())
             a.mem_t.append(np.asarray(s.timestamps))
@@ -58,7 +58,7 @@ def gather(source: MetricsSource, workloads: Sequence[Workload], window: Window)
             a.pods.append(len(s.values))
             pods.setdefault(k[0], set()).add(s.ref.pod)
             i = int(np.argmax(s.values))
-            peak_at[s.ref] = (float(s.timestamps[i]), float(s.values[i]))
+            peak_at[s.ref] = (s.timestamps[i], s.values[i])
         kills = _kills(source, window, ns, peak_at)
         if kills:
             limits = _last(source.limits("memory", window, ns))
@@ -118,4 +118,4 @@ def _cat(parts: list[np.ndarray]) -> np.ndarray:
 
 
 def _last(series: Sequence[Samples]) -> dict[ContainerRef, float]:
-    return {s.ref: float(s.values[-1]) for s in series if len(s.values)}
+    return {s.ref: s.values[-1] for s in series if s.values}
