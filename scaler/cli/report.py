@@ -8,6 +8,11 @@ import math
 import sys
 from typing import Any
 
+from scaler.cli.prometheus import (
+    add_prometheus_flags,
+    prometheus_access,
+    refuse_prometheus_access,
+)
 from scaler.errors import UserError
 
 OUTPUTS = ("table", "json", "csv", "html")
@@ -32,6 +37,7 @@ def register(sub: Any) -> None:
                    help="let Prometheus (or Thanos, Mimir, VictoriaMetrics) average each "
                    "container's series over every --step (avg_over_time subqueries at "
                    "--resolution) and allocate per step: for long windows and large stores")
+    add_prometheus_flags(p)
     p.add_argument("--policies", metavar="DIR",
                    help="policy directory (CostAllocationPolicy, NodePools)")
     p.add_argument("--window", default="7d",
@@ -94,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.snapshots) == bool(args.prometheus):
         raise UserError("give either snapshot files or --prometheus URL (one of them)",
                         field="SNAPSHOT")
+    if not args.prometheus:
+        refuse_prometheus_access(args, "snapshot files")
     if args.serve:
         return serve(args)
     start, end = parse_window(args.window, _now(args.now))
@@ -152,14 +160,16 @@ def run(args: argparse.Namespace) -> int:
             from scaler.adapters.prometheus import PrometheusSource
             from scaler.adapters.prometheus.inventory import PrometheusInventory
 
+            access = prometheus_access(args)
             report = build_report(
                 request,
                 PrometheusSource(
                     args.prometheus,
                     max_span=DAY,
                     aggregate_resolution=fine_resolution if args.prometheus_aggregate else None,
+                    access=access,
                 ),
-                PrometheusInventory(args.prometheus),
+                PrometheusInventory(args.prometheus, access=access),
                 pricer,
                 rules,
                 f"prometheus {args.prometheus}",
@@ -196,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
 def allocation_service(
     snapshots: list[str], prometheus: str | None, policies_dir: str | None, region: str,
     zones: list[str] | None, usage: str | None, cluster: str, share_idle: bool | None = None,
-    place_pending: bool = True,
+    place_pending: bool = True, access: Any = None,
 ) -> Any:
     """OpenCost's allocation API over snapshots (with generated or given usage) or a
     Prometheus: each request runs the report for its window; one request at a time."""
@@ -223,8 +233,9 @@ def allocation_service(
                 from scaler.adapters.prometheus import PrometheusSource
                 from scaler.adapters.prometheus.inventory import PrometheusInventory
 
-                return build_report(request, PrometheusSource(prometheus, max_span=DAY),
-                                    PrometheusInventory(prometheus), pricer, rules,
+                return build_report(request,
+                                    PrometheusSource(prometheus, max_span=DAY, access=access),
+                                    PrometheusInventory(prometheus, access=access), pricer, rules,
                                     f"prometheus {prometheus}")
             from scaler.report.simulated import snapshot_sources
 
@@ -265,7 +276,8 @@ def serve(args: argparse.Namespace) -> int:
     zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
     service = allocation_service(args.snapshots, args.prometheus, args.policies, args.region,
                                  zones, args.usage, args.cluster, args.share_idle,
-                                 not args.no_place_pending)
+                                 not args.no_place_pending,
+                                 prometheus_access(args) if args.prometheus else None)
     health = Health()
     health.set_policies_loaded(True)
     health.set_caches_synced(True)

@@ -10,6 +10,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
+# A series' times or values: a tuple, or (from the columnar sources: a month of a large
+# cluster is millions of points, 8 bytes each in an array against 32 in a tuple of floats) a
+# one-dimensional float64 array. Test emptiness with len(), never with truthiness.
+FloatSeries = tuple[float, ...] | npt.NDArray[np.float64]
+
+
+def as_array(x: FloatSeries) -> npt.NDArray[np.float64]:
+    """The series as a float64 array (no copy when it is one already)."""
+    return np.asarray(x, dtype=np.float64)
+
 
 class MetricsError(Exception):
     """The metrics backend failed: connection refused, bad query, timeout.
@@ -25,12 +38,25 @@ class ContainerRef:
     container: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Samples:
     ref: ContainerRef
-    timestamps: tuple[float, ...]  # unix seconds, ascending, on the query's step grid
-    values: tuple[float, ...]
+    timestamps: FloatSeries  # unix seconds, ascending, on the query's step grid
+    values: FloatSeries
     labels: Mapping[str, str] = field(default_factory=dict)  # e.g. {"node": ...}
+
+    def __eq__(self, other: object) -> bool:
+        # by value, whether the series are tuples or arrays
+        if not isinstance(other, Samples):
+            return NotImplemented
+        return (
+            self.ref == other.ref
+            and dict(self.labels) == dict(other.labels)
+            and np.array_equal(as_array(self.timestamps), as_array(other.timestamps))
+            and np.array_equal(as_array(self.values), as_array(other.values))
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # labels is a dict: never hashable
 
 
 @dataclass(frozen=True, slots=True)

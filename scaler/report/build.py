@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pricing import InstanceType
 from scaler.core.allocation.aggregate import aggregate
@@ -27,7 +28,7 @@ from scaler.core.allocation.prices import ListPrice, NodePrice, effective_prices
 from scaler.core.allocation.savings import WorkloadSavings, workload_savings
 from scaler.core.allocation.sharing import share
 from scaler.ports.inventory import InventorySource, NodeInfo, PodInfo
-from scaler.ports.metrics import ContainerRef, MetricsSource, Samples, Window
+from scaler.ports.metrics import ContainerRef, MetricsSource, Samples, Window, as_array
 from scaler.report.rules import Rules
 
 # (instance type, capacity type, zone) -> (USD per hour, estimated), or None when unknown.
@@ -105,7 +106,7 @@ def _snap(t: float, grid: Grid) -> int:
 
 def _align(
     per_kind: Mapping[str, list[tuple[Any, Any]]],
-) -> tuple[tuple[int, ...], dict[str, tuple[float, ...]]] | None:
+) -> tuple[npt.NDArray[np.int64], dict[str, npt.NDArray[np.float64]]] | None:
     """One container's series on the union of their times (a later point at the same snapped
     time wins; a series without a point there counts zero), or None without any point."""
     last: dict[str, tuple[Any, Any]] = {}
@@ -122,14 +123,14 @@ def _align(
     if not last:
         return None
     times = np.unique(np.concatenate([t for t, _ in last.values()]))
-    values: dict[str, tuple[float, ...]] = {}
+    values: dict[str, npt.NDArray[np.float64]] = {}
     for kind in per_kind:
         out = np.zeros(len(times))
         if kind in last:
             t, v = last[kind]
             out[np.searchsorted(times, t)] = v
-        values[kind] = tuple(out.tolist())
-    return tuple(times.tolist()), values
+        values[kind] = out
+    return times.astype(np.int64), values
 
 
 def collect(
@@ -155,15 +156,16 @@ def collect(
     for kind, ask in zip(kinds, asks, strict=True):
         for s in ask():
             per = series.setdefault(s.ref, {k: [] for k in kinds})[kind]
-            t = np.asarray(s.timestamps, dtype=np.float64)
-            v = np.asarray(s.values, dtype=np.float64)
+            t = as_array(s.timestamps)
+            v = as_array(s.values)
             if len(t) != len(v):
                 raise ValueError("timestamps and values differ in length")
             snapped = grid.start + np.rint((t - grid.start) / grid.resolution).astype(
                 np.int64
             ) * grid.resolution
             keep = (snapped >= grid.start) & (snapped < grid.end)
-            per.append((snapped[keep], v[keep]))
+            # no copy when every point is inside (the usual case)
+            per.append((snapped, v) if keep.all() else (snapped[keep], v[keep]))
             if s.labels.get("node"):
                 node_of.setdefault(s.ref, s.labels["node"])
     containers: list[ContainerInput] = []
@@ -191,7 +193,7 @@ def collect(
                 ram_usage=values["ram_use"],
                 gpu_request=values["gpu_req"] if series[ref]["gpu_req"] and any(
                     len(x) for x, _ in series[ref]["gpu_req"]
-                ) else (),
+                ) else np.zeros(0, np.float64),
                 labels=dict(pod.labels) if pod else {},
                 annotations=dict(pod.annotations) if pod else {},
                 namespace_labels=dict(ns_labels.get(ref.namespace, {})),

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from pricing import Catalog
 from scaler.adapters.simulated import SimulatedCloud, SimulatedCluster
 from scaler.core.allocation.model import ContainerInput
@@ -38,10 +40,10 @@ def usage_requests(containers: Sequence[ContainerInput]) -> dict[str, tuple[int,
     """Pod key -> (millicores, bytes): the sum over its containers of p95 CPU, peak memory."""
     out: dict[str, tuple[int, int]] = {}
     for c in containers:
-        if not c.timestamps:
+        if not len(c.timestamps):
             continue
-        cpu = percentile(c.cpu_usage, CPU_PERCENTILE)
-        mem = max(c.ram_usage)
+        cpu = percentile(np.asarray(c.cpu_usage, np.float64).tolist(), CPU_PERCENTILE)
+        mem = float(np.max(c.ram_usage))
         key = f"{c.namespace}/{c.pod}"
         m, b = out.get(key, (0, 0))
         out[key] = (m + int(round(cpu * 1000)), b + int(mem))
@@ -55,12 +57,11 @@ def pods_from_containers(
     pods: dict[str, Pod] = {}
     daemonsets: dict[str, DaemonSet] = {}
     for c in containers:
-        if not c.timestamps or c.timestamps[-1] < at:
+        if not len(c.timestamps) or c.timestamps[-1] < at:
             continue
-        req = Resources(
-            {CPU: int(round(c.cpu_request[-1] * 1000)), MEMORY: int(c.ram_request[-1])}
-        )
-        if c.gpu_request and c.gpu_request[-1]:
+        cpu_last, ram_last = float(c.cpu_request[-1]), float(c.ram_request[-1])
+        req = Resources({CPU: int(round(cpu_last * 1000)), MEMORY: int(ram_last)})
+        if len(c.gpu_request) and c.gpu_request[-1]:
             req = req + Resources({"nvidia.com/gpu": int(c.gpu_request[-1])})
         if c.controller_kind == "DaemonSet":
             key = f"{c.namespace}/{c.controller}"

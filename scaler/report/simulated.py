@@ -244,11 +244,12 @@ def _read_columns(
         ts, cv, mv = t[rows], cpu_v[rows], mem_v[rows]
         by_cpu = np.lexsort((cv, ts))  # (t, value) order, as sorting the pairs would give
         by_mem = np.lexsort((mv, ts))
-        times = tuple(ts[by_cpu].tolist())
+        # arrays, not tuples of floats: 8 bytes a point instead of 32
+        times = ts[by_cpu]
         labels = {"node": c.node}
-        cpu.append(Samples(ref, times, tuple(cv[by_cpu].tolist()), labels))
-        mem_times = times if np.array_equal(by_cpu, by_mem) else tuple(ts[by_mem].tolist())
-        mem.append(Samples(ref, mem_times, tuple(mv[by_mem].tolist()), labels))
+        cpu.append(Samples(ref, times, cv[by_cpu], labels))
+        mem_times = times if np.array_equal(by_cpu, by_mem) else ts[by_mem]
+        mem.append(Samples(ref, mem_times, mv[by_mem], labels))
     if note and notes is not None:
         notes.append(note)
     return cpu, mem

@@ -114,9 +114,11 @@ def write_usage(path: Path, nodes: int, per_node: int, days: int) -> int:
     return n
 
 
-def run_child(cmd: Sequence[str], tree: Path) -> tuple[float, float, int]:
-    """(seconds, peak RSS in MiB, output bytes) of one child process (its own rusage, from
-    wait4: not the maximum over every child this process ran, Prometheus included)."""
+def run_child(cmd: Sequence[str], tree: Path) -> tuple[float, float, int, float]:
+    """(seconds, peak RSS in MiB, output bytes, CPU seconds) of one child process (its own
+    rusage, from wait4: not the maximum over every child this process ran, Prometheus
+    included). CPU seconds (user + system) are disturbed less than wall time on a shared
+    machine."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
@@ -129,7 +131,7 @@ def run_child(cmd: Sequence[str], tree: Path) -> tuple[float, float, int]:
             sys.stderr.write(err.read().decode()[-2000:])
             raise SystemExit(f"exit {proc.returncode}: {' '.join(cmd)}")
         size = out.tell()
-    return secs, usage.ru_maxrss / 1024, size
+    return secs, usage.ru_maxrss / 1024, size, usage.ru_utime + usage.ru_stime
 
 
 def bench_file(nodes: int, per_node: int, days: int, tree: Path) -> None:
@@ -145,10 +147,13 @@ def bench_file(nodes: int, per_node: int, days: int, tree: Path) -> None:
               f"{dt.datetime.fromtimestamp(end, dt.UTC):%Y-%m-%dT%H:%M:%SZ}")
     cmd = [sys.executable, "-m", "scaler", "report", str(snap), "--usage", str(usage),
            "--window", window, "--resolution", "1h", "--no-node-savings", "-o", "json"]
-    secs, mib, size = run_child(cmd, tree)
+    load = os.getloadavg()[0]
+    secs, mib, size, cpu = run_child(cmd, tree)
+    load = max(load, os.getloadavg()[0])
     samples = nodes * per_node * days * 24
     print(f"| file | {tree.name} | {nodes * per_node:,} pods / {nodes} nodes | {days} d | "
-          f"{samples:,} | {secs:.1f} s | {mib:,.0f} MiB | {size:,} B |", flush=True)
+          f"{samples:,} | {secs:.1f} s | {cpu:.1f} s | {mib:,.0f} MiB | {size:,} B | {load:.1f} |",
+          flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,8 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--tree", type=Path, default=ROOT, help="the scaler checkout to run")
     p.add_argument("--prometheus-aggregate", action="store_true")
     args = p.parse_args(argv)
-    print("| source | tree | cluster | window | samples | wall | peak RSS | output |")
-    print("|---" * 8 + "|")
+    print("| source | tree | cluster | window | samples | wall | CPU | peak RSS | output | "
+          "load avg (1 min, higher of start and end) |")
+    print("|---" * 10 + "|")
     if args.source == "file":
         bench_file(args.nodes, args.pods_per_node, args.days, args.tree.resolve())
     else:

@@ -81,7 +81,7 @@ def bench_prometheus(nodes: int, per_node: int, days: int, tree: Path, aggregate
             cmd = [sys.executable, "-m", "scaler", "report", "--prometheus", url, "--window",
                    window, "--resolution", "1h", "--step", "1d", "--no-node-savings",
                    "-o", "json", *(["--prometheus-aggregate"] if pushed else [])]
-            secs, mib, size = run_child(cmd, tree)
+            secs, mib, size, _cpu = run_child(cmd, tree)
             samples = nodes * per_node * days * 24
             print(f"| prometheus{' (aggregated)' if pushed else ''} | {tree.name} | "
                   f"{nodes * per_node:,} pods / {nodes} nodes | {days} d | {samples:,} | "

@@ -20,6 +20,7 @@ from typing import Any
 
 from prometheus_api_client import PrometheusConnect
 
+from scaler.adapters.prometheus.access import PrometheusAccess
 from scaler.adapters.prometheus.source import run_query, time_chunks
 from scaler.ports.inventory import NodeInfo, PodInfo
 from scaler.ports.metrics import ContainerRef, MetricsError, Samples, Window
@@ -47,13 +48,22 @@ class PrometheusInventory:
         max_points: int = 10_000,
         headers: dict[str, str] | None = None,
         max_span: float = 86_400.0,
+        access: PrometheusAccess | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self._max_points = max(max_points, 2)
         self._max_span = max_span
-        self._client = PrometheusConnect(
-            url=self.url, headers=headers, disable_ssl=False, timeout=timeout
-        )
+        # One cluster's series out of a shared store: a matcher in every selector
+        # (`,cluster="prod"`, or "" for a store of one cluster).
+        m = access.matcher if access else ""
+        self._m = m
+        self._sel = "{" + m[1:] + "}" if m else ""  # for a metric with no other matcher
+        if access is not None:
+            self._client = access.connect(self.url, timeout)
+        else:
+            self._client = PrometheusConnect(
+                url=self.url, headers=headers, disable_ssl=False, timeout=timeout
+            )
         self.queries: list[str] = []
 
     # -- the port -------------------------------------------------------------------------
@@ -61,7 +71,7 @@ class PrometheusInventory:
     def nodes(self, window: Window) -> Sequence[NodeInfo]:
         spans = self._range(
             "max by (node, resource) (kube_node_status_capacity"
-            '{resource=~"cpu|memory|nvidia_com_gpu"})',
+            f'{{resource=~"cpu|memory|nvidia_com_gpu"{self._m}}})',
             window,
         )
         seen: dict[str, dict[str, Any]] = {}
@@ -74,7 +84,9 @@ class PrometheusInventory:
             rec["end"] = max(rec["end"], points[-1][0])
             rec[str(metric.get("resource", ""))] = points[-1][1]
         labels: dict[str, dict[str, str]] = {}
-        for metric in self._instant(f"last_over_time(kube_node_labels[{_span(window)}s])", window):
+        for metric in self._instant(
+            f"last_over_time(kube_node_labels{self._sel}[{_span(window)}s])", window
+        ):
             node = str(metric.get("node", ""))
             if node:
                 labels[node] = {k: str(v) for k, v in metric.items() if k.startswith("label_")}
@@ -102,20 +114,24 @@ class PrometheusInventory:
         # Instant queries over the window: containers' own series say when they ran, so
         # pods need no range query (one series per pod per step would be the largest query).
         span = _span(window)
-        labels = self._by_pod(f"last_over_time(kube_pod_labels[{span}s])", window, "label_")
+        labels = self._by_pod(
+            f"last_over_time(kube_pod_labels{self._sel}[{span}s])", window, "label_"
+        )
         notes = self._by_pod(
-            f"last_over_time(kube_pod_annotations[{span}s])", window, "annotation_"
+            f"last_over_time(kube_pod_annotations{self._sel}[{span}s])", window, "annotation_"
         )
         owners: dict[tuple[str, str], str] = {}
         for metric in self._instant(
-            f'last_over_time(kube_replicaset_owner{{owner_kind="Deployment"}}[{span}s])', window
+            f'last_over_time(kube_replicaset_owner{{owner_kind="Deployment"{self._m}}}'
+            f"[{span}s])",
+            window,
         ):
             key = (str(metric.get("namespace", "")), str(metric.get("replicaset", "")))
             owners[key] = str(metric.get("owner_name", ""))
         found: dict[tuple[str, str], PodInfo] = {}
         query = (
             "max by (namespace, pod, node, created_by_kind, created_by_name) "
-            f"(last_over_time(kube_pod_info[{span}s]))"
+            f"(last_over_time(kube_pod_info{self._sel}[{span}s]))"
         )
         for metric in self._instant(query, window):
             ns, pod = str(metric.get("namespace", "")), str(metric.get("pod", ""))
@@ -138,7 +154,7 @@ class PrometheusInventory:
 
     def namespace_labels(self, window: Window) -> Mapping[str, Mapping[str, str]]:
         out: dict[str, dict[str, str]] = {}
-        query = f"last_over_time(kube_namespace_labels[{_span(window)}s])"
+        query = f"last_over_time(kube_namespace_labels{self._sel}[{_span(window)}s])"
         for metric in self._instant(query, window):
             ns = str(metric.get("namespace", ""))
             if ns:
@@ -149,7 +165,7 @@ class PrometheusInventory:
         out = []
         query = (
             "max by (namespace, pod, container, node) "
-            '(kube_pod_container_resource_requests{resource="nvidia_com_gpu"})'
+            f'(kube_pod_container_resource_requests{{resource="nvidia_com_gpu"{self._m}}})'
         )
         for metric, points in self._range(query, window):
             ns, pod, c = metric.get("namespace"), metric.get("pod"), metric.get("container")

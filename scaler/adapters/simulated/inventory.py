@@ -16,6 +16,9 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from scaler.adapters.simulated.metrics import SeriesMetricsSource
 from scaler.ports.inventory import NodeInfo, PodInfo
 from scaler.ports.metrics import ContainerRef, Samples, Window
@@ -79,7 +82,9 @@ class StaticInventory:
         return tuple(
             s
             for s in self._gpus
-            if s.timestamps and s.timestamps[0] <= window.end and s.timestamps[-1] >= window.start
+            if len(s.timestamps)
+            and s.timestamps[0] <= window.end
+            and s.timestamps[-1] >= window.start
         )
 
 
@@ -98,6 +103,20 @@ def _grid(c: SimulatedContainer, window: Window) -> list[float]:
     ]
 
 
+def _grid_array(c: SimulatedContainer, window: Window) -> npt.NDArray[np.float64]:
+    """_grid as an array (the same floats: start + i * step)."""
+    n = int((window.end - window.start) // window.step) + 1
+    t = window.start + np.arange(n, dtype=np.float64) * window.step
+    kept: npt.NDArray[np.float64] = t[(c.start <= t) & (t < c.end)]
+    return kept
+
+
+def _constant(value: float, n: int) -> npt.NDArray[np.float64]:
+    """n times the value, as a read-only view of one float (no memory per point)."""
+    out: npt.NDArray[np.float64] = np.broadcast_to(np.float64(value), (n,))
+    return out
+
+
 def request_series(
     containers: Sequence[SimulatedContainer], window: Window
 ) -> tuple[list[Samples], list[Samples], list[Samples]]:
@@ -107,14 +126,15 @@ def request_series(
     req_mem: list[Samples] = []
     gpus: list[Samples] = []
     for c in containers:
-        times = tuple(_grid(c, window))
-        if not times:
+        # float64 arrays: a month of a large cluster is millions of points
+        times = _grid_array(c, window)
+        if not len(times):
             continue
         labels = {"node": c.node}
-        req_cpu.append(Samples(c.ref, times, (c.cpu_request,) * len(times), labels))
-        req_mem.append(Samples(c.ref, times, (c.ram_request,) * len(times), labels))
+        req_cpu.append(Samples(c.ref, times, _constant(c.cpu_request, len(times)), labels))
+        req_mem.append(Samples(c.ref, times, _constant(c.ram_request, len(times)), labels))
         if c.gpu_request:
-            gpus.append(Samples(c.ref, times, (c.gpu_request,) * len(times), labels))
+            gpus.append(Samples(c.ref, times, _constant(c.gpu_request, len(times)), labels))
     return req_cpu, req_mem, gpus
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from scaler.ports.metrics import ContainerRef, MetricsError, Samples, Window
+from scaler.ports.metrics import ContainerRef, MetricsError, Samples, Window, as_array
 
 LOOKBACK_SECONDS = 300.0
 
@@ -85,7 +85,7 @@ class SeriesMetricsSource:
         found: set[str] = set()
         for s in (*self._cpu, *self._memory):
             if (
-                s.timestamps
+                len(s.timestamps)
                 and s.timestamps[0] <= window.end
                 and (s.timestamps[-1] >= window.start - self._lookback)
             ):
@@ -95,14 +95,17 @@ class SeriesMetricsSource:
     def time_range(self) -> tuple[float, float] | None:
         """First and last sample time held (not part of the port: for offline runs)."""
         stamps = [
-            t for s in (*self._cpu, *self._memory) for t in (s.timestamps[:1] + s.timestamps[-1:])
+            float(t)
+            for s in (*self._cpu, *self._memory)
+            if len(s.timestamps)
+            for t in (s.timestamps[0], s.timestamps[-1])
         ]
         return (min(stamps), max(stamps)) if stamps else None
 
     def typical_step(self) -> float | None:
         """The most common spacing of samples (not part of the port)."""
         gaps = [
-            b - a
+            float(b - a)
             for s in self._cpu[:50]
             for a, b in zip(s.timestamps, s.timestamps[1:], strict=False)
         ]
@@ -131,19 +134,23 @@ def _resource(name: str) -> str:
 
 
 def _resample(s: Samples, grid: np.ndarray, lookback: float) -> Samples | None:
-    if not s.timestamps:
+    if not len(s.timestamps):
         return None
-    ts = np.asarray(s.timestamps, dtype=float)
-    vs = np.asarray(s.values, dtype=float)
+    ts = as_array(s.timestamps)
+    vs = as_array(s.values)
     # Index of the latest sample at or before each grid instant.
     idx = np.searchsorted(ts, grid, side="right") - 1
     ok = idx >= 0
     ok[ok] &= grid[ok] - ts[idx[ok]] <= lookback
     if not ok.any():
         return None
+    times, values = grid[ok], vs[idx[ok]]
+    # An array in, arrays out (a month of a large cluster: a tuple of floats takes 4x the
+    # memory); tuples otherwise.
+    columnar = isinstance(s.values, np.ndarray)
     return Samples(
         ref=s.ref,
-        timestamps=tuple(grid[ok].tolist()),
-        values=tuple(vs[idx[ok]].tolist()),
+        timestamps=times if columnar else tuple(times.tolist()),
+        values=values if columnar else tuple(values.tolist()),
         labels=dict(s.labels),
     )

@@ -17,7 +17,6 @@ products could pass 2**62); the caller then runs the loop.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,9 +54,10 @@ def _milli(x: F64) -> I64:
 
 
 def _column(containers: Sequence[ContainerInput], attr: str, total: int) -> F64:
-    return np.fromiter(
-        itertools.chain.from_iterable(getattr(c, attr) for c in containers), np.float64, total
-    )
+    """One field of every container, end to end (arrays joined without Python floats)."""
+    if not total:
+        return np.zeros(0, np.float64)
+    return np.concatenate([np.asarray(getattr(c, attr), dtype=np.float64) for c in containers])
 
 
 def _split_groups(
@@ -72,6 +72,7 @@ def _split_groups(
     last = np.concatenate([np.zeros(n_m, np.int64), np.ones(n_groups, np.int64)])
     order = np.lexsort((last, gi))  # members keep their order within a group
     g_sorted = gi[order]
+    del gi, last  # (temporaries are freed as soon as done: these arrays are samples long)
     starts = np.searchsorted(g_sorted, np.arange(n_groups, dtype=np.int64))
     w = np.concatenate([member_w, np.zeros(n_groups, np.int64)])[order]
     taken = np.add.reduceat(w, starts)
@@ -85,10 +86,11 @@ def _split_groups(
     max_w = np.maximum.reduceat(w, starts) if len(w) else np.zeros(0, np.int64)
     big = pools.astype(np.float64) * max_w.astype(np.float64) >= float(SAFE)
     pools_in = np.where(big, 0, pools)
-    t = pools_in[g_sorted]
-    prod = t * w
-    q = prod // whole[g_sorted]
-    rem = prod % whole[g_sorted]
+    prod = pools_in[g_sorted] * w
+    whole_s = whole[g_sorted]
+    q = prod // whole_s
+    rem = prod % whole_s
+    del prod, whole_s
     left = pools_in - np.add.reduceat(q, starts)
     r_max = int(rem.max(initial=0))
     if n_groups * (r_max + 1) < SAFE:
@@ -97,7 +99,9 @@ def _split_groups(
         rank_order = np.lexsort((np.arange(len(w)), -rem, g_sorted))
     rank = np.empty(len(w), np.int64)
     rank[rank_order] = np.arange(len(w), dtype=np.int64) - starts[g_sorted[rank_order]]
+    del rank_order, rem
     parts = q + (rank < left[g_sorted]).astype(np.int64)
+    del q, rank
     ends = np.append(starts[1:], len(w))
     for g in np.flatnonzero(big).tolist():
         lo_, hi_ = int(starts[g]), int(ends[g])
@@ -124,7 +128,7 @@ def allocate_columnar(
     for c in containers:
         n_ts = len(c.timestamps)
         lengths = (len(c.cpu_request), len(c.cpu_usage), len(c.ram_request), len(c.ram_usage))
-        if any(x != n_ts for x in lengths) or (c.gpu_request and len(c.gpu_request) != n_ts):
+        if any(x != n_ts for x in lengths) or (len(c.gpu_request) and len(c.gpu_request) != n_ts):
             return None
     res, n_c, n_n = grid.resolution, len(containers), len(nodes)
     n_int = -(-(grid.end - grid.start) // res)
@@ -138,21 +142,7 @@ def allocate_columnar(
     if not np.all(np.isfinite(ts_f)) or np.any(ts_f != np.floor(ts_f)):
         return None
     ts = ts_f.astype(np.int64)
-    cpu_req = _column(containers, "cpu_request", total)
-    cpu_use = _column(containers, "cpu_usage", total)
-    ram_req = _column(containers, "ram_request", total)
-    ram_use = _column(containers, "ram_usage", total)
-    gpu_req = np.fromiter(
-        itertools.chain.from_iterable(
-            c.gpu_request if c.gpu_request else itertools.repeat(0.0, len(c.timestamps))
-            for c in containers
-        ),
-        np.float64,
-        total,
-    )
-    for col in (cpu_req, cpu_use, ram_req, ram_use, gpu_req):
-        if not np.all(np.isfinite(col)) or np.any(np.abs(col) * 1000 >= SAFE):
-            return None
+    del ts_f
     ci = np.repeat(np.arange(n_c, dtype=np.int64), counts)
     first_of = np.cumsum(counts) - counts
     j = np.arange(total, dtype=np.int64) - np.repeat(first_of, counts)
@@ -178,11 +168,20 @@ def allocate_columnar(
     # One sample per container and interval: the last one, as the loop's dict keeps.
     placed = np.flatnonzero(inside & alive)
     key = ci[placed] * n_int + i_all[placed]
-    order = np.argsort(key, kind="stable")
-    key_sorted = key[order]
-    keep_last = np.ones(len(key_sorted), bool)
-    keep_last[:-1] = key_sorted[1:] != key_sorted[:-1]
-    sel = placed[order[keep_last]]  # in (container, interval) order
+    del inside, alive, lost, has_node, nk_safe, t0, ts
+    keep_last = np.ones(len(key), bool)
+    if len(key) < 2 or bool(np.all(key[1:] >= key[:-1])):
+        # already in order (series ascending, as sources give them): the stable sort would
+        # be the identity
+        keep_last[:-1] = key[1:] != key[:-1]
+        sel = placed[keep_last]
+    else:
+        order = np.argsort(key, kind="stable")
+        key_sorted = key[order]
+        keep_last[:-1] = key_sorted[1:] != key_sorted[:-1]
+        sel = placed[order[keep_last]]  # in (container, interval) order
+        del order, key_sorted
+    del placed, key, keep_last
 
     # The node x interval table.
     a = grid.start + np.arange(n_int, dtype=np.int64) * res
@@ -229,13 +228,40 @@ def allocate_columnar(
     g_sel = group_of_cell[cell_of]
     charged = g_sel >= 0
     sel, g_sel = sel[charged], g_sel[charged]
+    # From here on only the charged samples. The value columns are built one at a time and
+    # cut to those (a month of a large cluster is millions of samples, each column tens of
+    # MB); any value the arrays cannot take sends the whole input to the loop, as before.
+    ci, i_all, nk, j = ci[sel], i_all[sel], nk[sel], j[sel]
+    charged_cols: list[F64] = []
+    for attr in ("cpu_request", "cpu_usage", "ram_request", "ram_usage", "gpu_request"):
+        if attr == "gpu_request":
+            full = (
+                np.concatenate(
+                    [
+                        np.asarray(c.gpu_request, np.float64)
+                        if len(c.gpu_request)
+                        else np.zeros(len(c.timestamps), np.float64)
+                        for c in containers
+                    ]
+                )
+                if total
+                else np.zeros(0, np.float64)
+            )
+        else:
+            full = _column(containers, attr, total)
+        if not np.all(np.isfinite(full)) or np.any(np.abs(full) * 1000 >= SAFE):
+            return None
+        charged_cols.append(full[sel])
+        del full
+    cpu_req, cpu_use, ram_req, ram_use, gpu_req = charged_cols
+    del charged_cols
 
     weights = (
-        np.maximum(_milli(cpu_req[sel]), _milli(cpu_use[sel])),
-        np.maximum(np.maximum(np.trunc(ram_req[sel]), np.trunc(ram_use[sel])), 0).astype(
+        np.maximum(_milli(cpu_req), _milli(cpu_use)),
+        np.maximum(np.maximum(np.trunc(ram_req), np.trunc(ram_use)), 0).astype(
             np.int64
         ),
-        _milli(gpu_req[sel]),
+        _milli(gpu_req),
     )
     cap_node = np.array(
         [
@@ -275,11 +301,11 @@ def allocate_columnar(
     step_idle = [by_step(idle3[:, :, r]) for r in range(3)]
 
     # Per container and step, in time order.
-    s_ci = ci[sel]
-    s_i = i_all[sel]
+    s_ci = ci
+    s_i = i_all
     s_step = s_i // per_step
-    s_lo = lo[nk[sel], s_i]
-    s_hi = hi[nk[sel], s_i]
+    s_lo = lo[nk, s_i]
+    s_hi = hi[nk, s_i]
     s_secs = s_hi - s_lo
     boundary = np.ones(len(sel), bool)
     if len(sel):
@@ -298,29 +324,29 @@ def allocate_columnar(
 
     secs_f = s_secs.astype(np.float64)
     run_cpu_cs = fsum(weights[0].astype(np.float64) / 1000 * secs_f)
-    run_cpu_req = fsum(cpu_req[sel] * secs_f)
-    run_cpu_use = fsum(cpu_use[sel] * secs_f)
+    run_cpu_req = fsum(cpu_req * secs_f)
+    run_cpu_use = fsum(cpu_use * secs_f)
     run_ram_bs = fsum((weights[1] * s_secs).astype(np.float64))
-    run_ram_req = fsum(ram_req[sel] * secs_f)
-    run_ram_use = fsum(ram_use[sel] * secs_f)
+    run_ram_req = fsum(ram_req * secs_f)
+    run_ram_use = fsum(ram_use * secs_f)
     run_gpu_s = fsum(weights[2].astype(np.float64) / 1000 * secs_f)
     run_money = [isum(member_parts[r]) for r in range(3)]
 
     # Unit costs per container over every interval it was charged in.
     cores = np.array([n.cpu_cores for n in nodes], dtype=np.float64)
     ram_b = np.array([n.ram_bytes for n in nodes], dtype=np.float64)
-    s_node = nk[sel]
+    s_node = nk
     s_pools = pools[s_node, s_i]
     per_core = np.where(cores[s_node] > 0, s_pools[:, 0] / np.where(cores > 0, cores, 1)[s_node],
                         0.0)
     per_byte = np.where(ram_b[s_node] > 0, s_pools[:, 1] / np.where(ram_b > 0, ram_b, 1)[s_node],
                         0.0)
-    at_req = cpu_req[sel] * per_core + ram_req[sel] * per_byte
+    at_req = cpu_req * per_core + ram_req * per_byte
     u_seconds = np.bincount(s_ci, weights=secs_f, minlength=n_c)
     u_core = fsum(per_core, s_ci, n_c)
     u_byte = fsum(per_byte, s_ci, n_c)
     u_req = fsum(at_req, s_ci, n_c)
-    s_j = j[sel]
+    s_j = j
     c_bounds = np.searchsorted(s_ci, np.arange(n_c + 1, dtype=np.int64))
     units: dict[tuple[str, str, str], UnitCosts] = {}
     for k in np.unique(s_ci).tolist():
@@ -330,7 +356,7 @@ def allocate_columnar(
             per_core=float(u_core[k]),
             per_byte=float(u_byte[k]),
             at_requests=float(u_req[k]),
-            samples=s_j[c_bounds[k]:c_bounds[k + 1]].tolist(),
+            samples=s_j[c_bounds[k]:c_bounds[k + 1]],
         )
 
     props: dict[int, Properties] = {}

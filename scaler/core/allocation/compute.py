@@ -19,7 +19,10 @@ container key on several entries, amounts that could overflow 64-bit products).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import numpy.typing as npt
 
 from scaler.core.allocation.model import (
     IDLE,
@@ -54,7 +57,7 @@ class _Charge:
     gpu: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class UnitCosts:
     """What one core / one byte cost a container over the intervals it ran (micro-dollars),
     and what its requests cost: enough to price "at requests" vs "at usage" afterwards."""
@@ -63,7 +66,18 @@ class UnitCosts:
     per_core: float = 0.0
     per_byte: float = 0.0
     at_requests: float = 0.0
-    samples: list[int] = field(default_factory=list)  # indexes of the samples charged
+    # indexes of the samples charged (an array from the columnar path: millions in a month)
+    samples: list[int] | npt.NDArray[np.int64] = field(default_factory=list)
+
+    def __eq__(self, other: object) -> bool:
+        # by value, whether the samples are a list (the loop) or an array (the columns)
+        if not isinstance(other, UnitCosts):
+            return NotImplemented
+        return (self.seconds, self.per_core, self.per_byte, self.at_requests) == (
+            other.seconds, other.per_core, other.per_byte, other.at_requests
+        ) and np.array_equal(np.asarray(self.samples), np.asarray(other.samples))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass default
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +117,26 @@ def _milli(x: float) -> int:
     return max(int(round(x * 1000)), 0)
 
 
+def _as_tuples(c: ContainerInput) -> ContainerInput:
+    """The container with tuples of Python numbers: the loop's arithmetic on Python floats
+    and ints, whatever the source held."""
+    if all(
+        isinstance(x, tuple)
+        for x in (c.timestamps, c.cpu_request, c.cpu_usage, c.ram_request, c.ram_usage,
+                  c.gpu_request)
+    ):
+        return c
+    return replace(
+        c,
+        timestamps=tuple(np.asarray(c.timestamps).tolist()),
+        cpu_request=tuple(np.asarray(c.cpu_request, np.float64).tolist()),
+        cpu_usage=tuple(np.asarray(c.cpu_usage, np.float64).tolist()),
+        ram_request=tuple(np.asarray(c.ram_request, np.float64).tolist()),
+        ram_usage=tuple(np.asarray(c.ram_usage, np.float64).tolist()),
+        gpu_request=tuple(np.asarray(c.gpu_request, np.float64).tolist()),
+    )
+
+
 def allocate_loop(
     grid: Grid,
     nodes: Sequence[NodeInput],
@@ -112,6 +146,7 @@ def allocate_loop(
     teams: TeamRules | None = None,
 ) -> Allocated:
     ratios = ratios or ResourceRatios()
+    containers = [_as_tuples(c) for c in containers]
     res = grid.resolution
     node_by = {n.name: n for n in nodes}
     # node -> interval start -> [(container index, sample index)]
@@ -161,7 +196,7 @@ def allocate_loop(
                     weights[1].append(
                         max(int(c.ram_request[j]), int(c.ram_usage[j]), 0)
                     )
-                    weights[2].append(_milli(c.gpu_request[j]) if c.gpu_request else 0)
+                    weights[2].append(_milli(c.gpu_request[j]) if len(c.gpu_request) else 0)
                 shares: list[list[int]] = []
                 for r in range(3):
                     taken = sum(weights[r])
@@ -197,6 +232,7 @@ def allocate_loop(
                     u.per_core += per_core
                     u.per_byte += per_byte
                     u.at_requests += c.cpu_request[j] * per_core + c.ram_request[j] * per_byte
+                    assert isinstance(u.samples, list)
                     u.samples.append(j)
             node_costs.append(
                 NodeCost(

@@ -13,6 +13,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from scaler.core.allocation.compute import UnitCosts
 from scaler.core.allocation.model import ContainerInput
 
@@ -50,6 +53,12 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
+def _pick(series: tuple[float, ...] | npt.NDArray[np.float64], at: npt.NDArray[np.int64]
+          ) -> list[float]:
+    picked: list[float] = np.asarray(series, dtype=np.float64)[at].tolist()
+    return picked
+
+
 def workload_savings(
     containers: Sequence[ContainerInput],
     units: Mapping[tuple[str, str, str], UnitCosts],
@@ -58,7 +67,7 @@ def workload_savings(
     groups: dict[tuple[str, str], list[tuple[ContainerInput, UnitCosts]]] = {}
     for c in containers:
         u = units.get(c.key)
-        if u is None or not u.samples:
+        if u is None or not len(u.samples):
             continue
         kind = c.controller_kind.lower() if c.controller else "pod"
         name = c.controller or c.pod
@@ -69,11 +78,14 @@ def workload_savings(
         cpu_req = ram_req = cpu_rec = ram_rec = 0.0
         at_requests = at_usage = 0.0
         for c, u in members:
-            cpu = percentile([c.cpu_usage[j] for j in u.samples], cpu_percentile)
-            ram = max(c.ram_usage[j] for j in u.samples)
+            # The charged samples as Python floats, summed left to right as before (numpy's
+            # pairwise sums could differ in the last bit).
+            picked = np.asarray(u.samples, dtype=np.int64)
+            cpu = percentile(_pick(c.cpu_usage, picked), cpu_percentile)
+            ram = max(_pick(c.ram_usage, picked))
             seconds += u.seconds
-            cpu_req += sum(c.cpu_request[j] for j in u.samples) / len(u.samples) * u.seconds
-            ram_req += sum(c.ram_request[j] for j in u.samples) / len(u.samples) * u.seconds
+            cpu_req += sum(_pick(c.cpu_request, picked)) / len(picked) * u.seconds
+            ram_req += sum(_pick(c.ram_request, picked)) / len(picked) * u.seconds
             cpu_rec += cpu * u.seconds
             ram_rec += ram * u.seconds
             at_requests += u.at_requests
