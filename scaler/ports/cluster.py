@@ -114,6 +114,10 @@ class ManagedCluster(Cluster, Protocol):
         """`annotations`: the NodePool's template annotations, for the claim and its node."""
         ...
 
+    def node_pool_condition(self, name: str, condition: Mapping[str, str]) -> None:
+        """Set one condition (by its `type`) in the NodePool's status, the others kept."""
+        ...
+
     def delete_pod(self, pod_key: str) -> None:
         """Delete the pod outright (no eviction, so no PodDisruptionBudget check): what a
         drain does to the pods left when its NodePool's terminationGracePeriod is over."""

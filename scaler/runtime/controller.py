@@ -28,7 +28,7 @@ from scaler.core.disruption.candidates import DisruptionInput, DisruptionSetting
 from scaler.core.disruption.plan import plan_disruptions
 from scaler.core.model import NodePool, Snapshot
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.pool_fit import CONDITION_REASON, IdlePool
+from scaler.core.scheduling.pool_fit import CONDITION_REASON, CONDITION_TYPE, IdlePool
 from scaler.errors import UserError
 from scaler.ports.cloud import CloudError, CloudNode, CloudProvider
 from scaler.ports.cluster import ClaimView, ClusterError, ManagedCluster, ObjectRef
@@ -40,6 +40,9 @@ from scaler.runtime.policies import PolicyHolder
 log = logging.getLogger(__name__)
 
 NORMAL, WARNING = "Normal", "Warning"
+# A NodePool some instance type satisfies again (Karpenter's root condition, True).
+READY_AGAIN: Mapping[str, str] = {"type": CONDITION_TYPE, "status": "True", "reason": "Ready",
+                                  "message": ""}
 
 
 @dataclass(frozen=True)
@@ -149,16 +152,26 @@ class Controller:
 
     def _idle_pools(self, idle: Sequence[IdlePool]) -> None:
         """Each NodePool that became idle gets a warning, a Warning event and a `Ready=False`
-        condition (kept in `pool_conditions`); one that is fit again loses it."""
+        condition (kept in `pool_conditions` and written to its status); one that is fit
+        again gets `Ready=True` back."""
         now_idle = {i.name: i for i in idle}
         for name, i in now_idle.items():
             if self.pool_conditions.get(name) != i.condition():
                 log.warning("%s", i.warning())
                 self.cluster.event(ObjectRef("NodePool", name, "", "karpenter.sh/v1"), WARNING,
                                    CONDITION_REASON, i.message)
+                self._pool_status(name, i.condition())
             self.pool_conditions[name] = i.condition()
         for name in [n for n in self.pool_conditions if n not in now_idle]:
             del self.pool_conditions[name]
+            self._pool_status(name, READY_AGAIN)
+
+    def _pool_status(self, name: str, condition: Mapping[str, str]) -> None:
+        """The launches are made by now: a status the API refuses is logged, not fatal."""
+        try:
+            self.cluster.node_pool_condition(name, condition)
+        except ClusterError as e:
+            log.warning("nodepool %s: status condition not written: %s", name, e)
 
     # -- node claim lifecycle ------------------------------------------------------------
 

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # Karpenter's annotation for the claim a node or pod belongs to, and its disruption taint.
 DISRUPTED_TAINT: Final = Taint("karpenter.sh/disrupted", "NoSchedule")
 MIRROR_POD: Final = "kubernetes.io/config.mirror"
+NODEPOOL_GROUP_VERSION: Final = "karpenter.sh/v1"
 
 
 def _epoch(stamp: object) -> float:
@@ -312,6 +313,37 @@ class KubernetesCluster:
             if e.status == 404:  # already gone
                 return
             raise
+
+    def node_pool_condition(self, name: str, condition: Mapping[str, str]) -> None:
+        """Karpenter's NodePool status condition, through the status subresource. A NodePool
+        not in the cluster (the bundle lives in Git only) or a cluster without Karpenter's
+        CRD has no status to write: logged, not an error."""
+        path = object_path(NODEPOOL_GROUP_VERSION, "nodepools", name=name)
+        try:
+            current = self.kube.request("GET", path, what=f"get nodepool {name}")
+        except KubeApiError as e:
+            if e.status == 404:
+                log.info("nodepool %s is not in the cluster: condition %s=%s not written",
+                         name, condition.get("type"), condition.get("status"))
+                return
+            raise
+        now = nc.now_rfc3339()
+        new: dict[str, Any] = {**condition, "lastTransitionTime": now}
+        generation = (current or {}).get("metadata", {}).get("generation")
+        if isinstance(generation, int):
+            new["observedGeneration"] = generation
+        conditions = []
+        for old in ((current or {}).get("status") or {}).get("conditions") or ():
+            if not isinstance(old, Mapping) or old.get("type") != condition["type"]:
+                conditions.append(old)
+            elif old.get("status") == condition.get("status"):
+                new["lastTransitionTime"] = old.get("lastTransitionTime", now)
+        conditions.append(new)
+        self._write(f"update nodepool {name} status ({condition['type']}="
+                    f"{condition.get('status')}: {condition.get('reason')})", "PATCH",
+                    object_path(NODEPOOL_GROUP_VERSION, "nodepools", name=name,
+                                subresource="status"),
+                    {"status": {"conditions": conditions}}, MERGE_PATCH)
 
     def delete_pod(self, pod_key: str) -> None:
         ns, _, name = pod_key.partition("/")

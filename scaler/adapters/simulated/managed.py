@@ -42,6 +42,8 @@ class SimulatedManagedCluster:
         self._provider_nodes: dict[str, str] = {}
         self._ready_at: dict[str, float] = {}
         self.events: list[tuple[ObjectRef, str, str, str]] = []
+        # NodePool name -> condition type -> condition (what the live adapter writes to status)
+        self.pool_conditions: dict[str, dict[str, Mapping[str, str]]] = {}
         for node in self.inner.snapshot().nodes:
             price = adopt(node) if adopt is not None and node.node_pool else None
             if price is None:
@@ -144,6 +146,9 @@ class SimulatedManagedCluster:
         node = next((n for n in self.inner.snapshot().nodes if n.name == node_name), None)
         if node is not None:
             self.inner.replace_node(dataclasses.replace(node, taints=change(node.taints)))
+
+    def node_pool_condition(self, name: str, condition: Mapping[str, str]) -> None:
+        self.pool_conditions.setdefault(name, {})[condition["type"]] = dict(condition)
 
     def delete_pod(self, pod_key: str) -> None:
         self.inner.evict(pod_key)  # the simulation has no budgets: deleting is evicting
