@@ -282,8 +282,6 @@ class _Bundle:
         self.ignored_fields: dict[str, tuple[str, ...]] = {}
         self.node_class_refs: list[tuple[str, str, _Seen]] = []  # pool, class name, where
         self.overlays: list[Overlay] = []
-        # Fields accepted that scaler does not act on (yet), said at every load.
-        self.field_warnings: list[str] = []
 
     def add(self, doc: Mapping[str, Any], locate: Locate, file: str) -> None:
         kind = doc.get("kind")
@@ -350,10 +348,6 @@ class _Bundle:
         self._raise_first(ec2nodeclass.semantic_errors(model), doc, seen)
         self._unique(ec2nodeclass.KIND, model.name, seen)
         self.node_classes.append((model, seen))
-        for line in ec2nodeclass.launch_warnings(model):
-            field = line.split(":", 1)[0]
-            where = seen.where(tuple(field.split(".")))
-            self.field_warnings.append(f"{where}: {ec2nodeclass.KIND} {model.name}: {line}")
         unknown = ec2nodeclass.ignored_fields(model)
         if unknown:
             self.ignored_fields[f"{ec2nodeclass.KIND} {model.name}"] = unknown
@@ -464,7 +458,7 @@ class _Bundle:
 
     def warnings(self) -> list[str]:
         classes = {nc.name for nc, _ in self.node_classes}
-        out = list(self.field_warnings)
+        out: list[str] = []
         if classes:
             for pool, ref, seen in self.node_class_refs:
                 if ref not in classes:
