@@ -104,6 +104,26 @@ def disruption_input(cluster: ManagedCluster, table: InstanceTypeTable,
         claim_prefix=claim_prefix)
 
 
+def grace_seconds(pool: NodePool | None) -> float | None:
+    """The NodePool's terminationGracePeriod in seconds, None when it sets none."""
+    if pool is None or not pool.termination_grace_period:
+        return None
+    return parse_duration(pool.termination_grace_period)
+
+
+def delete_left_pods(cluster: ManagedCluster, ref: ObjectRef, node: str,
+                     blocked: Mapping[str, str], grace: float) -> None:
+    """The terminationGracePeriod is over: the pods a drain could not evict are deleted
+    (no eviction, so no budget is asked), each with an event saying why."""
+    for pod in sorted(blocked):
+        cluster.delete_pod(pod)
+        cluster.event(ObjectRef.pod(pod), WARNING, "Deleted",
+                      f"terminationGracePeriod {grace:.0f}s of node/{node} is over: "
+                      f"{blocked[pod]}")
+    cluster.event(ref, WARNING, "TerminationGracePeriodExpired",
+                  f"deleted {len(blocked)} pod(s) left on node/{node} after {grace:.0f}s")
+
+
 @dataclass
 class _Command:
     plan: DisruptionPlan  # this command only
@@ -187,9 +207,9 @@ class DisruptionExecutor:
             cmd = _Command(sub, reason, now, {n: claims[n] for n in nodes if n in claims},
                            detail=self._detail(sub))
             for n, claim in cmd.claims.items():
-                pool = pool_of.get(claim.node_pool)
-                if pool is not None and pool.termination_grace_period:
-                    cmd.grace[n] = parse_duration(pool.termination_grace_period)
+                grace = grace_seconds(pool_of.get(claim.node_pool))
+                if grace is not None:
+                    cmd.grace[n] = grace
             if not self._launch(cmd, catalog, pool_of):
                 continue
             self.queue.append(cmd)
@@ -301,7 +321,7 @@ class DisruptionExecutor:
                 self.draining.append(_Draining(cmd, d, claim, now))
                 self.cluster.event(ref, WARNING, "DisruptionBlocked",
                                    f"Draining NodeClaim: {self._blocked(drained.blocked)}; "
-                                   f"pods left at {self._grace_text(cmd, d.node)} "
+                                   f"pods left after {self._grace_text(cmd, d.node)} "
                                    "(terminationGracePeriod) will be deleted")
                 continue
             if not drained.done:
@@ -341,14 +361,7 @@ class DisruptionExecutor:
         if not drained.done:
             if now < waiting.deadline:
                 return 0
-            for pod in sorted(drained.blocked):
-                self.cluster.delete_pod(pod)
-                self.cluster.event(ObjectRef.pod(pod), WARNING, "Deleted",
-                                   f"terminationGracePeriod {self._grace_text(cmd, d.node)} of "
-                                   f"node/{d.node} is over: {drained.blocked[pod]}")
-            self.cluster.event(ref, WARNING, "TerminationGracePeriodExpired",
-                               f"deleted {len(drained.blocked)} pod(s) left on node/{d.node} "
-                               f"after {self._grace_text(cmd, d.node)}")
+            delete_left_pods(self.cluster, ref, d.node, drained.blocked, cmd.grace[d.node])
         self.draining.remove(waiting)
         return self._terminate(cmd, d, claim, now)
 

@@ -88,6 +88,7 @@ class ClaimView:
     initialized: bool = False
     drifted: bool = False
     deleting: bool = False  # someone deleted it: terminate gracefully, then let it go
+    deleted_at: float | None = None  # when (its terminationGracePeriod counts from here)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,9 @@ from scaler.control.disruption import (
     DISRUPTED_TAINT,
     ChangeTracker,
     DisruptionExecutor,
+    delete_left_pods,
     disruption_input,
+    grace_seconds,
 )
 from scaler.control.provisioning import Decision, Provisioner
 from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings, drift_of
@@ -208,14 +210,21 @@ class Controller:
 
     def _terminate(self, claim: ClaimView, node_name: str) -> None:
         """A claim someone deleted: drain its node (PDBs respected; a blocked drain waits for
-        the next pass), delete the node, terminate the instance, release the claim."""
+        the next pass, until its NodePool's terminationGracePeriod from the deletion is over:
+        then the pods left are deleted), delete the node, terminate the instance, release
+        the claim."""
         ref = ObjectRef.nodeclaim(claim.name)
         if not self.fence.allow(f"terminate deleted node claim {claim.name}"):
             return
         if node_name:
             self.cluster.taint(node_name, DISRUPTED_TAINT)
             drained = self.cluster.drain(node_name, min(self.settings.drain_timeout, 10.0))
-            if not drained.done:
+            grace = grace_seconds(self.policies.current.node_pool(claim.node_pool))
+            over = (grace is not None and claim.deleted_at is not None
+                    and self.clock() >= claim.deleted_at + grace)
+            if not drained.done and over and grace is not None:
+                delete_left_pods(self.cluster, ref, node_name, drained.blocked, grace)
+            elif not drained.done:
                 why = "; ".join(sorted(set(drained.blocked.values())))
                 self.cluster.event(ref, WARNING, "DisruptionBlocked",
                                    f"Cannot terminate NodeClaim yet: {why}")

@@ -72,6 +72,8 @@ def claim_view(obj: Mapping[str, Any]) -> ClaimView:
         initialized=nc.is_true(obj, nc.INITIALIZED),
         drifted=nc.is_true(obj, nc.DRIFTED),
         deleting=bool(meta.get("deletionTimestamp")),
+        deleted_at=(_epoch(meta.get("deletionTimestamp")) if meta.get("deletionTimestamp")
+                    else None),
     )
 
 
