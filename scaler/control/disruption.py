@@ -12,6 +12,12 @@ are cordoned (tainted `karpenter.sh/disrupted:NoSchedule`), drained through the 
 deleted with their instances and claims. Before the drain and the delete the command's nodes
 and replacements are checked to be still there.
 
+A node whose NodePool sets `terminationGracePeriod` is not given back when its drain is
+blocked: it stays cordoned and its drain is retried each pass, and once the grace period,
+counted from the first drain, is over the pods still there (held by a PodDisruptionBudget or
+`karpenter.sh/do-not-disrupt`) are deleted and the node terminated, as Karpenter's
+termination controller does.
+
 It reads and acts only through the cluster and cloud ports, so `scaler run` (Kubernetes or
 simulated) and `scaler simulate --timeline` run this same code; `decisions` lists what it did.
 """
@@ -32,6 +38,7 @@ from scaler.control.provisioning import (
     Provisioner,
     Reporter,
 )
+from scaler.core.disruption.budgets import parse_duration
 from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings
 from scaler.core.disruption.plan import Disruption, DisruptionPlan, revalidate
 from scaler.core.model import NodePool, Snapshot, Taint
@@ -97,6 +104,26 @@ def disruption_input(cluster: ManagedCluster, table: InstanceTypeTable,
         claim_prefix=claim_prefix)
 
 
+def grace_seconds(pool: NodePool | None) -> float | None:
+    """The NodePool's terminationGracePeriod in seconds, None when it sets none."""
+    if pool is None or not pool.termination_grace_period:
+        return None
+    return parse_duration(pool.termination_grace_period)
+
+
+def delete_left_pods(cluster: ManagedCluster, ref: ObjectRef, node: str,
+                     blocked: Mapping[str, str], grace: float) -> None:
+    """The terminationGracePeriod is over: the pods a drain could not evict are deleted
+    (no eviction, so no budget is asked), each with an event saying why."""
+    for pod in sorted(blocked):
+        cluster.delete_pod(pod)
+        cluster.event(ObjectRef.pod(pod), WARNING, "Deleted",
+                      f"terminationGracePeriod {grace:.0f}s of node/{node} is over: "
+                      f"{blocked[pod]}")
+    cluster.event(ref, WARNING, "TerminationGracePeriodExpired",
+                  f"deleted {len(blocked)} pod(s) left on node/{node} after {grace:.0f}s")
+
+
 @dataclass
 class _Command:
     plan: DisruptionPlan  # this command only
@@ -105,10 +132,26 @@ class _Command:
     claims: dict[str, ClaimView]  # node -> its claim when decided
     replacements: tuple[str, ...] = ()
     detail: str = ""
+    # node -> its NodePool's terminationGracePeriod in seconds (absent: none set)
+    grace: dict[str, float] = field(default_factory=dict)
 
     @property
     def nodes(self) -> tuple[str, ...]:
         return tuple(d.node for d in self.plan.disruptions)
+
+
+@dataclass
+class _Draining:
+    """A node whose blocked drain waits out its NodePool's terminationGracePeriod."""
+
+    cmd: _Command
+    disruption: Disruption
+    claim: ClaimView | None
+    started: float  # when its drain began
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.cmd.grace[self.disruption.node]
 
 
 @dataclass
@@ -132,6 +175,7 @@ class DisruptionExecutor:
     stats: ExecutorStats = field(default_factory=ExecutorStats)
     completed: list[tuple[float, Disruption]] = field(default_factory=list)  # (when, what)
     queue: list[_Command] = field(default_factory=list)
+    draining: list[_Draining] = field(default_factory=list)
 
     @property
     def decisions(self) -> list[Decision]:
@@ -140,7 +184,7 @@ class DisruptionExecutor:
 
     @property
     def busy(self) -> bool:
-        return bool(self.queue)
+        return bool(self.queue or self.draining)
 
     # -- launch ---------------------------------------------------------------------------
 
@@ -162,6 +206,10 @@ class DisruptionExecutor:
             reason = REASONS.get(mine[0].reason, mine[0].reason.capitalize())
             cmd = _Command(sub, reason, now, {n: claims[n] for n in nodes if n in claims},
                            detail=self._detail(sub))
+            for n, claim in cmd.claims.items():
+                grace = grace_seconds(pool_of.get(claim.node_pool))
+                if grace is not None:
+                    cmd.grace[n] = grace
             if not self._launch(cmd, catalog, pool_of):
                 continue
             self.queue.append(cmd)
@@ -215,6 +263,8 @@ class DisruptionExecutor:
     def advance(self, now: float, current: Callable[[], DisruptionInput]) -> int:
         """Carry every queued command as far as it may go now; the nodes deleted."""
         done = 0
+        for waiting in list(self.draining):
+            done += self._drain_more(waiting, now)
         for cmd in list(self.queue):
             state = self._waiting(cmd, now)
             if state == "wait":
@@ -266,6 +316,14 @@ class DisruptionExecutor:
                 continue
             drained = self.cluster.drain(d.node, self.drain_timeout)
             self.provisioner.decide("drain", d.node, now)
+            if not drained.done and d.node in cmd.grace:
+                # Karpenter's terminationGracePeriod: the node stays cordoned and draining.
+                self.draining.append(_Draining(cmd, d, claim, now))
+                self.cluster.event(ref, WARNING, "DisruptionBlocked",
+                                   f"Draining NodeClaim: {self._blocked(drained.blocked)}; "
+                                   f"pods left after {self._grace_text(cmd, d.node)} "
+                                   "(terminationGracePeriod) will be deleted")
+                continue
             if not drained.done:
                 self.cluster.untaint(d.node, DISRUPTED_TAINT.key)
                 why = "; ".join(sorted(set(drained.blocked.values())))
@@ -279,22 +337,53 @@ class DisruptionExecutor:
                 continue
             if not self._present(cmd, d.node):
                 continue
-            self.cluster.delete_node(d.node)
-            if claim is not None:
-                if claim.provider_id:
-                    self.delete_instance(claim.provider_id)
-                self.cluster.delete_claim(claim.name)
-            self.provisioner.decide("delete", d.node, now)
-            self.completed.append((now, d))
-            done += 1
-            self.stats.disrupted += 1
-            self.reporter.record_termination(claim.node_pool if claim else "",
-                                             cmd.reason.lower())
-            self.reporter.record_disruption_decision(cmd.reason.lower(), "delete")
-            self.cluster.event(ref, NORMAL, "Consolidated",
-                               f"{cmd.detail}; removed node/{d.node}, saving "
-                               f"${d.savings_per_hour:.4f}/h")
+            done += self._terminate(cmd, d, claim, now)
         return done
+
+    @staticmethod
+    def _blocked(blocked: Mapping[str, str]) -> str:
+        return "; ".join(sorted(set(blocked.values())))
+
+    @staticmethod
+    def _grace_text(cmd: _Command, node: str) -> str:
+        return f"{cmd.grace[node]:.0f}s"
+
+    def _drain_more(self, waiting: _Draining, now: float) -> int:
+        """One more drain of a node waiting out its grace period; past the deadline, the
+        pods still there are deleted (no eviction, so no budget is asked) and the node goes."""
+        cmd, d, claim = waiting.cmd, waiting.disruption, waiting.claim
+        ref = ObjectRef.nodeclaim(claim.name if claim else d.node)
+        if d.node not in {n.name for n in self.cluster.snapshot().nodes}:
+            self.draining.remove(waiting)
+            self._drop(cmd, f"node {d.node} is gone")
+            return 0
+        drained = self.cluster.drain(d.node, 0.0)  # one round: the next pass tries again
+        if not drained.done:
+            if now < waiting.deadline:
+                return 0
+            delete_left_pods(self.cluster, ref, d.node, drained.blocked, cmd.grace[d.node])
+        self.draining.remove(waiting)
+        return self._terminate(cmd, d, claim, now)
+
+    def _terminate(self, cmd: _Command, d: Disruption, claim: ClaimView | None,
+                   now: float) -> int:
+        """The drained node, its instance and its claim go."""
+        ref = ObjectRef.nodeclaim(claim.name if claim else d.node)
+        self.cluster.delete_node(d.node)
+        if claim is not None:
+            if claim.provider_id:
+                self.delete_instance(claim.provider_id)
+            self.cluster.delete_claim(claim.name)
+        self.provisioner.decide("delete", d.node, now)
+        self.completed.append((now, d))
+        self.stats.disrupted += 1
+        self.reporter.record_termination(claim.node_pool if claim else "",
+                                         cmd.reason.lower())
+        self.reporter.record_disruption_decision(cmd.reason.lower(), "delete")
+        self.cluster.event(ref, NORMAL, "Consolidated",
+                           f"{cmd.detail}; removed node/{d.node}, saving "
+                           f"${d.savings_per_hour:.4f}/h")
+        return 1
 
     def _present(self, cmd: _Command, node: str) -> bool:
         """The node and the command's replacements are still there (between two steps a

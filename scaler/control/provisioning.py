@@ -171,7 +171,7 @@ class Provisioner:
                                        f"dry run: pod would schedule on nodeclaim/{spec.name}")
             return None
         self.cluster.create_claim(spec.name, spec.node_pool, spec.requirements, spec.taints,
-                                  spec.requests, spec.labels)
+                                  spec.requests, spec.labels, spec.annotations)
         request = NodeClaimRequest(spec.name, spec.node_pool, spec.requirements, spec.options,
                                    spec.labels, spec.taints)
         ref = ObjectRef.nodeclaim(spec.name)

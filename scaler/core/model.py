@@ -221,6 +221,7 @@ class Node:
     source: str = ""
     do_not_disrupt: bool = False  # annotation karpenter.sh/do-not-disrupt: "true"
     created: float | None = None  # metadata.creationTimestamp, seconds since the epoch (UTC)
+    annotations: Mapping[str, str] = field(default_factory=dict)  # those scaler set (simulated)
 
     @property
     def instance_type(self) -> str | None:
@@ -272,6 +273,11 @@ class NodePool:
     disruption: Mapping[str, object] = field(default_factory=dict)
     source: str = ""
     expire_after: str | None = None  # spec.template.spec.expireAfter as written ("720h", "Never")
+    # spec.template.metadata.annotations: put on the NodeClaims and Nodes it launches.
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    # spec.template.spec.terminationGracePeriod as written ("48h"): how long a drain may wait
+    # for PDBs and do-not-disrupt pods before they are deleted (None: for ever).
+    termination_grace_period: str | None = None
     # From scaler's NodePoolPolicy: launch spot only in Spot Advisor bands up to this percent;
     # keep at least this percent of the new nodes' vCPU on on-demand; prefer an architecture
     # while it costs at most `prefer_arch_premium_pct` percent more than the cheapest choice.

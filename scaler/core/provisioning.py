@@ -46,11 +46,14 @@ class NodeClaimSpec:
     taints: tuple[Taint, ...]
     requests: Resources
     pods: tuple[Pod, ...]
+    # The NodePool's template annotations, for the claim and its node (as Karpenter does).
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     @staticmethod
     def of(claim: ClaimPlan, pool: NodePool) -> NodeClaimSpec:
         return NodeClaimSpec(claim.name, pool.name, claim.requirements, claim.options,
-                             dict(pool.labels), pool.taints, claim.requests, claim.pods)
+                             dict(pool.labels), pool.taints, claim.requests, claim.pods,
+                             dict(pool.annotations))
 
 
 @dataclass(frozen=True)

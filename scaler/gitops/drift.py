@@ -67,8 +67,6 @@ def node_drift(
         return None
     pool = policies.node_pool(pool_name)
     if pool is None:
-        if pool_name in policies.static_node_pools:
-            return None  # static pools are not judged yet
         return NodeDrift(
             node.name,
             pool_name,

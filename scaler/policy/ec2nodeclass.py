@@ -16,6 +16,7 @@ selectors and writes the launch template.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -25,6 +26,9 @@ from scaler.core.quantity import QuantityError, parse_quantity, to_int, to_milli
 from scaler.policy.common import Quantity
 from scaler.policy.fields import fail, one_of
 from scaler.policy.nodepool import FieldPath, ObjectMeta, PolicyFieldError
+
+# AL2's bootstrap script, which the AWS adapter runs with the kubelet flags.
+BOOTSTRAP_SCRIPT = "/etc/eks/bootstrap.sh"
 
 API_GROUP = "karpenter.k8s.aws"
 API_VERSION = "karpenter.k8s.aws/v1"
@@ -265,6 +269,7 @@ def semantic_errors(nc: EC2NodeClass) -> Iterator[PolicyFieldError]:
                 yield PolicyFieldError((*path, "owner"), "owner needs name or tags")
     if spec.kubelet is not None:
         yield from _kubelet_errors(spec.kubelet)
+        yield from _kubelet_family_errors(nc)
     for key in spec.tags or {}:
         if key.startswith(RESTRICTED_TAG_PREFIXES):
             yield PolicyFieldError(("spec", "tags", key),
@@ -308,13 +313,35 @@ def ignored_fields(nc: EC2NodeClass) -> tuple[str, ...]:
 
 # What the AWS adapter cannot apply at launch yet: kubelet settings on families other than
 # AL2023 (whose nodeadm NodeConfig it writes into the user data).
-def launch_warnings(nc: EC2NodeClass) -> list[str]:
-    """One line per field present that a Karpenter launch would apply and scaler's would not."""
-    if nc.spec.kubelet is not None and ami_family(nc) != "AL2023":
-        return [f"spec.kubelet: the simulation uses it for allocatable, but the AWS adapter "
-                f"writes kubelet settings into user data for AL2023 only ({ami_family(nc)} "
-                "here): put the same settings in spec.userData so the nodes match the plan"]
-    return []
+def _kubelet_family_errors(nc: EC2NodeClass) -> Iterator[PolicyFieldError]:
+    """`kubelet` reaches the nodes through the user data the AWS adapter writes in the AMI
+    family's format (Karpenter's); where that cannot be done, the bundle says why."""
+    family = ami_family(nc)
+    user_data = nc.spec.user_data or ""
+    if family.startswith("Windows"):
+        yield PolicyFieldError(("spec", "kubelet"),
+                               f"kubelet settings on {family} are not supported: the AWS "
+                               "adapter does not write Windows bootstrap arguments; set them "
+                               "in spec.userData and leave spec.kubelet out")
+    elif family == "AL2" and BOOTSTRAP_SCRIPT in user_data:
+        yield PolicyFieldError(("spec", "userData"),
+                               f"with spec.kubelet on AL2, scaler runs {BOOTSTRAP_SCRIPT} "
+                               "after the user data with the kubelet flags (as Karpenter "
+                               "does); remove the bootstrap.sh call from userData")
+    elif family == "Bottlerocket":
+        try:
+            doc = tomllib.loads(user_data)
+        except tomllib.TOMLDecodeError as e:
+            yield PolicyFieldError(("spec", "userData"),
+                                   "Bottlerocket user data must be TOML (the kubelet settings "
+                                   f"are merged into its [settings.kubernetes]): {e}")
+            return
+        settings = doc.get("settings", {})
+        if not isinstance(settings, dict) or not isinstance(settings.get("kubernetes", {}),
+                                                            dict):
+            yield PolicyFieldError(("spec", "userData"),
+                                   "Bottlerocket user data: settings and settings.kubernetes "
+                                   "must be tables (the kubelet settings are merged there)")
 
 
 def ami_family(nc: EC2NodeClass) -> str:

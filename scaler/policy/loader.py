@@ -63,7 +63,6 @@ from scaler.policy.rightsizing import RightSizingPolicy
 
 YAML_SUFFIXES = (".yaml", ".yml")
 KIND_CLASS = ec2nodeclass.KIND
-STATIC_NODE_POOL = "NodePool (static, spec.replicas)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +103,9 @@ class PolicySet:
     # The path as given, or "built-in default".
     source: str = DEFAULT_SOURCE
     # True when node_pools is the built-in default because no NodePool was found.
-    # (node_pools is empty only when every NodePool found is static, spec.replicas.)
     defaulted: bool = False
     # The YAML files read, in reading order.
     files: tuple[str, ...] = ()
-    # Names of static NodePools (spec.replicas), left out of node_pools.
-    static_node_pools: tuple[str, ...] = ()
     # Karpenter EC2NodeClasses, validated and kept (by name).
     node_classes: tuple[EC2NodeClass, ...] = ()
     # scaler's extensions of NodePools, by NodePool name order.
@@ -276,9 +272,8 @@ class _Bundle:
 
     def __init__(self) -> None:
         self.pools: list[NodePool] = []
-        self.pool_names: dict[str, str] = {}  # NodePool name -> where (static ones too)
+        self.pool_names: dict[str, str] = {}  # NodePool name -> where
         self.ignored: Counter[str] = Counter()
-        self.static: list[str] = []
         self.objects: list[PolicyObject] = []
         self.node_classes: list[tuple[EC2NodeClass, _Seen]] = []
         self.pool_policies: list[tuple[NodePoolPolicy, _Seen]] = []
@@ -288,8 +283,6 @@ class _Bundle:
         self.ignored_fields: dict[str, tuple[str, ...]] = {}
         self.node_class_refs: list[tuple[str, str, _Seen]] = []  # pool, class name, where
         self.overlays: list[Overlay] = []
-        # Fields accepted that scaler does not act on (yet), said at every load.
-        self.field_warnings: list[str] = []
 
     def add(self, doc: Mapping[str, Any], locate: Locate, file: str) -> None:
         kind = doc.get("kind")
@@ -345,24 +338,6 @@ class _Bundle:
         ref = model.spec.template.spec.node_class_ref
         if ref is not None and (ref.group, ref.kind) == (ec2nodeclass.API_GROUP, KIND_CLASS):
             self.node_class_refs.append((pool_name, ref.name, seen))
-        tpl = model.spec.template
-        for path, what in (
-            (("spec", "template", "metadata", "annotations"),
-             tpl.metadata.annotations if tpl.metadata else None),
-            (("spec", "template", "spec", "terminationGracePeriod"),
-             tpl.spec.termination_grace_period),
-        ):
-            if what:
-                self.field_warnings.append(
-                    f"{seen.where(path)}: NodePool {pool_name}: {format_path(path)}: "
-                    "accepted but not acted on: scaler does not "
-                    + ("copy template annotations to its nodes yet" if "annotations" in path
-                       else "force-drain after a grace period yet (drains wait for "
-                       "PodDisruptionBudgets)"))
-        if model.is_static:
-            self.ignored[STATIC_NODE_POOL] += 1
-            self.static.append(pool_name)
-            return
         self.pools.append(node_pool_from_model(model, file=file, locate=locate))
 
     def _node_class(self, doc: Mapping[str, Any], seen: _Seen) -> None:
@@ -374,10 +349,6 @@ class _Bundle:
         self._raise_first(ec2nodeclass.semantic_errors(model), doc, seen)
         self._unique(ec2nodeclass.KIND, model.name, seen)
         self.node_classes.append((model, seen))
-        for line in ec2nodeclass.launch_warnings(model):
-            field = line.split(":", 1)[0]
-            where = seen.where(tuple(field.split(".")))
-            self.field_warnings.append(f"{where}: {ec2nodeclass.KIND} {model.name}: {line}")
         unknown = ec2nodeclass.ignored_fields(model)
         if unknown:
             self.ignored_fields[f"{ec2nodeclass.KIND} {model.name}"] = unknown
@@ -488,7 +459,7 @@ class _Bundle:
 
     def warnings(self) -> list[str]:
         classes = {nc.name for nc, _ in self.node_classes}
-        out = list(self.field_warnings)
+        out: list[str] = []
         if classes:
             for pool, ref, seen in self.node_class_refs:
                 if ref not in classes:
@@ -501,8 +472,6 @@ class _Bundle:
         return out
 
     def result(self, *, source: str, files: tuple[str, ...]) -> PolicySet:
-        # Static NodePools count as NodePools here: Karpenter would not provision
-        # dynamically beside them either, so node_pools is empty rather than defaulted.
         pools = list(self.pools)
         defaulted = not self.pool_names
         if defaulted:
@@ -529,7 +498,6 @@ class _Bundle:
             source=source,
             defaulted=defaulted,
             files=files,
-            static_node_pools=tuple(sorted(self.static)),
             node_classes=tuple(sorted((nc for nc, _ in self.node_classes), key=lambda n: n.name)),
             node_pool_policies=tuple(
                 sorted((p for p, _ in self.pool_policies), key=lambda p: p.spec.node_pool_ref.name)

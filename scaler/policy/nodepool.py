@@ -407,7 +407,18 @@ class NodePoolSpec(_Model):
     weight: int | None = Field(
         default=None, json_schema_extra={"minimum": WEIGHT_RANGE[0], "maximum": WEIGHT_RANGE[1]}
     )
-    replicas: int | None = None  # alpha: a static NodePool; scaler skips those for now
+    # Karpenter's alpha static NodePools: refused (below), never planned as dynamic ones.
+    replicas: int | None = None
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas(cls, v: int | None) -> int | None:
+        if v is not None:
+            raise fail(
+                "static NodePools (spec.replicas, Karpenter's alpha static capacity) are not "
+                "supported: scaler launches nodes for pending pods only; remove spec.replicas "
+                "or leave this NodePool to Karpenter")
+        return v
 
     @field_validator("weight")
     @classmethod
@@ -423,10 +434,6 @@ class KarpenterNodePool(_Model):
     kind: str
     metadata: ObjectMeta
     spec: NodePoolSpec
-
-    @property
-    def is_static(self) -> bool:
-        return self.spec.replicas is not None
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -586,6 +593,8 @@ def to_node_pool(np: KarpenterNodePool, source: str = "") -> NodePool:
         disruption=disruption,
         source=source,
         expire_after=tpl.spec.expire_after,
+        annotations=dict(tpl.metadata.annotations or {}) if tpl.metadata else {},
+        termination_grace_period=tpl.spec.termination_grace_period,
     )
 
 

@@ -88,6 +88,7 @@ class ClaimView:
     initialized: bool = False
     drifted: bool = False
     deleting: bool = False  # someone deleted it: terminate gracefully, then let it go
+    deleted_at: float | None = None  # when (its terminationGracePeriod counts from here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,19 @@ class ManagedCluster(Cluster, Protocol):
 
     def create_claim(self, name: str, node_pool: str, requirements: Requirements,
                      taints: Sequence[Taint], requests: Resources,
-                     labels: Mapping[str, str]) -> None: ...
+                     labels: Mapping[str, str],
+                     annotations: Mapping[str, str] | None = None) -> None:
+        """`annotations`: the NodePool's template annotations, for the claim and its node."""
+        ...
+
+    def node_pool_condition(self, name: str, condition: Mapping[str, str]) -> None:
+        """Set one condition (by its `type`) in the NodePool's status, the others kept."""
+        ...
+
+    def delete_pod(self, pod_key: str) -> None:
+        """Delete the pod outright (no eviction, so no PodDisruptionBudget check): what a
+        drain does to the pods left when its NodePool's terminationGracePeriod is over."""
+        ...
 
     def claim_launched(self, name: str, node: CloudNode, labels: Mapping[str, str],
                        allocatable: Resources) -> None: ...

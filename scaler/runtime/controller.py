@@ -21,14 +21,16 @@ from scaler.control.disruption import (
     DISRUPTED_TAINT,
     ChangeTracker,
     DisruptionExecutor,
+    delete_left_pods,
     disruption_input,
+    grace_seconds,
 )
 from scaler.control.provisioning import Decision, Provisioner
 from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings, drift_of
 from scaler.core.disruption.plan import plan_disruptions
 from scaler.core.model import NodePool, Snapshot
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.pool_fit import CONDITION_REASON, IdlePool
+from scaler.core.scheduling.pool_fit import CONDITION_REASON, CONDITION_TYPE, IdlePool
 from scaler.errors import UserError
 from scaler.ports.cloud import CloudError, CloudNode, CloudProvider
 from scaler.ports.cluster import ClaimView, ClusterError, ManagedCluster, ObjectRef
@@ -40,6 +42,9 @@ from scaler.runtime.policies import PolicyHolder
 log = logging.getLogger(__name__)
 
 NORMAL, WARNING = "Normal", "Warning"
+# A NodePool some instance type satisfies again (Karpenter's root condition, True).
+READY_AGAIN: Mapping[str, str] = {"type": CONDITION_TYPE, "status": "True", "reason": "Ready",
+                                  "message": ""}
 
 
 @dataclass(frozen=True)
@@ -149,16 +154,26 @@ class Controller:
 
     def _idle_pools(self, idle: Sequence[IdlePool]) -> None:
         """Each NodePool that became idle gets a warning, a Warning event and a `Ready=False`
-        condition (kept in `pool_conditions`); one that is fit again loses it."""
+        condition (kept in `pool_conditions` and written to its status); one that is fit
+        again gets `Ready=True` back."""
         now_idle = {i.name: i for i in idle}
         for name, i in now_idle.items():
             if self.pool_conditions.get(name) != i.condition():
                 log.warning("%s", i.warning())
                 self.cluster.event(ObjectRef("NodePool", name, "", "karpenter.sh/v1"), WARNING,
                                    CONDITION_REASON, i.message)
+                self._pool_status(name, i.condition())
             self.pool_conditions[name] = i.condition()
         for name in [n for n in self.pool_conditions if n not in now_idle]:
             del self.pool_conditions[name]
+            self._pool_status(name, READY_AGAIN)
+
+    def _pool_status(self, name: str, condition: Mapping[str, str]) -> None:
+        """The launches are made by now: a status the API refuses is logged, not fatal."""
+        try:
+            self.cluster.node_pool_condition(name, condition)
+        except ClusterError as e:
+            log.warning("nodepool %s: status condition not written: %s", name, e)
 
     # -- node claim lifecycle ------------------------------------------------------------
 
@@ -195,14 +210,21 @@ class Controller:
 
     def _terminate(self, claim: ClaimView, node_name: str) -> None:
         """A claim someone deleted: drain its node (PDBs respected; a blocked drain waits for
-        the next pass), delete the node, terminate the instance, release the claim."""
+        the next pass, until its NodePool's terminationGracePeriod from the deletion is over:
+        then the pods left are deleted), delete the node, terminate the instance, release
+        the claim."""
         ref = ObjectRef.nodeclaim(claim.name)
         if not self.fence.allow(f"terminate deleted node claim {claim.name}"):
             return
         if node_name:
             self.cluster.taint(node_name, DISRUPTED_TAINT)
             drained = self.cluster.drain(node_name, min(self.settings.drain_timeout, 10.0))
-            if not drained.done:
+            grace = grace_seconds(self.policies.current.node_pool(claim.node_pool))
+            over = (grace is not None and claim.deleted_at is not None
+                    and self.clock() >= claim.deleted_at + grace)
+            if not drained.done and over and grace is not None:
+                delete_left_pods(self.cluster, ref, node_name, drained.blocked, grace)
+            elif not drained.done:
                 why = "; ".join(sorted(set(drained.blocked.values())))
                 self.cluster.event(ref, WARNING, "DisruptionBlocked",
                                    f"Cannot terminate NodeClaim yet: {why}")

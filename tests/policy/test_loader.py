@@ -11,7 +11,6 @@ from scaler.core.requirements import Requirement, Requirements
 from scaler.core.resources import Resources
 from scaler.errors import UserError
 from scaler.policy import DEFAULT_NODE_POOL_YAML, PolicySet, default_node_pool, load_policies
-from scaler.policy.loader import STATIC_NODE_POOL
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_POLICIES = REPO / "policies"
@@ -518,14 +517,12 @@ def test_other_kinds_are_counted(tmp_path: Path) -> None:
     assert [p.name for p in ps.node_pools] == ["team"]
 
 
-def test_static_nodepool_is_ignored(tmp_path: Path) -> None:
-    text = TEAM.replace("  weight: 5\n", "  replicas: 3\n")
-    ps = load_one(tmp_path, text)
-    assert ps.ignored == {STATIC_NODE_POOL: 1}
-    assert ps.node_pools == ()
-    assert not ps.defaulted
-    (pool,) = load_one(tmp_path / "2", text + "---\n" + TEAM.replace("team", "other")).node_pools
-    assert pool.name == "other"
+def test_static_nodepool_is_refused_naming_the_field(tmp_path: Path) -> None:
+    # Karpenter's static NodePools keep spec.replicas nodes whatever the pods; scaler does
+    # not, so the bundle fails rather than plan the pool as a dynamic one.
+    message = error_of(tmp_path, TEAM.replace("  weight: 5\n", "  replicas: 3\n"))
+    assert "NodePool team: spec.replicas: static NodePools" in message
+    assert "remove spec.replicas" in message
 
 
 def test_duplicate_names_name_both_files(tmp_path: Path) -> None:

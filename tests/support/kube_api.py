@@ -6,7 +6,8 @@ target):
 * get, list (with `limit`/`continue`), create, PUT (optimistic concurrency on
   `metadata.resourceVersion`: a stale one gets 409 Conflict), merge/strategic-merge PATCH
   (both applied as RFC 7386 merge patches), DELETE, for any resource registered in
-  `RESOURCES` (core pods, nodes, events; DaemonSets, PDBs, Leases, scaler.dev NodeClaims);
+  `RESOURCES` (core pods, nodes, events; DaemonSets, PDBs, Leases, scaler.dev NodeClaims,
+  karpenter.sh NodePools);
 * the `status` subresource (only `status` is taken from the body);
 * finalizers: DELETE of an object that has some only sets `deletionTimestamp`; the object
   goes when an update removes the last one;
@@ -75,6 +76,7 @@ RESOURCES: dict[tuple[str, str], Resource] = {
         Resource("coordination.k8s.io/v1", "leases", "Lease", True),
         Resource("events.k8s.io/v1", "events", "Event", True),
         Resource("scaler.dev/v1alpha1", "nodeclaims", "NodeClaim", False),
+        Resource("karpenter.sh/v1", "nodepools", "NodePool", False),
     )
 }
 
@@ -582,7 +584,7 @@ class _Handler(BaseHTTPRequestHandler):
             new = {**copy.deepcopy(old), "status": new.get("status")}
             new["metadata"]["resourceVersion"] = (body.get("metadata") or {}).get(
                 "resourceVersion") or old["metadata"]["resourceVersion"]
-        elif "status" in old and res.plural == "nodeclaims":
+        elif "status" in old and res.plural in ("nodeclaims", "nodepools"):
             new["status"] = old["status"]  # the main resource ignores status (subresource on)
         return 200, api._replace(res, scope, name, new, check=method == "PUT" or sub is not None)
 

@@ -26,6 +26,7 @@ import yaml
 
 from scaler.adapters.aws import retry
 from scaler.adapters.aws.tags import RESTRICTED_TAG_PREFIXES, cluster_tags
+from scaler.adapters.aws.userdata import with_kubelet
 from scaler.core.quantity import QuantityError, parse_quantity
 from scaler.errors import UserError
 from scaler.kube_yaml import read_text, yaml_documents
@@ -103,7 +104,7 @@ class NodeClass:
     associate_public_ip: bool | None = None
     ip_prefix_count: int | None = None
     context: str | None = None
-    # `spec.kubelet` as written (AL2023: merged into user data as a nodeadm NodeConfig).
+    # `spec.kubelet` as written, merged into the user data in the family's format (userdata.py).
     kubelet: Mapping[str, Any] = field(default_factory=dict)
     ami_family: str = "AL2023"
 
@@ -669,32 +670,12 @@ def launch_template_data(resolved: ResolvedNodeClass, arch: str, cluster: str) -
         if nc.ip_prefix_count is not None:
             interface["Ipv4PrefixCount"] = nc.ip_prefix_count
         data["NetworkInterfaces"] = [interface]
-    user_data = with_kubelet(nc.user_data, nc.kubelet) if nc.kubelet else nc.user_data
+    user_data = with_kubelet(nc.ami_family, nc.user_data, nc.kubelet, cluster)
     if user_data:
         data["UserData"] = base64.b64encode(user_data.encode()).decode()
     tags = [{"Key": k, "Value": v} for k, v in {**nc.tags, **cluster_tags(cluster)}.items()]
     data["TagSpecifications"] = [{"ResourceType": "volume", "Tags": tags}]
     return data
-
-
-MIME_BOUNDARY = "//scaler//"
-NODEADM_CONTENT_TYPE = "application/node.eks.aws"
-
-
-def with_kubelet(user_data: str | None, kubelet: Mapping[str, Any]) -> str:
-    """User data with a nodeadm NodeConfig part carrying the kubelet settings (AL2023), as
-    Karpenter merges them; the user's own user data follows as its own part."""
-    config = {"apiVersion": "node.eks.aws/v1alpha1", "kind": "NodeConfig",
-              "spec": {"kubelet": {"config": dict(kubelet)}}}
-    parts = [f"Content-Type: {NODEADM_CONTENT_TYPE}\n\n"
-             + yaml.safe_dump(config, sort_keys=True)]
-    if user_data:
-        kind = ("text/x-shellscript" if user_data.startswith("#!")
-                else NODEADM_CONTENT_TYPE if "NodeConfig" in user_data else "text/plain")
-        parts.append(f"Content-Type: {kind}\n\n{user_data}")
-    body = "".join(f"--{MIME_BOUNDARY}\n{p.rstrip()}\n\n" for p in parts)
-    return (f'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="{MIME_BOUNDARY}"\n\n'
-            f"{body}--{MIME_BOUNDARY}--\n")
 
 
 def template_name(cluster: str, nc: NodeClass, data: Mapping[str, Any]) -> str:

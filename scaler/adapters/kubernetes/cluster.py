@@ -19,7 +19,7 @@ from scaler.adapters.kubernetes import nodeclaims as nc
 from scaler.adapters.kubernetes.cache import NODECLAIMS, NODES, ClusterCache
 from scaler.adapters.kubernetes.client import MERGE_PATCH, Kube, KubeApiError, object_path
 from scaler.adapters.kubernetes.events import NOMINATED, NORMAL, EventRecorder
-from scaler.core.model import LABEL_HOSTNAME, Node, Snapshot, Taint
+from scaler.core.model import ANNOTATION_DO_NOT_DISRUPT, LABEL_HOSTNAME, Node, Snapshot, Taint
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.ports.cloud import CloudNode
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # Karpenter's annotation for the claim a node or pod belongs to, and its disruption taint.
 DISRUPTED_TAINT: Final = Taint("karpenter.sh/disrupted", "NoSchedule")
 MIRROR_POD: Final = "kubernetes.io/config.mirror"
+NODEPOOL_GROUP_VERSION: Final = "karpenter.sh/v1"
 
 
 def _epoch(stamp: object) -> float:
@@ -71,6 +72,8 @@ def claim_view(obj: Mapping[str, Any]) -> ClaimView:
         initialized=nc.is_true(obj, nc.INITIALIZED),
         drifted=nc.is_true(obj, nc.DRIFTED),
         deleting=bool(meta.get("deletionTimestamp")),
+        deleted_at=(_epoch(meta.get("deletionTimestamp")) if meta.get("deletionTimestamp")
+                    else None),
     )
 
 
@@ -162,8 +165,10 @@ class KubernetesCluster:
 
     def create_claim(self, name: str, node_pool: str, requirements: Requirements,
                      taints: Sequence[Taint], requests: Resources,
-                     labels: Mapping[str, str]) -> None:
-        doc = nc.nodeclaim_doc(name, node_pool, requirements, taints, requests, labels)
+                     labels: Mapping[str, str],
+                     annotations: Mapping[str, str] | None = None) -> None:
+        doc = nc.nodeclaim_doc(name, node_pool, requirements, taints, requests, labels,
+                               annotations)
         doc["status"] = {"conditions": [nc.condition(nc.LAUNCHED, None, "Launching")]}
         created = self._write(f"create nodeclaim {name}", "POST",
                               object_path(nc.GROUP_VERSION, nc.PLURAL), doc)
@@ -227,9 +232,13 @@ class KubernetesCluster:
 
     def _sync_node(self, node_name: str, claim: Mapping[str, Any]) -> None:
         """Karpenter's registration: the node takes the claim's labels (NodePool, capacity
-        type, the NodePool's own labels...) and taints, which the kubelet does not know."""
+        type, the NodePool's own labels...), annotations (the NodePool template's) and
+        taints, which the kubelet does not know."""
         node = self.cache.get(NODES, node_name) or {}
         have = (node.get("metadata") or {}).get("labels") or {}
+        have_notes = (node.get("metadata") or {}).get("annotations") or {}
+        notes = {k: v for k, v in ((claim.get("metadata") or {}).get("annotations") or {}).items()
+                 if have_notes.get(k) != v}
         # The hostname is the kubelet's: the claim's (its own name, for topology while the
         # node is in flight) never replaces it.
         labels = {k: v for k, v in ((claim.get("metadata") or {}).get("labels") or {}).items()
@@ -239,8 +248,9 @@ class KubernetesCluster:
         missing = [dict(t) for t in (claim.get("spec") or {}).get("taints") or ()
                    if (t.get("key"), t.get("effect")) not in keys]
         patch: dict[str, Any] = {}
-        if labels:
-            patch["metadata"] = {"labels": labels}
+        if labels or notes:
+            patch["metadata"] = {**({"labels": labels} if labels else {}),
+                                 **({"annotations": notes} if notes else {})}
         if missing:
             patch["spec"] = {"taints": taints + missing}
         if patch:
@@ -306,9 +316,49 @@ class KubernetesCluster:
                 return
             raise
 
+    def node_pool_condition(self, name: str, condition: Mapping[str, str]) -> None:
+        """Karpenter's NodePool status condition, through the status subresource. A NodePool
+        not in the cluster (the bundle lives in Git only) or a cluster without Karpenter's
+        CRD has no status to write: logged, not an error."""
+        path = object_path(NODEPOOL_GROUP_VERSION, "nodepools", name=name)
+        try:
+            current = self.kube.request("GET", path, what=f"get nodepool {name}")
+        except KubeApiError as e:
+            if e.status == 404:
+                log.info("nodepool %s is not in the cluster: condition %s=%s not written",
+                         name, condition.get("type"), condition.get("status"))
+                return
+            raise
+        now = nc.now_rfc3339()
+        new: dict[str, Any] = {**condition, "lastTransitionTime": now}
+        generation = (current or {}).get("metadata", {}).get("generation")
+        if isinstance(generation, int):
+            new["observedGeneration"] = generation
+        conditions = []
+        for old in ((current or {}).get("status") or {}).get("conditions") or ():
+            if not isinstance(old, Mapping) or old.get("type") != condition["type"]:
+                conditions.append(old)
+            elif old.get("status") == condition.get("status"):
+                new["lastTransitionTime"] = old.get("lastTransitionTime", now)
+        conditions.append(new)
+        self._write(f"update nodepool {name} status ({condition['type']}="
+                    f"{condition.get('status')}: {condition.get('reason')})", "PATCH",
+                    object_path(NODEPOOL_GROUP_VERSION, "nodepools", name=name,
+                                subresource="status"),
+                    {"status": {"conditions": conditions}}, MERGE_PATCH)
+
+    def delete_pod(self, pod_key: str) -> None:
+        ns, _, name = pod_key.partition("/")
+        try:
+            self._write(f"delete pod {pod_key}", "DELETE", object_path("v1", "pods", ns, name))
+        except KubeApiError as e:
+            if e.status != 404:  # already gone
+                raise
+
     def drain(self, node_name: str, timeout: float) -> DrainResult:
         """Evict every pod but DaemonSet and mirror pods; retry budget refusals with backoff
-        until `timeout` seconds have passed."""
+        until `timeout` seconds have passed. A `karpenter.sh/do-not-disrupt` pod is not
+        evicted but holds the drain (Karpenter's drain waits on it the same way)."""
         deadline = time.monotonic() + timeout
         evicted: list[str] = []
         blocked: dict[str, str] = {}
@@ -324,6 +374,9 @@ class KubernetesCluster:
                     continue
                 key = f"{meta.get('namespace')}/{meta.get('name')}"
                 if key in evicted:
+                    continue
+                if (meta.get("annotations") or {}).get(ANNOTATION_DO_NOT_DISRUPT) == "true":
+                    blocked[key] = f"pod {key} has {ANNOTATION_DO_NOT_DISRUPT}"
                     continue
                 try:
                     self.evict(key)

@@ -61,12 +61,16 @@ def resources_doc(res: Resources) -> dict[str, str]:
 
 def nodeclaim_doc(name: str, node_pool: str, requirements: Requirements,
                   taints: Sequence[Taint], requests: Resources,
-                  labels: Mapping[str, str]) -> dict[str, Any]:
+                  labels: Mapping[str, str],
+                  annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": {**labels, LABEL_NODEPOOL: node_pool},
+                            "finalizers": [TERMINATION_FINALIZER]}
+    if annotations:  # the NodePool's template annotations (copied to the node on register)
+        meta["annotations"] = dict(annotations)
     return {
         "apiVersion": GROUP_VERSION,
         "kind": KIND,
-        "metadata": {"name": name, "labels": {**labels, LABEL_NODEPOOL: node_pool},
-                     "finalizers": [TERMINATION_FINALIZER]},
+        "metadata": meta,
         "spec": {
             "nodePool": node_pool,
             "requirements": [requirement_doc(r) for r in requirements.values()],

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from scaler.adapters.simulated.cluster import SimulatedCluster
-from scaler.core.model import Node, Snapshot, Taint
+from scaler.core.model import ANNOTATION_DO_NOT_DISRUPT, Node, Snapshot, Taint
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.ports.cloud import CloudNode
@@ -38,9 +38,12 @@ class SimulatedManagedCluster:
         self.keep_events = keep_events
         self._claims: dict[str, ClaimView] = {}
         self._taints: dict[str, tuple[Taint, ...]] = {}
+        self._annotations: dict[str, dict[str, str]] = {}  # claim -> its NodePool's
         self._provider_nodes: dict[str, str] = {}
         self._ready_at: dict[str, float] = {}
         self.events: list[tuple[ObjectRef, str, str, str]] = []
+        # NodePool name -> condition type -> condition (what the live adapter writes to status)
+        self.pool_conditions: dict[str, dict[str, Mapping[str, str]]] = {}
         for node in self.inner.snapshot().nodes:
             price = adopt(node) if adopt is not None and node.node_pool else None
             if price is None:
@@ -88,17 +91,22 @@ class SimulatedManagedCluster:
 
     def create_claim(self, name: str, node_pool: str, requirements: Requirements,
                      taints: Sequence[Taint], requests: Resources,
-                     labels: Mapping[str, str]) -> None:
+                     labels: Mapping[str, str],
+                     annotations: Mapping[str, str] | None = None) -> None:
         self._claims[name] = ClaimView(name, node_pool, self.clock())
         self._taints[name] = tuple(taints)
+        self._annotations[name] = dict(annotations or {})
 
     def claim_launched(self, name: str, node: CloudNode, labels: Mapping[str, str],
                        allocatable: Resources) -> None:
         claim = self._claims[name]
         now = self.clock()
+        annotations = self._annotations.pop(name, {})
         self.inner.add_node(Node(name=name, labels=dict(labels), allocatable=allocatable,
                                  taints=self._taints.pop(name, ()), source="simulation",
-                                 created=now))
+                                 created=now, annotations=annotations,
+                                 do_not_disrupt=annotations.get(ANNOTATION_DO_NOT_DISRUPT)
+                                 == "true"))
         self._provider_nodes[node.provider_id] = name
         self._ready_at[name] = now + self.launch_delay
         self._claims[name] = dataclasses.replace(
@@ -118,6 +126,7 @@ class SimulatedManagedCluster:
     def delete_claim(self, name: str) -> None:
         self._claims.pop(name, None)
         self._taints.pop(name, None)
+        self._annotations.pop(name, None)
 
     def ready(self, node_name: str) -> bool:
         return self._ready_at.get(node_name, float("-inf")) <= self.clock()
@@ -138,10 +147,23 @@ class SimulatedManagedCluster:
         if node is not None:
             self.inner.replace_node(dataclasses.replace(node, taints=change(node.taints)))
 
+    def node_pool_condition(self, name: str, condition: Mapping[str, str]) -> None:
+        self.pool_conditions.setdefault(name, {})[condition["type"]] = dict(condition)
+
+    def delete_pod(self, pod_key: str) -> None:
+        self.inner.evict(pod_key)  # the simulation has no budgets: deleting is evicting
+
     def drain(self, node_name: str, timeout: float) -> DrainResult:
+        """Evicts every pod but DaemonSet pods; a `karpenter.sh/do-not-disrupt` pod stays
+        and holds the drain, as in Karpenter (the simulation has no budgets to refuse)."""
         evicted = []
+        blocked = {}
         for pod in self.inner.snapshot().pods:
-            if pod.node_name == node_name and not pod.is_daemonset_pod:
-                self.inner.evict(pod.key)
-                evicted.append(pod.key)
-        return DrainResult(tuple(evicted))
+            if pod.node_name != node_name or pod.is_daemonset_pod:
+                continue
+            if pod.do_not_disrupt:
+                blocked[pod.key] = f"pod {pod.key} has {ANNOTATION_DO_NOT_DISRUPT}"
+                continue
+            self.inner.evict(pod.key)
+            evicted.append(pod.key)
+        return DrainResult(tuple(evicted), blocked)

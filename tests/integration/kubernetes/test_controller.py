@@ -3,6 +3,7 @@ reported as DisruptionBlocked; once the budget allows, the node, instance and cl
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from pricing import load_catalog
@@ -178,6 +179,123 @@ def test_kubectl_delete_nodeclaim_drains_and_terminates_before_it_goes(
         assert kube_api.get("v1", "nodes", "n1") is None
         assert kube_api.objects("v1", "pods") == []  # evicted first
         assert [e["reason"] for e in kube_api.objects("v1", "events")] == ["Terminated"]
+    finally:
+        for r in reflectors:
+            r.stop()
+
+
+GRACE_POOL = """\
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      requirements: []
+      terminationGracePeriod: 60s
+"""
+
+
+def test_a_blocked_drain_waits_out_terminationGracePeriod_then_deletes_the_pods(
+        kube_api: KubeApi, kube: Kube, tmp_path: Path) -> None:
+    """Karpenter's terminationGracePeriod: a drain held by a PodDisruptionBudget keeps the
+    node cordoned and retried; once the period is over the pods left are deleted (no
+    eviction) and the node, instance and claim go."""
+    (tmp_path / "pool.yaml").write_text(GRACE_POOL)
+    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1", labels=M5_XLARGE))
+    kube_api.put("v1", "nodes", node("n2"))
+    for i in range(2):
+        kube_api.put("v1", "pods", pod(f"web-{i}", node="n1", labels={"app": "web"},
+                                       owner="ReplicaSet/web"))
+    kube_api.put("policy/v1", "poddisruptionbudgets", pdb("web", 0, "web"))
+    kube_api.put(NC, "nodeclaims", {
+        "metadata": {"name": "default-abc-00001"}, "spec": {"nodePool": "default"},
+        "status": {"providerID": "sim:///us-east-1a/i-1", "nodeName": "n1",
+                   "conditions": [{"type": t, "status": "True"}
+                                  for t in ("Launched", "Registered", "Initialized")]}})
+    cache = ClusterCache()
+    reflectors = [Reflector(kube, k, cache, FAST).start() for k in WATCHED]
+    assert all(r.synced.wait(5) for r in reflectors)
+    fence = TighteningFence(kube_api)
+    cluster = KCluster(kube, cache, fence, EventRecorder(kube, fence),
+                       eviction_backoff=0.05, eviction_backoff_cap=0.1)
+    now = [time.time() + 1]
+    controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
+                            LocalPolicies(str(tmp_path)), fence,
+                            settings=LoopSettings(drain_timeout=0.3, nomination_ttl=0),
+                            disruption=DisruptionSettings(validation_delay=0),
+                            clock=lambda: now[0])
+    try:
+        controller.disrupt()  # planned
+        controller.disrupt()  # cordoned; the drain meets the tightened PDB (minAvailable 2)
+        fence.armed = False
+        now[0] += 59
+        controller.disrupt()  # within the grace period: still waiting, nothing forced
+        n1 = kube_api.get("v1", "nodes", "n1")
+        assert n1 is not None and n1["spec"]["taints"] == [
+            {"key": "karpenter.sh/disrupted", "effect": "NoSchedule"}]  # stays cordoned
+        assert len(kube_api.objects("v1", "pods")) == 2
+        assert kube_api.count("DELETE", "/pods/") == 0
+        assert controller.executor.busy and controller.stats.blocked == 0
+        now[0] += 2  # 61s after the drain began
+        controller.disrupt()
+        assert cluster.events.flush()
+        assert kube_api.objects("v1", "pods") == []
+        assert kube_api.count("DELETE", "/pods/") == 2  # deleted, not evicted
+        assert kube_api.get("v1", "nodes", "n1") is None
+        assert kube_api.get(NC, "nodeclaims", "default-abc-00001") is None
+        reasons = [e["reason"] for e in kube_api.objects("v1", "events")
+                   if e["involvedObject"]["kind"] == "NodeClaim"]
+        assert reasons[-2:] == ["TerminationGracePeriodExpired", "Consolidated"]
+        assert not controller.executor.busy and controller.stats.disrupted == 1
+    finally:
+        for r in reflectors:
+            r.stop()
+
+
+def test_a_deleted_claims_do_not_disrupt_pod_holds_the_drain_until_the_grace_period(
+        kube_api: KubeApi, kube: Kube, tmp_path: Path) -> None:
+    """Karpenter's drain never evicts a `karpenter.sh/do-not-disrupt` pod: it holds the
+    node's termination until terminationGracePeriod, counted from the NodeClaim's deletion,
+    is over; then the pod is deleted and the node, instance and claim go."""
+    (tmp_path / "pool.yaml").write_text(GRACE_POOL)
+    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1"))
+    batch = pod("batch-0", node="n1", owner="Job/batch")
+    batch["metadata"]["annotations"] = {"karpenter.sh/do-not-disrupt": "true"}
+    kube_api.put("v1", "pods", batch)
+    kube_api.put(NC, "nodeclaims", {
+        "metadata": {"name": "default-abc-00001", "finalizers": ["scaler.dev/termination"]},
+        "spec": {"nodePool": "default"},
+        "status": {"providerID": "sim:///us-east-1a/i-1", "nodeName": "n1",
+                   "conditions": [{"type": t, "status": "True"}
+                                  for t in ("Launched", "Registered", "Initialized")]}})
+    cache = ClusterCache()
+    reflectors = [Reflector(kube, k, cache, FAST).start() for k in WATCHED]
+    assert all(r.synced.wait(5) for r in reflectors)
+    fence = ActionFence()
+    cluster = KCluster(kube, cache, fence, EventRecorder(kube, fence))
+    now = [time.time() + 1]
+    controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
+                            LocalPolicies(str(tmp_path)), fence,
+                            settings=LoopSettings(drain_timeout=0.2), clock=lambda: now[0])
+    try:
+        kube_api.delete(NC, "nodeclaims", "default-abc-00001")
+        eventually(lambda: cluster.claims()[0].deleting)
+        controller.lifecycle()  # within the grace period: held, nothing evicted
+        assert kube_api.get("v1", "pods", "batch-0", "default") is not None
+        assert kube_api.count("POST", "/eviction") == 0
+        assert kube_api.get(NC, "nodeclaims", "default-abc-00001") is not None
+        now[0] += 61
+        controller.lifecycle()
+        assert cluster.events.flush()
+        assert kube_api.get("v1", "pods", "batch-0", "default") is None
+        assert kube_api.count("DELETE", "/pods/batch-0") == 1
+        assert kube_api.get("v1", "nodes", "n1") is None
+        assert kube_api.get(NC, "nodeclaims", "default-abc-00001") is None
+        reasons = [e["reason"] for e in kube_api.objects("v1", "events")]
+        assert reasons[0] == "DisruptionBlocked" and "do-not-disrupt" in (
+            kube_api.objects("v1", "events")[0]["message"])
+        assert reasons[-2:] == ["TerminationGracePeriodExpired", "Terminated"]
     finally:
         for r in reflectors:
             r.stop()
