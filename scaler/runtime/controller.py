@@ -126,6 +126,7 @@ class Controller:
             self._guarded("provisioning", self._provision)
 
     def _provision(self) -> None:
+        self._finish_launches()
         snap = self.cluster.snapshot()
         pending = snap.pending_pods
         self.metrics.set_pending(len(pending))
@@ -189,15 +190,7 @@ class Controller:
                                    f"launching nodeclaim/{claim.name} failed: {e}")
             self.cluster.delete_claim(claim.name)
             return False
-        it = catalog.get(node.instance_type)
-        labels = dict(it.labels) if it else {}
-        labels.update(pool.labels)
-        labels.update({LABEL_ZONE: node.zone, LABEL_CAPACITY_TYPE: node.capacity_type,
-                       LABEL_NODEPOOL: pool.name, LABEL_NODECLAIM: claim.name})
-        if self.settings.region:
-            labels[LABEL_REGION] = self.settings.region
-        allocatable = Resources(dict(it.allocatable)) if it else Resources({})
-        self.cluster.claim_launched(claim.name, node, labels, allocatable)
+        self._record_launch(claim.name, pool, node, catalog)
         self.stats.launched += 1
         self.metrics.record_launch(pool.name, "provisioning")
         self.cluster.event(ref, NORMAL, "Launched",
@@ -209,6 +202,48 @@ class Controller:
                 self.cluster.bind(pod.key, claim.name)
         return True
 
+    def _record_launch(self, name: str, pool: NodePool, node: CloudNode,
+                       catalog: Mapping[str, InstanceType]) -> None:
+        it = catalog.get(node.instance_type)
+        labels = dict(it.labels) if it else {}
+        labels.update(pool.labels)
+        labels.update({LABEL_ZONE: node.zone, LABEL_CAPACITY_TYPE: node.capacity_type,
+                       LABEL_NODEPOOL: pool.name, LABEL_NODECLAIM: name})
+        if self.settings.region:
+            labels[LABEL_REGION] = self.settings.region
+        allocatable = Resources(dict(it.allocatable)) if it else Resources({})
+        self.cluster.claim_launched(name, node, labels, allocatable)
+
+    def _finish_launches(self) -> None:
+        """A claim whose instance exists but whose launch was never recorded (the status
+        write failed, or the process died right after CreateFleet) adopts its instance,
+        found by the claim tag: otherwise its pods, still pending, would get a second one.
+        A claim with no instance was never launched (a failed write or a crash before
+        CreateFleet): its pods are provisioned again, so it goes, once it is older than the
+        nomination TTL (an instance a previous leader was still launching for it is then
+        the garbage collector's)."""
+        open_claims = [c for c in self.cluster.claims() if not c.launched and not c.deleting]
+        if not open_claims or not self.policies.ready:
+            return
+        by_claim = {n.claim_name: n for n in self.cloud.list() if n.claim_name}
+        pools = {p.name: p for p in self.policies.current.node_pools}
+        now = self.clock()
+        for claim in open_claims:
+            node = by_claim.get(claim.name)
+            pool = pools.get(claim.node_pool)
+            if node is None:
+                if now - claim.created_at > self.settings.nomination_ttl and \
+                        self.fence.allow(f"drop node claim {claim.name}: never launched"):
+                    self.cluster.delete_claim(claim.name)
+                continue
+            if pool is None:
+                continue
+            catalog = {it.name: it for it in self.cloud.instance_types(pool)}
+            self._record_launch(claim.name, pool, node, catalog)
+            self.cluster.event(ObjectRef.nodeclaim(claim.name), NORMAL, "Launched",
+                               f"Adopted {node.provider_id} ({node.instance_type}, "
+                               f"{node.capacity_type} in {node.zone}), launched earlier")
+
     # -- node claim lifecycle ------------------------------------------------------------
 
     def lifecycle(self) -> None:
@@ -216,6 +251,7 @@ class Controller:
             self._guarded("node claim lifecycle", self._lifecycle)
 
     def _lifecycle(self) -> None:
+        self._finish_launches()
         now = self.clock()
         for claim in self.cluster.claims():
             ref = ObjectRef.nodeclaim(claim.name)
@@ -320,7 +356,13 @@ class Controller:
             frozenset(self._nominated) | replacements)
         self._mark_drift(view)
         launched: dict[str, str] = {}  # the planner's replacement claim -> the launched one
+        # Pending pods nominated to capacity (in flight or with room) own that room; the
+        # planner does not see them, so a move now could take it and start a churn of
+        # evictions and launches. Only empty nodes go until they are bound.
+        reserved = bool(view.snapshot.pending_pods) and bool(self._nominated)
         for cand in self.planner.plan(view, now):
+            if reserved and cand.reason != "Empty":
+                continue
             ref = ObjectRef.nodeclaim(cand.claim)
             detail = f"{cand.reason}: {cand.message}" if cand.message else cand.reason
             if cand.replacements:
