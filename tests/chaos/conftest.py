@@ -212,3 +212,15 @@ def scaler_instances(world: World) -> list[dict[str, Any]]:
     """Pending or running instances scaler launched (tagged with their node claim)."""
     return [i for i in world.instances()
             if any(t["Key"] == "karpenter.sh/nodeclaim" for t in i.get("Tags", []))]
+
+
+def launches_per_claim(world: World) -> dict[str, int]:
+    """Node claim name -> instances ever launched for it (any state): above 1 is a double
+    launch."""
+    out: dict[str, int] = {}
+    for i in world.instances(("pending", "running", "shutting-down", "terminated",
+                              "stopping", "stopped")):
+        for t in i.get("Tags", []):
+            if t["Key"] == "karpenter.sh/nodeclaim":
+                out[t["Value"]] = out.get(t["Value"], 0) + 1
+    return out

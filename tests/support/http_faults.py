@@ -47,6 +47,7 @@ class Fault:
     reset: bool = False
     method: str | None = None  # None: any
     path: str = ""  # a substring of the path and query ("" matches all)
+    exclude: str = ""  # requests whose path holds this substring are never picked
     body_contains: bytes = b""  # a substring of the request body (AWS query actions)
     watch: bool | None = None  # True: only watches; False: never watches
     every: int = 1  # fire on every n-th matching request
@@ -112,7 +113,8 @@ class HttpFaultProxy:
                 if not f.enabled or f.fired >= f.limit or now < f.start or (
                         f.stop is not None and now >= f.stop):
                     continue
-                if f.method and f.method != method or f.path not in path:
+                if f.method and f.method != method or f.path not in path or (
+                        f.exclude and f.exclude in path):
                     continue
                 if f.body_contains and f.body_contains not in body:
                     continue
