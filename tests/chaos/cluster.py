@@ -140,7 +140,7 @@ class ClusterSim:
         self._kubelet(now)
         nodes = {n["metadata"]["name"]: n for n in api.objects("v1", "nodes")}
         if self.hostile:
-            for name, n in nodes.items():
+            for n in nodes.values():
                 if NODEPOOL not in (n["metadata"].get("labels") or {}):
                     continue
                 taints = (n.get("spec") or {}).get("taints") or []

@@ -165,8 +165,8 @@ def kube_api() -> Iterator[KubeApi]:
 
 
 @pytest.fixture
-def rig(kube_api: KubeApi, world: World, pricing_replay: PricingReplay, tmp_path: Path
-        ) -> Iterator[Callable[..., Scaler]]:
+def rig(kube_api: KubeApi, world: World, pricing_replay: PricingReplay,  # noqa: F811
+        tmp_path: Path) -> Iterator[Callable[..., Scaler]]:
     """make(policies_yaml, name=..., kube_url=..., ec2_url=..., **config) -> a started
     scaler; every process it made is killed at the end."""
     made: list[Scaler] = []
@@ -195,12 +195,12 @@ def rig(kube_api: KubeApi, world: World, pricing_replay: PricingReplay, tmp_path
         s.kill()
 
 
-def instance_state(world: World) -> Callable[[str], bool | None]:
+def instance_state(aws: World) -> Callable[[str], bool | None]:
     """providerID -> True (pending/running), False (stopping/stopped), None (gone)."""
     def alive(provider_id: str) -> bool | None:
         iid = provider_id.rsplit("/", 1)[-1]
         try:
-            state = world.state(iid)
+            state = aws.state(iid)
         except Exception:
             return None
         return {"pending": True, "running": True, "stopping": False,
@@ -208,17 +208,17 @@ def instance_state(world: World) -> Callable[[str], bool | None]:
     return alive
 
 
-def scaler_instances(world: World) -> list[dict[str, Any]]:
+def scaler_instances(aws: World) -> list[dict[str, Any]]:
     """Pending or running instances scaler launched (tagged with their node claim)."""
-    return [i for i in world.instances()
+    return [i for i in aws.instances()
             if any(t["Key"] == "karpenter.sh/nodeclaim" for t in i.get("Tags", []))]
 
 
-def launches_per_claim(world: World) -> dict[str, int]:
+def launches_per_claim(aws: World) -> dict[str, int]:
     """Node claim name -> instances ever launched for it (any state): above 1 is a double
     launch."""
     out: dict[str, int] = {}
-    for i in world.instances(("pending", "running", "shutting-down", "terminated",
+    for i in aws.instances(("pending", "running", "shutting-down", "terminated",
                               "stopping", "stopped")):
         for t in i.get("Tags", []):
             if t["Key"] == "karpenter.sh/nodeclaim":
