@@ -71,6 +71,7 @@ class Seen:
     method: str
     path: str
     action: str  # "forwarded" or the name of the fault that fired
+    body: bytes = b""  # the request body's first 4 KiB (AWS query calls carry it there)
 
 
 class HttpFaultProxy:
@@ -182,8 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._proxy("DELETE")
 
-    def _record(self, method: str, action: str) -> None:
-        self.owner.requests.append(Seen(time.monotonic(), method, self.path, action))
+    def _record(self, method: str, action: str, body: bytes) -> None:
+        self.owner.requests.append(Seen(time.monotonic(), method, self.path, action,
+                                        body[:4096]))
 
     def _reply(self, code: int, body: bytes, headers: Mapping[str, str]) -> None:
         self.send_response(code)
@@ -198,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         watch = "watch=true" in self.path or "watch=1" in self.path
         fault = self.owner._pick(method, self.path, body, watch)
-        self._record(method, fault.name if fault else "forwarded")
+        self._record(method, fault.name if fault else "forwarded", body)
         if fault is not None:
             if fault.reset:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
