@@ -513,8 +513,11 @@ class Controller:
         table = InstanceTypeTable(types[pools[0].name])
         nodes = [n for n in snap.nodes if n.name != node_name]
         bound = [p for p in snap.bound_pods if p.node_name != node_name]
+        # Pods already pending own the room in flight for them (another node's
+        # replacement): solved with them, the displaced pods get room of their own.
         result = Scheduler(table, pools, nodes, bound, snap.daemonsets,
-                           claim_prefix=f"{secrets.token_hex(3)}-").solve(displaced)
+                           claim_prefix=f"{secrets.token_hex(3)}-").solve(
+                               [*snap.pending_pods, *displaced])
         by_pool = {p.name: p for p in pools}
         for claim in result.claims:
             catalog = {it.name: it for it in types.get(claim.node_pool, ())}
