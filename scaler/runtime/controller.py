@@ -38,7 +38,13 @@ from scaler.ports.cloud import (
     NodeClaimRequest,
     NodeNotFoundError,
 )
-from scaler.ports.cluster import ClaimView, ClusterError, ManagedCluster, ObjectRef
+from scaler.ports.cluster import (
+    LABEL_REPLACES,
+    ClaimView,
+    ClusterError,
+    ManagedCluster,
+    ObjectRef,
+)
 from scaler.ports.fence import Fence, NotLeaderError
 from scaler.runtime.batcher import Batcher
 from scaler.runtime.disruption import (
@@ -162,7 +168,8 @@ class Controller:
             self._launch(claim, by_pool[claim.node_pool], catalog)
 
     def _launch(self, claim: ClaimPlan, pool: NodePool,
-                catalog: Mapping[str, InstanceType], nominate: bool = True) -> bool:
+                catalog: Mapping[str, InstanceType], nominate: bool = True,
+                replaces: str = "") -> bool:
         first = claim.options[0] if claim.options else None
         what = (f"launch node claim {claim.name} for {len(claim.pods)} pods "
                 f"({first.instance_type} {first.capacity_type} in {first.zone} "
@@ -173,7 +180,8 @@ class Controller:
                                    f"dry run: pod would schedule on nodeclaim/{claim.name}")
             return False
         self.cluster.create_claim(claim.name, pool.name, claim.requirements, pool.taints,
-                                  claim.requests, pool.labels)
+                                  claim.requests, {**pool.labels, LABEL_REPLACES: replaces}
+                                  if replaces else pool.labels)
         request = NodeClaimRequest(claim.name, pool.name, claim.requirements, claim.options,
                                    pool.labels, pool.taints)
         ref = ObjectRef.nodeclaim(claim.name)
@@ -346,6 +354,7 @@ class Controller:
             if now - at >= self.settings.nomination_ttl:
                 del self._nominated[name]
         claims = {c.name: c for c in self.cluster.claims()}
+        self._recall_replacements(claims)
         for node, (names, at) in list(self._replacing.items()):
             if now - at > self.settings.registration_ttl or not names <= set(claims):
                 del self._replacing[node]  # a replacement failed or was given up: re-decide
@@ -469,7 +478,8 @@ class Controller:
                 # Claim names must never repeat (a launch is found again by its name).
                 fresh = dataclasses.replace(
                     claim, name=f"{pool.name}-{secrets.token_hex(3)}-r{len(launched) + 1}")
-                if not self._launch(fresh, pool, catalog, nominate=False):
+                if not self._launch(fresh, pool, catalog, nominate=False,
+                                    replaces=cand.claim):
                     return
                 launched[claim.name] = fresh.name
             names.append(launched[claim.name])
@@ -478,6 +488,23 @@ class Controller:
         self.metrics.record_disruption_decision(cand.reason.lower(), "replace")
         self.cluster.event(ref, NORMAL, "DisruptionLaunching",
                            f"Launching NodeClaim {', '.join(names)}: {detail}")
+
+    def _recall_replacements(self, claims: Mapping[str, ClaimView]) -> None:
+        """Replacements a previous leader (or this process before a restart) launched, read
+        back from their claims' label: their old node is drained once they are Ready, as
+        if this process had launched them, and they are not consolidated away meanwhile."""
+        known = {n for names, _ in self._replacing.values() for n in names}
+        found: dict[str, tuple[set[str], float]] = {}
+        for c in claims.values():
+            old = claims.get(c.replaces) if c.replaces else None
+            if c.name in known or old is None or not old.node_name or c.deleting:
+                continue
+            names, at = found.setdefault(old.node_name, (set(), c.created_at))
+            names.add(c.name)
+            found[old.node_name] = (names, min(at, c.created_at))
+        for node, (names, at) in found.items():
+            if node not in self._replacing:
+                self._replacing[node] = (frozenset(names), at)
 
     def _mark_drift(self, view: DisruptionView) -> None:
         """Keep each registered claim's Drifted condition true to its NodePool as it is now

@@ -24,6 +24,7 @@ from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.ports.cloud import CloudNode
 from scaler.ports.cluster import (
+    LABEL_REPLACES,
     ClaimView,
     DisruptionBlockedError,
     DrainResult,
@@ -71,6 +72,7 @@ def claim_view(obj: Mapping[str, Any]) -> ClaimView:
         initialized=nc.is_true(obj, nc.INITIALIZED),
         drifted=nc.is_true(obj, nc.DRIFTED),
         deleting=bool(meta.get("deletionTimestamp")),
+        replaces=str((meta.get("labels") or {}).get(LABEL_REPLACES) or ""),
     )
 
 
