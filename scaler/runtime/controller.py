@@ -260,6 +260,7 @@ class Controller:
 
     def _lifecycle(self) -> None:
         self._finish_launches()
+        self._release_stale_taints()
         now = self.clock()
         for claim in self.cluster.claims():
             ref = ObjectRef.nodeclaim(claim.name)
@@ -285,6 +286,16 @@ class Controller:
                 self.cluster.claim_registered(claim.name, found[0], True)
             elif not claim.launched and now - claim.created_at > self.settings.launch_ttl:
                 self.cluster.delete_claim(claim.name)
+
+    def _release_stale_taints(self) -> None:
+        """A disruption taints, drains and deletes within one pass; a node still carrying
+        the taint between passes is left from a pass that died (a crash, an API error) and
+        would stay cordoned: it is released, unless its claim is being deleted."""
+        deleting = {c.node_name for c in self.cluster.claims() if c.deleting}
+        for node in self.cluster.snapshot().nodes:
+            if node.name not in deleting and node.source != "nodeclaim" and any(
+                    t.key == DISRUPTED_TAINT.key for t in node.taints):
+                self.cluster.untaint(node.name, DISRUPTED_TAINT.key)
 
     def _terminate(self, claim: ClaimView, node_name: str) -> None:
         """A claim someone deleted: drain its node (PDBs respected; a blocked drain waits for
