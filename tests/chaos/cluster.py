@@ -80,6 +80,10 @@ class ClusterSim:
         self._alive: dict[str, bool | None] = {}
         self._alive_at = 0.0
         self._names = itertools.count(1)
+        # Pods made to replace one that went (evicted, or lost with its node), not for a
+        # scale-up: name -> (made at, bound at or None).
+        self.replacements: dict[str, list[float | None]] = {}
+        self._wanted: dict[str, int] = {}
         self._stop = threading.Event()
         self._paused = threading.Event()
         self._thread: threading.Thread | None = None
@@ -159,8 +163,16 @@ class ClusterSim:
         pods = api.objects("v1", "pods")
         for dep in self.deployments.values():  # ReplicaSet controller
             have = [p for p in pods if (p["metadata"].get("labels") or {}).get("app") == dep.name]
-            for _ in range(dep.replicas - len(have)):
-                self._new_pod(dep)
+            grown = max(0, dep.replicas - self._wanted.get(dep.name, 0))
+            self._wanted[dep.name] = dep.replicas
+            surplus = sorted(have, key=lambda p: (bool(p["spec"].get("nodeName")),
+                                                  p["metadata"]["name"]))
+            for p in surplus[:max(0, len(have) - dep.replicas)]:  # scale-down: pending first
+                api.delete("v1", "pods", p["metadata"]["name"], p["metadata"]["namespace"])
+            for i in range(dep.replicas - len(have)):
+                name = self._new_pod(dep)
+                if i >= grown:
+                    self.replacements[name] = [now, None]
         self._schedule(nodes)
         count = len([n for n in nodes.values()
                      if NODEPOOL in (n["metadata"].get("labels") or {})])
@@ -216,7 +228,7 @@ class ClusterSim:
                 n["status"]["conditions"] = [{"type": "Ready", "status": want}]
                 api.put("v1", "nodes", n)
 
-    def _new_pod(self, dep: Deployment) -> None:
+    def _new_pod(self, dep: Deployment) -> str:
         name = f"{dep.name}-{next(self._names):05d}"
         self.api.put("v1", "pods", {
             "apiVersion": "v1", "kind": "Pod",
@@ -235,6 +247,7 @@ class ClusterSim:
             },
             "status": {"phase": "Pending"},
         })
+        return name
 
     def _schedule(self, nodes: dict[str, dict[str, Any]]) -> None:
         pods = self.api.objects("v1", "pods")
@@ -267,6 +280,8 @@ class ClusterSim:
             p["spec"]["nodeName"] = name
             p["status"] = {"phase": "Running"}
             self.api.put("v1", "pods", p)
+            if p["metadata"]["name"] in self.replacements:
+                self.replacements[p["metadata"]["name"]][1] = time.monotonic()
             used[name] = used.get(name, 0) + need
 
     def _spread(self, fits: list[dict[str, Any]], dep: Deployment,

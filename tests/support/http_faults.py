@@ -14,6 +14,10 @@ What it does:
 * `latency`: wait that long, then forward;
 * `reset`: close the client's connection with an RST (SO_LINGER 0), nothing answered.
 
+`memo(substring)`: answers to requests whose body holds it are kept and replayed for the
+same request (read-only catalogue calls moto is slow to answer, for tests that restart
+their client often).
+
 Every request is recorded (`requests`: time, method, path, what was done) so a test can say
 what its client sent and what it got.
 """
@@ -86,6 +90,8 @@ class HttpFaultProxy:
         self._lock = threading.Lock()
         self._began = time.monotonic()
         self._server: ThreadingHTTPServer | None = None
+        self.memo_bodies: list[bytes] = []
+        self.memos: dict[tuple[str, str, bytes], tuple[int, list[tuple[str, str]], bytes]] = {}
 
     # -- control -----------------------------------------------------------------------
 
@@ -93,6 +99,10 @@ class HttpFaultProxy:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def memo(self, body_contains: bytes) -> None:
+        with self._lock:
+            self.memo_bodies.append(body_contains)
 
     def clear(self) -> None:
         with self._lock:
@@ -227,6 +237,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._forward(method, body)
 
     def _forward(self, method: str, body: bytes) -> None:
+        key = (method, self.path, body)
+        with self.owner._lock:
+            memo = any(m in body for m in self.owner.memo_bodies)
+            kept = self.owner.memos.get(key) if memo else None
+        if kept is not None:
+            status, hdrs, data = kept
+            self.send_response(status)
+            for k, v in hdrs:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
         headers["Host"] = f"{self.owner.target_host}:{self.owner.target_port}"
         conn = http.client.HTTPConnection(self.owner.target_host, self.owner.target_port,
@@ -241,6 +264,11 @@ class _Handler(BaseHTTPRequestHandler):
                     self.send_header(k, v)
             if not chunked:
                 data = resp.read()
+                if memo and resp.status == 200:
+                    with self.owner._lock:
+                        self.owner.memos[key] = (resp.status, [
+                            (k, v) for k, v in resp.getheaders() if k.lower() not in _HOP],
+                            data)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
