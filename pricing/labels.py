@@ -37,6 +37,12 @@ INSTANCE_ACCELERATOR_NAME = _K + "accelerator-name"
 INSTANCE_ACCELERATOR_MANUFACTURER = _K + "accelerator-manufacturer"
 INSTANCE_ACCELERATOR_COUNT = _K + "accelerator-count"
 INSTANCE_LOCAL_NVME = _K + "local-nvme"
+INSTANCE_CAPABILITY_FLEX = _K + "capability-flex"
+INSTANCE_ENCRYPTION_IN_TRANSIT = _K + "encryption-in-transit-supported"
+# Karpenter's tenancy label. The data has shared-tenancy prices only, so every type is
+# offered with "default" tenancy; "dedicated" is not offered (no price to plan with).
+INSTANCE_TENANCY = _K + "tenancy"
+DEFAULT_TENANCY = "default"
 
 
 def _kebab(text: str) -> str:
@@ -56,6 +62,10 @@ def instance_labels(spec: InstanceSpec) -> Mapping[str, str]:
         OS: "linux",
         INSTANCE_CPU: str(spec.vcpu),
         INSTANCE_MEMORY: str(spec.memory_mib),
+        # Karpenter sets it on every type: "true" exactly when the family name has "-flex".
+        INSTANCE_CAPABILITY_FLEX: spec.capability_flex
+        or ("true" if "-flex" in spec.family else "false"),
+        INSTANCE_TENANCY: DEFAULT_TENANCY,
     }
     optional = {
         INSTANCE_FAMILY: spec.family,
@@ -70,6 +80,7 @@ def instance_labels(spec: InstanceSpec) -> Mapping[str, str]:
         # Blank for bare metal. Karpenter sets it to ""; we omit it (project decision), so
         # Exists/DoesNotExist selectors on it see metal types differently than Karpenter.
         INSTANCE_HYPERVISOR: spec.hypervisor,
+        INSTANCE_ENCRYPTION_IN_TRANSIT: spec.encryption_in_transit,
     }
     for key, value in optional.items():
         if value:

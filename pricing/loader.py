@@ -59,6 +59,8 @@ class InstanceSpec(NamedTuple):
     eni_max_pods: int | None  # column max_pods_eni_formula
     karpenter_pods: int | None  # column karpenter_al2023_pods
     efa_count: int
+    capability_flex: str  # "true" | "false" | "" (not in Karpenter's docs)
+    encryption_in_transit: str  # column encryption_in_transit_supported; same values
 
 
 class SpotAdvice(NamedTuple):
@@ -92,7 +94,7 @@ _SPEC_COLUMNS = (
     "cpu_sustained_clock_mhz gpu_count gpu_manufacturer gpu_model gpu_memory_mib "
     "accelerator_count accelerator_manufacturer accelerator_model local_nvme_gib "
     "ebs_bandwidth_mbps network_bandwidth_mbps hypervisor bare_metal max_pods_eni_formula "
-    "karpenter_al2023_pods efa_count"
+    "karpenter_al2023_pods efa_count capability_flex encryption_in_transit_supported"
 ).split()
 
 

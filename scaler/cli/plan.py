@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from scaler.core.money import money
 from scaler.output.json import render_json
 
 EXIT_ABOVE_THRESHOLD = 1
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(preview_table(result, threshold))
     if threshold is not None and threshold.exceeded_by(result):
         print(
-            f"scaler: cost increase of ${result.delta_per_hour:.4f}/h is above the limit of "
+            f"scaler: cost increase of {money(result.delta_per_hour, 4)}/h is above the limit of "
             f"{threshold} (--fail-if-increase-above)",
             file=sys.stderr,
         )

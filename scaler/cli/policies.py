@@ -15,6 +15,7 @@ from another shell while `watch` runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -52,6 +53,8 @@ def register(sub: Any) -> None:
     v = cmds.add_parser("validate", help="check every file of a policy directory")
     v.add_argument("directory", metavar="DIR", help="policy directory or file")
     v.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    v.add_argument("--region", default="us-east-1",
+                   help="catalog region the NodePools are checked against (default us-east-1)")
     v.set_defaults(func=run_validate)
 
     for name, helptext, func in (
@@ -317,6 +320,7 @@ def run_validate(args: argparse.Namespace) -> int:
     from scaler.output.policy_validation import validation_document, validation_text
     from scaler.policy import load_policies
     from scaler.policy.loader import PolicyBundleError
+    from scaler.simulation.provision import region_warnings
 
     try:
         ps = load_policies(args.directory)
@@ -324,6 +328,9 @@ def run_validate(args: argparse.Namespace) -> int:
         for e in err.errors:  # every broken file, one line each
             print(f"scaler: error: {e.render()}", file=sys.stderr)
         return 2
+    # What only a region decides (a NodePool no type there satisfies stays idle, as in
+    # `simulate` and `run`) is a warning: the same bundle may serve another region.
+    ps = dataclasses.replace(ps, warnings=(*ps.warnings, *region_warnings(ps, args.region)))
     if args.output == "json":
         sys.stdout.write(render_json(validation_document(ps)))
     else:

@@ -11,6 +11,7 @@ from typing import Any
 from scaler.errors import UserError
 
 OUTPUTS = ("table", "json", "csv", "html")
+DAY = 86_400.0  # the longest span one Prometheus range query covers
 
 
 def register(sub: Any) -> None:
@@ -27,6 +28,10 @@ def register(sub: Any) -> None:
     p.add_argument("snapshots", nargs="*", metavar="SNAPSHOT",
                    help="snapshot files or directories (without --prometheus)")
     p.add_argument("--prometheus", metavar="URL", help="read history from this Prometheus")
+    p.add_argument("--prometheus-aggregate", action="store_true",
+                   help="let Prometheus (or Thanos, Mimir, VictoriaMetrics) average each "
+                   "container's series over every --step (avg_over_time subqueries at "
+                   "--resolution) and allocate per step: for long windows and large stores")
     p.add_argument("--policies", metavar="DIR",
                    help="policy directory (CostAllocationPolicy, NodePools)")
     p.add_argument("--window", default="7d",
@@ -49,14 +54,19 @@ def register(sub: Any) -> None:
                    "(Price List API, Spot price history; boto3's credentials and endpoints)")
     p.add_argument("--zones", metavar="A,B,C", help="zones (default: <region>a,b,c)")
     p.add_argument("--usage", metavar="CSV",
-                   help="usage for the snapshot: timestamp,namespace,pod,container,"
-                   "cpu_cores,memory_bytes")
+                   help="usage for the snapshot: timestamp,namespace,pod,container,cpu,memory "
+                   "(the same file as rightsize --usage; old names cpu_cores,memory_bytes "
+                   "read with a note)")
     p.add_argument("--cluster", default="cluster-one", help="cluster name in the report")
     p.add_argument("--now", help="evaluate the window as of this RFC 3339 time (default: now)")
     p.add_argument("--no-place-pending", action="store_true",
                    help="snapshot: leave pending pods out instead of placing them first")
     p.add_argument("--no-node-savings", action="store_true",
                    help="skip the re-simulation that prices node-level savings")
+    p.add_argument("--serve", metavar="[HOST:]PORT",
+                   help="serve OpenCost's allocation API (/allocation/compute, "
+                   "/model/allocation/compute) on this address until interrupted, instead of "
+                   "printing one report (host default 127.0.0.1)")
     p.set_defaults(func=run)
 
 
@@ -84,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.snapshots) == bool(args.prometheus):
         raise UserError("give either snapshot files or --prometheus URL (one of them)",
                         field="SNAPSHOT")
+    if args.serve:
+        return serve(args)
     start, end = parse_window(args.window, _now(args.now))
     span = end - start
     keys = tuple(k.strip() for k in args.aggregate.split(",") if k.strip())
@@ -107,6 +119,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"step {step}s is not a multiple of the resolution {resolution}s", field="--step"
         )
+    fine_resolution = resolution
+    if args.prometheus_aggregate:
+        if not args.prometheus:
+            raise UserError("--prometheus-aggregate needs --prometheus",
+                            field="--prometheus-aggregate")
+        # the store averages over each step; the allocation has one interval per step
+        resolution = step
     if span // resolution > 200_000:
         raise UserError(
             f"{span // resolution} intervals: use a coarser --resolution", field="--resolution"
@@ -135,7 +154,11 @@ def run(args: argparse.Namespace) -> int:
 
             report = build_report(
                 request,
-                PrometheusSource(args.prometheus),
+                PrometheusSource(
+                    args.prometheus,
+                    max_span=DAY,
+                    aggregate_resolution=fine_resolution if args.prometheus_aggregate else None,
+                ),
                 PrometheusInventory(args.prometheus),
                 pricer,
                 rules,
@@ -167,6 +190,101 @@ def run(args: argparse.Namespace) -> int:
             node_savings=node_savings(report, pods, daemonsets, policies.node_pools, catalog),
         )
     _write(report, args.output)
+    return 0
+
+
+def allocation_service(
+    snapshots: list[str], prometheus: str | None, policies_dir: str | None, region: str,
+    zones: list[str] | None, usage: str | None, cluster: str, share_idle: bool | None = None,
+    place_pending: bool = True,
+) -> Any:
+    """OpenCost's allocation API over snapshots (with generated or given usage) or a
+    Prometheus: each request runs the report for its window; one request at a time."""
+    import threading
+
+    from pricing import CatalogError, load_catalog
+    from scaler.policy import load_policies
+    from scaler.ports.metrics import Window
+    from scaler.report.api import AllocationService
+    from scaler.report.build import ReportRequest, build_report, catalog_pricer
+    from scaler.report.rules import Rules, rules_from
+
+    try:
+        catalog = load_catalog(region, zones)
+    except CatalogError as err:
+        raise UserError(str(err), field=f"--{err.param}") from None
+    policies = load_policies(_path(policies_dir))
+    pricer = catalog_pricer(catalog.instance_types)
+    lock = threading.Lock()
+
+    def run_report(request: ReportRequest, rules: Rules) -> Any:
+        with lock:
+            if prometheus:
+                from scaler.adapters.prometheus import PrometheusSource
+                from scaler.adapters.prometheus.inventory import PrometheusInventory
+
+                return build_report(request, PrometheusSource(prometheus, max_span=DAY),
+                                    PrometheusInventory(prometheus), pricer, rules,
+                                    f"prometheus {prometheus}")
+            from scaler.report.simulated import snapshot_sources
+
+            window = Window(float(request.start), float(request.end - request.resolution),
+                            float(request.resolution))
+            sources = snapshot_sources(snapshots, policies, catalog, window, usage,
+                                       place_pending=place_pending)
+            return build_report(request, sources.metrics, sources.inventory, pricer, rules,
+                                "simulated from " + ", ".join(snapshots))
+
+    return AllocationService(run_report, rules_from(policies.cost_allocation, share_idle),
+                             cluster)
+
+
+def parse_address(text: str, flag: str) -> tuple[str, int]:
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    try:
+        port = int(port_text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise UserError(f"invalid address {text!r} (expected [HOST:]PORT)", field=flag)
+    return host or "127.0.0.1", port
+
+
+def serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from prometheus_client import CollectorRegistry
+
+    from scaler.output.allocation_api import handle
+    from scaler.runtime.http import ControllerServer, Health
+
+    host, port = parse_address(args.serve, "--serve")
+    zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
+    service = allocation_service(args.snapshots, args.prometheus, args.policies, args.region,
+                                 zones, args.usage, args.cluster, args.share_idle,
+                                 not args.no_place_pending)
+    health = Health()
+    health.set_policies_loaded(True)
+    health.set_caches_synced(True)
+    health.set_role("leader")
+    try:
+        server = ControllerServer(CollectorRegistry(), health, host, port,
+                                  allocation=lambda q: handle(service, q))
+    except OSError as err:
+        raise UserError(f"cannot serve on {host}:{port}: {err.strerror}", field="--serve") \
+            from None
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with server:
+        sys.stderr.write(f"serving OpenCost's allocation API on http://{host}:{server.port}"
+                         "/allocation/compute\n")
+        sys.stderr.flush()
+        while not stop.wait(0.5):
+            pass
     return 0
 
 

@@ -13,11 +13,35 @@ import sys
 import time
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from scaler.errors import UserError
 
+PROMETHEUS_FLAGS = (
+    "prometheus_header",
+    "prometheus_auth_header",
+    "prometheus_bearer_token_file",
+    "prometheus_ca",
+    "prometheus_insecure_skip_verify",
+    "prometheus_sigv4_region",
+    "prometheus_sigv4_service",
+    "prometheus_cluster_label",
+    "prometheus_label",
+)
+PROMETHEUS_DEFAULTS = {"prometheus_sigv4_service": "aps", "prometheus_label": "cluster"}
+# What make_report reads beyond the flags `scaler simulate --rightsized` shares with it.
+REPORT_DEFAULTS: dict[str, Any] = {
+    **{k: None for k in PROMETHEUS_FLAGS},
+    **PROMETHEUS_DEFAULTS,
+    "prometheus_insecure_skip_verify": False,
+    "kind": None,
+    "selector": None,
+    "kubeconfig": None,
+    "context": None,
+}
+OUTPUT_FORMATS = ("table", "json", "csv", "yaml", "krr-json", "krr-csv")
 COMMON_QUANTITIES = {
     "cpu_min": "cpu",
     "cpu_max": "cpu",
@@ -120,6 +144,83 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
             )
 
 
+def add_prometheus_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Prometheus as clusters run it")
+    g.add_argument(
+        "--prometheus-header",
+        "-H",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="an extra header on every query (repeatable), e.g. 'X-Scope-OrgID: team-a'",
+    )
+    g.add_argument(
+        "--prometheus-auth-header",
+        metavar="VALUE",
+        help="the Authorization header's value, e.g. 'Bearer TOKEN' (KRR's flag)",
+    )
+    g.add_argument(
+        "--prometheus-bearer-token-file",
+        metavar="FILE",
+        help="send the token in this file as a bearer token (e.g. the pod's service account "
+        "token, /var/run/secrets/kubernetes.io/serviceaccount/token)",
+    )
+    g.add_argument("--prometheus-ca", metavar="FILE", help="CA bundle to verify its TLS")
+    g.add_argument(
+        "--prometheus-insecure-skip-verify",
+        action="store_true",
+        help="do not verify its TLS certificate",
+    )
+    g.add_argument(
+        "--prometheus-sigv4-region",
+        metavar="REGION",
+        help="Amazon Managed Service for Prometheus: sign queries with SigV4 for this region "
+        "(credentials from the AWS environment, profile, IRSA or instance role)",
+    )
+    g.add_argument(
+        "--prometheus-sigv4-service",
+        default="aps",
+        metavar="NAME",
+        help="SigV4 service name [default aps]",
+    )
+    g.add_argument(
+        "--prometheus-cluster-label",
+        metavar="VALUE",
+        help="this cluster's value of the cluster label, for Thanos, Mimir or VictoriaMetrics "
+        "holding several clusters",
+    )
+    g.add_argument(
+        "--prometheus-label",
+        default="cluster",
+        metavar="NAME",
+        help="the label that tells clusters apart [default cluster]",
+    )
+
+
+def prometheus_access(args: argparse.Namespace) -> Any:
+    from scaler.adapters.prometheus.access import PrometheusAccess, parse_headers
+
+    headers = parse_headers(args.prometheus_header)
+    if args.prometheus_auth_header:
+        headers = (*headers, ("Authorization", args.prometheus_auth_header.strip()))
+    if args.prometheus_ca and args.prometheus_insecure_skip_verify:
+        raise UserError(
+            "give either --prometheus-ca or --prometheus-insecure-skip-verify",
+            field="--prometheus-insecure-skip-verify",
+        )
+    if args.prometheus_cluster_label is not None and not args.prometheus_cluster_label:
+        raise UserError("empty cluster label value", field="--prometheus-cluster-label")
+    return PrometheusAccess(
+        headers=headers,
+        bearer_token_file=args.prometheus_bearer_token_file,
+        ca_file=args.prometheus_ca,
+        insecure_skip_verify=args.prometheus_insecure_skip_verify,
+        sigv4_region=args.prometheus_sigv4_region,
+        sigv4_service=args.prometheus_sigv4_service,
+        cluster_label=args.prometheus_label,
+        cluster=args.prometheus_cluster_label,
+    )
+
+
 def register(sub: Any) -> None:
     from scaler.core.rightsizing import STRATEGIES
 
@@ -136,10 +237,37 @@ def register(sub: Any) -> None:
             + "\n".join(f"  {n:11s} {cls.summary}" for n, cls in STRATEGIES.items())
         ),
     )
-    p.add_argument("paths", nargs="+", metavar="MANIFESTS", help="file or directory")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="MANIFESTS",
+        help="files or directories of manifests; none: the workloads of the live cluster "
+        "(kubeconfig, or in-cluster)",
+    )
+    p.add_argument("--kubeconfig", "-k", metavar="FILE", help="kubeconfig (default: $KUBECONFIG, "
+                   "~/.kube/config, or in-cluster)")
+    p.add_argument("--context", "-c", metavar="NAME", help="kubeconfig context (default: current)")
+    p.add_argument(
+        "--selector",
+        "-l",
+        "-s",
+        metavar="SELECTOR",
+        help="only workloads whose own labels match (app=web,tier!=db,env in (a,b),!x)",
+    )
+    p.add_argument(
+        "--kind",
+        "-r",
+        action="append",
+        metavar="KIND",
+        help="only workloads of this kind (repeatable, case-insensitive: Deployment, "
+        "StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)",
+    )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
+    src.add_argument(
+        "--prometheus", "--prometheus-url", "-p", metavar="URL", help="Prometheus base URL"
+    )
     src.add_argument("--usage", metavar="FILE", help="usage CSV (or .csv.gz) instead of a cluster")
+    add_prometheus_flags(p)
     p.add_argument("--policies", metavar="DIR", help="policy directory (RightSizingPolicy)")
     p.add_argument(
         "--namespace",
@@ -167,7 +295,13 @@ def register(sub: Any) -> None:
         help="sampling step for Prometheus (default 5m; KRR uses 1.25m)",
     )
     p.add_argument("--region", default="us-east-1", help="AWS region for the catalog prices")
-    p.add_argument("--output", "-o", choices=("table", "json", "csv", "yaml"), default="table")
+    p.add_argument(
+        "--output",
+        "-o",
+        choices=OUTPUT_FORMATS,
+        default="table",
+        help="table, json, csv, yaml (scaler's), or krr-json, krr-csv (KRR's own schemas)",
+    )
     p.add_argument("--write-patches", metavar="DIR", help="write the changes as patches here")
     p.add_argument(
         "--patch-format",
@@ -242,15 +376,29 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
     from scaler.policy import load_policies
     from scaler.ports.metrics import MetricsError
     from scaler.rightsizing.report import build_report, history_window
+    from scaler.rightsizing.selector import parse_selector
     from scaler.rightsizing.workloads import read_workloads
 
-    workloads = read_workloads(paths)
+    args = argparse.Namespace(**{**REPORT_DEFAULTS, **vars(args)})
+    kinds = _kinds(args.kind)
+    match = parse_selector(args.selector) if args.selector else None
+    cluster: str | None = None
+    if paths:
+        workloads = read_workloads(paths)
+    else:
+        workloads, cluster = _cluster_workloads(args, kinds)
     if args.namespace:
         workloads = [w for w in workloads if w.namespace in set(args.namespace)]
         if not workloads:
             raise UserError(
                 f"no workloads in namespace(s) {', '.join(args.namespace)}", field="--namespace"
             )
+    if kinds:
+        workloads = [w for w in workloads if w.kind in kinds]
+    if match is not None:
+        workloads = [w for w in workloads if match(w.labels)]
+    if (kinds or match is not None) and not workloads:
+        raise UserError("no workloads match --kind/--selector", field="--selector")
     policies = load_policies(Path(args.policies)).right_sizing_policies if args.policies else ()
     conf = configurator(args, policies)
     try:
@@ -260,10 +408,20 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
     prices = unit_prices(catalog.instance_types)
 
     source: Any
+    given = [
+        flag(k)
+        for k in PROMETHEUS_FLAGS
+        if getattr(args, k) not in (None, False, PROMETHEUS_DEFAULTS.get(k))
+    ]
+    if args.usage and given:
+        raise UserError("only applies to --prometheus, not to --usage", field=given[0])
     if args.usage:
         from scaler.adapters.simulated.usage_file import load_usage_file
 
-        source = load_usage_file(args.usage)
+        notes: list[str] = []
+        source = load_usage_file(args.usage, notes)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         span = source.time_range()
         end = _time(args.end) if args.end else (span[1] if span else time.time())
         step = _step(args.step) if args.step else (source.typical_step() or 300.0)
@@ -271,34 +429,82 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
     else:
         from scaler.adapters.prometheus import PrometheusSource
 
-        source = PrometheusSource(args.prometheus)
+        source = PrometheusSource(args.prometheus, access=prometheus_access(args))
         end = _time(args.end) if args.end else time.time()
         step = _step(args.step) if args.step else 300.0
         name = f"Prometheus {args.prometheus}"
     window = history_window(conf, end, step)
     try:
-        return build_report(workloads, source, conf, window, prices, name)
+        cluster = cluster or (None if args.usage else args.prometheus_cluster_label)
+        return build_report(workloads, source, conf, window, prices, name, cluster)
     except MetricsError as err:
         raise UserError(str(err), field="--prometheus") from None
 
 
-def run(args: argparse.Namespace) -> int:
+def formatter(name: str) -> Callable[[Any], str]:
+    """One formatter per output format (KRR's way)."""
+    from scaler.output import krr
     from scaler.output.json import render_json
     from scaler.output.rightsizing import report_csv, report_document, report_table
     from scaler.output.yaml import render_yaml
+
+    formatters: dict[str, Callable[[Any], str]] = {
+        "table": report_table,
+        "json": lambda r: render_json(report_document(r)),
+        "yaml": lambda r: render_yaml(report_document(r)),
+        "csv": report_csv,
+        "krr-json": krr.krr_json,
+        "krr-csv": krr.krr_csv,
+    }
+    return formatters[name]
+
+
+def _kinds(given: list[str] | None) -> list[str] | None:
+    from scaler.rightsizing.workloads import WORKLOAD_KINDS
+
+    if not given:
+        return None
+    by_lower = {k.lower(): k for k in WORKLOAD_KINDS}
+    out = []
+    for k in given:
+        if k.lower() not in by_lower:
+            raise UserError(
+                f"unknown kind {k!r} (one of {', '.join(WORKLOAD_KINDS)})", field="--kind"
+            )
+        out.append(by_lower[k.lower()])
+    return out
+
+
+def _cluster_workloads(args: argparse.Namespace, kinds: list[str] | None) -> tuple[Any, Any]:
+    """The live cluster's workloads through the Kubernetes adapter, and its context name."""
+    from scaler.adapters.kubernetes import Kube, KubeApiError, KubeSettings, load_configuration
+    from scaler.adapters.kubernetes.workloads import cluster_objects, context_name
+    from scaler.rightsizing.workloads import workloads_of
+    from scaler.snapshot.documents import RawObject
+
+    settings = KubeSettings(kubeconfig=args.kubeconfig, context=args.context)
+    kube = Kube(load_configuration(settings), settings)
+    try:
+        found = cluster_objects(kube, args.namespace, args.selector, kinds)
+    except KubeApiError as err:
+        raise UserError(str(err), field="--kubeconfig") from None
+    finally:
+        kube.close()
+    where = f"cluster {context_name(settings) or '(in-cluster)'}"
+    objects = [RawObject.of(str(o["kind"]), o, where, str(o["kind"])) for o in found]
+    return workloads_of(objects, where, from_cluster=True), context_name(settings)
+
+
+def run(args: argparse.Namespace) -> int:
+    from scaler.core.rightsizing.severity import score_letter
 
     paths = [Path(p) for p in args.paths]
     report = make_report(args, paths)
     workloads = [r.workload for r in report.rows]
 
-    if args.output == "json":
-        sys.stdout.write(render_json(report_document(report)))
-    elif args.output == "yaml":
-        sys.stdout.write(render_yaml(report_document(report)))
-    elif args.output == "csv":
-        sys.stdout.write(report_csv(report))
-    else:
-        sys.stdout.write(report_table(report))
+    sys.stdout.write(formatter(args.output)(report))
+    if args.output == "krr-csv":  # KRR's CSV has no place for it
+        print(f"score {report.score} ({score_letter(report.score)})", file=sys.stderr)
 
     if args.write_patches:
         from scaler.rightsizing.patches import write_kustomize, write_resize

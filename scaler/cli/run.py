@@ -111,24 +111,88 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config, overrides(args))
     # Structured logs: one JSON object per line on stderr, for every scaler logger.
-    configure_logging(level=getattr(logging, settings.log_level))
+    handler = configure_logging(level=getattr(logging, settings.log_level))
+    # APScheduler's own warnings (a pass that overran its interval was skipped) are JSON
+    # lines too, not plain text through Python's last-resort handler.
+    scheduler_log = logging.getLogger("apscheduler")
+    scheduler_log.addHandler(handler)
+    scheduler_log.propagate = False
     # boto and urllib3 chatter is not what an operator needs at INFO.
     for noisy in ("botocore", "boto3", "urllib3", "kubernetes"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     recorder = PrometheusRecorder(version=_version())
     health = Health()
     server = None
+    runtime = Runtime(settings, metrics=recorder, health=health)
     if settings.http_port is not None:
+        recorder.registry.register(_cost_collector(settings, runtime))
+        allocation = _allocation_api(settings)
         try:
-            server = ControllerServer(recorder.registry, health, port=settings.http_port).start()
+            server = ControllerServer(recorder.registry, health, port=settings.http_port,
+                                      allocation=allocation).start()
         except OSError as err:
             raise UserError(f"cannot serve /metrics on port {settings.http_port}: "
                             f"{err.strerror}", field="httpPort") from None
     try:
-        return Runtime(settings, metrics=recorder, health=health).run()
+        return runtime.run()
     finally:
         if server is not None:
             server.stop()
+
+
+def _cost_collector(settings: Any, runtime: Any) -> Any:
+    """OpenCost's cost metrics over the controller's cluster, priced from the catalog."""
+    from functools import cache
+
+    from scaler.core.model import Node, Snapshot
+    from scaler.runtime.cost_metrics import GPU, CostCollector
+
+    @cache
+    def catalog() -> Any:
+        from pricing import load_catalog
+
+        return load_catalog(settings.aws.region, None)
+
+    def snapshot() -> Snapshot | None:
+        c = runtime.controller
+        return c.cluster.snapshot() if c is not None else None
+
+    @cache
+    def pricer() -> Any:
+        from scaler.report.build import catalog_pricer
+
+        return catalog_pricer(catalog().instance_types)
+
+    def price(node: Node) -> float | None:
+        found = pricer()(node.instance_type or "", node.capacity_type, node.zone)
+        return found[0] if found else None
+
+    def capacity(node: Node) -> tuple[float, float, float]:
+        it = catalog().get(node.instance_type or "")
+        res = dict(it.capacity) if it else dict(node.allocatable.items())
+        return res.get("cpu", 0) / 1000, float(res.get("memory", 0)), float(res.get(GPU, 0))
+
+    # Priced before the loop starts: loading the catalog on the first scrape would take the
+    # interpreter from the loop's first passes.
+    pricer()
+    return CostCollector(snapshot, price, settings.aws.region, capacity)
+
+
+def _allocation_api(settings: Any) -> Any:
+    """OpenCost's allocation API on the HTTP port: over the simulated cluster's snapshot
+    (usage generated) under --simulate; a real cluster's history needs Prometheus, which
+    `scaler report --prometheus URL --serve` serves."""
+    from scaler.output.allocation_api import error, handle
+
+    if not settings.simulate:
+        return lambda q: (501, error(501, "the allocation API needs history: run "
+                                     "`scaler report --prometheus URL --serve` beside scaler"))
+    from scaler.cli.report import allocation_service
+
+    policies = settings.policies if settings.policies and settings.policies != "git" else None
+    service = allocation_service(list(settings.snapshots), None, policies,
+                                 settings.aws.region, None, None, "cluster-one")
+    return lambda q: handle(service, q)
 
 
 def _version() -> str:

@@ -143,6 +143,10 @@ def run(args: argparse.Namespace) -> int:
     if args.chart and not args.timeline:
         raise UserError("only with --timeline", field="--chart")
     inputs = load_inputs(args.snapshots, args.policies, args.region, zones, args.catalog)
+    for line in inputs.policies.warnings:
+        print(f"scaler: warning: {line}", file=sys.stderr)
+    for idle in inputs.idle_pools:
+        print(f"scaler: warning: {idle.warning()}", file=sys.stderr)
     if args.rightsized:
         return run_rightsized(args, inputs)
     if args.timeline:
@@ -182,6 +186,10 @@ def run(args: argparse.Namespace) -> int:
         "expandedWorkloads": snap.expanded_workloads,
         "ignoredKinds": dict(snap.ignored_kinds),
     }
+    if inputs.idle_pools:
+        summary["idleNodePools"] = [
+            {"name": i.name, "conditions": [dict(i.condition())]} for i in inputs.idle_pools
+        ]
     if args.output == "json":
         # Indented on a terminal; one compact line into a pipe or file, where a program reads
         # it (a 20,000-pod plan is written several times faster).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pricing.allocatable import NodeSettings
 from scaler.core.requirements import Requirement, Requirements
 from scaler.core.resources import Resources
 
@@ -22,10 +23,17 @@ LABEL_NODEPOOL = "karpenter.sh/nodepool"
 LABEL_EKS_CAPACITY_TYPE = "eks.amazonaws.com/capacityType"
 LABEL_BETA_INSTANCE_TYPE = "beta.kubernetes.io/instance-type"
 LABEL_BETA_ZONE = "failure-domain.beta.kubernetes.io/zone"
+# Well-known to Karpenter's AWS provider (pkg/apis/v1/labels.go) but not in the catalog: a
+# NodePool or pod that requires a value of one gets no new node (the pool stays idle).
+LABEL_ZONE_ID = "topology.k8s.aws/zone-id"
+LABEL_WINDOWS_BUILD = "node.kubernetes.io/windows-build"
 
 # Not a node label: the Spot Advisor interruption band of an offering, as its upper bound in
 # percent (0 for on-demand). A NodePoolPolicy's band cap becomes `Lt` on this key.
 LABEL_INTERRUPTION = "scaler.dev/interruption-max-pct"
+# Not a node label either: which EC2NodeClass settings an instance-type row of the
+# scheduler's table was computed with, when NodePools' node classes differ.
+LABEL_NODE_SETTINGS = "scaler.dev/node-settings"
 
 # On a pod or a node: never disrupt it voluntarily (Karpenter's annotation, value "true").
 ANNOTATION_DO_NOT_DISRUPT = "karpenter.sh/do-not-disrupt"
@@ -40,6 +48,9 @@ WELL_KNOWN_LABELS = frozenset(
         LABEL_REGION,
         LABEL_CAPACITY_TYPE,
         LABEL_INTERRUPTION,
+        LABEL_ZONE_ID,
+        LABEL_WINDOWS_BUILD,
+        LABEL_NODE_SETTINGS,
     }
 )
 # Keys decided by the offering (zone, capacity type, band), not by the instance type.
@@ -272,6 +283,9 @@ class NodePool:
     # the fleet request can fall back when a spot pool runs dry (Karpenter asks for 15
     # cheaper types before a spot-to-spot replacement).
     min_spot_types: int = 15
+    # Its EC2NodeClass's kubelet and disk settings (maxPods, reservations, root volume,
+    # RAID0): they change what each instance type can hold on this pool's nodes.
+    node_settings: NodeSettings = NodeSettings()
 
     def launch_requirements(self) -> Requirements:
         """The requirements new nodes are chosen under: the NodePool's and scaler's own."""

@@ -264,3 +264,13 @@ def format_quantity(resource_name: str, value: int) -> str:
             if value % (1 << shift) == 0:
                 return f"{value >> shift}{unit}"
     return str(value)
+
+
+def format_cores(cores: float | None) -> str | None:
+    """A cpu amount in cores, rounded to the millicore, as a Kubernetes quantity."""
+    return None if cores is None else format_quantity("cpu", int(round(cores * 1000)))
+
+
+def format_bytes(amount: float | None) -> str | None:
+    """A byte amount, rounded to the byte, as a Kubernetes quantity."""
+    return None if amount is None else format_quantity("memory", int(round(amount)))

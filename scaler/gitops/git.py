@@ -242,7 +242,7 @@ class Git:
         proc = self.run(*args, binary=True)
         dest.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
-            tar.extractall(dest, filter="data")
+            extract(tar, dest)
         return dest / path if path != "." else dest
 
     def commits(
@@ -394,6 +394,28 @@ class GitSource(Repository):
                 f"unknown revision {rev!r} in {self.display_url}", field="--from/--to"
             )
         return Revision(sha)
+
+
+def extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """A fetched tree written below `dest` with tarfile's "data" filter (nothing outside `dest`,
+    no devices). Python before 3.11.4 (Debian bookworm's 3.11.2, the container image's) has no
+    filters: there, each member must be a directory, a regular file, or a symlink staying
+    inside `dest`, else the whole tree is refused."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for member in tar.getmembers():
+        target = (root / member.name).resolve()
+        inside = target == root or target.is_relative_to(root)
+        if member.issym():
+            inside = inside and (target.parent / member.linkname).resolve().is_relative_to(root)
+        elif not (member.isdir() or member.isfile()):
+            inside = False
+        if not inside:
+            raise GitError(f"refusing {member.name!r} in the fetched tree: it is not a file or "
+                           f"directory inside the policy path", field="--path")
+    tar.extractall(dest)
 
 
 def describe_source(url: str, ref: GitRef, path: str) -> str:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from scaler.core.money import money_auto
 from scaler.core.plan import HOURS_PER_MONTH
 from scaler.gitops.preview import CostPreview, Threshold
 from scaler.output.table import render_table
@@ -13,7 +14,7 @@ SHOWN = 10  # pods or nodes listed before "and N more"
 
 
 def _money(v: float) -> str:
-    return f"${v:,.4f}" if abs(v) < 10 else f"${v:,.2f}"
+    return money_auto(v)
 
 
 def _signed(v: float) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from scaler.core.disruption.plan import DisruptionPlan
+from scaler.core.money import money_auto
 from scaler.core.plan import HOURS_PER_MONTH, Plan, PlannedNode
 from scaler.core.quantity import format_quantity
 from scaler.core.resources import Resources
@@ -121,7 +122,7 @@ def plan_document(plan: Plan, summary: Mapping[str, Any] | None = None,
 
 
 def _money(v: float) -> str:
-    return f"${v:,.4f}" if v < 10 else f"${v:,.2f}"
+    return money_auto(v)
 
 
 def disruption_table(dplan: DisruptionPlan) -> str:
@@ -166,6 +167,9 @@ def plan_table(plan: Plan, summary: Mapping[str, Any] | None = None,
             "Snapshot: {nodes} nodes, {bound} bound pods, {pending} pending pods, "
             "{daemonsets} DaemonSets; NodePools: {pools}".format(**summary)
         )
+        for idle in summary.get("idleNodePools") or ():
+            cond = idle["conditions"][0]
+            out.append(f"NodePool {idle['name']} is idle ({cond['reason']}): {cond['message']}")
         out.append("")
     groups: Counter[tuple[str, str, str, str, float]] = Counter()
     for n in plan.new_nodes:

@@ -31,7 +31,8 @@ def validation_text(ps: PolicySet) -> str:
         + (" (built-in default: no NodePool found)" if ps.defaulted else ""),
     ]
     for obj, fields in ps.ignored_fields.items():
-        out.append(f"{obj}: kept, not acted on yet: {', '.join(fields)}")
+        out.append(f"{obj}: fields newer than Karpenter v1.14, kept unvalidated: "
+                   f"{', '.join(fields)}")
     other = {k: n for k, n in ps.ignored.items() if k != "EC2NodeClass"}
     if other:
         out.append("ignored (not policy kinds): " + ", ".join(f"{n} {k}" for k, n in other.items()))

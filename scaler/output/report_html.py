@@ -21,6 +21,7 @@ from scaler.core.allocation.aggregate import (
 )
 from scaler.core.allocation.model import IDLE_NAME
 from scaler.core.allocation.money import to_dollars
+from scaler.core.money import money
 from scaler.output.report_json import rfc3339
 from scaler.report.build import Report
 
@@ -40,7 +41,7 @@ def _e(text: object) -> str:
 
 
 def _usd(x: float) -> str:
-    return f"${x:,.2f}"
+    return money(x)
 
 
 def _empty(msg: str) -> str:
@@ -287,9 +288,9 @@ def report_html(report: Report) -> str:
     ns = report.node_savings
     if ns is not None:
         notes.insert(0, (
-            f"Nodes: ${ns.current_per_hour:.4f}/h now ({ns.nodes_now}); repacked at requests "
-            f"${ns.at_requests_per_hour:.4f}/h ({ns.nodes_at_requests}); at usage "
-            f"${ns.at_usage_per_hour:.4f}/h ({ns.nodes_at_usage}). Method: {ns.method}."))
+            f"Nodes: {money(ns.current_per_hour, 4)}/h now ({ns.nodes_now}); repacked at "
+            f"requests {money(ns.at_requests_per_hour, 4)}/h ({ns.nodes_at_requests}); at usage "
+            f"{money(ns.at_usage_per_hour, 4)}/h ({ns.nodes_at_usage}). Method: {ns.method}."))
     agg = ",".join(r.aggregate)
     figures = [
         ("chart-cost", f"Cost by {agg} over time", _cost_over_time(report)),

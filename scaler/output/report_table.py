@@ -9,6 +9,7 @@ from scaler.core.allocation.aggregate import (
     total_efficiency,
 )
 from scaler.core.allocation.money import to_dollars
+from scaler.core.money import money
 from scaler.output.report_json import rfc3339
 from scaler.output.table import Cell, render_table
 from scaler.report.build import Report
@@ -50,10 +51,11 @@ def report_table(report: Report, top: int = 10) -> str:
     node_total = sum(s.node_micros for s in report.sets)
     fixed = sum(s.fixed_shared_micros for s in report.sets)
     out.append(
-        f"\nnodes ${_usd(node_total)} + fixed shared costs ${_usd(fixed)} = "
-        f"${_usd(node_total + fixed)}"
+        f"\nnodes {money(to_dollars(node_total))} + fixed shared costs "
+        f"{money(to_dollars(fixed))} = {money(to_dollars(node_total + fixed))}"
         + ("" if shown == node_total + fixed else
-           f" (idle ${_usd(node_total + fixed - shown)} not shown: --include-idle)")
+           f" (idle {money(to_dollars(node_total + fixed - shown))} not shown: "
+           "--include-idle)")
     )
     out.append("")
     node_rows: list[list[Cell]] = []
@@ -86,10 +88,11 @@ def report_table(report: Report, top: int = 10) -> str:
     if ns is not None:
         out.append("")
         out.append(
-            f"Nodes: ${ns.current_per_hour:.4f}/h now ({ns.nodes_now} nodes); repacked at "
-            f"requests ${ns.at_requests_per_hour:.4f}/h ({ns.nodes_at_requests}); at usage "
-            f"${ns.at_usage_per_hour:.4f}/h ({ns.nodes_at_usage}): saves "
-            f"${ns.savings_per_hour:.4f}/h, ${ns.savings_per_hour * 730:,.2f}/month "
+            f"Nodes: {money(ns.current_per_hour, 4)}/h now ({ns.nodes_now} nodes); "
+            f"repacked at requests {money(ns.at_requests_per_hour, 4)}/h "
+            f"({ns.nodes_at_requests}); at usage {money(ns.at_usage_per_hour, 4)}/h "
+            f"({ns.nodes_at_usage}): saves {money(ns.savings_per_hour, 4)}/h, "
+            f"{money(ns.savings_per_hour * 730)}/month "
             f"[{ns.method}]"
         )
         if ns.unschedulable:

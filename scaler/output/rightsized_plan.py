@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scaler.core.money import money
 from scaler.core.plan import HOURS_PER_MONTH, Plan
 from scaler.output.plan import plan_document, plan_table
 from scaler.output.table import Cell, render_table
@@ -39,7 +40,7 @@ def comparison_table(c: Comparison, summary: dict[str, Any]) -> str:
     cut = c.scratch_current.planned_per_hour - c.scratch_rightsized.planned_per_hour
     out.append(
         f"\nFrom scratch (every pod placed anew, as a consolidation would), right-sizing saves "
-        f"${cut:,.4f}/h (${cut * HOURS_PER_MONTH:,.2f}/month)."
+        f"{money(cut, 4)}/h ({money(cut * HOURS_PER_MONTH)}/month)."
     )
     return "\n".join(out) + "\n"
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from scaler.core.quantity import format_quantity
+from scaler.core.money import money
+from scaler.core.quantity import format_bytes, format_cores
+from scaler.core.rightsizing.severity import score_letter
 from scaler.output.csv import render_csv
 from scaler.output.table import Cell, render_table
 from scaler.rightsizing.report import Report, Row
 
-
-def cpu(v: float | None) -> str | None:
-    return None if v is None else format_quantity("cpu", int(round(v * 1000)))
-
-
-def mem(v: float | None) -> str | None:
-    return None if v is None else format_quantity("memory", int(round(v)))
+cpu = format_cores
+mem = format_bytes
 
 
 def cpu_about(v: float | None) -> str | None:
@@ -68,6 +65,7 @@ def row_document(r: Row) -> dict[str, Any]:
         "policy": r.policy,
         "reason": rec.reason,
         "warnings": list(rec.warnings),
+        "severity": r.severity.value,
         "risk": rec.risk,
         "riskReasons": list(rec.risk_reasons),
         "monthlySaving": round(r.saving, 2),
@@ -95,6 +93,12 @@ def report_document(report: Report) -> dict[str, Any]:
             "changes": len(report.changed),
             "monthlySaving": round(report.saving, 2),
             "highRisk": sum(1 for r in report.rows if r.recommendation.risk == "high"),
+            "score": report.score,
+            "scoreLetter": score_letter(report.score),
+            "severities": {
+                s: sum(1 for r in report.rows if r.severity.value == s)
+                for s in ("CRITICAL", "WARNING", "OK", "GOOD", "UNKNOWN")
+            },
         },
     }
 
@@ -119,6 +123,7 @@ TABLE_HEADERS = (
     "CPU P95",
     "MEM MAX",
     "POINTS",
+    "SEVERITY",
     "RISK",
     "$/MONTH",
 )
@@ -140,6 +145,7 @@ def report_table(report: Report) -> str:
                 cpu_about(rec.cpu_percentiles.get("p95")),
                 mem_about(rec.memory_percentiles.get("max")),
                 rec.points,
+                r.severity.value,
                 rec.risk,
                 round(r.saving, 2),
             ]
@@ -153,12 +159,13 @@ def report_table(report: Report) -> str:
     w = report.window
     head = (
         f"Right-sizing from {report.source}, {_iso(w.start)} to {_iso(w.end)} "
-        f"(step {w.step:g}s); prices ${report.prices.cpu_core_hour:.4f}/vCPU-h, "
-        f"${report.prices.memory_gib_hour:.4f}/GiB-h ({report.prices.basis})"
+        f"(step {w.step:g}s); prices {money(report.prices.cpu_core_hour, 4)}/vCPU-h, "
+        f"{money(report.prices.memory_gib_hour, 4)}/GiB-h ({report.prices.basis})"
     )
     total = (
         f"{len(report.changed)} of {len(report.rows)} containers to change; expected saving "
-        f"${report.saving:,.2f}/month (730 h, all replicas)"
+        f"{money(report.saving)}/month (730 h, all replicas); score {report.score} "
+        f"({score_letter(report.score)}, KRR's: share of containers not WARNING or CRITICAL)"
     )
     return "\n".join([head, "", render_table(TABLE_HEADERS, rows), "", total, "", *notes]) + "\n"
 
@@ -192,10 +199,12 @@ CSV_HEADERS = (
     "oom_kills",
     "strategy",
     "policy",
+    "severity",
     "risk",
     "monthly_saving",
     "reason",
     "warnings",
+    "cluster_score",
 )
 
 
@@ -228,10 +237,12 @@ def report_csv(report: Report) -> str:
                 rec.oom_kills,
                 rec.strategy,
                 r.policy,
+                r.severity.value,
                 rec.risk,
                 round(r.saving, 2),
                 rec.reason,
                 " | ".join(rec.warnings),
+                report.score,
             ]
         )
     return render_csv(CSV_HEADERS, rows)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
+from scaler.core.money import money
 from scaler.output.table import Cell, render_table
 from scaler.simulation.timeline import Row, TimelineResult
 
@@ -51,6 +52,11 @@ def timeline_document(result: TimelineResult) -> dict[str, Any]:
              "replacements": list(d.replacements)}
             for d in result.disruptions
         ],
+        # Every launch, cordon, drain and delete in order: what `scaler run` would do.
+        "decisions": [
+            {"time": round(x.at - result.start, 3), "action": x.action, "target": x.target}
+            for x in result.decisions
+        ],
     }
 
 
@@ -66,7 +72,7 @@ def _sampled(rows: Sequence[Row]) -> list[Row]:
 def timeline_table(result: TimelineResult) -> str:
     s = summary(result)
     rows: list[list[Cell]] = [
-        [_clock(r.at), r.replicas, r.nodes, r.launching, f"${r.cost_per_hour:,.4f}",
+        [_clock(r.at), r.replicas, r.nodes, r.launching, money(r.cost_per_hour, 4),
          r.pending_pods, r.disrupted or None]
         for r in _sampled(result.rows)
     ]
@@ -74,9 +80,9 @@ def timeline_table(result: TimelineResult) -> str:
                          "DISRUPTED"], rows)]
     out.append("")
     out.append(
-        f"Total cost ${s['totalCost']:,.4f} over {_clock(len(result.rows) * result.step)}; "
-        f"peak {s['peakNodes']} nodes (${s['peakCostPerHour']:,.4f}/h), final "
-        f"{s['finalNodes']} nodes (${s['finalCostPerHour']:,.4f}/h); "
+        f"Total cost {money(s['totalCost'], 4)} over {_clock(len(result.rows) * result.step)}; "
+        f"peak {s['peakNodes']} nodes ({money(s['peakCostPerHour'], 4)}/h), final "
+        f"{s['finalNodes']} nodes ({money(s['finalCostPerHour'], 4)}/h); "
         f"{s['disruptions']} nodes disrupted in {s['disruptionPasses']} passes "
         f"({s['decisionSeconds']:.2f} s deciding); pending pod time "
         f"{s['pendingPodSeconds'] / 60:,.1f} pod-minutes")

@@ -19,14 +19,12 @@ from pydantic.fields import FieldInfo
 
 from scaler.core.quantity import QuantityError, parse_quantity
 from scaler.errors import UserError
+from scaler.policy.fields import describe_value, error_message, fail
 from scaler.policy.nodepool import (
     DURATION_PATTERN,
     QUANTITY_SCHEMA,
     FieldPath,
     Locate,
-    _describe,
-    _fail,
-    _message,
     located_error,
     object_name,
 )
@@ -55,7 +53,7 @@ def ranged(lo: float, hi: float | None, what: str = "value") -> Callable[[float]
     def check(v: float) -> float:
         if v < lo or (hi is not None and v > hi):
             upper = f"..{_num(hi)}" if hi is not None else " or more"
-            raise _fail(f"{what} {_num(v)} out of range (expected {_num(lo)}{upper})")
+            raise fail(f"{what} {_num(v)} out of range (expected {_num(lo)}{upper})")
         return v
 
     return check
@@ -67,25 +65,25 @@ def _num(v: float) -> str:
 
 def _check_quantity(v: str | int) -> str | int:
     if isinstance(v, bool):
-        raise _fail(f'expected a quantity like "500m" or "2Gi", got {_describe(v)}')
+        raise fail(f'expected a quantity like "500m" or "2Gi", got {describe_value(v)}')
     try:
         q = parse_quantity(v)
     except QuantityError as e:
-        raise _fail(e.message) from None
+        raise fail(e.message) from None
     if q < 0:
-        raise _fail(f"quantity {v!r} must not be negative")
+        raise fail(f"quantity {v!r} must not be negative")
     return v
 
 
 def _check_duration(v: str) -> str:
     if not _DURATION.fullmatch(v):
-        raise _fail(f"invalid duration {v!r} (expected e.g. 168h or 30m)")
+        raise fail(f"invalid duration {v!r} (expected e.g. 168h or 30m)")
     return v
 
 
 def _check_dns_label(v: str) -> str:
     if len(v) > 63 or not _DNS_LABEL.fullmatch(v):
-        raise _fail(
+        raise fail(
             f"invalid name {v!r}: lowercase alphanumeric or '-', starting and ending "
             "alphanumeric, at most 63 characters"
         )
@@ -184,11 +182,11 @@ def validate_object(
     except ValidationError as e:
         first = e.errors(include_url=False)[0]
         path: FieldPath = tuple(first["loc"])
-        message = _message(first)
+        message = error_message(first)
         if first["type"] == "invalid_key":
             # YAML 1.1 (what kubectl reads) takes a bare on/off/yes/no/true/false as a boolean.
             key = first.get("input")
-            shown = "a boolean" if isinstance(key, bool) else _describe(key)
+            shown = "a boolean" if isinstance(key, bool) else describe_value(key)
             message = (
                 f"a key is {shown}, not a field name (YAML reads a bare on, off, yes, no, "
                 "true or false as a boolean; quote it or use the field's real name)"

@@ -36,8 +36,9 @@ from typing import Any
 import yaml
 
 from scaler.core.model import NodePool
+from scaler.core.overlays import Overlay
 from scaler.errors import UserError
-from scaler.policy import costallocation, ec2nodeclass, extensions, rightsizing
+from scaler.policy import costallocation, ec2nodeclass, extensions, nodeoverlay, rightsizing
 from scaler.policy.common import SCALER_API_VERSION, SCALER_GROUP, validate_object
 from scaler.policy.costallocation import CostAllocationPolicy
 from scaler.policy.defaults import DEFAULT_NODE_POOL_YAML, DEFAULT_SOURCE, default_node_pool
@@ -123,6 +124,8 @@ class PolicySet:
     # sha256 of the canonical JSON of `objects` (formatting, comments, file layout and
     # object order do not change it; any change of a value does).
     digest: str = ""
+    # Karpenter NodeOverlays (price, priceAdjustment, capacity), highest weight first.
+    node_overlays: tuple[Overlay, ...] = ()
 
     def node_pool(self, name: str) -> NodePool | None:
         return next((p for p in self.node_pools if p.name == name), None)
@@ -283,6 +286,9 @@ class _Bundle:
         self.names: dict[tuple[str, str], str] = {}  # (kind, name) -> where
         self.ignored_fields: dict[str, tuple[str, ...]] = {}
         self.node_class_refs: list[tuple[str, str, _Seen]] = []  # pool, class name, where
+        self.overlays: list[Overlay] = []
+        # Fields accepted that scaler does not act on (yet), said at every load.
+        self.field_warnings: list[str] = []
 
     def add(self, doc: Mapping[str, Any], locate: Locate, file: str) -> None:
         kind = doc.get("kind")
@@ -294,6 +300,8 @@ class _Bundle:
             self._node_pool(doc, seen)
         elif kind == ec2nodeclass.KIND and group == ec2nodeclass.API_GROUP:
             self._node_class(doc, seen)
+        elif kind == nodeoverlay.KIND and group == nodeoverlay.API_GROUP:
+            self._node_overlay(doc, seen)
         elif group == SCALER_GROUP:
             self._scaler_kind(doc, seen)
         else:
@@ -336,6 +344,20 @@ class _Bundle:
         ref = model.spec.template.spec.node_class_ref
         if ref is not None and (ref.group, ref.kind) == (ec2nodeclass.API_GROUP, KIND_CLASS):
             self.node_class_refs.append((pool_name, ref.name, seen))
+        tpl = model.spec.template
+        for path, what in (
+            (("spec", "template", "metadata", "annotations"),
+             tpl.metadata.annotations if tpl.metadata else None),
+            (("spec", "template", "spec", "terminationGracePeriod"),
+             tpl.spec.termination_grace_period),
+        ):
+            if what:
+                self.field_warnings.append(
+                    f"{seen.where(path)}: NodePool {pool_name}: {format_path(path)}: "
+                    "accepted but not acted on: scaler does not "
+                    + ("copy template annotations to its nodes yet" if "annotations" in path
+                       else "force-drain after a grace period yet (drains wait for "
+                       "PodDisruptionBudgets)"))
         if model.is_static:
             self.ignored[STATIC_NODE_POOL] += 1
             self.static.append(pool_name)
@@ -351,10 +373,24 @@ class _Bundle:
         self._raise_first(ec2nodeclass.semantic_errors(model), doc, seen)
         self._unique(ec2nodeclass.KIND, model.name, seen)
         self.node_classes.append((model, seen))
-        self.ignored[ec2nodeclass.KIND] += 1
-        self.ignored_fields[f"{ec2nodeclass.KIND} {model.name}"] = ec2nodeclass.ignored_fields(
-            model
-        )
+        for line in ec2nodeclass.launch_warnings(model):
+            field = line.split(":", 1)[0]
+            where = seen.where(tuple(field.split(".")))
+            self.field_warnings.append(f"{where}: {ec2nodeclass.KIND} {model.name}: {line}")
+        unknown = ec2nodeclass.ignored_fields(model)
+        if unknown:
+            self.ignored_fields[f"{ec2nodeclass.KIND} {model.name}"] = unknown
+
+    def _node_overlay(self, doc: Mapping[str, Any], seen: _Seen) -> None:
+        file, locate = seen.obj.file, seen.locate
+        self._check_version(doc, seen, nodeoverlay.API_VERSION, "")
+        model = validate_object(nodeoverlay.NodeOverlay, doc, file=file, locate=locate)
+        self._raise_first(nodeoverlay.semantic_errors(model), doc, seen)
+        self._unique(nodeoverlay.KIND, model.name, seen)
+        self.overlays.append(nodeoverlay.to_overlay(model))
+        unknown = tuple(sorted(f"spec.{k}" for k in model.spec.model_extra or {}))
+        if unknown:
+            self.ignored_fields[f"{nodeoverlay.KIND} {model.name}"] = unknown
 
     def _scaler_kind(self, doc: Mapping[str, Any], seen: _Seen) -> None:
         file, locate = seen.obj.file, seen.locate
@@ -451,7 +487,7 @@ class _Bundle:
 
     def warnings(self) -> list[str]:
         classes = {nc.name for nc, _ in self.node_classes}
-        out = []
+        out = list(self.field_warnings)
         if classes:
             for pool, ref, seen in self.node_class_refs:
                 if ref not in classes:
@@ -477,6 +513,14 @@ class _Bundle:
             _with_extensions(p, extensions[p.name]) if p.name in extensions else p
             for p in pools
         ]
+        # Each pool's nodes as its EC2NodeClass makes them (kubelet, disks).
+        classes = {nc.name: nc for nc, _ in self.node_classes}
+        refs = {pool: ref for pool, ref, _ in self.node_class_refs}
+        pools = [
+            dataclasses.replace(p, node_settings=ec2nodeclass.node_settings(classes[refs[p.name]]))
+            if refs.get(p.name) in classes else p
+            for p in pools
+        ]
         objects = tuple(sorted(self.objects, key=lambda o: o.key))
         return PolicySet(
             node_pools=tuple(pools),
@@ -497,6 +541,7 @@ class _Bundle:
             cost_allocation=self.cost[0][0] if self.cost else None,
             ignored_fields=dict(sorted(self.ignored_fields.items())),
             warnings=tuple(self.warnings()),
+            node_overlays=tuple(sorted(self.overlays, key=lambda o: (-o.weight, o.name))),
             objects=objects,
             digest=bundle_digest(objects),
         )

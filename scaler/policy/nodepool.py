@@ -13,7 +13,7 @@ becomes a one-line `UserError` naming file (and line), object and field path.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from pydantic import (
@@ -26,8 +26,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
 
+from scaler.core.disruption.budgets import ScheduleError, parse_budgets
 from scaler.core.model import (
     LABEL_ARCH,
     LABEL_INSTANCE_TYPE,
@@ -43,6 +43,7 @@ from scaler.core.quantity import QuantityError
 from scaler.core.requirements import GT, IN, LT, OPERATORS, Requirement, Requirements
 from scaler.core.resources import Resources
 from scaler.errors import UserError
+from scaler.policy.fields import describe_value, error_message, fail, one_of
 
 API_VERSION = "karpenter.sh/v1"
 API_GROUP = "karpenter.sh"
@@ -53,7 +54,12 @@ GTE = "Gte"
 LTE = "Lte"
 NODEPOOL_OPERATORS = (*OPERATORS, GTE, LTE)
 INTEGER_OPERATORS = (GT, LT, GTE, LTE)
-CONSOLIDATION_POLICIES = ("WhenEmpty", "WhenEmptyOrUnderutilized")
+CONSOLIDATION_POLICIES = ("WhenEmpty", "WhenEmptyOrUnderutilized", "Balanced")
+BALANCED = "Balanced"
+# Karpenter v1.14: `consolidationThreshold` (k) is an integer 1..3, only with Balanced.
+CONSOLIDATION_THRESHOLD_RANGE = (1, 3)
+# `spec.limits.nodes`: a count of nodes, not a resource of one node.
+LIMIT_NODES = "nodes"
 BUDGET_REASONS = ("Underutilized", "Empty", "Drifted")
 WEIGHT_RANGE = (1, 100)
 MIN_VALUES_RANGE = (1, 50)
@@ -74,15 +80,6 @@ Locate = Callable[[FieldPath], int | None]
 
 
 # --- field checks -------------------------------------------------------------------------
-
-
-def _fail(message: str) -> PydanticCustomError:
-    # The message is passed through the context so braces in user values are not templates.
-    return PydanticCustomError("scaler", "{message}", {"message": message})
-
-
-def _one_of(what: str, value: str, choices: Sequence[str]) -> PydanticCustomError:
-    return _fail(f"unknown {what} {value!r} (expected {', '.join(choices)})")
 
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -131,23 +128,23 @@ def _label_value_problem(value: str) -> str | None:
 def _check_label_key(key: str) -> str:
     problem = _qualified_name_problem(key)
     if problem:
-        raise _fail(f"invalid label key {key!r}: {problem}")
+        raise fail(f"invalid label key {key!r}: {problem}")
     if key == LABEL_NODEPOOL:
-        raise _fail(f"label key {key!r} is restricted: it is set from metadata.name")
+        raise fail(f"label key {key!r} is restricted: it is set from metadata.name")
     return key
 
 
 def _check_label_value(value: str) -> str:
     problem = _label_value_problem(value)
     if problem:
-        raise _fail(f"invalid label value {value!r}: {problem}")
+        raise fail(f"invalid label value {value!r}: {problem}")
     return value
 
 
 def _check_taint_key(key: str) -> str:
     problem = _qualified_name_problem(key)
     if problem:
-        raise _fail(f"invalid taint key {key!r}: {problem}")
+        raise fail(f"invalid taint key {key!r}: {problem}")
     return key
 
 
@@ -158,7 +155,7 @@ def _duration_checker(
         if (allow_never and value == "Never") or pattern.fullmatch(value):
             return value
         never = " or Never" if allow_never else ""
-        raise _fail(f"invalid duration {value!r} (expected e.g. {example}{never})")
+        raise fail(f"invalid duration {value!r} (expected e.g. {example}{never})")
 
     return check
 
@@ -194,9 +191,9 @@ class ObjectMeta(_Model):
         # The name becomes the value of the karpenter.sh/nodepool label: a DNS subdomain
         # that is also a valid label value.
         if not v:
-            raise _fail("must not be empty")
+            raise fail("must not be empty")
         if len(v) > 63 or not _DNS_SUBDOMAIN.fullmatch(v):
-            raise _fail(
+            raise fail(
                 f"invalid NodePool name {v!r}: lowercase alphanumeric, '-' or '.', "
                 "at most 63 characters"
             )
@@ -222,7 +219,7 @@ class NodeSelectorRequirementWithMinValues(_Model):
     @classmethod
     def _operator(cls, v: str) -> str:
         if v not in NODEPOOL_OPERATORS:
-            raise _one_of("operator", v, NODEPOOL_OPERATORS)
+            raise one_of("operator", v, NODEPOOL_OPERATORS)
         return v
 
     @field_validator("values", mode="before")
@@ -236,10 +233,10 @@ class NodeSelectorRequirementWithMinValues(_Model):
         ):
             return v  # wrong types: reported by the type checks with their own message
         if op == IN and not v:
-            raise _fail("operator In needs at least one value (Kubernetes rejects an empty In)")
+            raise fail("operator In needs at least one value (Kubernetes rejects an empty In)")
         if op in INTEGER_OPERATORS and (v is None or len(v) != 1 or not _UNSIGNED.fullmatch(v[0])):
             got = "none" if not v else ", ".join(repr(x) for x in v)
-            raise _fail(f"operator {op} needs exactly one non-negative integer value, got {got}")
+            raise fail(f"operator {op} needs exactly one non-negative integer value, got {got}")
         return v
 
     @field_validator("min_values")
@@ -249,10 +246,10 @@ class NodeSelectorRequirementWithMinValues(_Model):
             return v
         lo, hi = MIN_VALUES_RANGE
         if not lo <= v <= hi:
-            raise _fail(f"minValues {v} out of range (expected {lo}..{hi})")
+            raise fail(f"minValues {v} out of range (expected {lo}..{hi})")
         values = info.data.get("values")
         if info.data.get("operator") == IN and values is not None and len(values) < v:
-            raise _fail(f"minValues {v} is more than the {len(values)} values listed")
+            raise fail(f"minValues {v} is more than the {len(values)} values listed")
         return v
 
 
@@ -266,7 +263,7 @@ class TaintSpec(_Model):
     @classmethod
     def _effect(cls, v: str) -> str:
         if v not in TAINT_EFFECTS:
-            raise _one_of("taint effect", v, TAINT_EFFECTS)
+            raise one_of("taint effect", v, TAINT_EFFECTS)
         return v
 
 
@@ -279,7 +276,7 @@ class NodeClassReference(_Model):
     @classmethod
     def _not_empty(cls, v: str) -> str:
         if not v:
-            raise _fail("must not be empty")
+            raise fail("must not be empty")
         return v
 
 
@@ -309,7 +306,7 @@ class NodeClaimTemplateSpec(_Model):
         cls, v: list[NodeSelectorRequirementWithMinValues] | None
     ) -> list[NodeSelectorRequirementWithMinValues] | None:
         if v is not None and len(v) > MAX_REQUIREMENTS:
-            raise _fail(f"{len(v)} requirements; Karpenter allows at most {MAX_REQUIREMENTS}")
+            raise fail(f"{len(v)} requirements; Karpenter allows at most {MAX_REQUIREMENTS}")
         return v
 
 
@@ -334,20 +331,20 @@ class Budget(_Model):
     @classmethod
     def _nodes(cls, v: str) -> str:
         if not _BUDGET_NODES.fullmatch(v):
-            raise _fail(f'invalid budget {v!r} (expected a node count like "5" or "10%")')
+            raise fail(f'invalid budget {v!r} (expected a node count like "5" or "10%")')
         return v
 
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, v: str | None) -> str | None:
         if v is not None and not _BUDGET_SCHEDULE.fullmatch(v):
-            raise _fail(f'invalid cron schedule {v!r} (expected e.g. "0 9 * * mon-fri")')
+            raise fail(f'invalid cron schedule {v!r} (expected e.g. "0 9 * * mon-fri")')
         return v
 
     @model_validator(mode="after")
     def _schedule_with_duration(self) -> Budget:
         if (self.schedule is None) != (self.duration is None):
-            raise _fail("schedule and duration must be set together")
+            raise fail("schedule and duration must be set together")
         return self
 
     @field_validator("reasons")
@@ -355,7 +352,7 @@ class Budget(_Model):
     def _reasons(cls, v: list[str] | None) -> list[str] | None:
         for r in v or ():
             if r not in BUDGET_REASONS:
-                raise _one_of("disruption reason", r, BUDGET_REASONS)
+                raise one_of("disruption reason", r, BUDGET_REASONS)
         return v
 
 
@@ -370,13 +367,33 @@ class Disruption(_Model):
         alias="consolidateAfter",
         json_schema_extra={"pattern": DURATION_OR_NEVER_PATTERN},
     )
+    consolidation_threshold: int | None = Field(
+        default=None,
+        alias="consolidationThreshold",
+        json_schema_extra={
+            "minimum": CONSOLIDATION_THRESHOLD_RANGE[0],
+            "maximum": CONSOLIDATION_THRESHOLD_RANGE[1],
+        },
+    )
     budgets: list[Budget] | None = None
+
+    @field_validator("consolidation_threshold")
+    @classmethod
+    def _threshold(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is None:
+            return v
+        lo, hi = CONSOLIDATION_THRESHOLD_RANGE
+        if not lo <= v <= hi:
+            raise fail(f"consolidationThreshold {v} out of range (expected {lo}..{hi})")
+        if info.data.get("consolidation_policy") != BALANCED:
+            raise fail("consolidationThreshold needs consolidationPolicy: Balanced")
+        return v
 
     @field_validator("consolidation_policy")
     @classmethod
     def _policy(cls, v: str | None) -> str | None:
         if v is not None and v not in CONSOLIDATION_POLICIES:
-            raise _one_of("consolidation policy", v, CONSOLIDATION_POLICIES)
+            raise one_of("consolidation policy", v, CONSOLIDATION_POLICIES)
         return v
 
 
@@ -397,7 +414,7 @@ class NodePoolSpec(_Model):
     def _weight(cls, v: int | None) -> int | None:
         lo, hi = WEIGHT_RANGE
         if v is not None and not lo <= v <= hi:
-            raise _fail(f"weight {v} out of range (expected {lo}..{hi}; leave it out for 0)")
+            raise fail(f"weight {v} out of range (expected {lo}..{hi}; leave it out for 0)")
         return v
 
 
@@ -428,52 +445,6 @@ def format_path(path: FieldPath) -> str:
     return out
 
 
-def _describe(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {'true' if value else 'false'}"
-    if isinstance(value, int | float):
-        return f"number {value}"
-    if isinstance(value, str):
-        return f"string {value!r}"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
-
-
-def _message(err: ErrorDetails) -> str:
-    kind, value = err["type"], err.get("input")
-    if kind == "scaler":
-        return err["msg"]
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "string_type":
-        hint = " (quote it in YAML)" if isinstance(value, bool | int | float) else ""
-        return f"expected a string, got {_describe(value)}{hint}"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        hint = " (write it without quotes)" if isinstance(value, str) and value.isdigit() else ""
-        return f"expected an integer, got {_describe(value)}{hint}"
-    if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"expected a mapping, got {_describe(value)}"
-    if kind == "list_type":
-        return f"expected a list, got {_describe(value)}"
-    if kind in ("float_type", "float_parsing"):
-        hint = " (write it without quotes)" if isinstance(value, str) else ""
-        return f"expected a number, got {_describe(value)}{hint}"
-    if kind in ("bool_type", "bool_parsing"):
-        return f"expected true or false, got {_describe(value)}"
-    if kind == "literal_error":
-        expected = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
-        return f"unknown value {value!r} (expected {', '.join(expected)})"
-    if kind == "extra_forbidden":
-        return "unknown field"
-    msg = err["msg"]
-    return f"{msg[:1].lower()}{msg[1:]} (got {_describe(value)})"
-
-
 class PolicyFieldError(Exception):
     """A problem at a field path inside one object, before file and line are attached."""
 
@@ -495,7 +466,7 @@ def located_error(
 # --- conversion ----------------------------------------------------------------------------
 
 
-def _requirement(r: NodeSelectorRequirementWithMinValues) -> Requirement:
+def requirement_of(r: NodeSelectorRequirementWithMinValues) -> Requirement:
     key = NORMALIZED_LABELS.get(r.key, r.key)
     values = r.values or []
     op = r.operator
@@ -519,8 +490,17 @@ def _limits(limits: dict[str, Any] | None) -> dict[str, int] | None:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise PolicyFieldError(
                 ("spec", "limits", name),
-                f'expected a quantity like "1000" or "4000Gi", got {_describe(value)}',
+                f'expected a quantity like "1000" or "4000Gi", got {describe_value(value)}',
             )
+    nodes = limits.get(LIMIT_NODES)
+    if nodes is not None and not (
+        (isinstance(nodes, int) and not isinstance(nodes, bool) and nodes >= 0)
+        or (isinstance(nodes, str) and _UNSIGNED.fullmatch(nodes))
+    ):
+        raise PolicyFieldError(
+            ("spec", "limits", LIMIT_NODES),
+            f'expected a whole number of nodes like "10", got {describe_value(nodes)}',
+        )
     try:
         parsed = Resources.parse(limits)
         # Zero is a real limit (`cpu: "0"` stops a pool), so keep every named resource.
@@ -557,7 +537,7 @@ def to_node_pool(np: KarpenterNodePool, source: str = "") -> NodePool:
     reqs: list[Requirement] = []
     for i, r in enumerate(listed):
         try:
-            reqs.append(_requirement(r))
+            reqs.append(requirement_of(r))
         except ValueError as e:  # unreachable after validation; kept as a UserError anyway
             raise PolicyFieldError(
                 ("spec", "template", "spec", "requirements", i), str(e)
@@ -591,6 +571,10 @@ def to_node_pool(np: KarpenterNodePool, source: str = "") -> NodePool:
         if np.spec.disruption
         else {}
     )
+    try:  # what a disruption pass reads, read now: a bad schedule is a policy error
+        parse_budgets(disruption)
+    except ScheduleError as e:
+        raise PolicyFieldError(("spec", "disruption", "budgets"), str(e)) from None
     return NodePool(
         name=np.metadata.name,
         requirements=requirements,
@@ -623,7 +607,7 @@ def validate_node_pool(
     except ValidationError as e:
         first = e.errors(include_url=False)[0]
         raise located_error(
-            _message(first), file=file, obj=obj, path=tuple(first["loc"]), locate=locate
+            error_message(first), file=file, obj=obj, path=tuple(first["loc"]), locate=locate
         ) from None
 
 

@@ -35,7 +35,9 @@ from scaler.policy.nodepool import FieldPath, LabelKey, LabelValue, PolicyFieldE
 
 KIND = "RightSizingPolicy"
 MODES = ("Off", "Recommend", "Apply")
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
+WORKLOAD_KINDS = (
+    "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout"
+)
 LIMIT_POLICIES = ("Recommend", "Keep", "Proportional", "Remove")
 STRATEGY_NAMES = ("scaler", "percentile", "vpa")
 MIN_WINDOW_SECONDS = 3600  # usage of less than an hour says little about a daily cycle

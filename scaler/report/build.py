@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from pricing import InstanceType
 from scaler.core.allocation.aggregate import aggregate
@@ -24,7 +27,7 @@ from scaler.core.allocation.prices import ListPrice, NodePrice, effective_prices
 from scaler.core.allocation.savings import WorkloadSavings, workload_savings
 from scaler.core.allocation.sharing import share
 from scaler.ports.inventory import InventorySource, NodeInfo, PodInfo
-from scaler.ports.metrics import ContainerRef, MetricsSource, Window
+from scaler.ports.metrics import ContainerRef, MetricsSource, Samples, Window
 from scaler.report.rules import Rules
 
 # (instance type, capacity type, zone) -> (USD per hour, estimated), or None when unknown.
@@ -100,6 +103,35 @@ def _snap(t: float, grid: Grid) -> int:
     return grid.start + round((t - grid.start) / grid.resolution) * grid.resolution
 
 
+def _align(
+    per_kind: Mapping[str, list[tuple[Any, Any]]],
+) -> tuple[tuple[int, ...], dict[str, tuple[float, ...]]] | None:
+    """One container's series on the union of their times (a later point at the same snapped
+    time wins; a series without a point there counts zero), or None without any point."""
+    last: dict[str, tuple[Any, Any]] = {}
+    for kind, parts in per_kind.items():
+        if not parts:
+            continue
+        t = np.concatenate([x for x, _ in parts])
+        v = np.concatenate([y for _, y in parts])
+        if not len(t):
+            continue
+        # the last point at each time: unique over the reversed arrays keeps the first seen
+        uniq, first_rev = np.unique(t[::-1], return_index=True)
+        last[kind] = (uniq, v[::-1][first_rev])
+    if not last:
+        return None
+    times = np.unique(np.concatenate([t for t, _ in last.values()]))
+    values: dict[str, tuple[float, ...]] = {}
+    for kind in per_kind:
+        out = np.zeros(len(times))
+        if kind in last:
+            t, v = last[kind]
+            out[np.searchsorted(times, t)] = v
+        values[kind] = tuple(out.tolist())
+    return tuple(times.tolist()), values
+
+
 def collect(
     metrics: MetricsSource, inventory: InventorySource, grid: Grid, warnings: list[str]
 ) -> tuple[list[NodeInfo], list[ContainerInput]]:
@@ -108,31 +140,39 @@ def collect(
     pods: dict[tuple[str, str], PodInfo] = {(p.namespace, p.pod): p for p in inventory.pods(window)}
     ns_labels = inventory.namespace_labels(window)
     kinds = ("cpu_use", "ram_use", "cpu_req", "ram_req", "gpu_req")
-    series: dict[ContainerRef, dict[str, dict[int, float]]] = {}
+    # ref -> kind -> [(snapped times, values)], in the order the answers give them
+    series: dict[ContainerRef, dict[str, list[tuple[Any, Any]]]] = {}
     node_of: dict[ContainerRef, str] = {}
-    answers = (
-        metrics.cpu_usage(window),
-        metrics.memory_usage(window),
-        metrics.requests("cpu", window),
-        metrics.requests("memory", window),
-        inventory.gpu_requests(window),
+    # One answer at a time, dropped once read into arrays: a month of a large cluster is
+    # millions of samples per answer.
+    asks: tuple[Callable[[], Sequence[Samples]], ...] = (
+        lambda: metrics.cpu_usage(window),
+        lambda: metrics.memory_usage(window),
+        lambda: metrics.requests("cpu", window),
+        lambda: metrics.requests("memory", window),
+        lambda: inventory.gpu_requests(window),
     )
-    for kind, samples in zip(kinds, answers, strict=True):
-        for s in samples:
-            per = series.setdefault(s.ref, {k: {} for k in kinds})[kind]
-            for t, v in zip(s.timestamps, s.values, strict=True):
-                ts = _snap(t, grid)
-                if grid.start <= ts < grid.end:
-                    per[ts] = v
+    for kind, ask in zip(kinds, asks, strict=True):
+        for s in ask():
+            per = series.setdefault(s.ref, {k: [] for k in kinds})[kind]
+            t = np.asarray(s.timestamps, dtype=np.float64)
+            v = np.asarray(s.values, dtype=np.float64)
+            if len(t) != len(v):
+                raise ValueError("timestamps and values differ in length")
+            snapped = grid.start + np.rint((t - grid.start) / grid.resolution).astype(
+                np.int64
+            ) * grid.resolution
+            keep = (snapped >= grid.start) & (snapped < grid.end)
+            per.append((snapped[keep], v[keep]))
             if s.labels.get("node"):
                 node_of.setdefault(s.ref, s.labels["node"])
     containers: list[ContainerInput] = []
     no_node = 0
     for ref in sorted(series, key=lambda r: (r.namespace, r.pod, r.container)):
-        d = series[ref]
-        times = sorted(set().union(*(d[k].keys() for k in kinds)))
-        if not times:
+        aligned = _align(series[ref])
+        if aligned is None:
             continue
+        times, values = aligned
         pod = pods.get((ref.namespace, ref.pod))
         node = node_of.get(ref) or (pod.node if pod else "")
         if not node:
@@ -144,14 +184,14 @@ def collect(
                 pod=ref.pod,
                 container=ref.container,
                 node=node,
-                timestamps=tuple(times),
-                cpu_request=tuple(d["cpu_req"].get(t, 0.0) for t in times),
-                cpu_usage=tuple(d["cpu_use"].get(t, 0.0) for t in times),
-                ram_request=tuple(d["ram_req"].get(t, 0.0) for t in times),
-                ram_usage=tuple(d["ram_use"].get(t, 0.0) for t in times),
-                gpu_request=tuple(d["gpu_req"].get(t, 0.0) for t in times)
-                if d["gpu_req"]
-                else (),
+                timestamps=times,
+                cpu_request=values["cpu_req"],
+                cpu_usage=values["cpu_use"],
+                ram_request=values["ram_req"],
+                ram_usage=values["ram_use"],
+                gpu_request=values["gpu_req"] if series[ref]["gpu_req"] and any(
+                    len(x) for x, _ in series[ref]["gpu_req"]
+                ) else (),
                 labels=dict(pod.labels) if pod else {},
                 annotations=dict(pod.annotations) if pod else {},
                 namespace_labels=dict(ns_labels.get(ref.namespace, {})),
@@ -208,6 +248,7 @@ def node_inputs(
                 capacity_type=n.capacity_type,
                 labels=dict(n.labels),
                 gpu_per_hour_micros=rules.gpu_prices.get(family or ""),
+                provider_id=n.provider_id,
             )
         )
     return out

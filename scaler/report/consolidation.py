@@ -1,8 +1,9 @@
 """The node-level saving: today's nodes against the fleet a re-simulation would launch.
 
-Consolidation proper (scaler/core/disruption, another branch) had not landed when this was
-written, so the figure comes from `scaler.simulation.provision`: the pods running at the end
-of the window are all made pending and placed from scratch by the NodePools, once at their
+The figure is an upper bound of what consolidation (scaler/core/disruption), moving a few
+pods at a time within its budgets, can reach: with `scaler.simulation.provision`, the pods
+running at the end of the window are all made pending and placed from scratch by the
+NodePools, once at their
 current requests and once at usage-based requests (the p95 of CPU and the peak of memory of
 each container over the window). Three hourly prices at list price: the nodes running at the
 end, the repack at requests (what bin-packing alone would save) and the repack at usage (what
@@ -25,8 +26,9 @@ from scaler.report.build import NodeSavings, Report
 from scaler.simulation.provision import provision
 
 METHOD = (
-    "re-simulation with scaler.simulation.provision at usage-based requests "
-    "(consolidation from scaler/core/disruption not landed yet)"
+    "every pod placed anew by the NodePools (scaler.simulation.provision), at requests and at "
+    "usage-based requests: the most consolidation could reach; `scaler simulate "
+    "--consolidate` plans the moves step by step"
 )
 MIN_CPU_MILLI = 10  # a request of 0 would let the simulation stack pods without limit
 MIN_MEMORY = 16 * 2**20

@@ -22,8 +22,10 @@ from scaler.adapters.simulated.inventory import (
     SimulatedContainer,
     StaticInventory,
     generated_metrics,
+    request_series,
 )
 from scaler.adapters.simulated.metrics import SeriesMetricsSource
+from scaler.adapters.simulated.usage_file import COLUMNS, usage_columns
 from scaler.core.model import Node, Pod, Snapshot
 from scaler.core.resources import CPU, MEMORY
 from scaler.errors import UserError
@@ -35,7 +37,7 @@ from scaler.snapshot import load_snapshot
 from scaler.snapshot.containers import SnapshotDetails, read_details
 
 GPU = "nvidia.com/gpu"
-USAGE_COLUMNS = ("timestamp", "namespace", "pod", "container", "cpu_cores", "memory_bytes")
+USAGE_COLUMNS = COLUMNS  # one usage file shape for report and rightsize
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,9 @@ def snapshot_sources(
             f"the simulation placed {placed} pending pods"
             + (f" on {len(new_nodes)} new nodes" if new_nodes else "")
             + (
-                f"; {len(plan.unschedulable)} could not be placed and are not in the report"
+                f"; {len(plan.unschedulable)} could not be placed and "
+                + ("is" if len(plan.unschedulable) == 1 else "are")
+                + " not in the report"
                 if plan.unschedulable
                 else ""
             )
@@ -116,8 +120,8 @@ def snapshot_sources(
             )
     pods, containers = _pods_and_containers(running, details, start, end)
     if usage_file:
-        metrics: MetricsSource = usage_from_csv(usage_file, containers, window)
-        gpu_series = generated_metrics(containers, window, seed).gpu_requests
+        metrics: MetricsSource = usage_from_csv(usage_file, containers, window, notes)
+        gpu_series = tuple(request_series(containers, window)[2])
     else:
         generated = generated_metrics(containers, window, seed)
         metrics, gpu_series = generated.metrics, generated.gpu_requests
@@ -174,35 +178,118 @@ def _time(text: str) -> float:
         return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _read_columns(
+    path: str, known: dict[ContainerRef, SimulatedContainer], notes: list[str] | None
+) -> tuple[list[Samples], list[Samples]] | None:
+    """The file read by pandas in one pass: CPU and memory Samples per known container (points
+    in time order, as the row reader sorts them), or None when pandas cannot read it cleanly
+    (the row-by-row reader then names the bad line)."""
+    import numpy as np
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(
+            path,
+            # categories: a few thousand distinct names, not one string object per row
+            dtype={"namespace": "category", "pod": "category", "container": "category"},
+            keep_default_na=False,
+            na_filter=False,
+        )
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
+        return None
+    try:
+        col, note = usage_columns([str(c) for c in df.columns], path)
+    except UserError:
+        return None  # the row reader says which column is missing
+    if not all(pd.api.types.is_numeric_dtype(df[col[c]]) for c in ("cpu", "memory")):
+        return None
+    stamps = df["timestamp"]
+    if pd.api.types.is_numeric_dtype(stamps):
+        t = stamps.to_numpy(dtype=np.float64)
+    else:
+        try:
+            parsed = pd.to_datetime(stamps, utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            return None
+        # seconds since the epoch, whatever unit pandas holds the times in
+        t = ((parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(
+            dtype=np.float64
+        )
+    cpu_v = df[col["cpu"]].to_numpy(dtype=np.float64)
+    mem_v = df[col["memory"]].to_numpy(dtype=np.float64)
+    groups = df.groupby(["namespace", "pod", "container"], sort=False, observed=True).indices
+    del df
+    cpu: list[Samples] = []
+    mem: list[Samples] = []
+    for (ns, pod, name), rows in groups.items():
+        ref = ContainerRef(ns, pod, name)
+        c = known.get(ref)
+        if c is None:
+            continue
+        ts, cv, mv = t[rows], cpu_v[rows], mem_v[rows]
+        by_cpu = np.lexsort((cv, ts))  # (t, value) order, as sorting the pairs would give
+        by_mem = np.lexsort((mv, ts))
+        times = tuple(ts[by_cpu].tolist())
+        labels = {"node": c.node}
+        cpu.append(Samples(ref, times, tuple(cv[by_cpu].tolist()), labels))
+        mem_times = times if np.array_equal(by_cpu, by_mem) else tuple(ts[by_mem].tolist())
+        mem.append(Samples(ref, mem_times, tuple(mv[by_mem].tolist()), labels))
+    if note and notes is not None:
+        notes.append(note)
+    return cpu, mem
+
+
 def usage_from_csv(
-    path: str, containers: Sequence[SimulatedContainer], window: Window
+    path: str,
+    containers: Sequence[SimulatedContainer],
+    window: Window,
+    notes: list[str] | None = None,
 ) -> SeriesMetricsSource:
-    """Usage samples from a CSV file with the columns USAGE_COLUMNS; requests from the
+    """Usage samples from a usage file (scaler.adapters.simulated.usage_file's columns, a
+    note in `notes` for old column names); requests from the
     snapshot. Rows for containers the snapshot does not run are ignored; containers without
-    rows run at their requests with no usage."""
+    rows run at their requests with no usage. Read by pandas; a file pandas cannot read
+    cleanly is read row by row, so the error names its line."""
     known = {c.ref: c for c in containers}
+    fast = _read_columns(path, known, notes) if Path(path).is_file() else None
+    if fast is not None:
+        req_cpu, req_mem, _ = request_series(containers, window)
+        return SeriesMetricsSource(
+            cpu=fast[0],
+            memory=fast[1],
+            requests={"cpu": req_cpu, "memory": req_mem},
+            lookback=max(window.step, 300.0),
+        )
     cpu: dict[ContainerRef, list[tuple[float, float]]] = {}
     mem: dict[ContainerRef, list[tuple[float, float]]] = {}
     try:
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)
-            missing = [c for c in USAGE_COLUMNS if c not in (reader.fieldnames or ())]
-            if missing:
-                raise UserError(
-                    f"missing columns {', '.join(missing)} (expected {','.join(USAGE_COLUMNS)})",
-                    file=path,
-                )
+            col, note = usage_columns(reader.fieldnames, path)
+            if note and notes is not None:
+                notes.append(note)
+            cpu_col, mem_col = col["cpu"], col["memory"]
             for line, row in enumerate(reader, start=2):
                 try:
                     ref = ContainerRef(row["namespace"], row["pod"], row["container"])
                     t = _time(row["timestamp"])
                     if ref in known:
-                        cpu.setdefault(ref, []).append((t, float(row["cpu_cores"])))
-                        mem.setdefault(ref, []).append((t, float(row["memory_bytes"])))
+                        cpu.setdefault(ref, []).append((t, float(row[cpu_col])))
+                        mem.setdefault(ref, []).append((t, float(row[mem_col])))
                 except (ValueError, TypeError) as err:
                     raise UserError(f"line {line}: {err}", file=path) from None
     except OSError as err:
         raise UserError(err.strerror or str(err), file=path) from None
+    return _usage_source(cpu, mem, containers, window)
+
+
+def _usage_source(
+    cpu: dict[ContainerRef, list[tuple[float, float]]],
+    mem: dict[ContainerRef, list[tuple[float, float]]],
+    containers: Sequence[SimulatedContainer],
+    window: Window,
+) -> SeriesMetricsSource:
+    known = {c.ref: c for c in containers}
 
     def samples(d: dict[ContainerRef, list[tuple[float, float]]]) -> list[Samples]:
         out = []
@@ -219,15 +306,11 @@ def usage_from_csv(
         return out
 
     # Requests for every container the snapshot runs; usage only where the file has it.
-    generated = generated_metrics(containers, window)
-    base = generated.metrics
+    req_cpu, req_mem, _ = request_series(containers, window)
     return SeriesMetricsSource(
         cpu=samples(cpu),
         memory=samples(mem),
-        requests={
-            "cpu": base.requests("cpu", window),
-            "memory": base.requests("memory", window),
-        },
+        requests={"cpu": req_cpu, "memory": req_mem},
         lookback=max(window.step, 300.0),
     )
 

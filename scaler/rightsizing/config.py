@@ -58,6 +58,12 @@ class Configurator:
             self._cache[key] = self._build(policy)
         return self._cache[key]
 
+    def default(self) -> Choice:
+        """What a workload no policy selects gets."""
+        if None not in self._cache:
+            self._cache[None] = self._build(None)
+        return self._cache[None]
+
     def strategies(self) -> list[Strategy[StrategySettings]]:
         """Every strategy any workload may get (to size the history window)."""
         return [self._build(p).strategy for p in (None, *self._policies)]

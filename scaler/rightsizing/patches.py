@@ -23,9 +23,10 @@ from typing import Any
 
 import yaml
 
+from scaler.core.money import money
+from scaler.core.quantity import format_bytes, format_cores
 from scaler.core.rightsizing import CurrentResources, Recommendation
 from scaler.errors import UserError
-from scaler.output.rightsizing import cpu, mem
 from scaler.rightsizing.report import Report, Row
 from scaler.rightsizing.workloads import CONTAINERS_PATH, ContainerSpec, Workload
 
@@ -44,13 +45,13 @@ def container_patch(cur: CurrentResources, rec: Recommendation) -> dict[str, Any
     requests: dict[str, Any] = {}
     limits: dict[str, Any] = {}
     if rec.change_cpu and rec.cpu_request is not None:
-        requests["cpu"] = cpu(rec.cpu_request)
+        requests["cpu"] = format_cores(rec.cpu_request)
         if rec.cpu_limit != cur.cpu_limit:
-            limits["cpu"] = cpu(rec.cpu_limit)
+            limits["cpu"] = format_cores(rec.cpu_limit)
     if rec.change_memory and rec.memory_request is not None:
-        requests["memory"] = mem(rec.memory_request)
+        requests["memory"] = format_bytes(rec.memory_request)
         if rec.memory_limit != cur.memory_limit:
-            limits["memory"] = mem(rec.memory_limit)
+            limits["memory"] = format_bytes(rec.memory_limit)
     if not requests and not limits:
         return None
     resources: dict[str, Any] = {}
@@ -87,7 +88,7 @@ def _header(w: Workload, rows: Sequence[Row]) -> str:
             continue
         lines.append(f"# {r.container.name} ({rec.strategy}, risk {rec.risk}): {rec.reason}")
         lines.extend(f"#   warning: {x}" for x in rec.warnings)
-        lines.append(f"#   expected saving ${r.saving:,.2f}/month")
+        lines.append(f"#   expected saving {money(r.saving)}/month")
     return "\n".join(lines) + "\n"
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from scaler.core.rightsizing import ContainerHistory, Recommendation, recommend
 from scaler.core.rightsizing.cost import UnitPrices, monthly_saving
 from scaler.core.rightsizing.model import HOUR
+from scaler.core.rightsizing.severity import Severity, cluster_score, container_severity
 from scaler.ports.metrics import MetricsSource, Window
 from scaler.rightsizing.config import Configurator
 from scaler.rightsizing.usage import gather
@@ -23,6 +25,10 @@ class Row:
     policy: str | None
     mode: str
 
+    @property
+    def severity(self) -> Severity:
+        return container_severity(self.container.current, self.recommendation)
+
 
 @dataclass(frozen=True)
 class Report:
@@ -31,6 +37,15 @@ class Report:
     prices: UnitPrices
     source: str
     pods: dict[str, tuple[str, ...]] = field(default_factory=dict)  # seen in the metrics
+    # The strategy and settings of workloads no RightSizingPolicy selects (KRR's one strategy).
+    strategy: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    cluster: str | None = None  # the kubeconfig context read, None from manifests/in-cluster
+
+    @property
+    def score(self) -> int:
+        """KRR's cluster score, 0-100."""
+        return cluster_score(r.severity for r in self.rows)
 
     @property
     def saving(self) -> float:
@@ -54,6 +69,7 @@ def build_report(
     window: Window,
     prices: UnitPrices,
     source_name: str,
+    cluster: str | None = None,
 ) -> Report:
     chosen = [
         (w, configurator.choice(w)) for w in workloads if configurator.choice(w).mode != "Off"
@@ -81,7 +97,14 @@ def build_report(
                     rec = _no_usage(rec, window)
                 saving = monthly_saving(c.current, rec, w.replicas, prices)
                 rows.append(Row(w, c, rec, saving, choice.policy, choice.mode))
-    return Report(tuple(rows), window, prices, source_name, pods)
+    default = configurator.default()
+    settings = {
+        **default.strategy.settings.model_dump(mode="json"),
+        **default.common.model_dump(mode="json"),
+    }
+    return Report(
+        tuple(rows), window, prices, source_name, pods, default.strategy.name, settings, cluster
+    )
 
 
 def _no_usage(rec: Recommendation, window: Window) -> Recommendation:

@@ -9,8 +9,9 @@ and CronJobs, are workloads; a Pod whose controller is not in the inputs stands 
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,10 @@ JOB = "Job"
 CRON_JOB = "CronJob"
 POD = "Pod"
 HPA = "HorizontalPodAutoscaler"
-WORKLOAD_KINDS = (DEPLOYMENT, STATEFUL_SET, DAEMON_SET, REPLICA_SET, JOB, CRON_JOB)
+ROLLOUT = "Rollout"  # Argo Rollouts, as KRR reads them
+WORKLOAD_KINDS = (DEPLOYMENT, STATEFUL_SET, DAEMON_SET, REPLICA_SET, JOB, CRON_JOB, ROLLOUT)
 API_VERSIONS = {
+    ROLLOUT: "argoproj.io/v1alpha1",
     DEPLOYMENT: "apps/v1",
     STATEFUL_SET: "apps/v1",
     DAEMON_SET: "apps/v1",
@@ -46,9 +49,21 @@ CONTAINERS_PATH: Mapping[str, tuple[str, ...]] = {
 }
 _HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{6,10}$")  # pod-template-hash suffix
 _CRON_JOB_RUN = re.compile(r"^(?P<base>.+)-\d{6,}$")  # CronJob runs: <name>-<minutes>
+
+
+def parent_by_name(kind: str, name: str) -> tuple[str, str] | None:
+    """The Deployment (CronJob) a ReplicaSet (Job) belongs to, read from its generated name,
+    for when the ReplicaSet or Job itself is not among the inputs."""
+    if kind not in (REPLICA_SET, JOB):
+        return None
+    m = (_HASH if kind == REPLICA_SET else _CRON_JOB_RUN).match(name)
+    if m is None:
+        return None
+    return (DEPLOYMENT if kind == REPLICA_SET else CRON_JOB), m.group("base")
 # Pod names each controller gives its pods, after the controller's name.
 POD_NAME_PATTERNS: Mapping[str, str] = {
     DEPLOYMENT: r"-[a-z0-9]{6,10}-[a-z0-9]{5}",
+    ROLLOUT: r"-[a-z0-9]{6,10}-[a-z0-9]{5}",
     STATEFUL_SET: r"-\d+",
     DAEMON_SET: r"-[a-z0-9]{5}",
     REPLICA_SET: r"-[a-z0-9]{5}",
@@ -135,7 +150,7 @@ def _containers(
 
 def _replicas(f: Fields, obj: RawObject) -> int:
     spec = f.mapping(obj.body.get("spec"), "spec")
-    if obj.kind in (DEPLOYMENT, STATEFUL_SET, REPLICA_SET):
+    if obj.kind in (DEPLOYMENT, STATEFUL_SET, REPLICA_SET, ROLLOUT):
         return f.count(spec.get("replicas"), "spec.replicas", 1)
     if obj.kind == JOB:
         return f.count(spec.get("parallelism"), "spec.parallelism", 1)
@@ -152,47 +167,81 @@ class _Builder:
 
 def read_workloads(paths: Sequence[str | Path]) -> list[Workload]:
     """Every workload in the inputs, sorted by namespace, kind and name."""
+    objects = (obj for file in input_files(paths) for obj in read_objects(file))
+    return workloads_of(objects, ", ".join(str(p) for p in paths))
+
+
+def workloads_of(
+    objects: Iterable[RawObject], where: str, *, from_cluster: bool = False
+) -> list[Workload]:
+    """Every workload among the objects (from manifests, or listed from the API server when
+    `from_cluster`: then none has a manifest file to patch)."""
     b = _Builder()
     owners: dict[tuple[str, str, str], tuple[str, str]] = {}  # RS/Job -> its controller
     pods: list[RawObject] = []
     seen: set[tuple[str, str, str]] = set()
-    for file in input_files(paths):
-        for obj in read_objects(file):
-            if obj.kind not in (*WORKLOAD_KINDS, POD, HPA):
+    # A Deployment a Rollout's workloadRef names -> (the Rollout, its replicas).
+    refs: dict[tuple[str, str, str], tuple[tuple[str, str, str], int]] = {}
+    rollout_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    for obj in objects:
+        if obj.kind not in (*WORKLOAD_KINDS, POD, HPA):
+            continue
+        require_name(obj)
+        key = (obj.kind, obj.namespace, obj.name)
+        if key in seen:
+            continue
+        seen.add(key)
+        f = fields_of(obj)
+        if obj.kind == POD:
+            pods.append(obj)
+            continue
+        if obj.kind == HPA:
+            _hpa(b, f, obj)
+            continue
+        owner = controller_owner(f, obj.metadata)
+        if owner is not None and obj.kind in (REPLICA_SET, JOB):
+            owners[key] = (owner.kind, owner.name)
+        meta = obj.metadata
+        api = obj.body.get("apiVersion")
+        if obj.kind == ROLLOUT:
+            if not (isinstance(api, str) and api.startswith("argoproj.io/")):
+                continue  # not Argo's Rollout
+            ref = _workload_ref(f, obj)
+            if ref is not None:
+                # The pod template (what a patch changes) is the Deployment's; the Rollout
+                # decides how many pods run and owns them.
+                refs[(DEPLOYMENT, obj.namespace, ref)] = (key, _replicas(f, obj))
                 continue
-            require_name(obj)
-            key = (obj.kind, obj.namespace, obj.name)
-            if key in seen:
-                continue
-            seen.add(key)
-            f = fields_of(obj)
-            if obj.kind == POD:
-                pods.append(obj)
-                continue
-            if obj.kind == HPA:
-                _hpa(b, f, obj)
-                continue
-            owner = controller_owner(f, obj.metadata)
-            if owner is not None and obj.kind in (REPLICA_SET, JOB):
-                owners[key] = (owner.kind, owner.name)
-            meta = obj.metadata
-            api = obj.body.get("apiVersion")
-            b.workloads[key] = Workload(
-                kind=obj.kind,
-                namespace=obj.namespace,
-                name=obj.name,
-                replicas=_replicas(f, obj),
-                containers=_containers(f, CONTAINERS_PATH[obj.kind], obj.body),
-                labels=f.labels(meta.get("labels"), "metadata.labels"),
-                file=obj.file,
-                api_version=api if isinstance(api, str) else API_VERSIONS[obj.kind],
-            )
+        b.workloads[key] = Workload(
+            kind=obj.kind,
+            namespace=obj.namespace,
+            name=obj.name,
+            replicas=_replicas(f, obj),
+            containers=_containers(f, CONTAINERS_PATH[obj.kind], obj.body),
+            labels=f.labels(meta.get("labels"), "metadata.labels"),
+            file="" if from_cluster else obj.file,
+            api_version=api if isinstance(api, str) else API_VERSIONS[obj.kind],
+        )
+    for dep, (rollout, replicas) in refs.items():
+        w = b.workloads.get(dep)
+        if w is None:
+            _kind, ns, name = rollout
+            raise UserError(f"Deployment {ns}/{dep[2]} is not in the inputs (its pod template "
+                            "is the Rollout's)", obj=f"Rollout {ns}/{name}",
+                            field="spec.workloadRef.name")
+        b.workloads[dep] = dataclasses.replace(w, replicas=replicas)
+        # The Rollout's ReplicaSets and pods belong to the Deployment's workload.
+        for k, (kind, name) in list(owners.items()):
+            if (kind, k[1], name) == rollout:
+                owners[k] = (DEPLOYMENT, dep[2])
+        rollout_of[rollout] = dep
     # ReplicaSets and Jobs that another controller in the inputs owns are not workloads.
+    # From the API server every controller is listed (unless a selector left it out).
     for key, (kind, name) in owners.items():
-        if (kind, key[1], name) in b.workloads:
+        if from_cluster or (kind, key[1], name) in b.workloads:
             del b.workloads[key]
     for obj in pods:
-        _pod(b, obj, owners)
+        _pod(b, obj, owners, infer=not from_cluster, rollout_of=rollout_of)
     out: list[Workload] = []
     for key, w in b.workloads.items():
         names = tuple(sorted(b.pods.get(key, ())))
@@ -223,15 +272,26 @@ def read_workloads(paths: Sequence[str | Path]) -> list[Workload]:
         )
     if not out:
         raise UserError(
-            "no workloads found (Deployments, StatefulSets, DaemonSets, Jobs, CronJobs or "
-            "their Pods)",
-            file=", ".join(str(p) for p in paths),
+            "no workloads found (Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Argo "
+            "Rollouts or their Pods)",
+            file=where,
         )
     return sorted(out, key=lambda w: (w.namespace, w.kind, w.name))
 
 
+def _workload_ref(f: Fields, obj: RawObject) -> str | None:
+    spec = f.mapping(obj.body.get("spec"), "spec")
+    ref = f.mapping(spec.get("workloadRef"), "spec.workloadRef")
+    name = ref.get("name")
+    return name if isinstance(name, str) and name else None
+
+
 def _pod(
-    b: _Builder, obj: RawObject, owners: Mapping[tuple[str, str, str], tuple[str, str]]
+    b: _Builder,
+    obj: RawObject,
+    owners: Mapping[tuple[str, str, str], tuple[str, str]],
+    infer: bool = True,
+    rollout_of: Mapping[tuple[str, str, str], tuple[str, str, str]] | None = None,
 ) -> None:
     f = fields_of(obj)
     owner = controller_owner(f, obj.metadata)
@@ -245,13 +305,18 @@ def _pod(
             kind, name = parent
         elif (kind, ns, name) not in b.workloads:
             # The ReplicaSet (Job) is not in the inputs: name its Deployment (CronJob).
-            m = (_HASH if kind == REPLICA_SET else _CRON_JOB_RUN).match(name)
-            if m is not None:
-                kind = DEPLOYMENT if kind == REPLICA_SET else CRON_JOB
-                name = m.group("base")
+            guessed = parent_by_name(kind, name)
+            if guessed is not None:
+                kind, name = guessed
+                if kind == DEPLOYMENT and (ROLLOUT, ns, name) in b.workloads:
+                    kind = ROLLOUT  # a Rollout's ReplicaSets are named the same way
+    if rollout_of and (kind, ns, name) in rollout_of:
+        kind, _, name = rollout_of[(kind, ns, name)]
     if kind not in WORKLOAD_KINDS:
         return
     key = (kind, ns, name)
+    if not infer and key not in b.workloads:
+        return  # its controller was not selected
     b.pods.setdefault(key, []).append(obj.name)
     if key not in b.workloads and key not in b.inferred:
         b.inferred[key] = _containers(f, ("spec", "containers"), obj.body)
@@ -263,11 +328,22 @@ def _hpa(b: _Builder, f: Fields, obj: RawObject) -> None:
     kind = f.string(ref.get("kind"), "spec.scaleTargetRef.kind")
     name = f.string(ref.get("name"), "spec.scaleTargetRef.name")
     key = (kind, obj.namespace, name)
+    status = f.mapping(obj.body.get("status"), "status")
+    lo = spec.get("minReplicas")
+    cur = status.get("currentReplicas")
+    lo_n = None if lo is None else f.count(lo, "spec.minReplicas", 1)
+    hi_n = f.count(spec.get("maxReplicas"), "spec.maxReplicas", 0)
+    cur_n = None if cur is None else f.count(cur, "status.currentReplicas", 0)
+    want_n = f.count(status.get("desiredReplicas"), "status.desiredReplicas", 0)
+
+    def hpa_target(resource: str, pct: int) -> HpaTarget:
+        return HpaTarget(obj.name, resource, float(pct), lo_n, hi_n, cur_n, want_n)
+
     # autoscaling/v1
     v1 = spec.get("targetCPUUtilizationPercentage")
     if v1 is not None:
         pct = f.integer(v1, "spec.targetCPUUtilizationPercentage", 0)
-        b.hpas.append((*key, HpaTarget(obj.name, "cpu", float(pct))))
+        b.hpas.append((*key, hpa_target("cpu", pct)))
     # autoscaling/v2: Resource (and ContainerResource) metrics with a Utilization target.
     for path, m in f.mappings(spec.get("metrics"), "spec.metrics"):
         mtype = f.string(m.get("type"), join(path, "type"))
@@ -283,7 +359,7 @@ def _hpa(b: _Builder, f: Fields, obj: RawObject) -> None:
             target.get("averageUtilization"), join(path, f"{body_key}.target.averageUtilization"), 0
         )
         if resource in ("cpu", "memory") and pct > 0:
-            b.hpas.append((*key, HpaTarget(obj.name, resource, float(pct))))
+            b.hpas.append((*key, hpa_target(resource, pct)))
 
 
 _POD_SUFFIXES = {

@@ -13,61 +13,38 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pricing import InstanceType
-from scaler.core.disruption.candidates import drift_of
-from scaler.core.model import (
-    LABEL_CAPACITY_TYPE,
-    LABEL_NODEPOOL,
-    LABEL_REGION,
-    LABEL_ZONE,
-    NodePool,
-    Taint,
+from scaler.control.disruption import (
+    DISRUPTED_TAINT,
+    ChangeTracker,
+    DisruptionExecutor,
+    disruption_input,
 )
-from scaler.core.resources import Resources
+from scaler.control.provisioning import Decision, Provisioner
+from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings, drift_of
+from scaler.core.disruption.plan import plan_disruptions
+from scaler.core.model import NodePool, Snapshot
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.scheduler import ClaimPlan, Scheduler
+from scaler.core.scheduling.pool_fit import CONDITION_REASON, IdlePool
 from scaler.errors import UserError
-from scaler.ports.cloud import (
-    CloudError,
-    CloudNode,
-    CloudProvider,
-    InsufficientCapacityError,
-    NodeClaimRequest,
-    NodeNotFoundError,
-)
-from scaler.ports.cluster import (
-    LABEL_REPLACES,
-    ClaimView,
-    ClusterError,
-    ManagedCluster,
-    ObjectRef,
-)
+from scaler.ports.cloud import CloudError, CloudNode, CloudProvider
+from scaler.ports.cluster import ClaimView, ClusterError, ManagedCluster, ObjectRef
 from scaler.ports.fence import Fence, NotLeaderError
 from scaler.runtime.batcher import Batcher
-from scaler.runtime.disruption import (
-    Candidate,
-    DisruptionPlanner,
-    DisruptionView,
-    EmptinessPlanner,
-)
 from scaler.runtime.metrics import MetricsRecorder, NullMetrics
 from scaler.runtime.policies import PolicyHolder
-from scaler.simulation.provision import check_node_pools
 
 log = logging.getLogger(__name__)
 
 NORMAL, WARNING = "Normal", "Warning"
-DISRUPTED_TAINT = Taint("karpenter.sh/disrupted", "NoSchedule")
-LABEL_NODECLAIM = "scaler.dev/nodeclaim"
 
 
 @dataclass(frozen=True)
 class LoopSettings:
     region: str = ""
-    empty_grace: float = 30.0  # an empty node is removed after this long (consolidateAfter)
     drain_timeout: float = 60.0
     registration_ttl: float = 900.0  # launched but no node after this: give the instance up
     launch_ttl: float = 300.0  # a claim never launched (a crash mid-launch) is dropped
@@ -91,7 +68,7 @@ class Controller:
     def __init__(self, cluster: ManagedCluster, cloud: CloudProvider, policies: PolicyHolder,
                  fence: Fence, *, settings: LoopSettings | None = None,
                  metrics: MetricsRecorder | None = None,
-                 planner: DisruptionPlanner | None = None,
+                 disruption: DisruptionSettings | None = None,
                  batcher: Batcher | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.cluster = cluster
@@ -100,7 +77,6 @@ class Controller:
         self.fence = fence
         self.settings = settings or LoopSettings()
         self.metrics: MetricsRecorder = metrics or NullMetrics()
-        self.planner: DisruptionPlanner = planner or EmptinessPlanner(self.settings.empty_grace)
         self.batcher = batcher or Batcher()
         self.clock = clock
         self.stats = PassStats()
@@ -109,8 +85,20 @@ class Controller:
         self._lock = threading.Lock()  # one decision pass at a time
         self._nominated: dict[str, float] = {}  # node or claim -> when pods were last sent
         self._pending_checked = float("-inf")
-        # Node being replaced -> (its replacement claims, when they were launched).
-        self._replacing: dict[str, tuple[frozenset[str], float]] = {}
+        # The same provisioning step and disruption executor the simulations run.
+        self.provisioner = Provisioner(cluster, cloud, fence, self.settings.region,
+                                       self.metrics, clock)
+        self.executor = DisruptionExecutor(
+            cluster, cloud, fence, self.provisioner, disruption or DisruptionSettings(),
+            self.settings.drain_timeout, self.metrics)
+        self.changes = ChangeTracker()
+        # Idle NodePools (no instance type satisfies them) -> their Ready=False condition.
+        self.pool_conditions: dict[str, Mapping[str, str]] = {}
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """Launches, cordons, drains and deletes, in the order they were made."""
+        return self.provisioner.decisions
 
     # -- provisioning --------------------------------------------------------------------
 
@@ -146,111 +134,32 @@ class Controller:
         if not pools:
             return
         started = time.perf_counter()
-        types = {p.name: list(self.cloud.instance_types(p)) for p in pools}
-        table = InstanceTypeTable(types[pools[0].name])
-        check_node_pools(table, pools, self.settings.region or "the cloud's region")
-        scheduler = Scheduler(table, pools, snap.nodes, snap.bound_pods, snap.daemonsets,
-                              claim_prefix=f"{secrets.token_hex(3)}-")
-        result = scheduler.solve(pending)
+        self.provisioner.overlays = self.policies.current.node_overlays
+        outcome = self.provisioner.provision(pools, snap, pending,
+                                             claim_prefix=f"{secrets.token_hex(3)}-")
+        self._idle_pools(outcome.decision.idle)
         self.metrics.observe_scheduling(time.perf_counter() - started, len(pending))
         self.stats.provision_passes += 1
         now = self.clock()
-        for node_name, pods in result.existing.items():
+        # Until kube-scheduler binds the pods there, these look empty: keep them.
+        for node_name in outcome.decision.existing:
             self._nominated[node_name] = now
-            for pod in pods:
-                self.cluster.bind(pod.key, node_name)
-        for pod, reason in result.unschedulable:
-            self.cluster.event(ObjectRef.pod(pod.key), WARNING, "FailedScheduling",
-                               f"Failed to schedule pod, {reason}")
-        by_pool = {p.name: p for p in pools}
-        for claim in result.claims:
-            catalog = {it.name: it for it in types.get(claim.node_pool, ())}
-            self._launch(claim, by_pool[claim.node_pool], catalog)
+        for launched in outcome.launched:
+            self._nominated[launched.spec.name] = now
+        self.stats.launched += len(outcome.launched)
 
-    def _launch(self, claim: ClaimPlan, pool: NodePool,
-                catalog: Mapping[str, InstanceType], nominate: bool = True,
-                replaces: str = "") -> bool:
-        first = claim.options[0] if claim.options else None
-        what = (f"launch node claim {claim.name} for {len(claim.pods)} pods "
-                f"({first.instance_type} {first.capacity_type} in {first.zone} "
-                f"at ${first.price:.4f}/h first)" if first else f"launch {claim.name}")
-        if not self.fence.allow(what):
-            for pod in claim.pods if nominate else ():
-                self.cluster.event(ObjectRef.pod(pod.key), NORMAL, "Nominated",
-                                   f"dry run: pod would schedule on nodeclaim/{claim.name}")
-            return False
-        self.cluster.create_claim(claim.name, pool.name, claim.requirements, pool.taints,
-                                  claim.requests, {**pool.labels, LABEL_REPLACES: replaces}
-                                  if replaces else pool.labels)
-        request = NodeClaimRequest(claim.name, pool.name, claim.requirements, claim.options,
-                                   pool.labels, pool.taints)
-        ref = ObjectRef.nodeclaim(claim.name)
-        try:
-            self.fence.allow(f"create instance for node claim {claim.name}")
-            node = self.cloud.create(request)
-        except CloudError as e:
-            reason = ("InsufficientCapacityError" if isinstance(e, InsufficientCapacityError)
-                      else "LaunchFailed")
-            self.metrics.record_cloud_error("create", type(e).__name__)
-            self.cluster.event(ref, WARNING, reason, str(e))
-            for pod in claim.pods:
-                self.cluster.event(ObjectRef.pod(pod.key), WARNING, "FailedScheduling",
-                                   f"launching nodeclaim/{claim.name} failed: {e}")
-            self.cluster.delete_claim(claim.name)
-            return False
-        self._record_launch(claim.name, pool, node, catalog)
-        self.stats.launched += 1
-        self.metrics.record_launch(pool.name, "provisioning")
-        self.cluster.event(ref, NORMAL, "Launched",
-                           f"Launched {node.instance_type} ({node.capacity_type}) in {node.zone}"
-                           f" as {node.provider_id} at ${node.price_per_hour:.4f}/h")
-        if nominate:
-            self._nominated[claim.name] = self.clock()
-            for pod in claim.pods:
-                self.cluster.bind(pod.key, claim.name)
-        return True
-
-    def _record_launch(self, name: str, pool: NodePool, node: CloudNode,
-                       catalog: Mapping[str, InstanceType]) -> None:
-        it = catalog.get(node.instance_type)
-        labels = dict(it.labels) if it else {}
-        labels.update(pool.labels)
-        labels.update({LABEL_ZONE: node.zone, LABEL_CAPACITY_TYPE: node.capacity_type,
-                       LABEL_NODEPOOL: pool.name, LABEL_NODECLAIM: name})
-        if self.settings.region:
-            labels[LABEL_REGION] = self.settings.region
-        allocatable = Resources(dict(it.allocatable)) if it else Resources({})
-        self.cluster.claim_launched(name, node, labels, allocatable)
-
-    def _finish_launches(self) -> None:
-        """A claim whose instance exists but whose launch was never recorded (the status
-        write failed, or the process died right after CreateFleet) adopts its instance,
-        found by the claim tag: otherwise its pods, still pending, would get a second one.
-        A claim with no instance was never launched (a failed write or a crash before
-        CreateFleet): its pods are provisioned again, so it goes, once it is older than the
-        nomination TTL (an instance a previous leader was still launching for it is then
-        the garbage collector's)."""
-        open_claims = [c for c in self.cluster.claims() if not c.launched and not c.deleting]
-        if not open_claims or not self.policies.ready:
-            return
-        by_claim = {n.claim_name: n for n in self.cloud.list() if n.claim_name}
-        pools = {p.name: p for p in self.policies.current.node_pools}
-        now = self.clock()
-        for claim in open_claims:
-            node = by_claim.get(claim.name)
-            pool = pools.get(claim.node_pool)
-            if node is None:
-                if now - claim.created_at > self.settings.nomination_ttl and \
-                        self.fence.allow(f"drop node claim {claim.name}: never launched"):
-                    self.cluster.delete_claim(claim.name)
-                continue
-            if pool is None:
-                continue
-            catalog = {it.name: it for it in self.cloud.instance_types(pool)}
-            self._record_launch(claim.name, pool, node, catalog)
-            self.cluster.event(ObjectRef.nodeclaim(claim.name), NORMAL, "Launched",
-                               f"Adopted {node.provider_id} ({node.instance_type}, "
-                               f"{node.capacity_type} in {node.zone}), launched earlier")
+    def _idle_pools(self, idle: Sequence[IdlePool]) -> None:
+        """Each NodePool that became idle gets a warning, a Warning event and a `Ready=False`
+        condition (kept in `pool_conditions`); one that is fit again loses it."""
+        now_idle = {i.name: i for i in idle}
+        for name, i in now_idle.items():
+            if self.pool_conditions.get(name) != i.condition():
+                log.warning("%s", i.warning())
+                self.cluster.event(ObjectRef("NodePool", name, "", "karpenter.sh/v1"), WARNING,
+                                   CONDITION_REASON, i.message)
+            self.pool_conditions[name] = i.condition()
+        for name in [n for n in self.pool_conditions if n not in now_idle]:
+            del self.pool_conditions[name]
 
     # -- node claim lifecycle ------------------------------------------------------------
 
@@ -287,14 +196,27 @@ class Controller:
             elif not claim.launched and now - claim.created_at > self.settings.launch_ttl:
                 self.cluster.delete_claim(claim.name)
 
+    def _finish_launches(self) -> None:
+        """Claims whose launch was never recorded adopt their instance or go (the
+        provisioning step's `finish_launches`), before anything counts their pods."""
+        if not self.policies.ready:
+            return
+        self.provisioner.overlays = self.policies.current.node_overlays
+        self.provisioner.finish_launches(self.policies.current.node_pools, self.clock(),
+                                         self.settings.nomination_ttl)
+
     def _release_stale_taints(self) -> None:
-        """A disruption taints, drains and deletes within one pass; a node still carrying
-        the taint between passes is left from a pass that died (a crash, an API error) and
-        would stay cordoned: it is released, unless its claim is being deleted."""
+        """The disruption executor and the interruption handler taint, drain and delete a
+        node within one locked call (a blocked drain is untainted there); a node still
+        carrying the taint between passes is left from a call that died (a crash, an API
+        error) and would stay cordoned: it is released, unless its claim is being deleted
+        (termination waits for its drain across passes)."""
         deleting = {c.node_name for c in self.cluster.claims() if c.deleting}
         for node in self.cluster.snapshot().nodes:
             if node.name not in deleting and node.source != "nodeclaim" and any(
-                    t.key == DISRUPTED_TAINT.key for t in node.taints):
+                    t.key == DISRUPTED_TAINT.key for t in node.taints) and \
+                    self.fence.allow(f"release node {node.name} left tainted "
+                                     f"{DISRUPTED_TAINT.key}"):
                 self.cluster.untaint(node.name, DISRUPTED_TAINT.key)
 
     def _terminate(self, claim: ClaimView, node_name: str) -> None:
@@ -329,15 +251,7 @@ class Controller:
         self.metrics.record_termination(claim.node_pool, reason.lower())
 
     def _delete_instance(self, provider_id: str) -> None:
-        if not self.fence.allow(f"terminate instance {provider_id}"):
-            return
-        try:
-            self.cloud.delete(provider_id)
-        except NodeNotFoundError:
-            pass
-        except CloudError as e:
-            self.metrics.record_cloud_error("delete", type(e).__name__)
-            raise
+        self.executor.delete_instance(provider_id)
 
     def garbage_collect(self) -> None:
         with self._lock:
@@ -359,68 +273,42 @@ class Controller:
             self._guarded("disruption", self._disrupt)
 
     def _disrupt(self) -> None:
-        pools = self.policies.current.node_pools
+        """Carry the plan in flight as far as it may go (the executor); when none is, plan
+        the next one with the core and hand it over."""
+        pools = list(self.policies.current.node_pools)
         now = self.clock()
         for name, at in list(self._nominated.items()):
             if now - at >= self.settings.nomination_ttl:
                 del self._nominated[name]
-        claims = {c.name: c for c in self.cluster.claims()}
-        self._recall_replacements(claims)
-        for node, (names, at) in list(self._replacing.items()):
-            if now - at > self.settings.registration_ttl or not names <= set(claims):
-                del self._replacing[node]  # a replacement failed or was given up: re-decide
-        replacements = {n for names, _ in self._replacing.values() for n in names}
-        view = DisruptionView(
-            self.cluster.snapshot(), list(claims.values()), pools,
-            self.cloud.instance_types(pools[0]) if pools else (),
-            frozenset(self._nominated) | replacements)
-        self._mark_drift(view)
-        launched: dict[str, str] = {}  # the planner's replacement claim -> the launched one
-        # Pending pods nominated to capacity (in flight or with room) own that room; the
-        # planner does not see them, so a move now could take it and start a churn of
-        # evictions and launches. Only empty nodes go until they are bound.
-        reserved = bool(view.snapshot.pending_pods) and bool(self._nominated)
-        for cand in self.planner.plan(view, now):
-            if reserved and cand.reason != "Empty":
-                continue
-            ref = ObjectRef.nodeclaim(cand.claim)
-            detail = f"{cand.reason}: {cand.message}" if cand.message else cand.reason
-            if cand.replacements:
-                self._replace(cand, view, detail, launched, now)
-                continue
-            waiting = self._replacing.get(cand.node)
-            if waiting is not None and not all(claims[n].initialized for n in waiting[0]):
-                continue  # its replacements are not Ready yet
-            if not self.fence.allow(f"disrupt node {cand.node} ({detail})"):
-                self.cluster.event(ref, NORMAL, "DisruptionTerminating",
-                                   f"dry run: would disrupt NodeClaim: {detail}")
-                self.metrics.record_disruption_decision(cand.reason.lower(), "dry_run")
-                continue
-            self.cluster.event(ref, NORMAL, "DisruptionTerminating",
-                               f"Disrupting NodeClaim: {detail}")
-            self.cluster.taint(cand.node, DISRUPTED_TAINT)
-            drained = self.cluster.drain(cand.node, self.settings.drain_timeout)
-            if not drained.done:
-                self.cluster.untaint(cand.node, DISRUPTED_TAINT.key)
-                why = "; ".join(sorted(set(drained.blocked.values())))
-                self.cluster.event(ref, WARNING, "DisruptionBlocked",
-                                   f"Cannot disrupt NodeClaim: {why}")
-                for pod in drained.blocked:
-                    self.cluster.event(ObjectRef.pod(pod), WARNING, "DisruptionBlocked",
-                                       drained.blocked[pod])
-                self.stats.blocked += 1
-                self.metrics.record_disruption_decision(cand.reason.lower(), "blocked")
-                continue
-            self.cluster.delete_node(cand.node)
-            self._delete_instance(cand.provider_id)
-            self.cluster.delete_claim(cand.claim)
-            self._replacing.pop(cand.node, None)
-            self.stats.disrupted += 1
-            self.metrics.record_termination(cand.node_pool, cand.reason.lower())
-            self.metrics.record_disruption_decision(cand.reason.lower(), "delete")
-            self.cluster.event(ref, NORMAL, "Consolidated",
-                               f"{detail}; removed node/{cand.node}, saving "
-                               f"${cand.savings_per_hour:.4f}/h")
+        types = list(self.cloud.instance_types(pools[0])) if pools else []
+        snap = self.cluster.snapshot()
+        self._mark_drift(snap, self.cluster.claims(), pools, types)
+        if not types:
+            return
+        table = InstanceTypeTable(types)
+        nominated = frozenset(self._nominated)
+
+        def current() -> DisruptionInput:
+            return disruption_input(self.cluster, table, pools, self.changes, now, nominated,
+                                    claim_prefix=f"{secrets.token_hex(3)}-")
+
+        # Replacements launched before a failover or a restart are finished, not redone.
+        self.executor.recall(now)
+        self.executor.advance(now, current)
+        if not self.executor.busy:
+            plan = plan_disruptions(current(), now, self.executor.settings)
+            if plan.disruptions and snap.pending_pods and nominated:
+                # Pending pods nominated to capacity (in flight, or with room) own that
+                # room; the planner does not see them, so a move now could take it and
+                # start a churn of evictions and launches. Only empty nodes go until they
+                # are bound.
+                plan = dataclasses.replace(plan, disruptions=tuple(
+                    d for d in plan.disruptions if d.reason == "empty" and not d.pods))
+            if plan.disruptions:
+                self.executor.submit(plan, now, pools, {it.name: it for it in types})
+        ex = self.executor.stats
+        self.stats.disrupted, self.stats.blocked = ex.disrupted, ex.blocked
+        self.stats.replacements = ex.replacements
 
     # -- interruptions ------------------------------------------------------------------
 
@@ -465,67 +353,16 @@ class Controller:
         self.metrics.record_termination(node.node_pool, "interrupted")
         self.stats.interrupted += 1
 
-    def _replace(self, cand: Candidate, view: DisruptionView, detail: str,
-                 launched: dict[str, str], now: float) -> None:
-        """Launch the node's replacements; it is drained only once they are Ready (a later
-        pass proposes deleting it then)."""
-        if cand.node in self._replacing:
-            return
-        ref = ObjectRef.nodeclaim(cand.claim)
-        if not self.fence.allow(f"launch {len(cand.replacements)} replacement(s) for node "
-                                f"{cand.node} ({detail})"):
-            self.cluster.event(ref, NORMAL, "DisruptionLaunching",
-                               f"dry run: would launch replacements: {detail}")
-            self.metrics.record_disruption_decision(cand.reason.lower(), "dry_run")
-            return
-        pools = {p.name: p for p in view.node_pools}
-        catalog = {it.name: it for it in view.instance_types}
-        names = []
-        for claim in cand.replacements:
-            if claim.name not in launched:
-                pool = pools.get(claim.node_pool)
-                if pool is None:
-                    return
-                # Claim names must never repeat (a launch is found again by its name).
-                fresh = dataclasses.replace(
-                    claim, name=f"{pool.name}-{secrets.token_hex(3)}-r{len(launched) + 1}")
-                if not self._launch(fresh, pool, catalog, nominate=False,
-                                    replaces=cand.claim):
-                    return
-                launched[claim.name] = fresh.name
-            names.append(launched[claim.name])
-        self._replacing[cand.node] = (frozenset(names), now)
-        self.stats.replacements += len(names)
-        self.metrics.record_disruption_decision(cand.reason.lower(), "replace")
-        self.cluster.event(ref, NORMAL, "DisruptionLaunching",
-                           f"Launching NodeClaim {', '.join(names)}: {detail}")
-
-    def _recall_replacements(self, claims: Mapping[str, ClaimView]) -> None:
-        """Replacements a previous leader (or this process before a restart) launched, read
-        back from their claims' label: their old node is drained once they are Ready, as
-        if this process had launched them, and they are not consolidated away meanwhile."""
-        known = {n for names, _ in self._replacing.values() for n in names}
-        found: dict[str, tuple[set[str], float]] = {}
-        for c in claims.values():
-            old = claims.get(c.replaces) if c.replaces else None
-            if c.name in known or old is None or not old.node_name or c.deleting:
-                continue
-            names, at = found.setdefault(old.node_name, (set(), c.created_at))
-            names.add(c.name)
-            found[old.node_name] = (names, min(at, c.created_at))
-        for node, (names, at) in found.items():
-            if node not in self._replacing:
-                self._replacing[node] = (frozenset(names), at)
-
-    def _mark_drift(self, view: DisruptionView) -> None:
+    def _mark_drift(self, snap: Snapshot, claims: Sequence[ClaimView],
+                    node_pools: Sequence[NodePool], types: Sequence[InstanceType]) -> None:
         """Keep each registered claim's Drifted condition true to its NodePool as it is now
         (requirements, labels, taints): what `kubectl get nodeclaims` and the planner see."""
-        if not view.instance_types:
+        if not types:
             return
-        table = InstanceTypeTable(view.instance_types)
-        pools = {p.name: p for p in view.node_pools}
-        nodes = {n.name: n for n in view.snapshot.nodes}
-        for claim in view.claims:
+        table = InstanceTypeTable(types)
+        pools = {p.name: p for p in node_pools}
+        nodes = {n.name: n for n in snap.nodes}
+        for claim in claims:
             node = nodes.get(claim.node_name)
             pool = pools.get(claim.node_pool)
             if node is None or pool is None:
@@ -547,20 +384,16 @@ class Controller:
                      and p.owner_kind not in (None, "Node")]  # only what a controller recreates
         if not displaced or not pools or not self.policies.ready:
             return
-        types = {p.name: list(self.cloud.instance_types(p)) for p in pools}
-        table = InstanceTypeTable(types[pools[0].name])
-        nodes = [n for n in snap.nodes if n.name != node_name]
-        bound = [p for p in snap.bound_pods if p.node_name != node_name]
-        # Pods already pending own the room in flight for them (another node's
-        # replacement): solved with them, the displaced pods get room of their own.
-        result = Scheduler(table, pools, nodes, bound, snap.daemonsets,
-                           claim_prefix=f"{secrets.token_hex(3)}-").solve(
-                               [*snap.pending_pods, *displaced])
-        by_pool = {p.name: p for p in pools}
-        for claim in result.claims:
-            catalog = {it.name: it for it in types.get(claim.node_pool, ())}
-            if self._launch(claim, by_pool[claim.node_pool], catalog, nominate=False):
-                self._nominated[claim.name] = self.clock()  # its pods are on their way
+        rest = dataclasses.replace(
+            snap, nodes=tuple(n for n in snap.nodes if n.name != node_name),
+            pods=tuple(p for p in snap.bound_pods if p.node_name != node_name))
+        self.provisioner.overlays = self.policies.current.node_overlays
+        # Pods already pending own the room in flight for them (another node's replacement):
+        # solved with them, the displaced pods get room of their own.
+        outcome = self.provisioner.provision(pools, rest, [*snap.pending_pods, *displaced],
+                                             claim_prefix=f"{secrets.token_hex(3)}-", bind=False)
+        for launched in outcome.launched:
+            self._nominated[launched.spec.name] = self.clock()  # its pods are on their way
 
     # -- prices and cost -----------------------------------------------------------------
 

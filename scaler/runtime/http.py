@@ -1,6 +1,9 @@
-"""One HTTP server, on its own thread, for `/metrics`, `/healthz` and `/readyz`.
+"""One HTTP server, on its own thread, for `/metrics`, `/healthz` and `/readyz` (and
+OpenCost's allocation API when an allocation handler is given).
 
     /metrics   the process registry (Prometheus text 0.0.4, or OpenMetrics when asked)
+    /allocation/compute, /model/allocation/compute, /allocation
+               OpenCost's allocation API (scaler/output/allocation_api.py)
     /healthz   liveness: the process serves, and the control loop's last heartbeat is
                younger than `heartbeat_timeout` (a wedged loop gets the pod restarted)
     /readyz    readiness: policies loaded, caches synced, and leader election has placed this
@@ -14,18 +17,22 @@ chart exposes one port and probes and scrapes must not depend on the loop's thre
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 LEADER, STANDBY = "leader", "standby"
+ALLOCATION_PATHS = ("/allocation/compute", "/model/allocation/compute", "/allocation")
+# Query parameters -> (HTTP status, JSON body).
+AllocationHandler = Callable[[Mapping[str, Sequence[str]]], tuple[int, bytes]]
 log = logging.getLogger("scaler.runtime.http")
 
 
@@ -110,9 +117,11 @@ class ControllerServer:
         health: Health,
         host: str = "0.0.0.0",
         port: int = 8080,
+        allocation: AllocationHandler | None = None,
     ) -> None:
         self.registry = registry
         self.health = health
+        self.allocation = allocation
         handler = _handler_for(self)
         self._httpd = ThreadingHTTPServer((host, port), handler)
         self._httpd.daemon_threads = True
@@ -149,8 +158,19 @@ def _handler_for(server: ControllerServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            path = urlsplit(self.path).path
-            if path == "/metrics":
+            url = urlsplit(self.path)
+            path = url.path.rstrip("/") or "/"
+            if path in ALLOCATION_PATHS and server.allocation is not None:
+                try:
+                    code, body = server.allocation(parse_qs(url.query, keep_blank_values=True))
+                except Exception as e:  # a bug must answer 500, not kill the server thread
+                    log.exception("allocation request failed")
+                    code = 500
+                    body = json.dumps(
+                        {"code": 500, "status": "", "data": None, "message": f"Error: {e}"}
+                    ).encode()
+                self._send(code, body, "application/json")
+            elif path == "/metrics":
                 encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
                 self._send(200, encoder(server.registry), content_type)
             elif path in ("/healthz", "/livez"):

@@ -46,7 +46,8 @@ def configure_logging(
     level: int = logging.INFO,
     redact: Callable[[str], str] | None = None,
 ) -> logging.Handler:
-    """Send every `scaler.*` record to `stream` (stderr by default) as JSON lines.
+    """Send every `scaler.*` (and `apscheduler.*`) record to `stream` (stderr by default) as
+    JSON lines.
 
     Idempotent: a second call replaces the handler of the first. The GitOps logger's own JSON
     handler (what `scaler policies` commands install) is replaced by propagation to this one,
@@ -67,4 +68,12 @@ def configure_logging(
         gitops.removeHandler(old)
     gitops.propagate = True
     gitops.setLevel(logging.NOTSET)
+    # The job scheduler warns (a job overran its interval, a run was skipped) under its own
+    # name: the same JSON lines, or a plain-text line would break the one format.
+    sched = logging.getLogger("apscheduler")
+    for old in [h for h in sched.handlers if getattr(h, _MARK, False)]:
+        sched.removeHandler(old)
+    sched.addHandler(handler)
+    sched.setLevel(logging.WARNING)
+    sched.propagate = False
     return handler

@@ -30,6 +30,8 @@ class PolicyHolder:
         # False until a bundle was applied from the configured source: a Git source that
         # never synced must not fall back to the built-in default NodePool and launch.
         self.ready = True
+        for line in initial.warnings:
+            log.warning("policy warning: %s", line)
 
     @property
     def current(self) -> PolicySet:
@@ -47,6 +49,8 @@ class PolicyHolder:
         if changed:
             log.info("policies in force: revision %s (%d NodePools)", revision,
                      len(policies.node_pools))
+            for line in policies.warnings:
+                log.warning("policy warning: %s", line)
         for listener in self._listeners:
             listener(policies, revision)
 

@@ -33,6 +33,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
 from pricing import CatalogError, load_catalog
+from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
+from scaler.core.disruption.candidates import EMPTINESS, DisruptionSettings, node_price
+from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.errors import UserError
 from scaler.gitops.git import GitRef
 from scaler.gitops.status import SourceSpec
@@ -40,9 +43,7 @@ from scaler.policy import PolicySet
 from scaler.ports.cloud import CloudProvider
 from scaler.ports.cluster import ManagedCluster
 from scaler.runtime.batcher import Batcher
-from scaler.runtime.consolidation import ConsolidationPlanner
 from scaler.runtime.controller import Controller, LoopSettings
-from scaler.runtime.disruption import DisruptionPlanner, EmptinessPlanner
 from scaler.runtime.fence import ActionFence
 from scaler.runtime.metrics import HealthReporter, MetricsRecorder, NullHealth, NullMetrics
 from scaler.runtime.policies import GitPolicies, LocalPolicies, PolicyHolder
@@ -106,15 +107,18 @@ class Runtime:
 
     def _loop_settings(self) -> LoopSettings:
         d = self.settings.disruption
-        return LoopSettings(region=self.settings.aws.region, empty_grace=d.empty_after,
-                            drain_timeout=d.drain_timeout, registration_ttl=d.registration_ttl,
+        return LoopSettings(region=self.settings.aws.region, drain_timeout=d.drain_timeout,
+                            registration_ttl=d.registration_ttl,
                             nomination_ttl=d.nomination_ttl)
 
-    def _planner(self) -> DisruptionPlanner:
+    def _disruption(self) -> DisruptionSettings:
+        """The core's pass: every method, or (planner `emptiness`) only empty nodes, gone
+        once `emptyAfter` has passed since their pods last changed."""
         d = self.settings.disruption
         if d.planner == "emptiness":
-            return EmptinessPlanner(d.empty_after)
-        return ConsolidationPlanner(validation_delay=d.validation_delay)
+            return DisruptionSettings(strategy=EMPTINESS, empty_after=d.empty_after,
+                                      validation_delay=d.validation_delay)
+        return DisruptionSettings(validation_delay=d.validation_delay)
 
     def _batcher(self) -> Batcher:
         return Batcher(self.settings.batch.idle, self.settings.batch.max)
@@ -134,16 +138,18 @@ class Runtime:
         self.controller = controller
         return controller
 
+    def _simulated_cloud(self) -> SimulatedCloud:
+        s = self.settings
+        try:
+            catalog = load_catalog(s.aws.region, s.aws.zones)
+        except CatalogError as e:
+            raise UserError(str(e), field=f"aws.{e.param}") from None
+        return SimulatedCloud(catalog)
+
     def _cloud(self, policies: PolicyHolder) -> CloudProvider:
         s = self.settings
         if s.cloud == "simulated" or s.simulate:
-            from scaler.adapters.simulated import SimulatedCloud
-
-            try:
-                catalog = load_catalog(s.aws.region, s.aws.zones)
-            except CatalogError as e:
-                raise UserError(str(e), field=f"aws.{e.param}") from None
-            return SimulatedCloud(catalog)
+            return self._simulated_cloud()
         cloud = _aws_cloud(s, policies.current)
         policies.listen(_update_node_classes(cloud))
         return cloud
@@ -161,15 +167,17 @@ class Runtime:
                 wait_seconds=max(0, min(20, round(self.settings.intervals.interruptions))))
 
     def _build_simulated(self, policies: PolicyHolder) -> Controller:
-        from scaler.runtime.simulated import SimulatedManagedCluster
         from scaler.snapshot import load_snapshot
 
         snapshot = load_snapshot([Path(p) for p in self.settings.snapshots])
-        cluster = SimulatedManagedCluster(snapshot)
+        cloud = self._simulated_cloud()
+        table = InstanceTypeTable(cloud.catalog.instance_types)
+        # The snapshot's NodePool nodes are the loop's, as they are in `simulate --timeline`.
+        cluster = SimulatedManagedCluster(snapshot, adopt=lambda n: node_price(table, n) or 0.0)
         self.fence = ActionFence(dry_run=self.settings.dry_run)
-        return Controller(cluster, self._cloud(policies), policies, self.fence,
+        return Controller(cluster, cloud, policies, self.fence,
                           settings=self._loop_settings(), metrics=self.metrics,
-                          batcher=self._batcher(), planner=self._planner())
+                          batcher=self._batcher(), disruption=self._disruption())
 
     def _build_kubernetes(self, policies: PolicyHolder) -> Controller:
         from scaler.adapters.kubernetes import (
@@ -220,7 +228,7 @@ class Runtime:
         cloud = self._cloud(policies)
         controller = Controller(cluster, cloud, policies, self.fence,
                                 settings=self._loop_settings(), metrics=self.metrics,
-                                batcher=self._batcher(), planner=self._planner())
+                                batcher=self._batcher(), disruption=self._disruption())
         self._wire_interruptions(cloud, controller)
 
         def on_change(kind: Any, event: str, obj: Mapping[str, Any]) -> None:

@@ -19,8 +19,8 @@ from scaler.core.disruption.plan import DisruptionPlan, plan_disruptions
 from scaler.core.model import NodePool
 from scaler.core.plan import Placement, Plan, PlannedNode
 from scaler.core.resources import ZERO, Resources
-from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.scheduler import ONE_POD
+from scaler.core.scheduling.capacity import ONE_POD
+from scaler.core.scheduling.pool_fit import pool_table
 from scaler.errors import UserError
 from scaler.simulation.provision import SimulationInput, provision
 
@@ -41,9 +41,9 @@ def run_consolidation(inputs: SimulationInput, settings: DisruptionSettings,
     check_budgets(pools)
     cluster = SimulatedCluster(inputs.snapshot)
     cloud = SimulatedCloud(inputs.catalog)
-    plan = provision(cluster, cloud, pools, inputs.catalog)
+    plan = provision(cluster, cloud, pools, inputs.catalog, idle=inputs.idle_pools)
     after = cluster.snapshot()
-    table = InstanceTypeTable(inputs.catalog.instance_types)
+    table, pools = pool_table(pools, lambda _pool: inputs.catalog.instance_types)
     launched = frozenset(n.name for n in plan.new_nodes)
     dinput = DisruptionInput(
         table=table,

@@ -1,7 +1,5 @@
-"""One provisioning pass: read the cluster, decide with the core, launch through the cloud port.
-
-The same pass drives the real controller later; here it runs on the simulated adapters.
-"""
+"""`scaler simulate`'s provisioning: the loop's provisioning step on the simulated adapters,
+reported as a plan; and loading a simulation's inputs."""
 
 from __future__ import annotations
 
@@ -11,26 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pricing import Catalog, CatalogError, load_catalog
-from scaler.adapters.simulated import SimulatedCloud, SimulatedCluster
-from scaler.core.model import (
-    LABEL_CAPACITY_TYPE,
-    LABEL_HOSTNAME,
-    LABEL_NODEPOOL,
-    LABEL_REGION,
-    LABEL_ZONE,
-    Node,
-    NodePool,
-    Snapshot,
-)
+from scaler.adapters.simulated import SimulatedCloud, SimulatedCluster, SimulatedManagedCluster
+from scaler.control.provisioning import Provisioner
+from scaler.core.model import NodePool, Snapshot
+from scaler.core.overlays import apply_overlays
 from scaler.core.plan import Placement, Plan, PlannedNode, Unschedulable
 from scaler.core.requirements import Requirements
 from scaler.core.resources import ZERO, Resources
+from scaler.core.scheduling.capacity import ONE_POD
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.scheduler import ONE_POD, ClaimPlan, Scheduler
+from scaler.core.scheduling.pool_fit import IdlePool, split_pools
 from scaler.errors import UserError
 from scaler.policy import PolicySet, load_policies
-from scaler.ports.cloud import CloudProvider, InsufficientCapacityError, NodeClaimRequest
-from scaler.ports.cluster import Cluster
+from scaler.ports.cloud import CloudProvider
+from scaler.ports.fence import OpenFence
 from scaler.simulation.catalog_file import load_catalog_file
 from scaler.snapshot import load_snapshot
 
@@ -43,107 +35,87 @@ class SimulationInput:
     policies: PolicySet
     catalog: Catalog
     snapshot_paths: tuple[str, ...] = ()
+    # NodePools no instance type of the catalog satisfies: left out of `policies`, reported.
+    idle_pools: tuple[IdlePool, ...] = ()
 
 
-def check_node_pools(table: InstanceTypeTable, pools: Sequence[NodePool], region: str) -> None:
-    """A NodePool that no instance type satisfies is a policy mistake, not an empty plan."""
-    for pool in pools:
-        if not table.mask(pool.launch_requirements()).any():
-            reqs = "; ".join(
-                r.describe() for k, r in pool.requirements.items() if k != LABEL_NODEPOOL
-            )
-            raise UserError(
-                f"no instance type in region {region} satisfies the requirements ({reqs})",
-                file=pool.source or None,
-                obj=f"NodePool {pool.name}",
-                field="spec.template.spec.requirements",
-            )
+def fit_node_pools(
+    table: InstanceTypeTable, pools: Sequence[NodePool], region: str
+) -> tuple[tuple[NodePool, ...], tuple[IdlePool, ...]]:
+    """The pools some instance type of `table` satisfies, and the idle rest (Karpenter keeps
+    an unfit NodePool idle and provisions from the others)."""
+    return split_pools(pools, lambda _pool: table, region)
 
 
-def _new_node(claim: ClaimPlan, pool: NodePool, launched_type: str, zone: str, ct: str,
-              catalog: Catalog) -> Node:
-    it = catalog.get(launched_type)
-    labels = dict(it.labels) if it else {}
-    labels.update(pool.labels)
-    labels.update(
-        {
-            LABEL_ZONE: zone,
-            LABEL_REGION: catalog.region,
-            LABEL_CAPACITY_TYPE: ct,
-            LABEL_NODEPOOL: pool.name,
-            LABEL_HOSTNAME: claim.name,
-        }
+def region_warnings(policies: PolicySet, region: str) -> list[str]:
+    """What `run` and `simulate` would warn about this bundle in `region` (idle NodePools)."""
+    try:
+        catalog = load_catalog(region, None)
+    except CatalogError as err:
+        raise UserError(str(err), field=f"--{err.param}") from None
+    _fit, idle = fit_node_pools(
+        InstanceTypeTable(catalog.instance_types), policies.node_pools, catalog.region
     )
-    allocatable = Resources(dict(it.allocatable)) if it else Resources({})
-    return Node(name=claim.name, labels=labels, allocatable=allocatable, taints=pool.taints)
+    return [i.warning() for i in idle]
 
 
 def provision(
-    cluster: Cluster,
+    cluster: SimulatedCluster | SimulatedManagedCluster,
     cloud: CloudProvider,
     pools: Sequence[NodePool],
     catalog: Catalog,
     with_bound: bool = True,
     claim_prefix: str = "",
+    idle: Sequence[IdlePool] = (),
 ) -> Plan:
-    snap = cluster.snapshot()
-    table = InstanceTypeTable(cloud.instance_types(pools[0]) if pools else ())
-    check_node_pools(table, pools, catalog.region)
-    scheduler = Scheduler(
-        table, pools, snap.nodes, snap.bound_pods, snap.daemonsets, claim_prefix=claim_prefix
-    )
-    result = scheduler.solve(snap.pending_pods)
+    """One provisioning step (the loop's own, `scaler.control.provisioning`) on the simulated
+    cluster, as a plan: where every pod runs, the nodes launched and what they cost."""
+    managed = (cluster if isinstance(cluster, SimulatedManagedCluster)
+               else SimulatedManagedCluster(cluster, keep_events=False))
+    snap = managed.snapshot()
+    step = Provisioner(managed, cloud, OpenFence(), catalog.region)
+    outcome = step.provision(pools, snap, snap.pending_pods, claim_prefix, idle=idle)
+    decision = outcome.decision
+    table = decision.scheduler.table
     bound = None
     if with_bound:
-        bound = scheduler.lower_bound([p for c in result.claims for p in c.pods])
+        bound = decision.scheduler.lower_bound([p for c in decision.claims for p in c.pods])
 
-    by_pool = {p.name: p for p in pools}
     placements = [Placement(p.key, p.node_name, False) for p in snap.bound_pods if p.node_name]
-    unschedulable = [Unschedulable(p.key, reason) for p, reason in result.unschedulable]
-    for node_name, pods in result.existing.items():
-        for pod in pods:
-            cluster.bind(pod.key, node_name)
-            placements.append(Placement(pod.key, node_name, True))
-
+    unschedulable = [Unschedulable(p.key, reason) for p, reason in decision.unschedulable]
+    for node_name, pods in decision.existing.items():
+        placements.extend(Placement(pod.key, node_name, True) for pod in pods)
+    failed = {spec.name: err for spec, err in outcome.failed}
+    launched = {x.spec.name: x for x in outcome.launched}
     new_nodes: list[PlannedNode] = []
-    for claim in result.claims:
-        pool = by_pool[claim.node_pool]
-        request = NodeClaimRequest(
-            claim.name, pool.name, claim.requirements, claim.options, pool.labels, pool.taints
-        )
-        try:
-            launched = cloud.create(request)
-        except InsufficientCapacityError as err:
-            unschedulable.extend(Unschedulable(p.key, f"launch failed: {err}") for p in claim.pods)
+    for claim in decision.claims:
+        if claim.name in failed:
+            unschedulable.extend(Unschedulable(p.key, f"launch failed: {failed[claim.name]}")
+                                 for p in claim.pods)
             continue
-        node = _new_node(
-            claim, pool, launched.instance_type, launched.zone, launched.capacity_type, catalog
-        )
-        cluster.add_node(node)
-        for pod in claim.pods:
-            cluster.bind(pod.key, node.name)
-            placements.append(Placement(pod.key, node.name, True))
+        x = launched[claim.name]
+        placements.extend(Placement(pod.key, claim.name, True) for pod in claim.pods)
         new_nodes.append(
             PlannedNode(
-                name=node.name,
+                name=claim.name,
                 existing=False,
-                instance_type=launched.instance_type,
-                capacity_type=launched.capacity_type,
-                zone=launched.zone,
-                arch=launched.arch,
-                node_pool=pool.name,
-                price_per_hour=launched.price_per_hour,
-                price_estimated=launched.price_estimated,
+                instance_type=x.cloud_node.instance_type,
+                capacity_type=x.cloud_node.capacity_type,
+                zone=x.cloud_node.zone,
+                arch=x.cloud_node.arch,
+                node_pool=claim.node_pool,
+                price_per_hour=x.cloud_node.price_per_hour,
+                price_estimated=x.cloud_node.price_estimated,
                 pods=tuple(p.key for p in claim.pods),
                 requests=claim.requests,
-                allocatable=node.allocatable,
+                allocatable=x.node.allocatable,
                 alternatives=claim.options,
             )
         )
 
     pods_on: dict[str, list[str]] = {}
     requests_on: dict[str, Resources] = {}
-    after = cluster.snapshot()
+    after = managed.snapshot()
     for pod in after.pods:
         if pod.node_name:
             pods_on.setdefault(pod.node_name, []).append(pod.key)
@@ -202,6 +174,10 @@ def load_inputs(
         except CatalogError as err:
             raise UserError(str(err), field=f"--{err.param}") from None
     policies = load_policies(Path(policies_path) if policies_path else None)
+    if policies.node_overlays:
+        catalog = dataclasses.replace(
+            catalog, instance_types=apply_overlays(catalog.instance_types, policies.node_overlays)
+        )
     if catalog_file is not None and policies.defaulted:
         # The default NodePool's "no bare metal" rule reads an AWS label a catalog file's
         # types need not carry; everything else in it still applies.
@@ -210,11 +186,17 @@ def load_inputs(
                 r for k, r in p.requirements.items() if k != LABEL_HYPERVISOR))
             for p in policies.node_pools)
         policies = dataclasses.replace(policies, node_pools=pools)
+    fit, idle = fit_node_pools(
+        InstanceTypeTable(catalog.instance_types), policies.node_pools, catalog.region
+    )
+    if idle:
+        policies = dataclasses.replace(policies, node_pools=fit)
     snapshot = load_snapshot([Path(p) for p in snapshot_paths])
-    return SimulationInput(snapshot, policies, catalog, tuple(snapshot_paths))
+    return SimulationInput(snapshot, policies, catalog, tuple(snapshot_paths), idle)
 
 
 def run_simulation(inputs: SimulationInput) -> Plan:
     cluster = SimulatedCluster(inputs.snapshot)
     cloud = SimulatedCloud(inputs.catalog)
-    return provision(cluster, cloud, inputs.policies.node_pools, inputs.catalog)
+    return provision(cluster, cloud, inputs.policies.node_pools, inputs.catalog,
+                     idle=inputs.idle_pools)

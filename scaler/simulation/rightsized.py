@@ -16,16 +16,7 @@ from scaler.core.model import Pod, Snapshot
 from scaler.core.plan import Plan
 from scaler.core.resources import Resources
 from scaler.rightsizing.report import Report
-from scaler.rightsizing.workloads import (
-    _CRON_JOB_RUN,
-    _HASH,
-    CRON_JOB,
-    DEPLOYMENT,
-    JOB,
-    REPLICA_SET,
-    Workload,
-    WorkloadIndex,
-)
+from scaler.rightsizing.workloads import Workload, WorkloadIndex, parent_by_name
 from scaler.simulation.provision import SimulationInput, run_simulation
 
 
@@ -66,12 +57,9 @@ class _Owners:
         kind, name, ns = pod.owner_kind, pod.owner_name, pod.namespace
         if kind and name:
             candidates = [(kind, name)]
-            if kind in (REPLICA_SET, JOB):
-                m = (_HASH if kind == REPLICA_SET else _CRON_JOB_RUN).match(name)
-                if m is not None:
-                    candidates.append(
-                        (DEPLOYMENT if kind == REPLICA_SET else CRON_JOB, m.group("base"))
-                    )
+            guessed = parent_by_name(kind, name)
+            if guessed is not None:
+                candidates.append(guessed)
             for k, n in candidates:
                 w = self._by_key.get((k, ns, n))
                 if w is not None:

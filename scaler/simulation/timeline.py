@@ -1,11 +1,13 @@
 """`scaler simulate --timeline`: the control loop in simulated time.
 
 The workload changes as a timeline file says (replica counts of the snapshot's controllers
-over time); every `step` the loop provisions pending pods (new nodes become Ready after the
-launch delay) and, when no disruption is in flight, plans one disruption pass. A pass's
-replacements launch at once; after the launch and validation delays the plan is revalidated
-against the cluster as it is then, and the commands that still hold are carried out: pods
-move to their planned nodes, the old nodes go.
+over time); every `step` the loop runs `scaler run`'s own steps on the simulated cluster and
+cloud: the provisioning step launches for pending pods (new nodes become Ready after the
+launch delay), then the disruption executor carries the plan in flight further (or, when
+none is, the core plans one pass), then the provisioning step places what a drain evicted.
+A plan's replacements launch at once; once they are Ready and the validation delay is over,
+each command is revalidated against the cluster as it is then and, if it still holds, its
+nodes are cordoned, drained and deleted (`scaler.control.disruption`).
 
 Timeline file (CSV; `#` starts a comment):
 
@@ -23,20 +25,21 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
+from scaler.control.disruption import ChangeTracker, DisruptionExecutor, disruption_input
+from scaler.control.provisioning import Decision, Provisioner, register_ready
 from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings, node_price
-from scaler.core.disruption.cluster_view import node_from_claim
-from scaler.core.disruption.plan import DisruptionPlan, plan_disruptions, revalidate
+from scaler.core.disruption.plan import plan_disruptions
 from scaler.core.model import Node, Pod
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.scheduler import Scheduler
 from scaler.errors import UserError
+from scaler.ports.fence import OpenFence
 from scaler.simulation.consolidate import check_budgets
-from scaler.simulation.provision import SimulationInput, check_node_pools
+from scaler.simulation.provision import SimulationInput
 
 DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: a fixed clock keeps runs repeatable
 
@@ -72,6 +75,7 @@ class DisruptionEvent:
 @dataclass
 class TimelineResult:
     step: float
+    start: float = DEFAULT_START  # the clock at time 0 (decisions carry the clock's time)
     rows: list[Row] = field(default_factory=list)
     disruptions: list[DisruptionEvent] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # commands revalidation dropped
@@ -79,6 +83,8 @@ class TimelineResult:
     pending_pod_seconds: float = 0.0
     decision_seconds: float = 0.0  # summed over the disruption passes
     passes: int = 0
+    # Launches, cordons, drains and deletes in the order the loop made them.
+    decisions: list[Decision] = field(default_factory=list)
 
 
 def _duration(text: str) -> float:
@@ -136,25 +142,37 @@ def _owned(pod: Pod, workload: str) -> bool:
 
 
 class _Loop:
+    """The control loop's own steps on the simulated adapters, at simulated time `now`:
+    the provisioning step, and the disruption executor carrying out the core's plans."""
+
     def __init__(self, inputs: SimulationInput, settings: DisruptionSettings, step: float,
                  start: float, path: str, events: Sequence[Event]) -> None:
         self.inputs = inputs
         self.settings = settings
         self.step = step
         self.start = start
+        self.now = start
         self.pools = list(inputs.policies.node_pools)
+        # `load_inputs` left idle NodePools out already (they launch nothing, as Karpenter's).
         self.table = InstanceTypeTable(inputs.catalog.instance_types)
-        check_node_pools(self.table, self.pools, inputs.catalog.region)
         check_budgets(self.pools)
         snap = inputs.snapshot
-        self.nodes: dict[str, Node] = {
-            n.name: n if n.created is not None else dataclasses.replace(n, created=start - 86400)
-            for n in snap.nodes}
-        self.ready_at: dict[str, float] = {}
-        self.prices: dict[str, float] = {}
-        self.pods: dict[str, Pod] = {p.key: p for p in snap.pods}
+        snap = dataclasses.replace(snap, nodes=tuple(
+            n if n.created is not None else dataclasses.replace(n, created=start - 86400)
+            for n in snap.nodes))
+        self.cluster = SimulatedManagedCluster(
+            snap, clock=self.clock, launch_delay=settings.launch_delay, keep_events=False,
+            # The snapshot's NodePool nodes are the loop's to disrupt, as if it launched them.
+            adopt=lambda n: node_price(self.table, n) or 0.0)
+        cloud = SimulatedCloud(inputs.catalog)
+        fence = OpenFence()
+        self.provisioner = Provisioner(self.cluster, cloud, fence, inputs.catalog.region,
+                                       clock=self.clock)
+        self.executor = DisruptionExecutor(self.cluster, cloud, fence, self.provisioner,
+                                           settings)
+        self.catalog = {it.name: it for it in inputs.catalog.instance_types}
+        self.changes = ChangeTracker()
         self.seq: dict[str, int] = {}
-        self.last_change: dict[str, float] = {}
         self.templates: dict[str, Pod] = {}
         for e in events:
             tpl = next((p for p in snap.pods if _owned(p, e.workload)), None)
@@ -162,131 +180,89 @@ class _Loop:
                 raise UserError(f"no pod of {e.workload} in the snapshot to copy",
                                 file=path, obj=f"line {e.line}", field="workload")
             self.templates.setdefault(e.workload, tpl)
-        self.inflight: tuple[DisruptionPlan, float] | None = None
         self.claims = 0
         self.passes = 0
         self.idle: tuple[object, float] | None = None
 
-    def price(self, node: Node) -> float:
-        p = self.prices.get(node.name)
+    def clock(self) -> float:
+        return self.now
+
+    def price(self, node: Node, claims: dict[str, float]) -> float:
+        p = claims.get(node.name)
         return p if p is not None else node_price(self.table, node) or 0.0
 
-    def ready(self, name: str, now: float) -> bool:
-        return self.ready_at.get(name, -math.inf) <= now
-
-    def scale(self, workload: str, replicas: int, now: float) -> None:
-        mine = [p for p in self.pods.values() if _owned(p, workload)]
+    def scale(self, workload: str, replicas: int) -> None:
+        pods = self.cluster.inner
+        mine = [p for p in pods.snapshot().pods if _owned(p, workload)]
         if len(mine) < replicas:
             tpl = self.templates[workload]
             for _ in range(replicas - len(mine)):
                 n = self.seq[workload] = self.seq.get(workload, 0) + 1
                 name = f"{workload.split('/')[1]}-t{n:05d}"
-                pod = dataclasses.replace(tpl, name=name, node_name=None)
-                self.pods[pod.key] = pod
+                pods.add_pod(dataclasses.replace(tpl, name=name, node_name=None))
         elif len(mine) > replicas:
-            order = sorted(mine, key=lambda p: (p.node_name is not None, p.name), reverse=False)
-            pending_first = [p for p in order if p.node_name is None]
-            newest = sorted((p for p in order if p.node_name), key=lambda p: p.name,
+            pending_first = sorted((p for p in mine if p.node_name is None),
+                                   key=lambda p: p.name)
+            newest = sorted((p for p in mine if p.node_name), key=lambda p: p.name,
                             reverse=True)
             for p in (pending_first + newest)[: len(mine) - replicas]:
-                if p.node_name:
-                    self.last_change[p.node_name] = now
-                del self.pods[p.key]
+                pods.remove_pod(p.key)
 
-    def launch(self, node: Node, price: float, now: float) -> None:
-        self.nodes[node.name] = dataclasses.replace(node, created=now)
-        self.ready_at[node.name] = now + self.settings.launch_delay
-        self.prices[node.name] = price
-
-    def provision(self, now: float) -> None:
-        pending = [p for p in self.pods.values() if not p.node_name]
-        if not pending:
+    def provision(self) -> None:
+        snap = self.cluster.snapshot()
+        if not snap.pending_pods:
             return
         self.claims += 1
-        bound = [p for p in self.pods.values() if p.node_name]
-        s = Scheduler(self.table, self.pools, list(self.nodes.values()), bound,
-                      self.inputs.snapshot.daemonsets, claim_prefix=f"t{self.claims}-")
-        result = s.solve(pending)
-        pools = {p.name: p for p in self.pools}
-        for name, pods in result.existing.items():
-            for p in pods:
-                self.pods[p.key] = dataclasses.replace(p, node_name=name)
-            self.last_change[name] = now
-        for c in result.claims:
-            if not c.options:
-                continue
-            self.launch(node_from_claim(c, pools[c.node_pool], self.table), c.options[0].price,
-                        now)
-            for p in c.pods:
-                self.pods[p.key] = dataclasses.replace(p, node_name=c.name)
-            self.last_change[c.name] = now
+        self.provisioner.provision(self.pools, snap, snap.pending_pods,
+                                   claim_prefix=f"t{self.claims}-")
 
-    def disruption_input(self, now: float) -> DisruptionInput:
-        launching = frozenset(n for n in self.nodes if not self.ready(n, now))
-        return DisruptionInput(
-            table=self.table, pools=self.pools, nodes=list(self.nodes.values()),
-            pods=list(self.pods.values()), daemonsets=self.inputs.snapshot.daemonsets,
-            pdbs=self.inputs.snapshot.disruption_budgets, last_change=dict(self.last_change),
-            protected=launching, claim_prefix=f"p{self.passes}-")
+    def disruption_input(self) -> DisruptionInput:
+        return disruption_input(self.cluster, self.table, self.pools, self.changes, self.now,
+                                claim_prefix=f"p{self.passes}-")
 
-    def disrupt(self, now: float, result: TimelineResult) -> int:
-        """Finish the pass in flight once its replacements are Ready, or plan a new one."""
-        done = 0
-        if self.inflight is not None:
-            plan, decided = self.inflight
-            wait = max(self.settings.validation_delay,
-                       self.settings.launch_delay if plan.replacements else 0.0)
-            if now < decided + wait:
-                return 0
-            self.inflight = None
-            still = revalidate(plan, self.disruption_input(now), now, self.settings)
-            result.dropped.extend(f"at {int(now - self.start)} s: {n}" for n in still.notes)
-            if still.replacements:  # the cluster moved on: new capacity would be needed
-                result.dropped.append("a revalidated command needed new replacements")
-                return 0
-            target = {m.pod: m.target for m in still.moves}
-            for d in still.disruptions:
-                for p in [p for p in self.pods.values() if p.node_name == d.node]:
-                    if p.key in target:
-                        self.pods[p.key] = dataclasses.replace(p, node_name=target[p.key])
-                        self.last_change[target[p.key]] = now
-                    else:
-                        del self.pods[p.key]
-                del self.nodes[d.node]
-                done += 1
+    def disrupt(self, result: TimelineResult) -> int:
+        """Carry the plan in flight as far as it goes, or plan a new one."""
+        now = self.now
+        if self.executor.busy:
+            notes = len(self.executor.notes)
+            completed = len(self.executor.completed)
+            done = self.executor.advance(now, self.disruption_input)
+            result.dropped.extend(f"at {int(now - self.start)} s: {n}"
+                                  for n in self.executor.notes[notes:])
+            for at, d in self.executor.completed[completed:]:
                 result.disruptions.append(DisruptionEvent(
-                    now - self.start, d.node, d.reason, d.savings_per_hour, d.replacements))
+                    at - self.start, d.node, d.reason, d.savings_per_hour, d.replacements))
             return done
         # As Karpenter does: no new pass while the cluster is as the last fruitless pass saw
         # it, unless five minutes went by (budgets' windows and consolidateAfter move on).
-        state = (frozenset(self.nodes), frozenset((p.key, p.node_name) for p in
-                                                  self.pods.values()))
+        snap = self.cluster.snapshot()
+        state = (frozenset(n.name for n in snap.nodes),
+                 frozenset((p.key, p.node_name) for p in snap.pods))
         if self.idle is not None and self.idle[0] == state and now - self.idle[1] < 300:
             return 0
         self.passes += 1
-        plan = plan_disruptions(self.disruption_input(now), now, self.settings)
+        plan = plan_disruptions(self.disruption_input(), now, self.settings)
         result.passes += 1
         self.idle = None if plan.disruptions else (state, now)
         result.decision_seconds += plan.decision_seconds
         if plan.disruptions:
-            pools = {p.name: p for p in self.pools}
-            for c in plan.replacements:
-                self.launch(node_from_claim(c, pools[c.node_pool], self.table),
-                            c.options[0].price, now)
-            self.inflight = (plan, now)
+            self.executor.submit(plan, now, self.pools, self.catalog)
         return 0
 
-    def record(self, now: float, disrupted: int, result: TimelineResult) -> None:
-        pending = sum(1 for p in self.pods.values()
-                      if not p.node_name or not self.ready(p.node_name, now))
-        cost = sum(self.price(n) for n in self.nodes.values())
-        replicas = sum(1 for p in self.pods.values()
-                       if any(_owned(p, w) for w in self.templates))
-        launching = sum(1 for n in self.nodes if not self.ready(n, now))
-        result.rows.append(Row(now - self.start, replicas, len(self.nodes), launching,
+    def record(self, disrupted: int, result: TimelineResult) -> None:
+        snap = self.cluster.snapshot()
+        self.changes.observe(snap, self.now)  # the step's own changes count from now
+        pending = sum(1 for p in snap.pods
+                      if not p.node_name or not self.cluster.ready(p.node_name))
+        prices = {c.node_name or c.name: c.price_per_hour for c in self.cluster.claims()}
+        cost = sum(self.price(n, prices) for n in snap.nodes)
+        replicas = sum(1 for p in snap.pods if any(_owned(p, w) for w in self.templates))
+        launching = sum(1 for n in snap.nodes if not self.cluster.ready(n.name))
+        result.rows.append(Row(self.now - self.start, replicas, len(snap.nodes), launching,
                                round(cost, 6), pending, disrupted))
         result.total_cost += cost * self.step / 3600
         result.pending_pod_seconds += pending * self.step
+        result.decisions = list(self.provisioner.decisions)
 
 
 def run_timeline(inputs: SimulationInput, events: Sequence[Event],
@@ -297,16 +273,21 @@ def run_timeline(inputs: SimulationInput, events: Sequence[Event],
     begin = DEFAULT_START if start is None else start
     loop = _Loop(inputs, settings, step, begin, path, events)
     end = until if until is not None else max(e.at for e in events) + 15 * step
-    result = TimelineResult(step)
+    result = TimelineResult(step, begin)
     queue = list(events)
     t = 0.0
     while t <= end + 1e-9:
         now = begin + t
+        loop.now = now
         while queue and queue[0].at <= t + 1e-9:
             e = queue.pop(0)
-            loop.scale(e.workload, e.replicas, now)
-        disrupted = loop.disrupt(now, result)
-        loop.provision(now)
-        loop.record(now, disrupted, result)
+            loop.scale(e.workload, e.replicas)
+        # As the live loop's jobs come round: provisioning, the lifecycle pass (registration),
+        # disruption; then provisioning again for the pods a drain just evicted.
+        loop.provision()
+        register_ready(loop.cluster)
+        disrupted = loop.disrupt(result)
+        loop.provision()
+        loop.record(disrupted, result)
         t += step
     return result

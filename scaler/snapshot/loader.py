@@ -114,7 +114,7 @@ def _load(paths: Sequence[str | Path]) -> Snapshot:
             file=", ".join(str(p) for p in paths),
         )
 
-    classes, default_priority = _priority_classes(by_kind[PRIORITY_CLASS])
+    classes, default_priority = priority_classes(by_kind[PRIORITY_CLASS])
     storage = Storage(by_kind[PVC], by_kind[PV], by_kind[STORAGE_CLASS])
     converter = Converter(classes, default_priority, _namespaces(by_kind), storage)
     nodes: list[Node] = [converter.node(obj) for obj in by_kind[NODE]]
@@ -157,7 +157,7 @@ def _namespaces(by_kind: Mapping[str, Sequence[RawObject]]) -> Namespaces:
     return Namespaces(labels)
 
 
-def _priority_classes(objects: Sequence[RawObject]) -> tuple[dict[str, int], int]:
+def priority_classes(objects: Sequence[RawObject]) -> tuple[dict[str, int], int]:
     """PriorityClass name -> value, and the globalDefault's value (0 when none)."""
     classes = dict(SYSTEM_PRIORITY_CLASSES)
     default = 0

@@ -26,6 +26,7 @@ not, the claim will be new, and only its StorageClass's allowedTopologies can.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections import defaultdict
@@ -43,8 +44,13 @@ DEPLOYMENT: Final = "Deployment"
 REPLICA_SET: Final = "ReplicaSet"
 STATEFUL_SET: Final = "StatefulSet"
 JOB: Final = "Job"
-CONTROLLER_KINDS: Final = frozenset({DEPLOYMENT, REPLICA_SET, STATEFUL_SET, JOB})
+# Argo Rollouts (argoproj.io/v1alpha1): a Deployment-like controller whose ReplicaSets carry
+# `rollouts-pod-template-hash`; `spec.workloadRef` borrows a Deployment's pod template.
+ROLLOUT: Final = "Rollout"
+ROLLOUT_GROUP: Final = "argoproj.io"
+CONTROLLER_KINDS: Final = frozenset({DEPLOYMENT, REPLICA_SET, STATEFUL_SET, JOB, ROLLOUT})
 POD_TEMPLATE_HASH: Final = "pod-template-hash"
+ROLLOUTS_POD_TEMPLATE_HASH: Final = "rollouts-pod-template-hash"
 # k8s.io/apimachinery/pkg/util/rand: no vowels, no confusable 0/1/3.
 SAFE_ALPHABET: Final = "bcdfghjklmnpqrstvwxz2456789"
 HASH_LENGTH: Final = 10
@@ -175,7 +181,13 @@ def expand_workloads(
     added to it, and never collide with it.
     """
     index = PodIndex(pods)
-    deployments = {(c.namespace, c.name) for c in controllers if c.kind == DEPLOYMENT}
+    controllers = _resolve_rollouts(controllers)
+    # A Deployment a Rollout's workloadRef names: the Rollout runs its pods (Argo scales the
+    # Deployment down), so it is not expanded itself.
+    referenced = {(c.namespace, ref) for c in controllers if c.kind == ROLLOUT
+                  for ref in [_workload_ref(c)] if ref}
+    deployments = {(c.namespace, c.name) for c in controllers
+                   if c.kind in (DEPLOYMENT, ROLLOUT)}
     # ReplicaSets by the Deployment (in the snapshot) that controls them.
     replica_sets: dict[tuple[str, str], list[str]] = defaultdict(list)
     managed: set[tuple[str, str]] = set()
@@ -183,7 +195,7 @@ def expand_workloads(
         if c.kind != REPLICA_SET:
             continue
         owner = controller_owner(fields_of(c), c.metadata)
-        if owner is not None and owner.kind == DEPLOYMENT:
+        if owner is not None and owner.kind in (DEPLOYMENT, ROLLOUT):
             if (c.namespace, owner.name) in deployments:
                 replica_sets[(c.namespace, owner.name)].append(c.name)
                 managed.add((c.namespace, c.name))
@@ -193,14 +205,62 @@ def expand_workloads(
     for c in controllers:
         if c.kind == REPLICA_SET and (c.namespace, c.name) in managed:
             continue  # its Deployment is expanded instead, if need be
+        if c.kind == DEPLOYMENT and (c.namespace, c.name) in referenced:
+            continue  # its Rollout runs the pods
+        if c.kind == ROLLOUT and not _in_group(c, ROLLOUT_GROUP):
+            continue  # a Rollout of some other API group: not Argo's
         owners = [Owner(c.kind, c.name)]
-        if c.kind == DEPLOYMENT:
+        if c.kind in (DEPLOYMENT, ROLLOUT):
             owners += [Owner(REPLICA_SET, rs) for rs in replica_sets[(c.namespace, c.name)]]
         new = _expand(c, index, owners, taken, converter)
         if new:
             made.extend(new)
             expanded += 1
     return Expansion(tuple(made), expanded)
+
+
+def _in_group(c: RawObject, group: str) -> bool:
+    api = c.body.get("apiVersion")
+    return isinstance(api, str) and api.split("/")[0] == group
+
+
+def _workload_ref(c: RawObject) -> str | None:
+    """The Deployment a Rollout's `spec.workloadRef` names, if any."""
+    spec = c.body.get("spec")
+    ref = spec.get("workloadRef") if isinstance(spec, Mapping) else None
+    if not isinstance(ref, Mapping):
+        return None
+    name = ref.get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def _resolve_rollouts(controllers: Sequence[RawObject]) -> list[RawObject]:
+    """Rollouts with `spec.workloadRef` get the named Deployment's pod template (and its
+    selector when they have none), as Argo Rollouts does."""
+    deployments = {(c.namespace, c.name): c for c in controllers if c.kind == DEPLOYMENT}
+    out: list[RawObject] = []
+    for c in controllers:
+        ref = _workload_ref(c) if c.kind == ROLLOUT else None
+        if ref is None:
+            out.append(c)
+            continue
+        f = fields_of(c)
+        spec = f.mapping(c.body.get("spec"), "spec")
+        kind = f.mapping(spec.get("workloadRef"), "spec.workloadRef").get("kind", DEPLOYMENT)
+        if kind != DEPLOYMENT:
+            raise f.error("spec.workloadRef.kind",
+                          f"{kind!r} is not supported (a Rollout's workloadRef names a Deployment)")
+        target = deployments.get((c.namespace, ref))
+        if target is None:
+            raise f.error("spec.workloadRef.name",
+                          f"Deployment {c.namespace}/{ref} is not in the snapshot (its pod "
+                          "template is the Rollout's)")
+        dspec = fields_of(target).mapping(target.body.get("spec"), "spec")
+        merged = {**spec, "template": dspec.get("template")}
+        if spec.get("selector") is None and dspec.get("selector") is not None:
+            merged["selector"] = dspec.get("selector")
+        out.append(dataclasses.replace(c, body={**c.body, "spec": merged}))
+    return out
 
 
 def _expand(
@@ -223,10 +283,11 @@ def _expand(
 
     labels = dict(template.labels)
     scheduling = template.scheduling
-    if c.kind == DEPLOYMENT:
+    if c.kind in (DEPLOYMENT, ROLLOUT):
         pod_template_hash = template_hash(ns, c.name, spec.get("template"))
         owner = Owner(REPLICA_SET, f"{c.name}-{pod_template_hash}")
-        labels[POD_TEMPLATE_HASH] = pod_template_hash
+        labels[POD_TEMPLATE_HASH if c.kind == DEPLOYMENT else ROLLOUTS_POD_TEMPLATE_HASH] = (
+            pod_template_hash)
         # matchLabelKeys: [pod-template-hash] is the usual way to spread one revision.
         scheduling = converter.template_scheduling(template, f, ns, labels)
     else:

@@ -25,12 +25,19 @@ Measured, in one run on the same cluster:
     python3 tests/benchmarks/bench_consolidate.py --nodes 1000 --baseline-budget 180 \\
         --json tests/benchmarks/out/consolidate.json
     python3 tests/benchmarks/bench_consolidate.py --on-demand-only
+    # small clusters against the exact optimum (exact_consolidation.py)
+    python3 tests/benchmarks/bench_consolidate.py --nodes 30 --exact 120 --calm 0 \\
+        --baseline-budget 0 --reference-budget 0
+    # calmer defaults: savings against nodes disrupted
+    python3 tests/benchmarks/bench_consolidate.py --sweep --calm 0 --baseline-budget 0 \\
+        --reference-budget 0
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import sys
@@ -39,6 +46,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from exact_consolidation import exact_consolidation
 
 from pricing import load_catalog
 from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings
@@ -99,13 +108,15 @@ def workloads(rng: random.Random, count: int = 60) -> list[Workload]:
     return out
 
 
-def cluster(n_nodes: int, seed: int = 7, on_demand_only: bool = False) -> DisruptionInput:
+def cluster(n_nodes: int, seed: int = 7, on_demand_only: bool = False,
+            budget: str = "100%") -> DisruptionInput:
     rng = random.Random(seed)
     catalog = load_catalog("us-east-1")
     table = InstanceTypeTable(catalog.instance_types)
     doc = json.loads(json.dumps(NODEPOOL))
     if on_demand_only:
         doc["spec"]["template"]["spec"]["requirements"][2]["values"] = ["on-demand"]
+    doc["spec"]["disruption"]["budgets"] = [{"nodes": budget}]
     pool = parse_node_pool(doc, file="bench")
     apps = workloads(rng)
     ds = DaemonSet("kube-system", "kube-proxy", Resources.parse({"cpu": "100m",
@@ -168,6 +179,42 @@ def summarise(name: str, plan: DisruptionPlan) -> dict[str, Any]:
     }
 
 
+# Calmer settings measured by --sweep: (label, settings beyond the time budget).
+SWEEP: tuple[tuple[str, dict[str, float]], ...] = (
+    ("eviction price $0.005/h", {"eviction_price": 0.005}),
+    ("eviction price $0.01/h", {"eviction_price": 0.01}),
+    ("eviction price $0.02/h", {"eviction_price": 0.02}),
+    ("eviction price $0.05/h", {"eviction_price": 0.05}),
+    ("churn guard 30%", {"min_saving_fraction": 0.30}),
+    ("churn guard 50%", {"min_saving_fraction": 0.50}),
+    # The NodePool's disruption budget (Karpenter's default is 10%) caps nodes disrupted.
+    ("budget 50%", {"budget": 50}),
+    ("budget 45%", {"budget": 45}),
+)
+
+
+def sweep(inp: DisruptionInput, budget: float, cheapest: dict[str, Any],
+          rebuild: Any) -> list[dict[str, Any]]:
+    """Each calmer setting's pass, with its share of the cheapest plan's saving and of its
+    disruptions (the target: at least 90% of the saving with at most half the disruptions)."""
+    out = []
+    saved = cheapest["costBefore"] - cheapest["costAfter"]
+    for label, knobs in SWEEP:
+        load = os.getloadavg()[0]
+        knobs = dict(knobs)
+        pct = knobs.pop("budget", None)
+        where = inp if pct is None else rebuild(f"{pct:g}%")
+        plan = plan_disruptions(where, NOW, DisruptionSettings(
+            time_budget=budget, **knobs))  # type: ignore[arg-type]
+        r = summarise(f"scaler, {label}", plan) | {"load1m": load}
+        r["savingKept"] = round((r["costBefore"] - r["costAfter"]) / saved, 3) if saved else None
+        r["disruptionShare"] = round(r["nodesDisrupted"] / max(cheapest["nodesDisrupted"], 1),
+                                     3)
+        print(json.dumps(r), flush=True)
+        out.append(r)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--nodes", type=int, default=1000)
@@ -182,6 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "repacking onto the nodes kept, not moving to spot")
     ap.add_argument("--calm", type=float, default=0.02, metavar="USD",
                     help="also run scaler with this eviction price per pod and hour (0: skip)")
+    ap.add_argument("--exact", type=float, default=0.0, metavar="SECONDS",
+                    help="also solve the exact MILP (exact_consolidation.py) with this time "
+                         "limit and compare scaler's plan with it (small clusters; 0: skip)")
+    ap.add_argument("--sweep", action="store_true",
+                    help="also run scaler with calmer settings (SWEEP) and compare their "
+                         "savings and disruptions with the cheapest plan's")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
 
@@ -191,18 +244,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"cluster: {len(inp.nodes)} nodes, {len(inp.pods)} pods, CPU requests at "
           f"{utilisation(inp):.0%} of allocatable (built in {made:.1f} s)", flush=True)
     results = []
+    load = os.getloadavg()[0]
     ours = plan_disruptions(inp, NOW, DisruptionSettings(time_budget=args.budget))
-    results.append(summarise("scaler (MILP)", ours))
+    results.append(summarise("scaler (MILP)", ours) | {"load1m": load})
     print(json.dumps(results[-1]), flush=True)
+    if args.exact > 0:
+        ex = exact_consolidation(inp, ours.cost_after + 1e-6, args.exact)
+        results[-1]["exact"] = {"value": ex.value, "bound": ex.bound, "status": ex.status,
+                                "kept": ex.kept, "launched": ex.launched,
+                                "variables": ex.variables}
+        print(f"exact MILP: {ex.status}, ${ex.value:.4f}/h (bound ${ex.bound:.4f}/h), "
+              f"{ex.kept} nodes kept, {ex.launched} launched, {ex.variables} variables; "
+              f"scaler ${ours.cost_after:.4f}/h: plan / exact = "
+              f"{ours.cost_after / ex.value:.3f}, plan / exact bound = "
+              f"{ours.cost_after / ex.bound:.3f}", flush=True)
+    if args.sweep:
+        results += sweep(inp, args.budget, results[0],
+                         lambda b: cluster(args.nodes, args.seed, args.on_demand_only, b))
     if args.calm > 0:
         calm = plan_disruptions(inp, NOW, DisruptionSettings(time_budget=args.budget,
                                                              eviction_price=args.calm))
         results.append(summarise(f"scaler (MILP), eviction price ${args.calm}/h", calm))
         print(json.dumps(results[-1]), flush=True)
-    base = plan_disruptions(inp, NOW, DisruptionSettings(strategy="karpenter",
-                                                         time_budget=args.baseline_budget))
-    results.append(summarise("karpenter-style greedy", base))
-    print(json.dumps(results[-1]), flush=True)
+    if args.baseline_budget > 0:
+        base = plan_disruptions(inp, NOW, DisruptionSettings(
+            strategy="karpenter", time_budget=args.baseline_budget))
+        results.append(summarise("karpenter-style greedy", base))
+        print(json.dumps(results[-1]), flush=True)
     if args.reference_budget > 0:
         # Same MILP, most of the time to the solver: its best bound is the reference.
         ref = plan_disruptions(inp, NOW, DisruptionSettings(time_budget=2 *

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -43,9 +44,11 @@ from scaler.core.rightsizing.evaluate import ReplayScore, UsageSeries, replay  #
 from scaler.simulation.usage import TraceProfile, population, read_trace  # noqa: E402
 
 TRACE_FILES = ("AzureLLMInferenceTrace_code.csv", "AzureLLMInferenceTrace_conv.csv")
-TRACE_DIRS = (
-    ROOT.parent / "shared" / "data" / "traces" / "azure_llm_inference_2023",
-    Path("/work/shared/data/traces/azure_llm_inference_2023"),
+# The shared data sits beside the repository; SCALER_SHARED_DATA points elsewhere.
+TRACE_DIRS = tuple(
+    Path(base) / "traces" / "azure_llm_inference_2023"
+    for base in (os.environ.get("SCALER_SHARED_DATA"), ROOT.parent / "shared" / "data")
+    if base
 )
 CONFIGS: dict[str, tuple[str, dict[str, object]]] = {
     "scaler (default)": ("scaler", {}),

@@ -116,6 +116,9 @@ class Result:
     cli_pods_per_s: float | None = None
     cli_peak_rss_mib: float | None = None
     cli_runs_s: list[float] = field(default_factory=list)
+    # the machine's 1-minute load average just before each run of the command: on a shared
+    # machine a slow run next to a high load is the neighbours', not scaler's
+    cli_load_1m: list[float] = field(default_factory=list)
     # user + system CPU of the command: on a machine shared with other work, closer to what
     # an idle machine's wall time would be than the wall time itself
     cli_cpu_s: float | None = None
@@ -198,6 +201,7 @@ def measure_cli(res: Result, path: Path, mix: Mix, region: str) -> None:
     doc: dict[str, Any] = {}
     cpu: list[float] = []
     for _ in range(res.repeats):
+        res.cli_load_1m.append(os.getloadavg()[0])
         wall, peak, doc, used = run_cli(cmd)
         res.cli_runs_s.append(wall)
         rss.append(peak)
@@ -330,10 +334,17 @@ def _f(value: float | int | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _load(loads: Sequence[float]) -> str:
+    if not loads:
+        return "-"
+    lo, hi = min(loads), max(loads)
+    return f"{lo:.1f}" if hi - lo < 0.05 else f"{lo:.1f}-{hi:.1f}"
+
+
 def markdown(results: Sequence[Result]) -> str:
     head = (
-        "| mix | pods | runs | CLI wall s | CLI pods/s | CLI CPU s | CLI pods/CPU s | "
-        "CLI peak RSS MiB | load s | "
+        "| mix | pods | runs | load avg (1 min) | CLI wall s | CLI pods/s | CLI CPU s | "
+        "CLI pods/CPU s | CLI peak RSS MiB | load s | "
         "snapshot s | solve s | solve pods/s | solve tracemalloc MiB | new nodes | "
         "unschedulable | plan $/h | LP bound $/h | plan / bound | FFD $/h | FFD nodes | "
         "saving vs FFD |"
@@ -347,6 +358,7 @@ def markdown(results: Sequence[Result]) -> str:
                     r.mix,
                     f"{r.pods:,}",
                     str(r.repeats),
+                    _load(r.cli_load_1m),
                     _f(r.cli_wall_s, ".2f"),
                     _f(r.cli_pods_per_s, ",.0f"),
                     _f(r.cli_cpu_s, ".2f"),

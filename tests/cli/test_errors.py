@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -88,13 +89,16 @@ spec:
       - {key: node.kubernetes.io/instance-type, operator: In, values: [m99.huge]}
 """
     )
-    assert_one_line_error(
-        *run(capsys, "simulate", str(snap), "--policies", str(policies)),
-        "np.yaml",
-        "NodePool tiny",
-        "spec.template.spec.requirements",
-        "no instance type",
-    )
+    # As in Karpenter, the pool stays idle (not an error): a one-line warning names the file,
+    # the NodePool and why, and the pod's reason says the pool is idle.
+    code, out, err = run(capsys, "simulate", str(snap), "--policies", str(policies),
+                         "-o", "json")
+    assert code == 0
+    (line,) = err.strip().splitlines()
+    assert line.startswith("scaler: warning: ") and "np.yaml" in line
+    assert "NodePool tiny stays idle" in line and "no instance type" in line
+    (pod,) = json.loads(out)["unschedulable"]
+    assert "NodePool tiny is idle: no instance type in region us-east-1" in pod["reason"]
 
 
 def test_unknown_region(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

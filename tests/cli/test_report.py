@@ -109,11 +109,15 @@ def test_bad_usage_file_names_file_and_line(
     assert f"{usage}: line 2: could not convert string to float: 'lots'" in err
 
 
-def test_usage_file_drives_the_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("columns", ["cpu,memory", "cpu_cores,memory_bytes"])
+def test_usage_file_drives_the_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], columns: str
+) -> None:
     # cart's three pods use exactly their request (0.5 core, 1 GiB) all day: 100% efficient,
     # no saving; the other containers have no usage rows: charged at their requests, 0% used.
+    # The usage file is rightsize's shape; the report's old column names still read, noted.
     start = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
-    rows = ["timestamp,namespace,pod,container,cpu_cores,memory_bytes"]
+    rows = [f"timestamp,namespace,pod,container,{columns}"]
     for h in range(24):
         t = (start + dt.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ")
         for pod in ("cart-6f9c7b8d4-b7xkq", "cart-6f9c7b8d4-c2mzt", "cart-6f9c7b8d4-d9pls"):
@@ -133,6 +137,15 @@ def test_usage_file_drives_the_figures(tmp_path: Path, capsys: pytest.CaptureFix
     ledger = doc["data"][0]["deployment:ledger"]
     assert ledger["cpuCoreRequestAverage"] == pytest.approx(3.0)
     assert ledger["cpuEfficiency"] == 0.0
+    old_names = [w for w in doc["scaler"]["warnings"] if "old column name" in w]
+    if columns == "cpu,memory":
+        assert old_names == []
+    else:
+        assert old_names == [
+            f"{usage}: read the old column name(s) cpu_cores (now cpu), memory_bytes (now "
+            "memory); the usage file's columns are timestamp,namespace,pod,container,cpu,"
+            "memory[,memory_limit,oom_killed]"
+        ]
 
 
 def test_windows_follow_opencost_words() -> None:

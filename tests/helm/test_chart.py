@@ -224,6 +224,27 @@ def test_two_replicas_off_managed_nodes_spread_and_protected(default_text: str) 
     assert selector.items() <= deploy["spec"]["template"]["metadata"]["labels"].items()
 
 
+def test_the_default_image_runs_as_the_dockerfile_builds_it(default_text: str) -> None:
+    """The image the repository's Dockerfile builds (tests/image runs it this way): tag =
+    appVersion, non-root 65532, read-only root with /tmp and /var/lib/scaler mounted, no
+    capabilities, the runtime's default seccomp profile (Pod Security "restricted")."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    pod = one(documents(default_text), "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == f"localhost/scaler:{chart['appVersion']}"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == pod["securityContext"]["runAsGroup"] == 65532
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    empty = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+    assert {mounts["/tmp"], mounts["/var/lib/scaler"]} <= empty
+
+
 def test_probes_and_the_metrics_port(default_text: str, full_text: str) -> None:
     for text, port in ((default_text, 8080), (full_text, 9090)):
         docs = documents(text)

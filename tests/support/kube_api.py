@@ -29,6 +29,7 @@ import base64
 import copy
 import json
 import math
+import ssl
 import threading
 import time
 import uuid
@@ -64,6 +65,12 @@ RESOURCES: dict[tuple[str, str], Resource] = {
         Resource("storage.k8s.io/v1", "storageclasses", "StorageClass", False),
         Resource("scheduling.k8s.io/v1", "priorityclasses", "PriorityClass", False),
         Resource("apps/v1", "daemonsets", "DaemonSet", True),
+        Resource("apps/v1", "deployments", "Deployment", True),
+        Resource("apps/v1", "statefulsets", "StatefulSet", True),
+        Resource("apps/v1", "replicasets", "ReplicaSet", True),
+        Resource("batch/v1", "jobs", "Job", True),
+        Resource("batch/v1", "cronjobs", "CronJob", True),
+        Resource("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True),
         Resource("policy/v1", "poddisruptionbudgets", "PodDisruptionBudget", True),
         Resource("coordination.k8s.io/v1", "leases", "Lease", True),
         Resource("events.k8s.io/v1", "events", "Event", True),
@@ -130,10 +137,12 @@ class KubeApi:
         self.requests: list[Request] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._tls = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> KubeApi:
+    def start(self, tls: tuple[str, str] | None = None) -> KubeApi:
+        """`tls=(cert, key)` serves HTTPS, as an API server does (in-cluster clients)."""
         api = self
 
         class Handler(_Handler):
@@ -141,6 +150,11 @@ class KubeApi:
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        self._tls = tls is not None
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -156,7 +170,8 @@ class KubeApi:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def kubeconfig(self) -> str:
         return json.dumps({
@@ -302,6 +317,9 @@ class KubeApi:
     def _list(self, res: Resource, ns: str | None, query: Mapping[str, str]) -> dict[str, Any]:
         store = self._objects[(res.group_version, res.plural)]
         items = [o for (ons, _), o in sorted(store.items()) if ns is None or ons == ns]
+        if query.get("labelSelector"):
+            match = _selector(query["labelSelector"])
+            items = [o for o in items if match(o.get("metadata", {}).get("labels") or {})]
         start = 0
         token = query.get("continue")
         rv = str(self._rv)
@@ -420,6 +438,43 @@ class _Server(ThreadingHTTPServer):
 
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
+
+
+def _selector(text: str) -> Any:
+    """The API server's label selector: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`,
+    `k`, `!k`, comma-separated (commas inside parentheses belong to the set). A malformed one
+    is a 400, as the API server answers."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    tests = []
+    for raw in parts:
+        part = raw.strip()
+        words = part.split()
+        if len(words) >= 3 and words[1] in ("in", "notin"):
+            values = {v.strip() for v in part.split("(", 1)[1].rstrip(")").split(",")}
+            key, neg = words[0], words[1] == "notin"
+            tests.append(lambda lab, k=key, vs=values, n=neg: (lab.get(k) in vs) != n)
+        elif "!=" in part:
+            key, value = (x.strip() for x in part.split("!=", 1))
+            tests.append(lambda lab, k=key, v=value: lab.get(k) != v)
+        elif "=" in part:
+            key, value = (x.strip() for x in part.replace("==", "=").split("=", 1))
+            tests.append(lambda lab, k=key, v=value: lab.get(k) == v)
+        elif part.startswith("!") and part[1:].strip():
+            absent = part[1:].strip()
+            tests.append(lambda lab, k=absent: k not in lab)
+        elif part and " " not in part:
+            tests.append(lambda lab, k=part: k in lab)
+        else:
+            raise ApiError(400, "BadRequest", f"unable to parse requirement: {raw!r}")
+    return lambda labels: all(t(labels) for t in tests)
 
 
 def _expired(since: int) -> dict[str, Any]:

@@ -165,3 +165,38 @@ def running_prometheus(series: Iterable[Series], workdir: Path) -> Iterator[str]
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextlib.contextmanager
+def scraping_prometheus(
+    target: str, workdir: Path, job: str = "scaler", interval: str = "1s"
+) -> Iterator[str]:
+    """A Prometheus scraping `target` (host:port) every `interval` with honor_labels, as
+    OpenCost's scrape config does; yields the base URL."""
+    prom, _ = binaries()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
+        f"scrape_configs:\n- job_name: {job}\n  honor_labels: true\n"
+        f"  static_configs:\n  - targets: ['{target}']\n"
+    )
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (workdir / "prometheus.log").open("wb")
+    proc = subprocess.Popen(
+        [prom, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_ready(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

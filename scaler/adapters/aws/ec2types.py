@@ -86,6 +86,8 @@ def spec_from_ec2(record: Mapping[str, Any]) -> InstanceSpec | None:
         eni_max_pods=eni_pods,
         karpenter_pods=None,
         efa_count=efa,
+        capability_flex="true" if "-flex" in family else "false",
+        encryption_in_transit="true" if net.get("EncryptionInTransitSupported") else "false",
     )
 
 

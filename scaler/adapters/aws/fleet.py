@@ -96,7 +96,7 @@ def diverse_head(options: Sequence[LaunchOption], limit: int = MAX_OVERRIDES) ->
 
 
 def fleet_request(claim: str, capacity_type: str, overrides: Sequence[Override],
-                  tags: Mapping[str, str]) -> dict[str, Any]:
+                  tags: Mapping[str, str], context: str | None = None) -> dict[str, Any]:
     """CreateFleet's parameters for one node (one capacity type, overrides in rank order)."""
     if not overrides:
         raise ValueError("a fleet request needs at least one override")
@@ -127,6 +127,8 @@ def fleet_request(claim: str, capacity_type: str, overrides: Sequence[Override],
             for resource in ("fleet", "instance", "volume")
         ],
     }
+    if context:
+        request["Context"] = context  # the EC2NodeClass's spec.context (reserved EC2 field)
     if capacity_type == SPOT:
         request["SpotOptions"] = {"AllocationStrategy": SPOT_STRATEGY}
     else:

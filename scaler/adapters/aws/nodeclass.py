@@ -1,11 +1,11 @@
 """EC2NodeClass (`karpenter.k8s.aws/v1`): what it says, what it selects in AWS, and the launch
 template it becomes.
 
-`parse_ec2_node_class` reads the Karpenter object as written (unknown fields are kept out of
-the way, as Karpenter adds fields over time); every mistake is one `UserError` line naming the
-file, the object and the field. `resolve` turns its selector terms into the subnets, security
-groups, AMIs and instance profile they select today; `launch_template_data` is the launch
-template for one AMI: IMDSv2 is always required.
+`parse_ec2_node_class` validates with the one EC2NodeClass model (`scaler.policy.ec2nodeclass`,
+also what `policies validate` and the simulation use), then keeps what a launch needs; every
+mistake is one `UserError` line naming the file, the object and the field. `resolve` turns
+its selector terms into the subnets, security groups, AMIs and instance profile they select
+today; `launch_template_data` is the launch template for one AMI: IMDSv2 is always required.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from scaler.adapters.aws import retry
 from scaler.adapters.aws.tags import RESTRICTED_TAG_PREFIXES, cluster_tags
 from scaler.core.quantity import QuantityError, parse_quantity
 from scaler.errors import UserError
+from scaler.policy import ec2nodeclass as policy_nc
+from scaler.policy.common import validate_object
+from scaler.policy.nodepool import located_error
 from scaler.ports.cloud import CloudError
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,14 @@ class NodeClass:
     metadata_options: MetadataOptions = MetadataOptions()
     tags: Mapping[str, str] = field(default_factory=dict)
     source: str = ""
+    # Karpenter's launch settings, applied to the launch template and fleet request.
+    detailed_monitoring: bool | None = None
+    associate_public_ip: bool | None = None
+    ip_prefix_count: int | None = None
+    context: str | None = None
+    # `spec.kubelet` as written (AL2023: merged into user data as a nodeadm NodeConfig).
+    kubelet: Mapping[str, Any] = field(default_factory=dict)
+    ami_family: str = "AL2023"
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +288,12 @@ def parse_ec2_node_class(obj: Any, file: str = "") -> NodeClass:
     api = obj.get("apiVersion")
     if api != f"{API_GROUP}/v1" or obj.get("kind") != KIND:
         raise r.fail("apiVersion", f"expected {API_GROUP}/v1 {KIND}, got {api} {obj.get('kind')}")
+    # The policy model first: the same checks `scaler policies validate` and the simulation
+    # make, so the adapter never accepts or refuses what they do not.
+    model = validate_object(policy_nc.EC2NodeClass, obj, file=file, locate=None)
+    for problem in policy_nc.semantic_errors(model):
+        raise located_error(problem.message, file=file, obj=f"{KIND} {name}",
+                            path=problem.path, locate=None)
     spec = r.mapping(obj.get("spec"), "spec")
     role = r.string(spec.get("role"), "spec.role")
     profile = r.string(spec.get("instanceProfile"), "spec.instanceProfile")
@@ -301,6 +318,13 @@ def parse_ec2_node_class(obj: Any, file: str = "") -> NodeClass:
         metadata_options=_metadata_options(r, spec.get("metadataOptions")),
         tags=tags,
         source=file,
+        detailed_monitoring=model.spec.detailed_monitoring,
+        associate_public_ip=model.spec.associate_public_ip_address,
+        ip_prefix_count=model.spec.ip_prefix_count,
+        context=model.spec.context,
+        kubelet=(model.spec.kubelet.model_dump(by_alias=True, exclude_none=True)
+                 if model.spec.kubelet else {}),
+        ami_family=policy_nc.ami_family(model),
     )
 
 
@@ -592,6 +616,8 @@ def static_hash(nc: NodeClass) -> str:
         "tags": sorted(nc.tags.items()),
         "role": nc.role,
         "instanceProfile": nc.instance_profile,
+        "launch": [nc.detailed_monitoring, nc.associate_public_ip, nc.ip_prefix_count,
+                   sorted(nc.kubelet.items(), key=str)],
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -634,11 +660,43 @@ def launch_template_data(resolved: ResolvedNodeClass, arch: str, cluster: str) -
         data["BlockDeviceMappings"] = [
             {"DeviceName": b.device_name, "Ebs": _ebs(b)} for b in nc.block_devices
         ]
-    if nc.user_data:
-        data["UserData"] = base64.b64encode(nc.user_data.encode()).decode()
+    if nc.detailed_monitoring is not None:
+        data["Monitoring"] = {"Enabled": nc.detailed_monitoring}
+    if nc.associate_public_ip is not None or nc.ip_prefix_count is not None:
+        # EC2 takes security groups on the interface when the template describes one.
+        interface: dict[str, Any] = {"DeviceIndex": 0,
+                                     "Groups": data.pop("SecurityGroupIds")}
+        if nc.associate_public_ip is not None:
+            interface["AssociatePublicIpAddress"] = nc.associate_public_ip
+        if nc.ip_prefix_count is not None:
+            interface["Ipv4PrefixCount"] = nc.ip_prefix_count
+        data["NetworkInterfaces"] = [interface]
+    user_data = with_kubelet(nc.user_data, nc.kubelet) if nc.kubelet else nc.user_data
+    if user_data:
+        data["UserData"] = base64.b64encode(user_data.encode()).decode()
     tags = [{"Key": k, "Value": v} for k, v in {**nc.tags, **cluster_tags(cluster)}.items()]
     data["TagSpecifications"] = [{"ResourceType": "volume", "Tags": tags}]
     return data
+
+
+MIME_BOUNDARY = "//scaler//"
+NODEADM_CONTENT_TYPE = "application/node.eks.aws"
+
+
+def with_kubelet(user_data: str | None, kubelet: Mapping[str, Any]) -> str:
+    """User data with a nodeadm NodeConfig part carrying the kubelet settings (AL2023), as
+    Karpenter merges them; the user's own user data follows as its own part."""
+    config = {"apiVersion": "node.eks.aws/v1alpha1", "kind": "NodeConfig",
+              "spec": {"kubelet": {"config": dict(kubelet)}}}
+    parts = [f"Content-Type: {NODEADM_CONTENT_TYPE}\n\n"
+             + yaml.safe_dump(config, sort_keys=True)]
+    if user_data:
+        kind = ("text/x-shellscript" if user_data.startswith("#!")
+                else NODEADM_CONTENT_TYPE if "NodeConfig" in user_data else "text/plain")
+        parts.append(f"Content-Type: {kind}\n\n{user_data}")
+    body = "".join(f"--{MIME_BOUNDARY}\n{p.rstrip()}\n\n" for p in parts)
+    return (f'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="{MIME_BOUNDARY}"\n\n'
+            f"{body}--{MIME_BOUNDARY}--\n")
 
 
 def template_name(cluster: str, nc: NodeClass, data: Mapping[str, Any]) -> str:

@@ -289,7 +289,8 @@ class AwsCloudProvider:
                 subnet = resolved.subnet_for(o.zone)
                 assert subnet is not None  # _usable kept only zones with a subnet
                 overrides.append(Override(o, subnet.id, self._template_id(resolved, o.arch)))
-            params = fleet_request(request.name, capacity_type, overrides, tags)
+            params = fleet_request(request.name, capacity_type, overrides, tags,
+                                   resolved.node_class.context)
             result = self._create_fleet(params, request.name, zone_of_subnet, capacity_type)
             self._mark_unavailable(result.errors)
             capacity = [e for e in result.errors if e.code in CAPACITY_ERROR_CODES]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from scaler.policy import ec2nodeclass
+
 NODEPOOL = "karpenter.sh/nodepool"
 NODECLAIM = "karpenter.sh/nodeclaim"
 NODECLASS = "karpenter.k8s.aws/ec2nodeclass"
@@ -19,8 +21,8 @@ NODECLASS_HASH = "karpenter.k8s.aws/ec2nodeclass-hash"
 NAME = "Name"
 CLUSTER_PREFIX = "kubernetes.io/cluster/"
 
-# Keys a NodeClass's own `tags` may not set (Karpenter refuses them too).
-RESTRICTED_TAG_PREFIXES = (CLUSTER_PREFIX, NODEPOOL, NODECLAIM, NODECLASS, EKS_CLUSTER_NAME)
+# Keys a NodeClass's own `tags` may not set (Karpenter refuses them too): the policy model's.
+RESTRICTED_TAG_PREFIXES = ec2nodeclass.RESTRICTED_TAG_PREFIXES
 
 
 def cluster_tag(cluster: str) -> str:

@@ -19,7 +19,7 @@ from scaler.core.model import DaemonSet, Node, Pod, PodDisruptionBudget, Snapsho
 from scaler.errors import UserError
 from scaler.snapshot.disruption import pod_disruption_budget
 from scaler.snapshot.documents import RawObject
-from scaler.snapshot.loader import _priority_classes
+from scaler.snapshot.loader import priority_classes
 from scaler.snapshot.objects import Converter
 from scaler.snapshot.scheduling import Namespaces
 from scaler.snapshot.volumes import Storage
@@ -210,10 +210,10 @@ class ClusterCache:
     def _new_converter(self) -> Converter:
         """The snapshot reader's converter, with what the cluster holds now."""
         try:
-            classes, default = _priority_classes(self._raw(PRIORITY_CLASSES))
+            classes, default = priority_classes(self._raw(PRIORITY_CLASSES))
         except UserError as e:
             log.warning("PriorityClasses left out: %s", e.render())
-            classes, default = _priority_classes([])
+            classes, default = priority_classes([])
         labels: dict[str, dict[str, str]] = {}
         for ns in self._objects[NAMESPACES].values():
             meta = ns.get("metadata") or {}

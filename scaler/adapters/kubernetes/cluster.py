@@ -232,8 +232,10 @@ class KubernetesCluster:
         type, the NodePool's own labels...) and taints, which the kubelet does not know."""
         node = self.cache.get(NODES, node_name) or {}
         have = (node.get("metadata") or {}).get("labels") or {}
+        # The hostname is the kubelet's: the claim's (its own name, for topology while the
+        # node is in flight) never replaces it.
         labels = {k: v for k, v in ((claim.get("metadata") or {}).get("labels") or {}).items()
-                  if have.get(k) != v}
+                  if have.get(k) != v and k != LABEL_HOSTNAME}
         taints = [dict(t) for t in (node.get("spec") or {}).get("taints") or ()]
         keys = {(t.get("key"), t.get("effect")) for t in taints}
         missing = [dict(t) for t in (claim.get("spec") or {}).get("taints") or ()

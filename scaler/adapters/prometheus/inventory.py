@@ -20,7 +20,7 @@ from typing import Any
 
 from prometheus_api_client import PrometheusConnect
 
-from scaler.adapters.prometheus.source import run_query
+from scaler.adapters.prometheus.source import run_query, time_chunks
 from scaler.ports.inventory import NodeInfo, PodInfo
 from scaler.ports.metrics import ContainerRef, MetricsError, Samples, Window
 
@@ -46,9 +46,11 @@ class PrometheusInventory:
         timeout: float = 60.0,
         max_points: int = 10_000,
         headers: dict[str, str] | None = None,
+        max_span: float = 86_400.0,
     ) -> None:
         self.url = url.rstrip("/")
         self._max_points = max(max_points, 2)
+        self._max_span = max_span
         self._client = PrometheusConnect(
             url=self.url, headers=headers, disable_ssl=False, timeout=timeout
         )
@@ -182,10 +184,7 @@ class PrometheusInventory:
             raise MetricsError(f"{self.url}: bad window {window} for query {query}")
         merged: dict[tuple[tuple[str, str], ...], dict[float, float]] = {}
         metrics: dict[tuple[tuple[str, str], ...], Mapping[str, Any]] = {}
-        span = (self._max_points - 1) * window.step
-        start = window.start
-        while start <= window.end:
-            end = min(window.end, start + span)
+        for start, end in time_chunks(window, self._max_points, self._max_span):
 
             def call(s: float = start, e: float = end) -> Any:
                 return self._client.custom_query_range(
@@ -199,7 +198,6 @@ class PrometheusInventory:
                 points = merged.setdefault(key, {})
                 for ts, value in row.get("values", []):
                     points[float(ts)] = float(value)
-            start = end + window.step
         return [(metrics[k], sorted(merged[k].items())) for k in sorted(merged)]
 
     def _instant(self, query: str, window: Window) -> list[Mapping[str, Any]]:

@@ -3,7 +3,15 @@
 Batching: one query per metric per namespace, never per pod, so a 10k-pod cluster costs
 (namespaces x metrics) queries; callers that pass no namespace get the namespaces listed first
 and queried one by one. Long windows are split so no query asks for more than `max_points`
-points per series (Prometheus refuses more than 11,000).
+points per series (Prometheus refuses more than 11,000) nor spans more than `max_span` seconds
+(the cost report asks for a day: a month of a large namespace is 30 answers of a day, not one
+giant one).
+
+With `aggregate_resolution` set, each range query is wrapped in
+`avg_over_time((q)[S:R])`, S the window's step and R the raw resolution: the store (Prometheus,
+Thanos, Mimir, VictoriaMetrics) averages each container's series over every step and returns
+one point per step, as OpenCost's queries do. The point evaluated at t + S stands for
+[t, t + S); its timestamp is moved back to t.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from typing import Any
 
 from prometheus_api_client import PrometheusConnect
 
+from scaler.adapters.prometheus.access import PrometheusAccess
 from scaler.ports.metrics import ContainerRef, MetricsError, Samples, Window
 
 # cAdvisor's per-pod sandbox ("POD") and pod-level ("") series are not containers.
@@ -31,16 +40,29 @@ class PrometheusSource:
         max_points: int = 10_000,
         rate_window: str = "5m",
         headers: dict[str, str] | None = None,
+        access: PrometheusAccess | None = None,
+        max_span: float = float("inf"),
+        aggregate_resolution: float | None = None,
     ) -> None:
         if max_points < 2:
             raise ValueError("max_points must be at least 2")
+        if max_span <= 0 or (aggregate_resolution is not None and aggregate_resolution <= 0):
+            raise ValueError("max_span and aggregate_resolution must be positive")
+        self._max_span = max_span
+        self._aggregate = aggregate_resolution
         self.url = url.rstrip("/")
         self._timeout = timeout
         self._max_points = max_points
         self._rate_window = rate_window
-        self._client = PrometheusConnect(
-            url=self.url, headers=headers, disable_ssl=False, timeout=timeout
-        )
+        # One cluster's series out of a shared store: a matcher in every selector.
+        self._matcher = access.matcher if access else ""
+        self._containers = CONTAINERS + self._matcher
+        if access is not None:
+            self._client = access.connect(self.url, timeout)
+        else:
+            self._client = PrometheusConnect(
+                url=self.url, headers=headers, disable_ssl=False, timeout=timeout
+            )
         # Every PromQL sent, in order: lets tests check the batching.
         self.queries: list[str] = []
 
@@ -82,7 +104,8 @@ class PrometheusSource:
             query = (
                 "max by (namespace, pod, container) (max_over_time("
                 f'kube_pod_container_status_last_terminated_reason{{reason="OOMKilled",'
-                f'namespace="{_escape(ns)}"}}[{spans}s])) == 1'
+                f'namespace="{_escape(ns)}"{self._matcher}}}[{spans}s]))'
+                " == 1"
             )
             for row in self._instant(query, window.end):
                 labels = row.get("metric", {})
@@ -114,7 +137,7 @@ class PrometheusSource:
     def namespaces(self, window: Window) -> Sequence[str]:
         query = (
             "count by (namespace) (last_over_time(container_memory_working_set_bytes"
-            f"{{{CONTAINERS}}}[{_range_seconds(window)}s]))"
+            f"{{{self._containers}}}[{_range_seconds(window)}s]))"
         )
         names = {
             str(row.get("metric", {}).get("namespace", ""))
@@ -143,7 +166,7 @@ class PrometheusSource:
     ) -> Sequence[Samples]:
         out: list[Samples] = []
         for ns in self._namespaces_for(window, namespace):
-            selector = f'namespace="{_escape(ns)}",{CONTAINERS}'
+            selector = f'namespace="{_escape(ns)}",{self._containers}'
             out.extend(self._range(build(selector), window))
         return out
 
@@ -151,8 +174,16 @@ class PrometheusSource:
         if window.step <= 0 or window.end < window.start:
             raise MetricsError(f"{self.url}: bad window {window} for query {query}")
         merged: dict[tuple[ContainerRef, tuple[tuple[str, str], ...]], dict[float, float]] = {}
-        for start, end in _chunks(window, self._max_points):
-            rows = self._call(query, self._range_call(query, start, end, window.step))
+        shift = 0.0
+        if self._aggregate is not None:
+            query = (
+                f"avg_over_time(({query})[{window.step:g}s:{min(self._aggregate, window.step):g}s])"
+            )
+            shift = window.step
+        for start, end in time_chunks(window, self._max_points, self._max_span):
+            rows = self._call(
+                query, self._range_call(query, start + shift, end + shift, window.step)
+            )
             for row in rows:
                 metric = row.get("metric", {})
                 ref = _ref(metric)
@@ -161,7 +192,7 @@ class PrometheusSource:
                 extra = tuple(sorted((k, str(v)) for k, v in metric.items() if k == "node"))
                 points = merged.setdefault((ref, extra), {})
                 for ts, value in row.get("values", []):
-                    points[float(ts)] = float(value)
+                    points[float(ts) - shift] = float(value)
         out: list[Samples] = []
         for (ref, extra), points in sorted(merged.items(), key=lambda kv: _sort_key(kv[0][0])):
             ts_sorted = sorted(points)
@@ -207,9 +238,15 @@ def run_query(url: str, log: list[str], query: str,
     return result
 
 
-def _chunks(window: Window, max_points: int) -> list[tuple[float, float]]:
-    """Split [start, end] on the step grid so each piece has at most max_points points."""
-    span = (max_points - 1) * window.step
+def time_chunks(
+    window: Window, max_points: int, max_span: float = float("inf")
+) -> list[tuple[float, float]]:
+    """Split [start, end] on the step grid so each piece has at most max_points points and
+    covers at most max_span seconds (one point at least)."""
+    points = max_points
+    if max_span != float("inf"):
+        points = max(1, min(max_points, int(max_span // window.step)))
+    span = (points - 1) * window.step
     out: list[tuple[float, float]] = []
     start = window.start
     while start <= window.end:

@@ -2,6 +2,9 @@
 
 from scaler.adapters.simulated.cloud import SimulatedCloud
 from scaler.adapters.simulated.cluster import SimulatedCluster
+from scaler.adapters.simulated.managed import SimulatedManagedCluster
 from scaler.adapters.simulated.metrics import SeriesMetricsSource
 
-__all__ = ["SeriesMetricsSource", "SimulatedCloud", "SimulatedCluster"]
+__all__ = [
+    "SeriesMetricsSource", "SimulatedCloud", "SimulatedCluster", "SimulatedManagedCluster",
+]

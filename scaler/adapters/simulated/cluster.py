@@ -58,4 +58,15 @@ class SimulatedCluster:
             raise ClusterError(f"node {node_name} not found")
         for key, pod in list(self._pods.items()):
             if pod.node_name == node_name:
-                self._pods[key] = dataclasses.replace(pod, node_name=None)
+                if pod.is_daemonset_pod or pod.owner_kind == "Node":
+                    del self._pods[key]  # they go with their node
+                else:
+                    self._pods[key] = dataclasses.replace(pod, node_name=None)
+
+    def add_pod(self, pod: Pod) -> None:
+        """A new pod (a controller scaled up)."""
+        self._pods[pod.key] = pod
+
+    def remove_pod(self, pod_key: str) -> None:
+        """A pod gone for good (a controller scaled down)."""
+        self._pods.pop(pod_key, None)

@@ -98,6 +98,26 @@ def _grid(c: SimulatedContainer, window: Window) -> list[float]:
     ]
 
 
+def request_series(
+    containers: Sequence[SimulatedContainer], window: Window
+) -> tuple[list[Samples], list[Samples], list[Samples]]:
+    """(CPU requests, memory requests, GPU requests) on the window's grid, without the usage
+    generated_metrics makes up (for when usage comes from elsewhere)."""
+    req_cpu: list[Samples] = []
+    req_mem: list[Samples] = []
+    gpus: list[Samples] = []
+    for c in containers:
+        times = tuple(_grid(c, window))
+        if not times:
+            continue
+        labels = {"node": c.node}
+        req_cpu.append(Samples(c.ref, times, (c.cpu_request,) * len(times), labels))
+        req_mem.append(Samples(c.ref, times, (c.ram_request,) * len(times), labels))
+        if c.gpu_request:
+            gpus.append(Samples(c.ref, times, (c.gpu_request,) * len(times), labels))
+    return req_cpu, req_mem, gpus
+
+
 def generated_metrics(
     containers: Sequence[SimulatedContainer], window: Window, seed: int = 0
 ) -> GeneratedMetrics:

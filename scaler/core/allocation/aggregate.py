@@ -1,7 +1,10 @@
 """Step 3: allocations grouped by what the reader asks for, named as OpenCost names them.
 
 Keys: `cluster`, `node`, `namespace`, `controllerKind`, `controller` (`kind:name`), `pod`,
-`container`, `team`, `label:<key>`, `annotation:<key>`; several keys at once join their
+`container`, `team`, `label:<key>`, `annotation:<key>`, and OpenCost's others: `deployment`,
+`statefulset`, `daemonset`, `job` (the controller's name when it is of that kind), `service`,
+`providerID`, and the label aliases `department`, `environment`, `owner`, `product` (OpenCost's
+default labels: department, env, owner, app); several keys at once join their
 values with `/` (OpenCost's multi-aggregation). A workload without the value is
 `__unallocated__`; idle is one `__idle__` line (`<node>/__idle__` per node when aggregating
 by node) and unabsorbed shared costs one `__shared__`.
@@ -32,7 +35,26 @@ PLAIN_KEYS = (
     "pod",
     "container",
     "team",
+    "deployment",
+    "statefulset",
+    "daemonset",
+    "job",
+    "service",
+    "providerID",
+    "department",
+    "environment",
+    "owner",
+    "product",
 )
+# OpenCost's default label for each alias (its LabelConfig defaults).
+ALIAS_LABELS = {
+    "department": "department",
+    "environment": "env",
+    "owner": "owner",
+    "product": "app",
+    "team": "team",
+}
+CONTROLLER_KEYS = ("deployment", "statefulset", "daemonset", "job")
 PREFIX_KEYS = ("label:", "annotation:")
 
 
@@ -61,6 +83,14 @@ def value_of(a: Allocation, key: str) -> str:
         v = p.controller_kind.lower()
     elif key == "controller":
         v = f"{p.controller_kind.lower()}:{p.controller}" if p.controller else None
+    elif key in CONTROLLER_KEYS:
+        v = p.controller if p.controller_kind.lower() == key else None
+    elif key == "service":
+        v = ",".join(p.services) if p.services else None
+    elif key == "providerID":
+        v = p.provider_id
+    elif key in ALIAS_LABELS and key != "team":
+        v = label_value(p.labels, ALIAS_LABELS[key])
     elif key.startswith("label:"):
         v = label_value(p.labels, key[6:])
     elif key.startswith("annotation:"):
@@ -72,22 +102,24 @@ def value_of(a: Allocation, key: str) -> str:
             "namespace": p.namespace,
             "pod": p.pod,
             "container": p.container,
-            "team": p.team,
+            # scaler's policy team when the policy assigns teams, else OpenCost's team label
+            "team": p.team or label_value(p.labels, ALIAS_LABELS["team"]),
         }[key]
     return v or UNALLOCATED
 
 
-def name_of(a: Allocation, keys: Sequence[str]) -> str:
+def name_of(a: Allocation, keys: Sequence[str], idle_by_node: bool = False) -> str:
     if a.kind == IDLE:
         # Idle per node when the report is by node (OpenCost's idleByNode), else one line.
-        return f"{a.properties.node}/{IDLE_NAME}" if "node" in keys else IDLE_NAME
+        by_node = idle_by_node or "node" in keys
+        return f"{a.properties.node}/{IDLE_NAME}" if by_node else IDLE_NAME
     if a.kind == SHARED:
         return SHARED_NAME
     return "/".join(value_of(a, k) for k in keys)
 
 
 def aggregate(
-    aset: AllocationSet, keys: Sequence[str], include_idle: bool
+    aset: AllocationSet, keys: Sequence[str], include_idle: bool, idle_by_node: bool = False
 ) -> dict[str, Allocation]:
     """Name -> the sum of the allocations with that name, largest cost first."""
     check_keys(keys)
@@ -95,7 +127,7 @@ def aggregate(
     for a in aset.allocations:
         if a.kind == IDLE and not include_idle:
             continue
-        name = name_of(a, keys)
+        name = name_of(a, keys, idle_by_node)
         prev = out.get(name)
         out[name] = a.plus_named(name) if prev is None else prev.plus(a, name)
     return dict(sorted(out.items(), key=lambda kv: (-kv[1].total_micros, kv[0])))

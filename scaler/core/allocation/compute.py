@@ -9,6 +9,11 @@ zero: the node's cost is never exceeded.
 
 Weights are integers (millicores, bytes, milli-GPUs) and every split is exact, so each node's
 cost per interval is accounted for to the micro-dollar.
+
+`allocate` does this on numpy arrays (scaler.core.allocation.columnar): the same integer splits
+and the same float sums in the same order, so its figures are those of `allocate_loop`, the
+per-sample reference kept here for the tests and for inputs the arrays do not take (one
+container key on several entries, amounts that could overflow 64-bit products).
 """
 
 from __future__ import annotations
@@ -69,7 +74,9 @@ class Allocated:
     unplaced_seconds: int = 0
 
 
-def properties_of(c: ContainerInput, cluster: str, teams: TeamRules | None) -> Properties:
+def properties_of(
+    c: ContainerInput, cluster: str, teams: TeamRules | None, provider_id: str = ""
+) -> Properties:
     return Properties(
         cluster=cluster,
         node=c.node,
@@ -81,14 +88,22 @@ def properties_of(c: ContainerInput, cluster: str, teams: TeamRules | None) -> P
         team=teams.team_of(c) if teams else "",
         labels=c.labels,
         annotations=c.annotations,
+        services=c.services,
+        provider_id=provider_id,
+        namespace_labels=c.namespace_labels,
     )
+
+
+def _provider(node_by: dict[str, NodeInput], node: str) -> str:
+    n = node_by.get(node)
+    return n.provider_id if n else ""
 
 
 def _milli(x: float) -> int:
     return max(int(round(x * 1000)), 0)
 
 
-def allocate(
+def allocate_loop(
     grid: Grid,
     nodes: Sequence[NodeInput],
     containers: Sequence[ContainerInput],
@@ -193,7 +208,9 @@ def allocate(
                 Allocation(
                     name=IDLE_NAME,
                     kind=IDLE,
-                    properties=Properties(cluster=cluster, node=n.name),
+                    properties=Properties(
+                        cluster=cluster, node=n.name, provider_id=n.provider_id
+                    ),
                     window_start=s,
                     window_end=e,
                     start=max(s, life_s),
@@ -209,7 +226,7 @@ def allocate(
                 Allocation(
                     name="/".join(c.key),
                     kind=WORKLOAD,
-                    properties=properties_of(c, cluster, teams),
+                    properties=properties_of(c, cluster, teams, _provider(node_by, c.node)),
                     window_start=s,
                     window_end=e,
                     start=ch.first,
@@ -228,3 +245,19 @@ def allocate(
             )
         sets.append(AllocationSet(s, e, tuple(allocations), tuple(node_costs)))
     return Allocated(tuple(sets), units, unplaced)
+
+
+def allocate(
+    grid: Grid,
+    nodes: Sequence[NodeInput],
+    containers: Sequence[ContainerInput],
+    ratios: ResourceRatios | None = None,
+    cluster: str = "",
+    teams: TeamRules | None = None,
+) -> Allocated:
+    from scaler.core.allocation.columnar import allocate_columnar
+
+    done = allocate_columnar(grid, nodes, containers, ratios or ResourceRatios(), cluster, teams)
+    if done is None:
+        return allocate_loop(grid, nodes, containers, ratios, cluster, teams)
+    return done

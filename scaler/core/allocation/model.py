@@ -61,6 +61,7 @@ class NodeInput:
     capacity_type: str = "on-demand"
     labels: Mapping[str, str] = field(default_factory=dict)
     gpu_per_hour_micros: int | None = None  # a known per-GPU price, taken first
+    provider_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,7 @@ class ContainerInput:
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     controller_kind: str = ""
     controller: str = ""
+    services: tuple[str, ...] = ()  # the Services selecting the pod
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -102,6 +104,9 @@ class Properties:
     team: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    services: tuple[str, ...] = ()
+    provider_id: str = ""  # the node's
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
 
     def common(self, other: Properties) -> Properties:
         def same(a: str, b: str) -> str:
@@ -119,6 +124,13 @@ class Properties:
             labels={k: v for k, v in self.labels.items() if other.labels.get(k) == v},
             annotations={
                 k: v for k, v in self.annotations.items() if other.annotations.get(k) == v
+            },
+            services=tuple(x for x in self.services if x in other.services),
+            provider_id=same(self.provider_id, other.provider_id),
+            namespace_labels={
+                k: v
+                for k, v in self.namespace_labels.items()
+                if other.namespace_labels.get(k) == v
             },
         )
 
@@ -146,6 +158,12 @@ class Allocation:
     gpu_micros: int = 0
     shared_micros: int = 0
     external_micros: int = 0
+    # The parts of cpu/ram/gpu_micros that are idle shared in (OpenCost's *CostIdle).
+    cpu_idle_micros: int = 0
+    ram_idle_micros: int = 0
+    gpu_idle_micros: int = 0
+    # Where shared_micros came from: shared workload or fixed cost name -> micro-dollars.
+    shared_breakdown: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def total_micros(self) -> int:
@@ -186,7 +204,22 @@ class Allocation:
             gpu_micros=self.gpu_micros + other.gpu_micros,
             shared_micros=self.shared_micros + other.shared_micros,
             external_micros=self.external_micros + other.external_micros,
+            cpu_idle_micros=self.cpu_idle_micros + other.cpu_idle_micros,
+            ram_idle_micros=self.ram_idle_micros + other.ram_idle_micros,
+            gpu_idle_micros=self.gpu_idle_micros + other.gpu_idle_micros,
+            shared_breakdown=_add(self.shared_breakdown, other.shared_breakdown),
         )
+
+
+def _add(a: Mapping[str, int], b: Mapping[str, int]) -> Mapping[str, int]:
+    if not b:
+        return a
+    if not a:
+        return b
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0) + v
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,12 @@ class SharedWorkloads:
     namespaces: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def name(self) -> str:
+        """The key of its part in sharedCostBreakdown."""
+        parts = [*self.namespaces, *(f"{k}={v}" for k, v in sorted(self.labels.items()))]
+        return ",".join(parts) or "shared"
+
     def matches(self, a: Allocation) -> bool:
         p = a.properties
         if any(fnmatch.fnmatchcase(p.namespace, pat) for pat in self.namespaces):
@@ -95,14 +101,22 @@ def _share_step(
     # Mutable money per workload: cpu, ram, gpu, shared.
     money = [[a.cpu_micros, a.ram_micros, a.gpu_micros, a.shared_micros] for a in work]
     idle_money = [[a.cpu_micros, a.ram_micros, a.gpu_micros] for a in idle]
+    idle_in = [[a.cpu_idle_micros, a.ram_idle_micros, a.gpu_idle_micros] for a in work]
+    breakdown: list[dict[str, int]] = [dict(a.shared_breakdown) for a in work]
 
     if rules.share_idle:
+        by_node: dict[str, list[int]] = {}
+        for k, w in enumerate(work):
+            by_node.setdefault(w.properties.node, []).append(k)
         for r in range(3):
+            before = [m[r] for m in money]
             for i, a in enumerate(idle):
-                on_node = [k for k, w in enumerate(work) if w.properties.node == a.properties.node]
+                on_node = by_node.get(a.properties.node, [])
                 idle_money[i][r] = _give(idle_money[i][r], on_node, money, r)
             for i in range(len(idle)):
                 idle_money[i][r] = _give(idle_money[i][r], list(range(len(work))), money, r)
+            for k in range(len(work)):
+                idle_in[k][r] += money[k][r] - before[k]
 
     shared_of = [next((s for s in rules.shared if s.matches(a)), None) for a in work]
     receivers = [k for k, s in enumerate(shared_of) if s is None]
@@ -110,18 +124,33 @@ def _share_step(
     unabsorbed = 0
     for selector in rules.shared:
         amount = sum(sum(money[k]) for k, s in enumerate(shared_of) if s is selector)
-        unabsorbed += _distribute(amount, selector.rule, receivers, work, base, money)
+        unabsorbed += _distribute(
+            amount, selector.rule, receivers, work, base, money, breakdown, selector.name
+        )
     fixed_total = 0
     for cost in rules.fixed:
         amount = fixed_cost_micros(cost, origin, aset.start, aset.end)
         fixed_total += amount
-        unabsorbed += _distribute(amount, cost.rule, receivers, work, base, money)
+        unabsorbed += _distribute(
+            amount, cost.rule, receivers, work, base, money, breakdown, cost.name
+        )
 
     out: list[Allocation] = []
     for k in receivers:
         cpu, ram, gpu, shared = money[k]
+        icpu, iram, igpu = idle_in[k]
         out.append(
-            replace(work[k], cpu_micros=cpu, ram_micros=ram, gpu_micros=gpu, shared_micros=shared)
+            replace(
+                work[k],
+                cpu_micros=cpu,
+                ram_micros=ram,
+                gpu_micros=gpu,
+                shared_micros=shared,
+                cpu_idle_micros=icpu,
+                ram_idle_micros=iram,
+                gpu_idle_micros=igpu,
+                shared_breakdown=breakdown[k],
+            )
         )
     for i, a in enumerate(idle):
         cpu, ram, gpu = idle_money[i]
@@ -165,6 +194,8 @@ def _distribute(
     work: list[Allocation],
     base: dict[int, int],
     money: list[list[int]],
+    breakdown: list[dict[str, int]],
+    name: str,
 ) -> int:
     """Add `amount` to the receivers' shared cost per the rule; returns what none could take."""
     if amount == 0:
@@ -189,4 +220,6 @@ def _distribute(
         ks = members[team]
         for k, part in zip(ks, split(team_amount, [base[k] for k in ks]), strict=True):
             money[k][3] += part
+            if part:
+                breakdown[k][name] = breakdown[k].get(name, 0) + part
     return 0

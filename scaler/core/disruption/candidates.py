@@ -23,12 +23,19 @@ from scaler.core.scheduling.instancetypes import InstanceTypeTable
 
 WHEN_EMPTY = "WhenEmpty"
 WHEN_EMPTY_OR_UNDERUTILIZED = "WhenEmptyOrUnderutilized"
+# Karpenter v1.14: consolidate an underutilized node only when the saving is worth the
+# disruption (see `balanced_score`); `consolidationThreshold` k in 1..3, default 2.
+BALANCED = "Balanced"
+DEFAULT_CONSOLIDATION_THRESHOLD = 2
+# Karpenter's per-node disruption cost in the Balanced score (draining, cordoning, API calls).
+NODE_DISRUPTION_COST = 1.0
 # Karpenter v1's defaults for a NodePool that leaves them out.
 DEFAULT_EXPIRE_AFTER = "720h"
 DEFAULT_CONSOLIDATE_AFTER = "0s"
 
 OPTIMAL = "optimal"
 KARPENTER = "karpenter"
+EMPTINESS = "emptiness"
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,7 @@ class DisruptionSettings:
     # about-to-be-interrupted cheapest offering.
     spot_to_spot_min_types: int = 15
     # "optimal": one MILP over every candidate (greedy fallback); "karpenter": multi-node
-    # then single-node greedy, as Karpenter does.
+    # then single-node greedy, as Karpenter does; "emptiness": only empty nodes are deleted.
     strategy: str = OPTIMAL
     time_budget: float = 10.0  # seconds for the whole pass's decision
     multi_node_max: int = 100  # Karpenter's cap on candidates in one multi-node command
@@ -55,6 +62,9 @@ class DisruptionSettings:
     launch_delay: float = 60.0
     # Fraction of kept nodes' free capacity the MILP may fill (packing is not fractional).
     packing_headroom: float = 0.0
+    # An empty node goes only once its pods last changed at least this long ago (on top
+    # of its NodePool's consolidateAfter): `scaler run`'s disruption.emptyAfter.
+    empty_after: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -133,13 +143,41 @@ def drift_of(node: Node, pool: NodePool, table: InstanceTypeTable) -> str | None
     return None
 
 
+def balanced_threshold(pool: NodePool) -> int | None:
+    """k of a Balanced NodePool (a move passes when score >= 1/k); None for other policies."""
+    if pool.disruption.get("consolidationPolicy") != BALANCED:
+        return None
+    k = pool.disruption.get("consolidationThreshold", DEFAULT_CONSOLIDATION_THRESHOLD)
+    return k if isinstance(k, int) else DEFAULT_CONSOLIDATION_THRESHOLD
+
+
+def balanced_score(savings: float, disruption: float, pool_cost: float,
+                   pool_disruption: float) -> float:
+    """Karpenter's Balanced score of a move within one NodePool: the share of the pool's
+    cost it saves over the share of the pool's disruption cost it causes."""
+    if pool_cost <= 0 or pool_disruption <= 0 or disruption <= 0:
+        return float("inf") if savings > 0 else 0.0
+    return (savings / pool_cost) / (disruption / pool_disruption)
+
+
+def pool_totals(candidates: Sequence[Candidate]) -> dict[str, tuple[float, float]]:
+    """NodePool -> (price per hour, disruption cost) of all its candidates, blocked ones
+    too (Karpenter computes the Balanced totals before filtering)."""
+    totals: dict[str, tuple[float, float]] = {}
+    for c in candidates:
+        cost, disruption = totals.get(c.pool.name, (0.0, 0.0))
+        totals[c.pool.name] = (cost + (c.price or 0.0),
+                               disruption + c.cost + NODE_DISRUPTION_COST)
+    return totals
+
+
 def _seconds(text: object, default: str) -> float | None:
     value = text if isinstance(text, str) else default
     return None if value == "Never" else parse_duration(value)
 
 
-def build_candidates(inp: DisruptionInput, now: float,
-                     guard: PodGuard) -> tuple[list[Candidate], dict[str, list[Pod]]]:
+def build_candidates(inp: DisruptionInput, now: float, guard: PodGuard,
+                     empty_after: float = 0.0) -> tuple[list[Candidate], dict[str, list[Pod]]]:
     """Every node a NodePool manages, as a candidate; and all pods by node."""
     pools = {p.name: p for p in inp.pools}
     by_node: dict[str, list[Pod]] = {}
@@ -170,8 +208,8 @@ def build_candidates(inp: DisruptionInput, now: float,
             evictions=evictions,
             cost=sum(eviction_cost(p) for p in pods),
             blocked=node_blocker(node, pods, guard),
-            consolidatable=settled and policy == WHEN_EMPTY_OR_UNDERUTILIZED,
-            empty_ok=settled,
+            consolidatable=settled and policy in (WHEN_EMPTY_OR_UNDERUTILIZED, BALANCED),
+            empty_ok=settled and (changed is None or now - changed >= empty_after),
             drifted=drift_of(node, pool, inp.table),
             expired=(expire is not None and node.created is not None
                      and now - node.created >= expire),

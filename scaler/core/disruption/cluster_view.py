@@ -27,8 +27,11 @@ from scaler.core.model import (
 )
 from scaler.core.requirements import IN, Requirement, Requirements
 from scaler.core.resources import Resources
+from scaler.core.scheduling.capacity import ONE_POD
+from scaler.core.scheduling.claim import ClaimPlan
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.scheduler import MAX_LAUNCH_OPTIONS, ONE_POD, ClaimPlan, Scheduler
+from scaler.core.scheduling.launch_options import MAX_LAUNCH_OPTIONS
+from scaler.core.scheduling.scheduler import Scheduler
 
 
 @dataclass(frozen=True)

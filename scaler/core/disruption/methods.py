@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from scaler.core.disruption.budgets import DRIFTED, EMPTY, EXPIRED, UNDERUTILIZED
-from scaler.core.disruption.candidates import Candidate, DisruptionSettings
+from scaler.core.disruption.candidates import (
+    NODE_DISRUPTION_COST,
+    Candidate,
+    DisruptionSettings,
+    balanced_score,
+    balanced_threshold,
+)
 from scaler.core.disruption.cluster_view import ClusterView, Trial
 from scaler.core.disruption.safety import Ledger, saves_enough
 from scaler.core.model import SPOT
@@ -75,6 +81,8 @@ class PassContext:
     commands: list[Command] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     solver: dict[str, object] = field(default_factory=dict)
+    # NodePool -> (price per hour, disruption cost) of all its candidates, for Balanced.
+    pool_totals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def time_left(self) -> float:
         return self.deadline - time.perf_counter()
@@ -141,7 +149,27 @@ class PassContext:
         bad = [c.name for c in cmd.nodes
                if c.price is None
                or savings[c.name] < f * c.price + per_pod * len(c.pods) - 1e-9]
+        bad += [n for n in self.balanced_faults(cmd) if n not in bad]
         return bad + [n for n in self.spot_to_spot_ok(cmd) if n not in bad]
+
+    def balanced_faults(self, cmd: Command) -> list[str]:
+        """Nodes of Balanced NodePools whose share of the move saves too little for the
+        disruption it causes (Karpenter: score >= 1/consolidationThreshold)."""
+        savings = cmd.savings()
+        bad: list[str] = []
+        by_pool: dict[str, list[Candidate]] = {}
+        for c in cmd.nodes:
+            by_pool.setdefault(c.pool.name, []).append(c)
+        for name, nodes in sorted(by_pool.items()):
+            k = balanced_threshold(nodes[0].pool)
+            if k is None:
+                continue
+            pool_cost, pool_disruption = self.pool_totals.get(name, (0.0, 0.0))
+            saved = sum(savings[c.name] for c in nodes)
+            caused = sum(c.cost + NODE_DISRUPTION_COST for c in nodes)
+            if balanced_score(saved, caused, pool_cost, pool_disruption) < 1.0 / k - 1e-12:
+                bad.extend(c.name for c in nodes)
+        return bad
 
 
 class Method(Protocol):
@@ -228,7 +256,7 @@ class MultiNode:
         pods = sum(len(c.pods) for c in nodes)
         if cmd.price - trial.replacement_cost < ctx.settings.eviction_price * pods - 1e-9:
             return None
-        if ctx.spot_to_spot_ok(cmd):
+        if ctx.spot_to_spot_ok(cmd) or ctx.balanced_faults(cmd):
             return None
         return cmd
 

@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 
 from scaler.core.disruption.budgets import allowed, parse_budgets
 from scaler.core.disruption.candidates import (
+    EMPTINESS,
     KARPENTER,
     DisruptionInput,
     DisruptionSettings,
     build_candidates,
+    pool_totals,
 )
 from scaler.core.disruption.cluster_view import ClusterView
 from scaler.core.disruption.methods import (
@@ -42,7 +44,7 @@ from scaler.core.disruption.methods import (
 from scaler.core.disruption.optimiser import Consolidation
 from scaler.core.disruption.safety import Ledger, PodGuard, pdb_allowance
 from scaler.core.resources import Resources
-from scaler.core.scheduling.scheduler import ClaimPlan
+from scaler.core.scheduling.claim import ClaimPlan
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ class DisruptionPlan:
 def methods_for(settings: DisruptionSettings) -> list[Method]:
     if settings.strategy == KARPENTER:
         return karpenter_methods()
+    if settings.strategy == EMPTINESS:
+        return [Emptiness()]
     return [Emptiness(), Drift(), Expiration(), Consolidation()]
 
 
@@ -145,7 +149,7 @@ def plan_disruptions(inp: DisruptionInput, now: float,
     started = time.perf_counter()
     inp = _named(inp, now)
     guard = PodGuard(tuple(inp.pdbs), pdb_allowance(inp.pdbs, inp.pods))
-    candidates, _ = build_candidates(inp, now, guard)
+    candidates, _ = build_candidates(inp, now, guard, settings.empty_after)
     view = ClusterView(inp)
     ctx = PassContext(
         view=view,
@@ -155,6 +159,7 @@ def plan_disruptions(inp: DisruptionInput, now: float,
         candidates={c.name: c for c in candidates},
         # A little is kept back for assembling the plan.
         deadline=started + 0.95 * settings.time_budget,
+        pool_totals=pool_totals(candidates),
     )
     cost_before = view.price()
     for method in methods_for(settings):
@@ -235,12 +240,13 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
     started = time.perf_counter()
     inp = _named(inp, now)
     guard = PodGuard(tuple(inp.pdbs), pdb_allowance(inp.pdbs, inp.pods))
-    candidates, by_node = build_candidates(inp, now, guard)
+    candidates, by_node = build_candidates(inp, now, guard, settings.empty_after)
     by_name = {c.name: c for c in candidates}
     ledger = _ledger(inp, now, guard)
     view = ClusterView(inp)
     cost_before = view.price()
-    ctx = PassContext(view, ledger, settings, now, by_name, started + settings.time_budget)
+    ctx = PassContext(view, ledger, settings, now, by_name, started + settings.time_budget,
+                      pool_totals=pool_totals(candidates))
     commands = sorted({d.command for d in plan.disruptions})
     prefer = {m.pod: [m.target] for m in plan.moves}
     from scaler.core.disruption.cluster_view import Trial

@@ -114,6 +114,11 @@ class HpaTarget:
     name: str
     resource: str  # cpu | memory
     utilization: float  # percent of the request
+    # Its replica range and state (reported as KRR's `hpa`; status is 0/None from manifests).
+    min_replicas: int | None = None
+    max_replicas: int = 0
+    current_replicas: int | None = None
+    desired_replicas: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -128,20 +128,7 @@ def recommend(
         "oom_kills": len(hist.oom_events),
     }
     if points < s.points_required or hours < s.min_history_hours:
-        return Recommendation(
-            cpu_request=None,
-            memory_request=None,
-            cpu_limit=current.cpu_limit,
-            memory_limit=current.memory_limit,
-            change_cpu=False,
-            change_memory=False,
-            reason=(
-                f"not enough data: {points} points over {hours:.1f}h (needs "
-                f"{s.points_required} points and {s.min_history_hours:g}h)"
-            ),
-            risk="unknown",
-            **base,  # type: ignore[arg-type]
-        )
+        return _not_enough_data(current, points, hours, s, base)
 
     p = strategy.propose(hist, current, containers_in_pod)
     cpu_step = s.cpu_step_millicores / 1000
@@ -153,47 +140,9 @@ def recommend(
         notes.append(f"CPU capped at the maximum {_fmt_cpu(s.cpu_max)}")
     if s.memory_max is not None and p.memory_request > s.memory_max:
         notes.append(f"memory capped at the maximum {_fmt_mem(s.memory_max)}")
-    warnings: list[str] = []
-
-    # HPAs scale on usage / request: a new request moves the point where they scale.
-    for h in hpas:
-        old = current.cpu_request if h.resource == "cpu" else current.memory_request
-        new = cpu if h.resource == "cpu" else memory
-        if old is None or not _changed(new, old, s.min_change_percent):
-            continue
-        fmt = _fmt_cpu if h.resource == "cpu" else _fmt_mem
-        if s.hpa == "keep":
-            warnings.append(
-                f"HPA {h.name} scales on {h.utilization:g}% {h.resource} utilisation: "
-                f"{h.resource} request kept at {fmt(old)} (would be {fmt(new)}; use "
-                f"--hpa recommend to change it and move the HPA's target)"
-            )
-            if h.resource == "cpu":
-                cpu = old
-            else:
-                memory = old
-        else:
-            keep_at = h.utilization * old / new
-            at_new, at_old = new * h.utilization / 100, old * h.utilization / 100
-            warnings.append(
-                f"HPA {h.name} targets {h.utilization:g}% of the {h.resource} request: at "
-                f"{fmt(new)} instead of {fmt(old)} it scales out at {fmt(at_new)}"
-                f" per pod instead of {fmt(at_old)}; set its "
-                f"averageUtilization to {keep_at:.0f}% to keep the same point"
-            )
-
+    cpu, memory, warnings = _respect_hpas(hpas, current, cpu, memory, s)
     cpu_limit, mem_limit = _limits(s.limits, p.cpu_limit, p.memory_limit, cpu, memory, current)
-    if cpu_limit is not None:
-        cpu_limit = round_up(cpu_limit, cpu_step)
-        if cpu_limit < cpu:
-            cpu_limit = cpu
-            notes.append("CPU limit raised to the request")
-    if mem_limit is not None:
-        mem_limit = round_up(mem_limit, mem_step)
-        if mem_limit < memory:
-            if memory - mem_limit > mem_step:
-                notes.append("memory limit raised to the request")
-            mem_limit = memory
+    cpu_limit, mem_limit = _limits_on_steps(cpu_limit, mem_limit, cpu, memory, s, notes)
 
     change_cpu = _changed(cpu, current.cpu_request, s.min_change_percent) or (
         _changed(cpu_limit, current.cpu_limit, s.min_change_percent)
@@ -228,6 +177,82 @@ def recommend(
         memory_bounds=p.memory_bounds,
         **base,  # type: ignore[arg-type]
     )
+
+
+def _not_enough_data(
+    current: CurrentResources, points: int, hours: float, s: CommonSettings,
+    base: dict[str, Any],
+) -> Recommendation:
+    """No new values: too little history to say anything the user should act on."""
+    return Recommendation(
+        cpu_request=None,
+        memory_request=None,
+        cpu_limit=current.cpu_limit,
+        memory_limit=current.memory_limit,
+        change_cpu=False,
+        change_memory=False,
+        reason=(
+            f"not enough data: {points} points over {hours:.1f}h (needs "
+            f"{s.points_required} points and {s.min_history_hours:g}h)"
+        ),
+        risk="unknown",
+        **base,  # values typed per field by Recommendation itself
+    )
+
+
+def _respect_hpas(
+    hpas: Sequence[HpaTarget], current: CurrentResources, cpu: float, memory: float,
+    s: CommonSettings,
+) -> tuple[float, float, list[str]]:
+    """HPAs scale on usage / request, so a new request moves the point where they scale:
+    keep the request (`--hpa keep`) or say which target keeps the same point."""
+    warnings: list[str] = []
+    for h in hpas:
+        old = current.cpu_request if h.resource == "cpu" else current.memory_request
+        new = cpu if h.resource == "cpu" else memory
+        if old is None or not _changed(new, old, s.min_change_percent):
+            continue
+        fmt = _fmt_cpu if h.resource == "cpu" else _fmt_mem
+        if s.hpa == "keep":
+            warnings.append(
+                f"HPA {h.name} scales on {h.utilization:g}% {h.resource} utilisation: "
+                f"{h.resource} request kept at {fmt(old)} (would be {fmt(new)}; use "
+                f"--hpa recommend to change it and move the HPA's target)"
+            )
+            if h.resource == "cpu":
+                cpu = old
+            else:
+                memory = old
+        else:
+            keep_at = h.utilization * old / new
+            at_new, at_old = new * h.utilization / 100, old * h.utilization / 100
+            warnings.append(
+                f"HPA {h.name} targets {h.utilization:g}% of the {h.resource} request: at "
+                f"{fmt(new)} instead of {fmt(old)} it scales out at {fmt(at_new)}"
+                f" per pod instead of {fmt(at_old)}; set its "
+                f"averageUtilization to {keep_at:.0f}% to keep the same point"
+            )
+    return cpu, memory, warnings
+
+
+def _limits_on_steps(
+    cpu_limit: float | None, mem_limit: float | None, cpu: float, memory: float,
+    s: CommonSettings, notes: list[str],
+) -> tuple[float | None, float | None]:
+    """Limits rounded up to the request steps and never below the requests."""
+    if cpu_limit is not None:
+        cpu_limit = round_up(cpu_limit, s.cpu_step_millicores / 1000)
+        if cpu_limit < cpu:
+            cpu_limit = cpu
+            notes.append("CPU limit raised to the request")
+    if mem_limit is not None:
+        mem_step = s.memory_step_mib * MiB
+        mem_limit = round_up(mem_limit, mem_step)
+        if mem_limit < memory:
+            if memory - mem_limit > mem_step:
+                notes.append("memory limit raised to the request")
+            mem_limit = memory
+    return cpu_limit, mem_limit
 
 
 def _limits(

@@ -48,7 +48,7 @@ class Bound:
     assignment: dict[tuple[int, int], float] | None = None
 
 
-def _prune(kinds: Kinds, allowed: BoolArray) -> IntArray:
+def prune_dominated(kinds: Kinds, allowed: BoolArray) -> IntArray:
     """Kinds worth keeping: drop one beaten by another with the same allowing classes."""
     n = len(kinds.price)
     keep = np.zeros(n, dtype=np.bool_)
@@ -101,7 +101,7 @@ def lower_bound(classes: Sequence[PodClass], kinds: Kinds, time_limit: float = 1
 
 def _lower_bound(classes: Sequence[PodClass], kinds: Kinds, time_limit: float) -> Bound:
     allowed = np.array([c.allowed for c in classes], dtype=np.bool_)
-    cols = _prune(kinds, allowed)
+    cols = prune_dominated(kinds, allowed)
     if any(not allowed[k, cols].any() for k in range(len(classes))):
         return Bound(float("inf"), "infeasible: a class fits no kind", len(classes), len(cols))
     price = kinds.price[cols]

@@ -20,6 +20,8 @@ from scaler.core.model import (
     LABEL_HOSTNAME,
     PodAffinityTerm,
     Scheduling,
+    Taint,
+    Toleration,
     TopologySpread,
 )
 from scaler.core.requirements import IN, Requirement, Requirements
@@ -35,8 +37,16 @@ class Group:
     selector: Requirements | None
     namespaces: frozenset[str] | None
     counts: dict[str, int] = field(default_factory=dict)
+    # The same counts by (node or claim name, domain): spread constraints with
+    # nodeAffinityPolicy/nodeTaintsPolicy Honor leave out nodes the pod could not use.
+    by_node: dict[tuple[str, str], int] = field(default_factory=dict)
+    # A pod's several required affinity terms: a pod is picked only when every term selects
+    # it (kube-scheduler counts an existing pod for the terms only if it matches all).
+    all_of: tuple[PodAffinityTerm, ...] = ()
 
     def picks(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        if self.all_of:
+            return all(t.selects(namespace, labels) for t in self.all_of)
         if self.selector is None:
             return False
         if self.namespaces is not None and namespace not in self.namespaces:
@@ -82,6 +92,14 @@ def _term_key(t: PodAffinityTerm) -> tuple[object, ...]:
     return ("count", t.topology_key, t.selector, t.namespaces)
 
 
+def _affinity_key(sched: Scheduling, t: PodAffinityTerm) -> tuple[object, ...]:
+    """One required affinity term's group: its own, or with several terms one per topology
+    key counting only the pods every term selects."""
+    if len(sched.pod_affinity) < 2:
+        return _term_key(t)
+    return ("all", t.topology_key, tuple(sched.pod_affinity))
+
+
 class Topology:
     def __init__(self, universes: Mapping[str, Iterable[str]]) -> None:
         # Domains a new claim can take per key (zones and capacity types from the catalog).
@@ -91,6 +109,10 @@ class Topology:
         self.owners: dict[PodAffinityTerm, Group] = {}
         self._picked: dict[tuple[str, frozenset[tuple[str, str]]], tuple[Group, ...]] = {}
         self.existing_domains: dict[str, set[str]] = {}
+        # Existing nodes' labels and taints, for the Honor node policies of spread.
+        self.nodes: dict[str, tuple[Mapping[str, str], tuple[Taint, ...]]] = {}
+        self._usable_cache: dict[tuple[object, ...],
+                                 tuple[frozenset[str], tuple[tuple[str, str], ...]]] = {}
         # Claims whose domain for a key was open when a counted pod landed on them.
         self.deferred: dict[str, dict[Group, int]] = {}
 
@@ -101,7 +123,14 @@ class Topology:
             key = _spread_key(namespace, c)
             if key not in self.groups:
                 self.groups[key] = Group(c.topology_key, c.selector, frozenset({namespace}))
-        for t in (*sched.pod_affinity, *sched.pod_anti_affinity, *sched.preferred_pod_affinity,
+        if len(sched.pod_affinity) > 1:
+            terms = tuple(sched.pod_affinity)
+            for t in terms:
+                key = _affinity_key(sched, t)
+                if key not in self.groups:
+                    self.groups[key] = Group(t.topology_key, None, None, all_of=terms)
+        single = tuple(sched.pod_affinity) if len(sched.pod_affinity) == 1 else ()
+        for t in (*single, *sched.pod_anti_affinity, *sched.preferred_pod_affinity,
                   *sched.preferred_pod_anti_affinity):
             key = _term_key(t)
             if key not in self.groups:
@@ -111,7 +140,9 @@ class Topology:
             if t not in self.owners:
                 self.owners[t] = Group(t.topology_key, None, None)
 
-    def add_node(self, labels: Mapping[str, str], name: str) -> None:
+    def add_node(self, labels: Mapping[str, str], name: str,
+                 taints: Sequence[Taint] = ()) -> None:
+        self.nodes[name] = (labels, tuple(taints))
         for key, value in labels.items():
             self.existing_domains.setdefault(key, set()).add(value)
         self.existing_domains.setdefault(LABEL_HOSTNAME, set()).add(
@@ -146,6 +177,7 @@ class Topology:
                 pending[g] = pending.get(g, 0) + 1
             else:
                 g.counts[d] = g.counts.get(d, 0) + 1
+                g.by_node[(target.name, d)] = g.by_node.get((target.name, d), 0) + 1
 
     def settle(self, target: Target) -> None:
         """A claim's domains may have closed: count the pods that waited for that."""
@@ -155,7 +187,9 @@ class Topology:
         for g in list(pending):
             d = target.domain(g.key)
             if d is not None:
-                g.counts[d] = g.counts.get(d, 0) + pending.pop(g)
+                n = pending.pop(g)
+                g.counts[d] = g.counts.get(d, 0) + n
+                g.by_node[(target.name, d)] = g.by_node.get((target.name, d), 0) + n
 
     # -- deciding -------------------------------------------------------------------------
 
@@ -164,7 +198,7 @@ class Topology:
         for c in sched.topology_spread:
             out.append(Rule("spread", self.groups[_spread_key(namespace, c)], c))
         for t in sched.pod_affinity:
-            out.append(Rule("affinity", self.groups[_term_key(t)]))
+            out.append(Rule("affinity", self.groups[_affinity_key(sched, t)]))
         for t in sched.pod_anti_affinity:
             out.append(Rule("anti", self.groups[_term_key(t)]))
         for term, owner in self.owners.items():
@@ -173,31 +207,83 @@ class Topology:
                     out.append(Rule("owner-anti", owner))
         return out
 
-    def _eligible(self, key: str, sched_reqs: Requirements) -> set[str]:
-        """Domains a pod could reach for a spread count (nodeAffinityPolicy Honor)."""
-        domains = set(self.universes.get(key, ())) | self.existing_domains.get(key, set())
-        req = sched_reqs.get(key)
-        return {d for d in domains if req is None or req.matches(d)}
+    def _usable(self, name: str, c: TopologySpread, sched_reqs: Requirements,
+                tolerations: Sequence[Toleration] | None) -> bool:
+        """Whether an existing node counts for the pod's spread (kube-scheduler's node
+        inclusion policies); claims (new nodes) always count."""
+        node = self.nodes.get(name)
+        if node is None:
+            return True
+        labels, taints = node
+        if c.node_affinity_policy == HONOR and not sched_reqs.matches_labels(labels):
+            return False
+        if c.node_taints_policy == HONOR and tolerations is not None:
+            for t in taints:
+                if t.effect in ("NoSchedule", "NoExecute") and not any(
+                        tol.tolerates(t) for tol in tolerations):
+                    return False
+        return True
+
+    def _spread_counts(self, g: Group, c: TopologySpread, sched_reqs: Requirements,
+                       tolerations: Sequence[Toleration] | None) -> tuple[dict[str, int],
+                                                                          set[str]]:
+        """Pods per domain on the nodes the pod could use, and the domains those nodes and
+        new nodes (the universe the pod allows) make up."""
+        policy_reqs = sched_reqs if c.node_affinity_policy == HONOR else Requirements()
+        req = policy_reqs.get(g.key)
+        domains = {d for d in self.universes.get(g.key, ()) if req is None or req.matches(d)}
+        filtering = (c.node_affinity_policy == HONOR and len(sched_reqs) > 0) or (
+            c.node_taints_policy == HONOR and any(t for _, t in self.nodes.values()))
+        if not filtering:
+            domains |= {d for d in self.existing_domains.get(g.key, set())
+                        if req is None or req.matches(d)}
+            return g.counts, domains
+        # The existing nodes are fixed for a pass: which ones count is cached per ask.
+        key = (g.key, sched_reqs, tuple(tolerations or ()), c.node_affinity_policy,
+               c.node_taints_policy, tolerations is None)
+        cached = self._usable_cache.get(key)
+        if cached is None:
+            usable_domains: set[str] = set()
+            excluded: list[tuple[str, str]] = []
+            for name, (labels, _) in self.nodes.items():
+                d = name if g.key == LABEL_HOSTNAME else labels.get(g.key)
+                if self._usable(name, c, sched_reqs, tolerations):
+                    if d is not None:
+                        usable_domains.add(d)
+                elif d is not None:
+                    excluded.append((name, d))
+            cached = self._usable_cache[key] = (frozenset(usable_domains), tuple(excluded))
+        usable_domains_f, excluded_t = cached
+        domains |= usable_domains_f
+        if not excluded_t:
+            return g.counts, domains
+        counts = dict(g.counts)
+        for name, d in excluded_t:
+            n = g.by_node.get((name, d), 0)
+            if n:
+                counts[d] = counts.get(d, 0) - n
+        return counts, domains
 
     def allowed(self, rule: Rule, self_match: bool, sched_reqs: Requirements,
-                candidates: Iterable[str]) -> list[str]:
+                candidates: Iterable[str],
+                tolerations: Sequence[Toleration] | None = None) -> list[str]:
         """The candidate domains the rule allows, best first."""
         g = rule.group
         cands = list(candidates)
         if rule.kind == "spread":
             c = rule.spread
             assert c is not None
+            counts = g.counts
             if g.key == LABEL_HOSTNAME:
                 floor = 0  # a new node is always a domain with no pods
             else:
-                policy_reqs = sched_reqs if c.node_affinity_policy == HONOR else Requirements()
-                eligible = self._eligible(g.key, policy_reqs)
-                floor = min((g.counts.get(d, 0) for d in eligible), default=0)
+                counts, eligible = self._spread_counts(g, c, sched_reqs, tolerations)
+                floor = min((counts.get(d, 0) for d in eligible), default=0)
                 if c.min_domains is not None and len(eligible) < c.min_domains:
                     floor = 0
             add = 1 if self_match else 0
-            ok = [d for d in cands if g.counts.get(d, 0) + add - floor <= c.max_skew]
-            return sorted(ok, key=lambda d: (g.counts.get(d, 0), d))
+            ok = [d for d in cands if counts.get(d, 0) + add - floor <= c.max_skew]
+            return sorted(ok, key=lambda d: (counts.get(d, 0), d))
         if rule.kind == "affinity":
             present = [d for d in cands if g.counts.get(d, 0) > 0]
             if present:
@@ -217,7 +303,7 @@ class Topology:
                     continue  # no such domain on the node: nothing to collide with
                 return False
             self_match = rule.group.picks(namespace, labels)
-            if not self.allowed(rule, self_match, sched_reqs, [d]):
+            if not self.allowed(rule, self_match, sched_reqs, [d], sched.tolerations):
                 return False
         return True
 
@@ -230,7 +316,8 @@ class Topology:
             key = rule.group.key
             self_match = rule.group.picks(namespace, labels)
             if key == LABEL_HOSTNAME:
-                if not self.allowed(rule, self_match, sched_reqs, [target.name]):
+                if not self.allowed(rule, self_match, sched_reqs, [target.name],
+                                    sched.tolerations):
                     return None
                 continue
             req = reqs.get(key)
@@ -244,7 +331,7 @@ class Topology:
                     return None
                 known = {single}
             cands = [d for d in known if req is None or req.matches(d)]
-            ok = self.allowed(rule, self_match, sched_reqs, cands)
+            ok = self.allowed(rule, self_match, sched_reqs, cands, sched.tolerations)
             if not ok:
                 return None
             # Pick one domain so that this pod's count is exact from here on.

@@ -3,7 +3,6 @@ reported as DisruptionBlocked; once the budget allows, the node, instance and cl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from pricing import load_catalog
@@ -11,8 +10,8 @@ from scaler.adapters.kubernetes import WATCHED, ClusterCache, EventRecorder, Kub
 from scaler.adapters.kubernetes import KubernetesCluster as KCluster
 from scaler.adapters.kubernetes.informer import Reflector
 from scaler.adapters.simulated import SimulatedCloud
+from scaler.core.disruption.candidates import DisruptionSettings
 from scaler.runtime.controller import Controller, LoopSettings
-from scaler.runtime.disruption import Candidate, DisruptionView
 from scaler.runtime.fence import ActionFence
 from scaler.runtime.policies import LocalPolicies
 from tests.integration.kubernetes.conftest import node, pod
@@ -33,19 +32,32 @@ class Recording:
         return lambda *args: self.calls.append((name, args))
 
 
-class Underutilized:
-    """Stands in for issue 4's consolidation: it picks the node whatever it holds."""
+M5_XLARGE = {"node.kubernetes.io/instance-type": "m5.xlarge", "karpenter.sh/nodepool": "default",
+             "topology.kubernetes.io/zone": "us-east-1a", "karpenter.sh/capacity-type": "on-demand"}
 
-    def plan(self, view: DisruptionView, now: float) -> Sequence[Candidate]:
-        return [Candidate("default-abc-00001", "n1", "default", "sim:///us-east-1a/i-1",
-                          "Underutilized", 0.1, "cheaper elsewhere")]
+
+class TighteningFence(ActionFence):
+    """Lets everything through; just as the executor is allowed to disrupt n1 (after it
+    revalidated the command) someone tightens the PDB: the drain then meets it."""
+
+    def __init__(self, kube_api: KubeApi) -> None:
+        super().__init__()
+        self.kube_api = kube_api
+        self.armed = True
+
+    def allow(self, action: str) -> bool:
+        if self.armed and action.startswith("disrupt node n1"):
+            self.kube_api.put("policy/v1", "poddisruptionbudgets", pdb("web", 2, "web"))
+        return super().allow(action)
 
 
 def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -> None:
-    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1"))
+    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1", labels=M5_XLARGE))
+    kube_api.put("v1", "nodes", node("n2"))  # not scaler's; room for n1's pods
     for i in range(2):
-        kube_api.put("v1", "pods", pod(f"web-{i}", node="n1", labels={"app": "web"}))
-    kube_api.put("policy/v1", "poddisruptionbudgets", pdb("web", 2, "web"))
+        kube_api.put("v1", "pods", pod(f"web-{i}", node="n1", labels={"app": "web"},
+                                       owner="ReplicaSet/web"))
+    kube_api.put("policy/v1", "poddisruptionbudgets", pdb("web", 0, "web"))
     kube_api.put(NC, "nodeclaims", {
         "metadata": {"name": "default-abc-00001"}, "spec": {"nodePool": "default"},
         "status": {"providerID": "sim:///us-east-1a/i-1", "nodeName": "n1",
@@ -54,15 +66,18 @@ def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -
     cache = ClusterCache()
     reflectors = [Reflector(kube, k, cache, FAST).start() for k in WATCHED]
     assert all(r.synced.wait(5) for r in reflectors)
-    fence = ActionFence()
+    fence = TighteningFence(kube_api)
     cluster = KCluster(kube, cache, fence, EventRecorder(kube, fence),
                        eviction_backoff=0.05, eviction_backoff_cap=0.1)
     metrics = Recording()
     controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
                             LocalPolicies(None), fence, metrics=metrics,  # type: ignore[arg-type]
-                            settings=LoopSettings(drain_timeout=0.3), planner=Underutilized())
+                            settings=LoopSettings(drain_timeout=0.3, nomination_ttl=0),
+                            disruption=DisruptionSettings(validation_delay=0))
     try:
-        controller.disrupt()
+        controller.disrupt()  # the core plans deleting n1 (its pods fit on n2)
+        assert controller.executor.busy
+        controller.disrupt()  # revalidated, cordoned; the drain meets the tightened PDB
         assert cluster.events.flush()
         blocked = [e for e in kube_api.objects("v1", "events")
                    if e["reason"] == "DisruptionBlocked"]
@@ -76,10 +91,12 @@ def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -
         assert controller.stats.blocked == 1 and controller.stats.disrupted == 0
         assert ("record_disruption_decision", ("underutilized", "blocked")) in metrics.calls
 
+        fence.armed = False
         kube_api.put("policy/v1", "poddisruptionbudgets", pdb("web", 0, "web"))
         eventually(lambda: (cache.get(WATCHED[3], "default/web") or {}).get(
             "spec", {}).get("minAvailable") == 0)
-        controller.disrupt()
+        controller.disrupt()  # planned again
+        controller.disrupt()  # and carried out
         assert cluster.events.flush()
         assert kube_api.get("v1", "nodes", "n1") is None
         assert kube_api.get(NC, "nodeclaims", "default-abc-00001") is None
@@ -88,14 +105,12 @@ def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -
         assert ("record_termination", ("default", "underutilized")) in metrics.calls
         assert [e["reason"] for e in kube_api.objects("v1", "events")
                 if e["involvedObject"]["kind"] == "NodeClaim"][-1] == "Consolidated"
+        assert [(d.action, d.target) for d in controller.decisions] == [
+            ("cordon", "n1"), ("drain", "n1"), ("cordon", "n1"), ("drain", "n1"),
+            ("delete", "n1")]
     finally:
         for r in reflectors:
             r.stop()
-
-
-class Nothing:
-    def plan(self, view: DisruptionView, now: float) -> Sequence[Candidate]:
-        return []
 
 
 def test_a_claim_whose_node_no_longer_matches_its_nodepool_is_marked_drifted(
@@ -117,7 +132,7 @@ def test_a_claim_whose_node_no_longer_matches_its_nodepool_is_marked_drifted(
     fence = ActionFence()
     cluster = KCluster(kube, cache, fence, EventRecorder(kube, fence))
     controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
-                            LocalPolicies(str(tmp_path)), fence, planner=Nothing())
+                            LocalPolicies(str(tmp_path)), fence)
     try:
         controller.disrupt()
         assert cluster.events.flush()
@@ -151,7 +166,7 @@ def test_kubectl_delete_nodeclaim_drains_and_terminates_before_it_goes(
     fence = ActionFence()
     cluster = KCluster(kube, cache, fence, EventRecorder(kube, fence))
     controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
-                            LocalPolicies(None), fence, planner=Nothing())
+                            LocalPolicies(None), fence)
     try:
         kube_api.delete(NC, "nodeclaims", "default-abc-00001")  # what kubectl delete does
         held = kube_api.get(NC, "nodeclaims", "default-abc-00001")

@@ -1,0 +1,193 @@
+"""Whole-node packing: the pattern plan (`patterns.py`) or the LP bound's assignment
+(`bound.py`) turned into claims, one offering per node, then widened for the launch.
+
+Only pods nothing else cares about (`movable`) are planned this way; the scheduler places
+what a plan leaves over with its greedy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from scaler.core.model import LABEL_CAPACITY_TYPE, LABEL_INSTANCE_TYPE, NodePool, Pod, Scheduling
+from scaler.core.requirements import IN, Requirement, Requirements
+from scaler.core.scheduling.capacity import ONE_POD, Kind, NewCapacity
+from scaler.core.scheduling.claim import Claim, Lookups
+from scaler.core.scheduling.instancetypes import IntArray
+from scaler.core.scheduling.patterns import Pattern
+from scaler.core.scheduling.predicates import untolerated
+from scaler.core.scheduling.topology import Topology
+
+# Only the most recent claims are tried (pods come largest first, so older claims are full);
+# this keeps a pass linear in pods rather than pods x claims.
+CLAIM_WINDOW = 48
+
+
+def sort_key(pod: Pod) -> tuple[int, int, int, str, str]:
+    """Karpenter's order: priority, then CPU, then memory, largest first."""
+    return (-pod.priority, -pod.requests.get("cpu"), -pod.requests.get("memory"), pod.namespace,
+            pod.name)
+
+
+def movable(pod: Pod, topology: Topology) -> bool:
+    """A pod whose node nothing else cares about: no topology, ports or preferences."""
+    s = pod.scheduling
+    if (s.topology_spread or s.pod_affinity or s.pod_anti_affinity or s.host_ports
+            or s.preferred_terms or s.preferred_pod_affinity
+            or s.preferred_pod_anti_affinity):
+        return False
+    if not topology.active:
+        return True
+    if topology._groups_picking(pod.namespace, pod.labels):
+        return False
+    return not any(t.selects(pod.namespace, pod.labels) for t in topology.owners)
+
+
+def whole_from_lp(
+    assignment: Mapping[tuple[int, int], float], members: Sequence[Sequence[Pod]]
+) -> tuple[dict[int, list[Pod]], list[Pod]]:
+    """The LP's whole pods per kind, and the pods its fractions leave over."""
+    whole: dict[int, list[Pod]] = {}
+    taken = [0] * len(members)
+    for (k, o), amount in sorted(assignment.items()):
+        n = int(amount + 1e-6)
+        whole.setdefault(o, []).extend(members[k][taken[k]:taken[k] + n])
+        taken[k] += n
+    left = [p for k, group in enumerate(members) for p in group[taken[k]:]]
+    return whole, left
+
+
+class WholeNodes:
+    """Packs pods onto claims pinned to one kind (pool, type, capacity type) each."""
+
+    def __init__(self, capacity: NewCapacity, lk: Lookups, claim_prefix: str,
+                 loosest: Callable[[Pod], Scheduling]) -> None:
+        self.capacity = capacity
+        self.lk = lk
+        self.claim_prefix = claim_prefix
+        self.loosest = loosest  # a pod's ask with every preference given up (interned)
+        # A pool's launch requirements pinned to one offering, by (pool, type, capacity type).
+        self._only: dict[tuple[str, int, str], Requirements] = {}
+        self._widened: dict[tuple[str, int, tuple[int, ...], bytes],
+                            tuple[Requirements, IntArray, float] | None] = {}
+
+    def pack_lp(self, whole: Mapping[int, list[Pod]], meta: Sequence[Kind],
+                claims: list[Claim]) -> bool:
+        """The LP's whole pods onto claims of their kind; False when one does not fit."""
+        for o, group in sorted(whole.items()):
+            pool, i, ct = meta[o]
+            open_claims: list[Claim] = []
+            for pod in sorted(group, key=sort_key):
+                if not self.pack_on_kind(pod, pool, i, ct, open_claims, claims):
+                    return False
+            for claim in open_claims:
+                self.widen(claim)
+        return True
+
+    def seat_patterns(self, nodes: Sequence[tuple[Pattern, int]],
+                      members: Sequence[Sequence[Pod]], meta: Sequence[Kind],
+                      claims: list[Claim]) -> list[Pod]:
+        """A claim per node of the pattern plan; the pods it does not seat."""
+        taken = [0] * len(members)
+        left: list[Pod] = []
+        for pattern, count in nodes:
+            pool, i, ct = meta[pattern.kind]
+            for _ in range(count):
+                group: list[Pod] = []
+                for k, n in pattern.counts:
+                    seat = members[k][taken[k]:taken[k] + n]
+                    group.extend(seat)
+                    taken[k] += len(seat)
+                if not group:
+                    continue  # the plan covers more than there is: this node is not needed
+                open_claims: list[Claim] = []
+                for pod in sorted(group, key=sort_key):
+                    if not self.pack_on_kind(pod, pool, i, ct, open_claims, claims):
+                        left.append(pod)
+                for claim in open_claims:
+                    self.widen(claim)
+        left.extend(p for k, group in enumerate(members) for p in group[taken[k]:])
+        return left
+
+    def widen(self, claim: Claim) -> None:
+        """Let a claim packed for one offering launch any type that holds it (cached)."""
+        scheds = [self.loosest(p) for p in claim.pods]
+        ids = tuple(dict.fromkeys(id(s) for s in scheds))
+        key = (claim.pool.name, int(claim.type_idx[0]), ids, claim.used.tobytes())
+        if key not in self._widened:
+            self._widened[key] = claim.widen(
+                self.capacity.launch_reqs[claim.pool.name], scheds, self.lk)
+        hit = self._widened[key]
+        if hit is not None:
+            claim.apply(*hit, self.lk)
+
+    def pack_on_kind(self, pod: Pod, pool: NodePool, i: int, ct: str,
+                     open_claims: list[Claim], claims: list[Claim]) -> bool:
+        """First fit of the pod onto nodes of type i at capacity type ct in the pool."""
+        sched = self.loosest(pod)
+        if untolerated(sched.tolerations, pool.taints):
+            return False
+        table = self.lk.table
+        row = table.vector(pod.requests + ONE_POD)
+        if row is None:
+            return False
+        vec = np.array(row, dtype=np.int64)
+        alloc = table.allocatable[i]
+        if self._join_open(pod, sched, i, vec, alloc, open_claims[-CLAIM_WINDOW:]):
+            return True
+        need = self.capacity.overhead_vector(pool) + vec
+        if not (alloc >= need).all():
+            return False
+        only = self._pinned(pool, i, ct)
+        for no, term in enumerate(self.lk.alternatives(sched)):
+            reqs = self.lk.narrow(only, sched, no, term)
+            if reqs is None or not table.mask(reqs)[i]:
+                continue
+            idx = np.array([i], dtype=np.int64)
+            claim = Claim(name=f"{pool.name}-{self.claim_prefix}p{len(claims) + 1:05d}",
+                          pool=pool, requirements=reqs, type_idx=idx,
+                          used=need, max_free=(), pods=[pod])
+            claim.price = self.lk.cheapest(idx, reqs)
+            free = alloc - need
+            claim.max_free = claim.cheap_free = tuple(int(v) for v in free)
+            open_claims.append(claim)
+            claims.append(claim)
+            return True
+        return False
+
+    def _join_open(self, pod: Pod, sched: Scheduling, i: int, vec: IntArray, alloc: IntArray,
+                   window: list[Claim]) -> bool:
+        """The pod onto the first open claim of the kind with room that its ask allows."""
+        if len(window) > 2:
+            # One numpy step for the window instead of one per claim.
+            room = np.asarray((np.array([c.used for c in window]) + vec <= alloc).all(axis=1),
+                              dtype=np.bool_)
+            window = [c for c, ok in zip(window, room.tolist(), strict=True) if ok]
+        for claim in window:
+            need = claim.used + vec
+            if not (alloc >= need).all():
+                continue
+            for no, term in enumerate(self.lk.alternatives(sched)):
+                reqs = self.lk.narrow(claim.requirements, sched, no, term)
+                if reqs is not None and self.lk.table.mask(reqs)[i]:
+                    if reqs != claim.requirements:
+                        claim.requirements = reqs
+                        claim.price = self.lk.cheapest(claim.type_idx, reqs)
+                    claim.used = need
+                    claim.max_free = claim.cheap_free = tuple(int(v) for v in alloc - need)
+                    claim.pods.append(pod)
+                    return True
+        return False
+
+    def _pinned(self, pool: NodePool, i: int, ct: str) -> Requirements:
+        only = self._only.get((pool.name, i, ct))
+        if only is None:
+            pin = Requirements([
+                Requirement.of(LABEL_INSTANCE_TYPE, IN, [self.lk.table.types[i].name]),
+                Requirement.of(LABEL_CAPACITY_TYPE, IN, [ct]),
+            ])
+            only = self._only[(pool.name, i, ct)] = (
+                self.capacity.launch_reqs[pool.name].intersect(pin))
+        return only

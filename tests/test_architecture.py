@@ -1,0 +1,179 @@
+"""The layering the design promises: the core decides without touching the world."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SCALER = Path(__file__).resolve().parents[1] / "scaler"
+# The core may use the catalog's value types and numpy; never adapters, readers or I/O.
+FORBIDDEN_IN_CORE = (
+    "scaler.adapters",
+    "scaler.snapshot",
+    "scaler.policy",
+    "scaler.simulation",
+    "scaler.cli",
+    "scaler.output",
+    "scaler.ports",
+    "os",
+    "io",
+    "pathlib",
+    "subprocess",
+    "socket",
+    "yaml",
+    "json",
+    "kubernetes",
+    "boto3",
+)
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_core_imports_no_adapter_and_no_io() -> None:
+    files = sorted((SCALER / "core").rglob("*.py"))
+    assert len(files) > 5
+    for f in files:
+        for name in imports_of(f):
+            for bad in FORBIDDEN_IN_CORE:
+                assert name != bad and not name.startswith(bad + "."), f"{f.name} imports {name}"
+
+
+def test_pricing_does_not_import_scaler() -> None:
+    for f in sorted((SCALER.parent / "pricing").rglob("*.py")):
+        assert not any(n == "scaler" or n.startswith("scaler.") for n in imports_of(f)), f
+
+
+def test_the_control_layer_acts_only_through_the_ports() -> None:
+    """scaler.control (the provisioning step, the disruption executor) sits above core and
+    ports and below the adapters, simulation and runtime that call it: it reaches the world
+    only through the ports it is handed."""
+    allowed = ("scaler.core", "scaler.ports", "scaler.control", "scaler.errors", "pricing")
+    files = sorted((SCALER / "control").rglob("*.py"))
+    assert len(files) >= 3
+    for f in files:
+        for name in imports_of(f):
+            if name.startswith(("scaler", "pricing")):
+                assert name.startswith(allowed), f"{f.name} imports {name}"
+            for bad in ("os", "io", "pathlib", "subprocess", "socket", "kubernetes", "boto3"):
+                assert name != bad and not name.startswith(bad + "."), f"{f.name} imports {name}"
+
+
+# The layer table: a package may import its own layer or any layer below, never above.
+# Top-level modules (scaler/errors.py and friends) are the floor every package stands on.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("core", "solvers"),
+    ("ports",),
+    ("policy", "snapshot", "control"),
+    ("adapters",),
+    ("simulation", "report", "rightsizing", "gitops"),
+    ("output",),
+    ("cli", "runtime"),
+)
+RANK = {pkg: rank for rank, names in enumerate(LAYERS, start=1) for pkg in names}
+
+
+def package_of(path: Path, root: Path) -> str:
+    """The first folder under scaler/, or "" for a top-level module (the floor)."""
+    rel = path.relative_to(root).parts
+    return rel[0] if len(rel) > 1 else ""
+
+
+def module_of(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def scaler_imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, imported names) for every absolute import of scaler.* in a file."""
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "scaler" or node.module.startswith("scaler."):
+                found.append((node.module, [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            found.extend((a.name, []) for a in node.names if a.name.startswith("scaler."))
+    return found
+
+
+def layer_violations(root: Path) -> list[str]:
+    """Every import that points up the table, names an unplaced package, closes a cycle
+    between packages, or takes a private name from another module."""
+    problems: list[str] = []
+    edges: dict[str, set[str]] = {}
+    for f in sorted(root.rglob("*.py")):
+        if f == root / "__main__.py":
+            continue  # `python -m scaler`: the entry point stands above every layer
+        here, mod = package_of(f, root), module_of(f, root)
+        if here and here not in RANK:
+            problems.append(f"{f}: package scaler.{here} has no place in the layer table")
+            continue
+        for target, names in scaler_imports(f):
+            parts = target.split(".")
+            there = parts[1] if len(parts) > 2 or (len(parts) == 2 and
+                                                   (root / parts[1]).is_dir()) else ""
+            if there and here and there != here:
+                edges.setdefault(here, set()).add(there)
+                if there not in RANK:
+                    problems.append(f"{f}: imports {target}, a package with no layer")
+                elif RANK[there] > RANK[here]:
+                    problems.append(f"{f}: scaler.{here} imports {target}, a layer above it")
+            elif there and not here:
+                problems.append(f"{f}: top-level module imports {target}; the floor imports "
+                                "no package")
+            private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            if private and target != mod:
+                problems.append(f"{f}: imports private {', '.join(private)} from {target}")
+    problems.extend(f"package cycle: {' -> '.join(c)}" for c in cycles(edges))
+    return problems
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle per strongly connected group of packages (depth-first, deterministic)."""
+    found: list[list[str]] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                found.append(path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt])
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = 2
+
+    for start in sorted(edges):
+        if start not in state:
+            visit(start, [start])
+    return found
+
+
+def test_imports_point_down_the_layers_without_cycles_or_private_names() -> None:
+    assert layer_violations(SCALER) == []
+
+
+def test_layer_check_catches_planted_violations(tmp_path: Path) -> None:
+    root = tmp_path / "scaler"
+    for pkg in ("core", "output", "rightsizing", "policy", "mystery"):
+        (root / pkg).mkdir(parents=True)
+        (root / pkg / "__init__.py").write_text("")
+    (root / "errors.py").write_text("")
+    (root / "core" / "model.py").write_text("from scaler.output.table import render\n")
+    (root / "rightsizing" / "patches.py").write_text("from scaler.output.units import cpu\n")
+    (root / "output" / "units.py").write_text("from scaler.rightsizing.report import Row\n")
+    (root / "policy" / "common.py").write_text("from scaler.policy.nodepool import _fail\n")
+    (root / "mystery" / "x.py").write_text("")
+    found = "\n".join(layer_violations(root))
+    assert "scaler.core imports scaler.output.table, a layer above it" in found
+    assert "scaler.rightsizing imports scaler.output.units, a layer above it" in found
+    assert "package cycle: output -> rightsizing -> output" in found
+    assert "imports private _fail from scaler.policy.nodepool" in found
+    assert "package scaler.mystery has no place in the layer table" in found
