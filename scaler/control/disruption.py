@@ -41,6 +41,7 @@ from scaler.control.provisioning import (
 from scaler.core.disruption.budgets import parse_duration
 from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings
 from scaler.core.disruption.plan import Disruption, DisruptionPlan, revalidate
+from scaler.core.disruption.safety import evictable
 from scaler.core.model import NodePool, Snapshot, Taint
 from scaler.core.provisioning import NodeClaimSpec
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
@@ -176,6 +177,8 @@ class DisruptionExecutor:
     completed: list[tuple[float, Disruption]] = field(default_factory=list)  # (when, what)
     queue: list[_Command] = field(default_factory=list)
     draining: list[_Draining] = field(default_factory=list)
+    # Replacement claims this executor launched or recalled (each is recalled once).
+    known: set[str] = field(default_factory=set)
 
     @property
     def decisions(self) -> list[Decision]:
@@ -237,6 +240,8 @@ class DisruptionExecutor:
             self.reporter.record_disruption_decision(cmd.reason.lower(), "dry_run")
             return False
         names = []
+        # Kept on each replacement claim: the claim of the command's first node.
+        replaces = first.name if first else ""
         for claim in cmd.plan.replacements:
             pool = pools.get(claim.node_pool)
             if pool is None:
@@ -244,19 +249,63 @@ class DisruptionExecutor:
                 return False
             try:
                 launched = self.provisioner.launch(NodeClaimSpec.of(claim, pool), catalog,
-                                                   "disruption")
+                                                   "disruption", replaces=replaces)
             except CloudError as e:
                 self._drop(cmd, f"replacement {claim.name} failed to launch: {e}")
                 return False
             if launched is None:
                 return False
             names.append(claim.name)
+            self.known.add(claim.name)
         cmd.replacements = tuple(names)
         self.stats.replacements += len(names)
         self.reporter.record_disruption_decision(cmd.reason.lower(), "replace")
         self.cluster.event(ref, NORMAL, "DisruptionLaunching",
                            f"Launching NodeClaim {', '.join(names)}: {cmd.detail}")
         return True
+
+    def recall(self, now: float) -> int:
+        """Queue again the replacements a previous leader (or this process before a restart)
+        launched and did not finish, read back from their claims' label (LABEL_REPLACES):
+        the old node is drained onto them once they are Ready and its command revalidates,
+        as if this executor had launched them; meanwhile nothing else is planned, so they
+        are not consolidated away and no second replacement is launched. A recalled command
+        that no longer holds is dropped like any other (its replacements are judged by the
+        next pass). The commands recalled."""
+        claims = {c.name: c for c in self.cluster.claims()}
+        known = self.known | {r for cmd in self.queue for r in cmd.replacements}
+        found: dict[str, list[ClaimView]] = {}
+        for c in claims.values():
+            old = claims.get(c.replaces) if c.replaces else None
+            if c.name in known or c.deleting or old is None or old.deleting \
+                    or not old.node_name:
+                continue
+            found.setdefault(old.name, []).append(c)
+        if not found:
+            return 0
+        pods: dict[str, list[str]] = {}
+        for p in self.cluster.snapshot().pods:
+            if p.node_name and evictable(p):
+                pods.setdefault(p.node_name, []).append(p.key)
+        for old_name, mine in sorted(found.items()):
+            old = claims[old_name]
+            names = tuple(sorted(c.name for c in mine))
+            self.known.update(names)
+            reason = "drifted" if old.drifted else "underutilized"
+            d = Disruption(old.node_name, reason, "drift" if old.drifted else "single-node", 0,
+                           names, 0.0, tuple(sorted(pods.get(old.node_name, ()))),
+                           "finishing a replacement launched earlier")
+            plan = DisruptionPlan(disruptions=(d,), replacements=(), moves=(), steps=(),
+                                  cost_before=0.0, cost_after=0.0, solver={}, blocked=(),
+                                  notes=(), decision_seconds=0.0)
+            cmd = _Command(plan, REASONS[reason], min(c.created_at for c in mine),
+                           {old.node_name: old}, replacements=names,
+                           detail=f"{REASONS[reason]}: replaced by {', '.join(names)}, "
+                                  f"launched earlier")
+            log.info("recalled the replacement of node %s by %s", old.node_name,
+                     ", ".join(names))
+            self.queue.append(cmd)
+        return len(found)
 
     # -- the rest of the steps -----------------------------------------------------------
 

@@ -22,7 +22,9 @@ from scaler.core.provisioning import (
     ProvisioningDecision,
     decide_provisioning,
     launched_node,
+    node_labels,
 )
+from scaler.core.resources import Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.core.scheduling.pool_fit import IdlePool, pool_table
 from scaler.ports.cloud import (
@@ -32,7 +34,7 @@ from scaler.ports.cloud import (
     InsufficientCapacityError,
     NodeClaimRequest,
 )
-from scaler.ports.cluster import ClaimView, ManagedCluster, ObjectRef
+from scaler.ports.cluster import LABEL_REPLACES, ClaimView, ManagedCluster, ObjectRef
 from scaler.ports.fence import Fence
 
 log = logging.getLogger(__name__)
@@ -157,9 +159,11 @@ class Provisioner:
         return outcome
 
     def launch(self, spec: NodeClaimSpec, catalog: Mapping[str, InstanceType],
-               purpose: str = "provisioning") -> Launched | None:
+               purpose: str = "provisioning", replaces: str = "") -> Launched | None:
         """Create the claim, launch it, record the launch. None: a dry run. A cloud error is
-        reported (events, metrics), the claim deleted, and the error raised."""
+        reported (events, metrics), the claim deleted, and the error raised. `replaces`: the
+        claim a disruption replacement stands in for, kept on the claim (LABEL_REPLACES) so
+        that a new leader can finish the disruption."""
         first = spec.options[0] if spec.options else None
         what = (f"launch node claim {spec.name} for {len(spec.pods)} pods "
                 f"({first.instance_type} {first.capacity_type} in {first.zone} "
@@ -171,7 +175,8 @@ class Provisioner:
                                        f"dry run: pod would schedule on nodeclaim/{spec.name}")
             return None
         self.cluster.create_claim(spec.name, spec.node_pool, spec.requirements, spec.taints,
-                                  spec.requests, spec.labels, spec.annotations)
+                                  spec.requests, {**spec.labels, LABEL_REPLACES: replaces}
+                                  if replaces else spec.labels, spec.annotations)
         request = NodeClaimRequest(spec.name, spec.node_pool, spec.requirements, spec.options,
                                    spec.labels, spec.taints)
         ref = ObjectRef.nodeclaim(spec.name)
@@ -198,6 +203,52 @@ class Provisioner:
                            f"in {cloud_node.zone} as {cloud_node.provider_id} at "
                            f"${cloud_node.price_per_hour:.4f}/h")
         return Launched(spec, cloud_node, node)
+
+    def finish_launches(self, pools: Sequence[NodePool], now: float,
+                        max_age: float) -> tuple[list[str], list[str]]:
+        """Claims whose launch was never recorded: (adopted, dropped).
+
+        One whose instance exists (the status write failed, or the process died right after
+        CreateFleet) adopts it, found by the claim tag: otherwise its pods, still pending,
+        would get a second one. One with no instance was never launched (a failed write, a
+        crash before CreateFleet): it goes once older than `max_age` (the nomination TTL),
+        so its pods are provisioned again; an instance a previous leader was still launching
+        for it is then the garbage collector's."""
+        open_claims = [c for c in self.cluster.claims() if not c.launched and not c.deleting]
+        if not open_claims:
+            return [], []
+        by_claim = {n.claim_name: n for n in self.cloud.list() if n.claim_name}
+        by_pool = {p.name: p for p in pools}
+        catalogs: dict[str, dict[str, InstanceType]] = {}
+        adopted: list[str] = []
+        dropped: list[str] = []
+        for claim in open_claims:
+            cloud_node = by_claim.get(claim.name)
+            pool = by_pool.get(claim.node_pool)
+            if cloud_node is None:
+                if now - claim.created_at > max_age and \
+                        self.fence.allow(f"drop node claim {claim.name}: never launched"):
+                    self.cluster.delete_claim(claim.name)
+                    dropped.append(claim.name)
+                continue
+            if pool is None:
+                continue  # its NodePool is gone: the claim times out as launch_ttl says
+            if not self.fence.allow(f"adopt {cloud_node.provider_id} for node claim "
+                                    f"{claim.name}"):
+                continue
+            if pool.name not in catalogs:
+                catalogs[pool.name] = self.catalog([pool])[1][pool.name]
+            it = catalogs[pool.name].get(cloud_node.instance_type)
+            labels = node_labels(claim.name, pool.name, pool.labels, it, cloud_node.zone,
+                                 cloud_node.capacity_type, self.region)
+            self.cluster.claim_launched(claim.name, cloud_node, labels,
+                                        Resources(dict(it.allocatable)) if it else Resources({}))
+            adopted.append(claim.name)
+            self.cluster.event(ObjectRef.nodeclaim(claim.name), NORMAL, "Launched",
+                               f"Adopted {cloud_node.provider_id} ({cloud_node.instance_type}, "
+                               f"{cloud_node.capacity_type} in {cloud_node.zone}), launched "
+                               f"earlier")
+        return adopted, dropped
 
 
 def register_ready(cluster: ManagedCluster) -> list[ClaimView]:

@@ -11,6 +11,10 @@ from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.ports.cloud import CloudNode
 
+# On a replacement claim: the claim whose node it replaces. Persisted so that a new leader
+# finishes a replacement the previous one launched instead of undoing it.
+LABEL_REPLACES = "scaler.dev/replaces"
+
 
 class ClusterError(Exception):
     pass
@@ -89,6 +93,7 @@ class ClaimView:
     drifted: bool = False
     deleting: bool = False  # someone deleted it: terminate gracefully, then let it go
     deleted_at: float | None = None  # when (its terminationGracePeriod counts from here)
+    replaces: str = ""  # a replacement: the claim whose node it replaces (LABEL_REPLACES)
 
 
 @dataclass(frozen=True, slots=True)

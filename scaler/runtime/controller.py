@@ -125,6 +125,7 @@ class Controller:
             self._guarded("provisioning", self._provision)
 
     def _provision(self) -> None:
+        self._finish_launches()
         snap = self.cluster.snapshot()
         pending = snap.pending_pods
         self.metrics.set_pending(len(pending))
@@ -182,6 +183,8 @@ class Controller:
             self._guarded("node claim lifecycle", self._lifecycle)
 
     def _lifecycle(self) -> None:
+        self._finish_launches()
+        self._release_stale_taints()
         now = self.clock()
         for claim in self.cluster.claims():
             ref = ObjectRef.nodeclaim(claim.name)
@@ -207,6 +210,29 @@ class Controller:
                 self.cluster.claim_registered(claim.name, found[0], True)
             elif not claim.launched and now - claim.created_at > self.settings.launch_ttl:
                 self.cluster.delete_claim(claim.name)
+
+    def _finish_launches(self) -> None:
+        """Claims whose launch was never recorded adopt their instance or go (the
+        provisioning step's `finish_launches`), before anything counts their pods."""
+        if not self.policies.ready:
+            return
+        self.provisioner.overlays = self.policies.current.node_overlays
+        self.provisioner.finish_launches(self.policies.current.node_pools, self.clock(),
+                                         self.settings.nomination_ttl)
+
+    def _release_stale_taints(self) -> None:
+        """The disruption executor and the interruption handler taint, drain and delete a
+        node within one locked call (a blocked drain is untainted there); a node still
+        carrying the taint between passes is left from a call that died (a crash, an API
+        error) and would stay cordoned: it is released, unless its claim is being deleted
+        (termination waits for its drain across passes)."""
+        deleting = {c.node_name for c in self.cluster.claims() if c.deleting}
+        for node in self.cluster.snapshot().nodes:
+            if node.name not in deleting and node.source != "nodeclaim" and any(
+                    t.key == DISRUPTED_TAINT.key for t in node.taints) and \
+                    self.fence.allow(f"release node {node.name} left tainted "
+                                     f"{DISRUPTED_TAINT.key}"):
+                self.cluster.untaint(node.name, DISRUPTED_TAINT.key)
 
     def _terminate(self, claim: ClaimView, node_name: str) -> None:
         """A claim someone deleted: drain its node (PDBs respected; a blocked drain waits for
@@ -288,9 +314,18 @@ class Controller:
             return disruption_input(self.cluster, table, pools, self.changes, now, nominated,
                                     claim_prefix=f"{secrets.token_hex(3)}-")
 
+        # Replacements launched before a failover or a restart are finished, not redone.
+        self.executor.recall(now)
         self.executor.advance(now, current)
         if not self.executor.busy:
             plan = plan_disruptions(current(), now, self.executor.settings)
+            if plan.disruptions and snap.pending_pods and nominated:
+                # Pending pods nominated to capacity (in flight, or with room) own that
+                # room; the planner does not see them, so a move now could take it and
+                # start a churn of evictions and launches. Only empty nodes go until they
+                # are bound.
+                plan = dataclasses.replace(plan, disruptions=tuple(
+                    d for d in plan.disruptions if d.reason == "empty" and not d.pods))
             if plan.disruptions:
                 self.executor.submit(plan, now, pools, {it.name: it for it in types})
         ex = self.executor.stats
@@ -375,7 +410,9 @@ class Controller:
             snap, nodes=tuple(n for n in snap.nodes if n.name != node_name),
             pods=tuple(p for p in snap.bound_pods if p.node_name != node_name))
         self.provisioner.overlays = self.policies.current.node_overlays
-        outcome = self.provisioner.provision(pools, rest, displaced,
+        # Pods already pending own the room in flight for them (another node's replacement):
+        # solved with them, the displaced pods get room of their own.
+        outcome = self.provisioner.provision(pools, rest, [*snap.pending_pods, *displaced],
                                              claim_prefix=f"{secrets.token_hex(3)}-", bind=False)
         for launched in outcome.launched:
             self._nominated[launched.spec.name] = self.clock()  # its pods are on their way

@@ -321,3 +321,111 @@ def test_an_interruption_before_registration_still_removes_the_node(tmp_path: Pa
     assert claim.name not in {n.name for n in cluster.snapshot().nodes}
     assert instance.provider_id not in {n.provider_id for n in cloud.list()}
     assert claim.name not in {c.name for c in cluster.claims()}
+
+
+def test_a_new_leader_finishes_a_replacement_launched_before_it(tmp_path: Path) -> None:
+    """The leader launched a cheaper replacement and died before draining: the replacement
+    claim names the claim it replaces (scaler.dev/replaces), and a new controller on the same
+    cluster drains the old node onto it once Ready instead of planning again."""
+    from pricing import load_catalog
+    from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
+    from scaler.core.disruption.candidates import DisruptionSettings
+    from scaler.policy import load_policies
+    from scaler.ports.fence import OpenFence
+    from scaler.runtime.controller import Controller, LoopSettings
+    from scaler.runtime.policies import PolicyHolder
+
+    def policies(types: str) -> object:
+        d = tmp_path / types.replace(",", "_").replace(" ", "")
+        d.mkdir()
+        (d / "pool.yaml").write_text(POOL_YAML % types)
+        return load_policies(d)
+
+    web = Pod("default", "web-0", Resources.parse({"cpu": "500m", "memory": "1Gi"}),
+              owner_kind="ReplicaSet", owner_name="web")
+    cluster = SimulatedManagedCluster(Snapshot(pods=(web,)))
+    cloud = SimulatedCloud(load_catalog("us-east-1"))
+
+    def controller(holder: PolicyHolder) -> Controller:
+        return Controller(cluster, cloud, holder, OpenFence(),
+                          disruption=DisruptionSettings(validation_delay=0),
+                          settings=LoopSettings(nomination_ttl=0))
+
+    first = controller(PolicyHolder(policies("m5.4xlarge")))  # type: ignore[arg-type]
+    first.provision()
+    first.lifecycle()
+    [old] = cluster.claims()
+    first.policies.apply(policies("m5.large, m5.4xlarge"), "rev2")  # type: ignore[arg-type]
+    first.disrupt()
+    [new] = [c for c in cluster.claims() if c.name != old.name]
+    assert new.replaces == old.name and first.stats.replacements == 1
+
+    second = controller(first.policies)  # the new leader: nothing in memory
+    second.lifecycle()  # the replacement is Ready now
+    second.disrupt()
+    assert second.stats.replacements == 0 and second.stats.disrupted == 1
+    assert [c.name for c in cluster.claims()] == [new.name]
+    assert len(cloud.list()) == 1
+
+
+def test_a_claim_whose_launch_was_not_recorded_adopts_its_instance(tmp_path: Path) -> None:
+    """CreateFleet answered but the claim's status was never written (a crash, a failed
+    write): the next pass adopts the instance (found by its claim tag) instead of launching
+    a second one; a claim with no instance, older than the nomination TTL, goes."""
+    from pricing import load_catalog
+    from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
+    from scaler.core.requirements import Requirements
+    from scaler.policy import load_policies
+    from scaler.ports.fence import OpenFence
+    from scaler.runtime.controller import Controller, LoopSettings
+    from scaler.runtime.policies import PolicyHolder
+
+    (tmp_path / "pool.yaml").write_text(POOL_YAML % "m5.large")
+    web = Pod("default", "web-0", Resources.parse({"cpu": "500m", "memory": "1Gi"}),
+              owner_kind="ReplicaSet", owner_name="web")
+    cloud = SimulatedCloud(load_catalog("us-east-1"))
+    holder = PolicyHolder(load_policies(tmp_path))
+    before = SimulatedManagedCluster(Snapshot(pods=(web,)))
+    Controller(before, cloud, holder, OpenFence()).provision()  # the launch that was lost
+    [claim] = before.claims()
+    [instance] = cloud.list()
+    # The cluster as the crash left it: the claim created, its launch not recorded, the
+    # pod still pending; and a claim whose instance was never created.
+    cluster = SimulatedManagedCluster(Snapshot(pods=(web,)))
+    cluster.create_claim(claim.name, "default", Requirements(), (), Resources({}), {})
+    cluster.create_claim("never-launched", "default", Requirements(), (), Resources({}), {})
+    controller = Controller(cluster, cloud, holder, OpenFence(),
+                            settings=LoopSettings(nomination_ttl=20))
+    controller.clock = lambda: cluster.clock() + 30  # past the nomination TTL
+    controller.provision()
+    [adopted] = cluster.claims()
+    assert adopted.name == claim.name and adopted.launched
+    assert adopted.provider_id == instance.provider_id
+    assert [n.provider_id for n in cloud.list()] == [instance.provider_id]  # no second one
+    assert [p.node_name for p in cluster.snapshot().pods] == [claim.name]
+
+
+def test_the_lifecycle_pass_releases_a_disrupted_taint_a_dead_pass_left(tmp_path: Path) -> None:
+    """A disruption that died between the cordon and the delete left its node tainted
+    karpenter.sh/disrupted: the next lifecycle pass releases it (the pods may come back)."""
+    from pricing import load_catalog
+    from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
+    from scaler.control.disruption import DISRUPTED_TAINT
+    from scaler.policy import load_policies
+    from scaler.ports.fence import OpenFence
+    from scaler.runtime.controller import Controller
+    from scaler.runtime.policies import PolicyHolder
+
+    (tmp_path / "pool.yaml").write_text(POOL_YAML % "m5.large")
+    web = Pod("default", "web-0", Resources.parse({"cpu": "500m", "memory": "1Gi"}),
+              owner_kind="ReplicaSet", owner_name="web")
+    cluster = SimulatedManagedCluster(Snapshot(pods=(web,)))
+    controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
+                            PolicyHolder(load_policies(tmp_path)), OpenFence())
+    controller.provision()
+    controller.lifecycle()
+    [claim] = cluster.claims()
+    cluster.taint(claim.node_name, DISRUPTED_TAINT)  # the pass died here
+    controller.lifecycle()
+    [node] = cluster.snapshot().nodes
+    assert node.name == claim.node_name and node.taints == ()

@@ -24,6 +24,7 @@ from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.ports.cloud import CloudNode
 from scaler.ports.cluster import (
+    LABEL_REPLACES,
     ClaimView,
     DisruptionBlockedError,
     DrainResult,
@@ -74,6 +75,7 @@ def claim_view(obj: Mapping[str, Any]) -> ClaimView:
         deleting=bool(meta.get("deletionTimestamp")),
         deleted_at=(_epoch(meta.get("deletionTimestamp")) if meta.get("deletionTimestamp")
                     else None),
+        replaces=str((meta.get("labels") or {}).get(LABEL_REPLACES) or ""),
     )
 
 

@@ -20,7 +20,7 @@ from scaler.core.model import ANNOTATION_DO_NOT_DISRUPT, Node, Snapshot, Taint
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.ports.cloud import CloudNode
-from scaler.ports.cluster import ClaimView, ClusterError, DrainResult, ObjectRef
+from scaler.ports.cluster import LABEL_REPLACES, ClaimView, ClusterError, DrainResult, ObjectRef
 
 log = logging.getLogger("scaler.simulation")
 
@@ -93,7 +93,8 @@ class SimulatedManagedCluster:
                      taints: Sequence[Taint], requests: Resources,
                      labels: Mapping[str, str],
                      annotations: Mapping[str, str] | None = None) -> None:
-        self._claims[name] = ClaimView(name, node_pool, self.clock())
+        self._claims[name] = ClaimView(name, node_pool, self.clock(),
+                                       replaces=labels.get(LABEL_REPLACES, ""))
         self._taints[name] = tuple(taints)
         self._annotations[name] = dict(annotations or {})
 
