@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         from scaler.report.cloud_prices import aws_pricer
 
         pricer, price_note = aws_pricer(catalog)
-    from scaler.report.consolidation import node_savings, pods_from_containers
+    from scaler.report.node_savings import node_savings, pods_from_containers
 
     try:
         if args.prometheus:

@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     dplan = None
     if args.consolidate:
-        from scaler.simulation.consolidate import run_consolidation
+        from scaler.simulation.disruption_pass import run_consolidation
 
         plan, dplan = run_consolidation(inputs, settings, now)
     else:

@@ -38,7 +38,7 @@ from scaler.core.model import Node, Pod
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.errors import UserError
 from scaler.ports.fence import OpenFence
-from scaler.simulation.consolidate import check_budgets
+from scaler.simulation.disruption_pass import check_budgets
 from scaler.simulation.provision import SimulationInput
 
 DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: a fixed clock keeps runs repeatable
