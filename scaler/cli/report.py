@@ -82,27 +82,13 @@ def _now(text: str | None) -> dt.datetime:
     return t.astimezone(dt.UTC)
 
 
-def run(args: argparse.Namespace) -> int:
-    from pricing import CatalogError, load_catalog
-    from scaler.core.allocation.aggregate import AggregateError, check_keys
-    from scaler.policy import load_policies
-    from scaler.ports.metrics import MetricsError, Window
-    from scaler.report.build import ReportRequest, build_report, catalog_pricer
-    from scaler.report.rules import rules_from
-    from scaler.report.window import parse_duration, parse_window
+def _grid(args: argparse.Namespace, span: int) -> tuple[int, int, int]:
+    """(step, resolution, fine resolution) in seconds for a window of `span` seconds: the
+    allocation has one interval per resolution; with --prometheus-aggregate the store
+    averages over each step, so the resolution becomes the step and the fine one is kept
+    for the queries."""
+    from scaler.report.window import parse_duration
 
-    if bool(args.snapshots) == bool(args.prometheus):
-        raise UserError("give either snapshot files or --prometheus URL (one of them)",
-                        field="SNAPSHOT")
-    if args.serve:
-        return serve(args)
-    start, end = parse_window(args.window, _now(args.now))
-    span = end - start
-    keys = tuple(k.strip() for k in args.aggregate.split(",") if k.strip())
-    try:
-        check_keys(keys)
-    except AggregateError as err:
-        raise UserError(str(err), field="--aggregate") from None
     if args.step:
         step = parse_duration(args.step, "--step")
     elif args.output == "html" and span > 6 * 3600:
@@ -130,6 +116,31 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"{span // resolution} intervals: use a coarser --resolution", field="--resolution"
         )
+    return step, resolution, fine_resolution
+
+
+def run(args: argparse.Namespace) -> int:
+    from pricing import CatalogError, load_catalog
+    from scaler.core.allocation.aggregate import AggregateError, check_keys
+    from scaler.policy import load_policies
+    from scaler.ports.metrics import MetricsError, Window
+    from scaler.report.build import ReportRequest, build_report, catalog_pricer
+    from scaler.report.rules import rules_from
+    from scaler.report.window import parse_window
+
+    if bool(args.snapshots) == bool(args.prometheus):
+        raise UserError("give either snapshot files or --prometheus URL (one of them)",
+                        field="SNAPSHOT")
+    if args.serve:
+        return serve(args)
+    start, end = parse_window(args.window, _now(args.now))
+    span = end - start
+    keys = tuple(k.strip() for k in args.aggregate.split(",") if k.strip())
+    try:
+        check_keys(keys)
+    except AggregateError as err:
+        raise UserError(str(err), field="--aggregate") from None
+    step, resolution, fine_resolution = _grid(args, span)
     zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
     try:
         catalog = load_catalog(args.region, zones)
