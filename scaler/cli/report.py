@@ -8,6 +8,7 @@ import math
 import sys
 from typing import Any
 
+from scaler.cli.common import add_region, add_zones, catalog_for, split_zones
 from scaler.errors import UserError
 
 OUTPUTS = ("table", "json", "csv", "html")
@@ -48,11 +49,11 @@ def register(sub: Any) -> None:
     p.add_argument("--share-idle", action=argparse.BooleanOptionalAction, default=None,
                    help="share idle back by cost (default: the policy's idle.handling)")
     p.add_argument("--output", "-o", choices=OUTPUTS, default="table")
-    p.add_argument("--region", default="us-east-1", help="AWS region for the catalog")
+    add_region(p)
     p.add_argument("--prices", choices=("catalog", "aws"), default="catalog",
                    help="node prices: the bundled catalog (spot estimated) or live from AWS "
                    "(Price List API, Spot price history; boto3's credentials and endpoints)")
-    p.add_argument("--zones", metavar="A,B,C", help="zones (default: <region>a,b,c)")
+    add_zones(p, "zones (default: <region>a,b,c)")
     p.add_argument("--usage", metavar="CSV",
                    help="usage for the snapshot: timestamp,namespace,pod,container,cpu,memory "
                    "(the same file as rightsize --usage; old names cpu_cores,memory_bytes "
@@ -120,7 +121,6 @@ def _grid(args: argparse.Namespace, span: int) -> tuple[int, int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pricing import CatalogError, load_catalog
     from scaler.core.allocation.aggregate import AggregateError, check_keys
     from scaler.policy import load_policies
     from scaler.ports.metrics import MetricsError, Window
@@ -141,11 +141,7 @@ def run(args: argparse.Namespace) -> int:
     except AggregateError as err:
         raise UserError(str(err), field="--aggregate") from None
     step, resolution, fine_resolution = _grid(args, span)
-    zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
-    try:
-        catalog = load_catalog(args.region, zones)
-    except CatalogError as err:
-        raise UserError(str(err), field=f"--{err.param}") from None
+    catalog = catalog_for(args.region, split_zones(args.zones))
     policies = load_policies(_path(args.policies))
     rules = rules_from(policies.cost_allocation, args.share_idle)
     request = ReportRequest(start, end, step, resolution, keys, args.include_idle, args.cluster)
@@ -213,17 +209,13 @@ def allocation_service(
     Prometheus: each request runs the report for its window; one request at a time."""
     import threading
 
-    from pricing import CatalogError, load_catalog
     from scaler.policy import load_policies
     from scaler.ports.metrics import Window
     from scaler.report.api import AllocationService
     from scaler.report.build import ReportRequest, build_report, catalog_pricer
     from scaler.report.rules import Rules, rules_from
 
-    try:
-        catalog = load_catalog(region, zones)
-    except CatalogError as err:
-        raise UserError(str(err), field=f"--{err.param}") from None
+    catalog = catalog_for(region, zones)
     policies = load_policies(_path(policies_dir))
     pricer = catalog_pricer(catalog.instance_types)
     lock = threading.Lock()
@@ -273,7 +265,7 @@ def serve(args: argparse.Namespace) -> int:
     from scaler.runtime.http import ControllerServer, Health
 
     host, port = parse_address(args.serve, "--serve")
-    zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
+    zones = split_zones(args.zones)
     service = allocation_service(args.snapshots, args.prometheus, args.policies, args.region,
                                  zones, args.usage, args.cluster, args.share_idle,
                                  not args.no_place_pending)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from scaler.cli.common import add_region, catalog_for
 from scaler.errors import UserError
 
 PROMETHEUS_FLAGS = (
@@ -294,7 +295,7 @@ def register(sub: Any) -> None:
         default=None,
         help="sampling step for Prometheus (default 5m; KRR uses 1.25m)",
     )
-    p.add_argument("--region", default="us-east-1", help="AWS region for the catalog prices")
+    add_region(p, "AWS region for the catalog prices")
     p.add_argument(
         "--output",
         "-o",
@@ -371,7 +372,6 @@ def configurator(args: argparse.Namespace, policies: Any) -> Any:
 
 def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None) -> Any:
     """Workloads, usage source, policies and flags to a right-sizing Report."""
-    from pricing import CatalogError, load_catalog
     from scaler.core.rightsizing.cost import unit_prices
     from scaler.policy import load_policies
     from scaler.ports.metrics import MetricsError
@@ -401,10 +401,7 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
         raise UserError("no workloads match --kind/--selector", field="--selector")
     policies = load_policies(Path(args.policies)).right_sizing_policies if args.policies else ()
     conf = configurator(args, policies)
-    try:
-        catalog = catalog or load_catalog(args.region)
-    except CatalogError as err:
-        raise UserError(str(err), field=f"--{err.param}") from None
+    catalog = catalog or catalog_for(args.region)
     prices = unit_prices(catalog.instance_types)
 
     source: Any
