@@ -10,6 +10,7 @@ from typing import Any
 
 from scaler.cli.common import add_region, add_zones, catalog_for, split_zones
 from scaler.errors import UserError
+from scaler.times import NoZoneError, parse_rfc3339
 
 OUTPUTS = ("table", "json", "csv", "html")
 DAY = 86_400.0  # the longest span one Prometheus range query covers
@@ -75,12 +76,11 @@ def _now(text: str | None) -> dt.datetime:
     if not text:
         return dt.datetime.now(dt.UTC).replace(microsecond=0)
     try:
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_rfc3339(text, require_zone=True)
+    except NoZoneError:
+        raise UserError(f"time {text!r} has no zone (add Z)", field="--now") from None
     except ValueError:
         raise UserError(f"invalid time {text!r} (RFC 3339 expected)", field="--now") from None
-    if t.tzinfo is None:
-        raise UserError(f"time {text!r} has no zone (add Z)", field="--now")
-    return t.astimezone(dt.UTC)
 
 
 def _grid(args: argparse.Namespace, span: int) -> tuple[int, int, int]:

@@ -8,7 +8,6 @@ scaler rightsize manifests/ --prometheus URL --write-patches rightsizing/
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 import types
@@ -19,6 +18,7 @@ from typing import Any
 
 from scaler.cli.common import add_region, catalog_for
 from scaler.errors import UserError
+from scaler.times import parse_seconds_or_rfc3339
 
 PROMETHEUS_FLAGS = (
     "prometheus_header",
@@ -317,11 +317,7 @@ def register(sub: Any) -> None:
 
 def _time(text: str) -> float:
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return parse_seconds_or_rfc3339(text)
     except ValueError:
         raise UserError(f"not a time: {text!r} (RFC 3339 or unix seconds)", field="--end") from None
 

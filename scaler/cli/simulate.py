@@ -12,6 +12,7 @@ from scaler.errors import UserError
 from scaler.output.json import render_json
 from scaler.output.plan import plan_document, plan_table
 from scaler.output.yaml import render_yaml
+from scaler.times import parse_rfc3339
 
 
 def register(sub: Any) -> None:
@@ -97,14 +98,11 @@ def _seconds(text: str, flag: str) -> float:
 def _now(text: str | None) -> float | None:
     if text is None:
         return None
-    from datetime import UTC, datetime
-
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_rfc3339(text).timestamp()
     except ValueError:
         raise UserError(f"invalid time {text!r} (expected RFC 3339, e.g. "
                         "2026-01-05T09:30:00Z)", field="--now") from None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def settings_from(args: argparse.Namespace) -> DisruptionSettings:

@@ -12,7 +12,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import Any, Final
 
 from scaler.adapters.kubernetes import nodeclaims as nc
@@ -30,6 +29,7 @@ from scaler.ports.cluster import (
     ObjectRef,
 )
 from scaler.ports.fence import Fence
+from scaler.times import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _epoch(stamp: object) -> float:
     if not isinstance(stamp, str) or not stamp:
         return time.time()
     try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        return parse_rfc3339(stamp).timestamp()
     except ValueError:
         return time.time()
 
