@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import re
 import signal
 import sys
 import tempfile
@@ -98,8 +99,9 @@ def register(sub: Any) -> None:
     )
     lg.add_argument("--path", metavar="SUBDIR", help="policy directory inside the repository")
     lg.add_argument("--ref", default=None, help="branch, tag or commit (default: HEAD)")
-    lg.add_argument("--since", metavar="DATE", help="only commits after DATE (as git log reads "
-                    "it: 2024-05-01, '2 weeks ago')")
+    lg.add_argument("--since", metavar="DATE", help="only commits after DATE: an ISO date or "
+                    "time (2024-05-01, 2024-05-01T10:00:00Z), 'N days ago' (seconds, minutes, "
+                    "hours, days, weeks, months, years) or yesterday")
     lg.add_argument("--credentials", metavar="DIR", help="credentials directory (remote URLs)")
     lg.add_argument("--output", "-o", choices=("text", "json"), default="text")
     lg.set_defaults(func=run_log)
@@ -342,6 +344,7 @@ def run_log(args: argparse.Namespace) -> int:
     from scaler.gitops.audit import policy_log
     from scaler.output.policy_log import log_text
 
+    since = _since(args.since)  # before any fetch
     with tempfile.TemporaryDirectory(prefix="scaler-log-") as tmp:
         repo = open_repository(
             args.source,
@@ -350,7 +353,7 @@ def run_log(args: argparse.Namespace) -> int:
             credentials=Credentials.load(args.credentials),
         )
         revision = repo.resolve(args.ref or _default_ref(repo))
-        entries = policy_log(repo, revision, args.since)
+        entries = policy_log(repo, revision, since)
     if args.output == "json":
         doc = {"revision": str(revision), "path": repo.path,
                "commits": [e.to_json() for e in entries]}
@@ -369,3 +372,23 @@ def _default_ref(repo: Any) -> str:
 
 
 __all__: Sequence[str] = ("register",)
+
+
+_AGO = re.compile(r"(\d{1,6}) +(second|minute|hour|day|week|month|year)s? +ago")
+
+
+def _since(text: str | None) -> str | None:
+    """`--since` in a form we can check (git reads anything, and takes nonsense as "now",
+    which answers "no commits" instead of saying the date is wrong)."""
+    if text is None:
+        return None
+    t = text.strip()
+    if t.lower() == "yesterday" or _AGO.fullmatch(t.lower()):
+        return t
+    try:
+        datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(f"not a date: {text[:40]!r} (expected e.g. 2024-05-01, "
+                        "2024-05-01T10:00:00Z, '2 weeks ago' or yesterday)",
+                        field="--since") from None
+    return t

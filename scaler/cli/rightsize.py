@@ -343,6 +343,9 @@ def configurator(args: argparse.Namespace, policies: Any) -> Any:
         k[2:]: v for k, v in vars(args).items() if k.startswith("s_") and v is not None
     }
     common_flags = {k[2:]: v for k, v in vars(args).items() if k.startswith("c_") and v is not None}
+    for low, high in (("cpu_min", "cpu_max"), ("memory_min", "memory_max")):
+        if low in common_flags and high in common_flags and common_flags[low] > common_flags[high]:
+            raise UserError(f"{flag(low)} is above {flag(high)}", field=flag(low))
     conf = Configurator(
         policies,
         strategy=args.strategy,

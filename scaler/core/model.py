@@ -347,6 +347,7 @@ class Snapshot:
     ignored_kinds: Mapping[str, int] = field(default_factory=dict)
     expanded_workloads: int = 0  # controllers whose pending pods were made up from replicas
     disruption_budgets: tuple[PodDisruptionBudget, ...] = ()  # the PDBs above, read
+    warnings: tuple[str, ...] = ()  # what the reader noticed but did not refuse
 
     @property
     def bound_pods(self) -> tuple[Pod, ...]:

@@ -41,7 +41,8 @@ _DURATION_PART = re.compile(r"([0-9]+)(s|m|h)")
 class ScalerModel(BaseModel):
     """A part of one of scaler's own kinds: strict types, unknown fields rejected."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False,
+                              allow_inf_nan=False)
 
 
 # --- field types ---------------------------------------------------------------------------
@@ -131,7 +132,7 @@ class ScalerObjectMeta(BaseModel):
     """Kubernetes object metadata: a name is required; the rest (labels, annotations, and what
     the API server adds when the object is read back from a cluster) is kept as written."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
     name: DnsLabel = Field(
         description="Name of the object (a lowercase DNS label, at most 63 characters)."

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from scaler.core.model import NodePool
+from scaler.kube_yaml import load_text
 from scaler.policy.nodepool import parse_node_pool
 
 DEFAULT_SOURCE = "built-in default"
@@ -51,5 +50,5 @@ spec:
 def default_node_pool() -> NodePool:
     """NodePool `default`: both arches, Linux, spot or on-demand, no bare metal, weight 0,
     no limits."""
-    doc: Any = yaml.load(DEFAULT_NODE_POOL_YAML, Loader=yaml.CSafeLoader)
+    doc: Any = load_text(DEFAULT_NODE_POOL_YAML, DEFAULT_SOURCE)
     return parse_node_pool(doc, file=DEFAULT_SOURCE)

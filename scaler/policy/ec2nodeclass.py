@@ -49,7 +49,7 @@ _ALIAS = re.compile(r"[a-zA-Z0-9]+@.+")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
 
 class SelectorTerm(_Model):

@@ -38,6 +38,7 @@ import yaml
 from scaler.core.model import NodePool
 from scaler.core.overlays import Overlay
 from scaler.errors import UserError
+from scaler.kube_yaml import load_text, read_text, yaml_documents
 from scaler.policy import costallocation, ec2nodeclass, extensions, nodeoverlay, rightsizing
 from scaler.policy.common import SCALER_API_VERSION, SCALER_GROUP, validate_object
 from scaler.policy.costallocation import CostAllocationPolicy
@@ -250,7 +251,7 @@ def _policy_object(doc: Mapping[str, Any], locate: Locate, file: str) -> PolicyO
 
 
 def _default_set() -> PolicySet:
-    doc = yaml.load(DEFAULT_NODE_POOL_YAML, Loader=yaml.CSafeLoader)
+    doc = load_text(DEFAULT_NODE_POOL_YAML, DEFAULT_SOURCE)
     obj = PolicyObject(API_VERSION, KIND, "default", None, DEFAULT_SOURCE, None, doc)
     return PolicySet(
         node_pools=(default_node_pool(),),
@@ -591,77 +592,10 @@ def _ignored_key(kind: object, api_version: object) -> str:
     return str(kind)
 
 
-def _read(file: Path, name: str) -> str:
-    try:
-        return file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise UserError(f"not UTF-8 text (byte {e.start})", file=name) from None
-    except OSError as e:
-        raise UserError(f"cannot read: {e.strerror or e}", file=name) from None
-
-
-class _Loader(yaml.CSafeLoader):
-    """libyaml's safe loader, with timestamps kept as the strings they are written as
-    (kubectl sends them to the API server as strings, so `2024-01-01` is a valid label)."""
-
-
-_Loader.add_constructor(
-    "tag:yaml.org,2002:timestamp",
-    lambda loader, node: loader.construct_scalar(node),  # type: ignore[arg-type]
-)
-
-
-def _documents(text: str, name: str) -> Iterator[tuple[Any, yaml.Node]]:
-    """Each YAML document with its node tree (for line numbers), via libyaml."""
-    loader = _Loader(text)
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                break
-            _check_duplicate_keys(node, name)
-            yield loader.construct_document(node), node
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f"{name}:{mark.line + 1}" if mark else name
-        problem = e.problem or e.context or "unreadable"
-        context = f" ({e.context})" if e.context and e.problem else ""
-        raise UserError(f"malformed YAML: {problem}{context}", file=where) from None
-    except yaml.YAMLError as e:
-        raise UserError(f"malformed YAML: {' '.join(str(e).split())}", file=name) from None
-    finally:
-        loader.dispose()
-
-
-def _check_duplicate_keys(node: yaml.Node, name: str) -> None:
-    """A key written twice in one mapping is an error, as kubectl makes it: YAML loaders
-    silently keep the last one, which loses the first (e.g. half the requirements)."""
-    stack, visited = [node], set()
-    while stack:
-        n = stack.pop()
-        if id(n) in visited:  # aliases share nodes, and may even form cycles
-            continue
-        visited.add(id(n))
-        if isinstance(n, yaml.MappingNode):
-            seen: dict[str, int] = {}
-            for key, value in n.value:
-                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
-                    line = key.start_mark.line + 1
-                    if key.value in seen:
-                        raise UserError(
-                            f"duplicate key {key.value!r} (first on line {seen[key.value]})",
-                            file=f"{name}:{line}",
-                        )
-                    seen[key.value] = line
-                stack.append(value)
-        elif isinstance(n, yaml.SequenceNode):
-            stack.extend(n.value)
-
-
 def _objects(file: Path, name: str) -> Iterator[tuple[Mapping[str, Any], Locate]]:
     """Each Kubernetes object in the file, lists expanded, with a field-path -> line lookup."""
-    for doc, node in _documents(_read(file, name), name):
-        if doc is None:  # an empty document, e.g. a leading or trailing `---`
+    for doc, node in yaml_documents(read_text(file, name), name):
+        if doc is None or node is None:  # an empty document, e.g. a leading or trailing `---`
             continue
         yield from _expand(doc, _locator(node), name)
 

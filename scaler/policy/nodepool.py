@@ -175,7 +175,7 @@ BudgetDuration = Annotated[
 
 class _Model(BaseModel):
     # strict: no silent str<->int coercion; the Kubernetes API server rejects those too.
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
 
 class ObjectMeta(_Model):

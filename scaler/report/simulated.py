@@ -29,6 +29,7 @@ from scaler.adapters.simulated.usage_file import COLUMNS, usage_columns
 from scaler.core.model import Node, Pod, Snapshot
 from scaler.core.resources import CPU, MEMORY
 from scaler.errors import UserError
+from scaler.numbers import MAX_TIMESTAMP, MIN_TIMESTAMP, check_finite, parse_float
 from scaler.policy import PolicySet
 from scaler.ports.inventory import NodeInfo, PodInfo
 from scaler.ports.metrics import ContainerRef, MetricsSource, Samples, Window
@@ -173,9 +174,14 @@ def _pods_and_containers(
 
 def _time(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        try:
+            value = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        except OverflowError:
+            raise ValueError(f"timestamp {text[:40]!r} is out of range") from None
+    return check_finite(value, "timestamp (Unix seconds)", minimum=MIN_TIMESTAMP,
+                        maximum=MAX_TIMESTAMP)
 
 
 def _read_columns(
@@ -183,9 +189,14 @@ def _read_columns(
 ) -> tuple[list[Samples], list[Samples]] | None:
     """The file read by pandas in one pass: CPU and memory Samples per known container (points
     in time order, as the row reader sorts them), or None when pandas cannot read it cleanly
-    (the row-by-row reader then names the bad line)."""
+    (the row-by-row reader then names the bad line) or is not installed (the container image
+    leaves it out: the controller never reads usage files)."""
     import numpy as np
-    import pandas as pd
+
+    try:
+        import pandas as pd
+    except ImportError:
+        return None
 
     try:
         df = pd.read_csv(
@@ -217,6 +228,10 @@ def _read_columns(
         )
     cpu_v = df[col["cpu"]].to_numpy(dtype=np.float64)
     mem_v = df[col["memory"]].to_numpy(dtype=np.float64)
+    if not (np.isfinite(cpu_v).all() and np.isfinite(mem_v).all()
+            and (cpu_v >= 0).all() and (mem_v >= 0).all()
+            and ((t >= MIN_TIMESTAMP) & (t <= MAX_TIMESTAMP)).all()):
+        return None  # the row reader names the first bad line
     groups = df.groupby(["namespace", "pod", "container"], sort=False, observed=True).indices
     del df
     cpu: list[Samples] = []
@@ -263,7 +278,7 @@ def usage_from_csv(
     cpu: dict[ContainerRef, list[tuple[float, float]]] = {}
     mem: dict[ContainerRef, list[tuple[float, float]]] = {}
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             col, note = usage_columns(reader.fieldnames, path)
             if note and notes is not None:
@@ -274,10 +289,20 @@ def usage_from_csv(
                     ref = ContainerRef(row["namespace"], row["pod"], row["container"])
                     t = _time(row["timestamp"])
                     if ref in known:
-                        cpu.setdefault(ref, []).append((t, float(row[cpu_col])))
-                        mem.setdefault(ref, []).append((t, float(row[mem_col])))
-                except (ValueError, TypeError) as err:
-                    raise UserError(f"line {line}: {err}", file=path) from None
+                        # Finite and not negative: a negative sample makes a negative bill.
+                        cpu.setdefault(ref, []).append(
+                            (t, parse_float(row[cpu_col], cpu_col, minimum=0)))
+                        mem.setdefault(ref, []).append(
+                            (t, parse_float(row[mem_col], mem_col, minimum=0)))
+                except UserError as err:
+                    raise UserError(err.message, file=path, obj=f"line {line}") from None
+                except (ValueError, TypeError, AttributeError) as err:
+                    raise UserError(f"line {line}: {' '.join(str(err).split())[:200]}",
+                                    file=path) from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"not UTF-8 text (at byte {err.start})", file=path) from None
+    except csv.Error as err:
+        raise UserError(f"not a CSV file: {err}", file=path) from None
     except OSError as err:
         raise UserError(err.strerror or str(err), file=path) from None
     return _usage_source(cpu, mem, containers, window)

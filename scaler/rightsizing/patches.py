@@ -5,8 +5,10 @@ kustomize: one patch per workload (`<namespace>-<kind>-<name>.yaml`), containers
 name, only the changed resources written (a removed limit is written as null, which a
 strategic merge deletes), and a `kustomization.yaml` whose `resources` are the inputs
 (a directory with its own kustomization, or the manifest files) and whose `patches` are the
-patches. Workloads seen only as pods (no manifest among the inputs) get their patch under
-`cluster/`, for `kubectl patch --type strategic --patch-file`.
+patches; an existing `kustomization.yaml` there is merged into (its resources, patches and
+other fields kept, ours added). A file scaler did not write is never overwritten: the
+command refuses before writing anything. Workloads seen only as pods (no manifest among the
+inputs) get their patch under `cluster/`, for `kubectl patch --type strategic --patch-file`.
 
 resize: one patch per running pod under `resize/` and `resize.sh` with the kubectl commands.
 In-place resize cannot change a pod's QoS class; pods whose class would change are skipped
@@ -27,6 +29,7 @@ from scaler.core.money import money
 from scaler.core.quantity import format_bytes, format_cores
 from scaler.core.rightsizing import CurrentResources, Recommendation
 from scaler.errors import UserError
+from scaler.kube_yaml import load_one
 from scaler.rightsizing.report import Report, Row
 from scaler.rightsizing.workloads import CONTAINERS_PATH, ContainerSpec, Workload
 
@@ -126,6 +129,8 @@ def write_kustomize(report: Report, out: Path, inputs: Sequence[Path]) -> Writte
     listed: list[Path] = []
     cluster: list[Path] = []
     files: set[str] = set()
+    pending: list[tuple[Path, str]] = []
+    merged: Path | None = None
     for w, rows in _by_workload(report).values():
         doc = workload_patch(w, rows)
         if doc is None:
@@ -136,24 +141,84 @@ def write_kustomize(report: Report, out: Path, inputs: Sequence[Path]) -> Writte
             listed.append(target)
             files.add(w.file)
         else:
-            (out / "cluster").mkdir(exist_ok=True)
             target = out / "cluster" / name
             cluster.append(target)
-        target.write_text(_header(w, rows) + _dump(doc), encoding="utf-8")
+        pending.append((target, _header(w, rows) + _dump(doc)))
     if listed:
-        kustomization = {
+        kustomization: dict[str, Any] = {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
             "resources": _resources(inputs, files, out),
             "patches": [{"path": p.name} for p in listed],
         }
-        (out / "kustomization.yaml").write_text(
-            "# Written by scaler rightsize --write-patches: the inputs with the recommended\n"
-            "# requests and limits. Build with `kubectl kustomize` (or kustomize build).\n"
-            + _dump(kustomization),
-            encoding="utf-8",
-        )
+        path = out / "kustomization.yaml"
+        if path.exists():
+            kustomization = _merged(path, kustomization)
+            merged = path
+        pending.append((path, KUSTOMIZATION_HEADER + _dump(kustomization)))
+    _commit(pending, merged)
     return Written(kustomize=tuple(listed), cluster=tuple(cluster))
+
+
+KUSTOMIZATION_HEADER = (
+    "# Written by scaler rightsize --write-patches: the inputs with the recommended\n"
+    "# requests and limits. Build with `kubectl kustomize` (or kustomize build).\n"
+)
+# The first line of every file scaler writes here: such a file may be written again.
+_OURS = ("# scaler rightsize:", "# Written by scaler rightsize", "#!/bin/sh\n# In-place resize")
+
+
+def _merged(path: Path, ours: dict[str, Any]) -> dict[str, Any]:
+    """An existing kustomization.yaml with our resources and patches added: nothing of it
+    is dropped (its comments aside), and entries it already has are not repeated."""
+    existing = load_one(path, str(path))
+    if existing is None:
+        return ours
+    if not isinstance(existing, dict):
+        raise UserError("expected a Kustomization (a mapping); not overwriting it",
+                        file=str(path), field="--write-patches")
+    merged = dict(existing)
+    for key in ("resources", "patches"):
+        have = merged.get(key)
+        if have is None:
+            have = []
+        if not isinstance(have, list):
+            raise UserError(f"expected a list; not overwriting {path.name}", file=str(path),
+                            field=key)
+        merged[key] = have + [item for item in ours[key] if item not in have]
+    merged.setdefault("apiVersion", ours["apiVersion"])
+    merged.setdefault("kind", ours["kind"])
+    return merged
+
+
+def _commit(pending: Sequence[tuple[Path, str]], merged: Path | None = None) -> None:
+    """Write every file, after checking that none of them would replace a file scaler did
+    not write (nothing half-done: a refusal comes before the first write)."""
+    for target, _ in pending:
+        if target == merged:
+            continue  # an existing kustomization.yaml, merged into
+        if target.exists() and not _ours(target):
+            raise UserError(
+                "exists and was not written by scaler; not overwriting it (move it, or "
+                "write the patches to another directory)",
+                file=str(target), field="--write-patches",
+            )
+    for target, text in pending:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise UserError(f"cannot write: {err.strerror or err}", file=str(target),
+                            field="--write-patches") from None
+
+
+def _ours(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(200).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return path.is_file() and head.startswith(_OURS)
 
 
 def qos(res: Sequence[CurrentResources]) -> str:
@@ -189,7 +254,7 @@ def _after(spec: ContainerSpec, rec: Recommendation) -> CurrentResources:
 def write_resize(report: Report, out: Path, pods: Mapping[str, Sequence[str]]) -> Written:
     """`pods`: workload key -> running pod names (from the inputs or the metrics)."""
     _prepare(out)
-    (out / "resize").mkdir(exist_ok=True)
+    pending: list[tuple[Path, str]] = []
     written: list[Path] = []
     skipped: list[str] = []
     script = [
@@ -224,14 +289,15 @@ def write_resize(report: Report, out: Path, pods: Mapping[str, Sequence[str]]) -
         for pod in names:
             doc = {"spec": {"containers": containers}}
             target = out / "resize" / f"{w.namespace}-{pod}.yaml"
-            target.write_text(_header(w, rows) + _dump(doc), encoding="utf-8")
+            pending.append((target, _header(w, rows) + _dump(doc)))
             written.append(target)
             script.append(
                 f"kubectl patch pod {pod} -n {w.namespace} --subresource resize "
                 f"--type strategic --patch-file resize/{target.name}"
             )
     script.extend(f"# skipped {s}" for s in skipped)
-    (out / "resize.sh").write_text("\n".join(script) + "\n", encoding="utf-8")
+    pending.append((out / "resize.sh", "\n".join(script) + "\n"))
+    _commit(pending)
     return Written(resize=tuple(written), skipped=tuple(skipped))
 
 

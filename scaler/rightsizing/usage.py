@@ -45,20 +45,24 @@ def gather(source: MetricsSource, workloads: Sequence[Workload], window: Window)
             k = key_of(s.ref)
             if k is not None:
                 a = acc.setdefault(k, _Acc())
-                a.cpu_t.append(np.asarray(s.timestamps))
-                a.cpu.append(np.asarray(s.values))
+                t, v = _valid(s)
+                a.cpu_t.append(t)
+                a.cpu.append(v)
         peak_at: dict[ContainerRef, tuple[float, float]] = {}
         for s in mem:
             k = key_of(s.ref)
-            if k is None or not s.values:
+            if k is None:
+                continue
+            t, v = _valid(s)
+            if not v.size:
                 continue
             a = acc.setdefault(k, _Acc())
-            a.mem_t.append(np.asarray(s.timestamps))
-            a.mem.append(np.asarray(s.values))
-            a.pods.append(len(s.values))
+            a.mem_t.append(t)
+            a.mem.append(v)
+            a.pods.append(int(v.size))
             pods.setdefault(k[0], set()).add(s.ref.pod)
-            i = int(np.argmax(s.values))
-            peak_at[s.ref] = (s.timestamps[i], s.values[i])
+            i = int(np.argmax(v))
+            peak_at[s.ref] = (float(t[i]), float(v[i]))
         kills = _kills(source, window, ns, peak_at)
         if kills:
             limits = _last(source.limits("memory", window, ns))
@@ -111,6 +115,16 @@ def _kills(
     if isinstance(source, OomKillTimes):
         return list(source.oom_kill_times(window, ns))
     return [(ref, window.end) for ref in source.oom_kills(window, ns)]
+
+
+def _valid(s: Samples) -> tuple[np.ndarray, np.ndarray]:
+    """The samples that are usage: finite and not negative. Files refuse anything else
+    when read; a live source (Prometheus answers NaN for a stale series) loses them here,
+    so no recommendation is built on them."""
+    t = np.asarray(s.timestamps, dtype=np.float64)
+    v = np.asarray(s.values, dtype=np.float64)
+    keep = np.isfinite(v) & (v >= 0) & np.isfinite(t)
+    return (t, v) if keep.all() else (t[keep], v[keep])
 
 
 def _cat(parts: list[np.ndarray]) -> np.ndarray:

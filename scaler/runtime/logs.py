@@ -24,6 +24,9 @@ ROOT_LOGGER = "scaler"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
 _MARK = "_scaler_runtime_json"
+# apscheduler only: botocore, urllib3 and kubernetes keep propagating (their records pass
+# through the credential filters of scaler.adapters.aws.redact, and tests read them).
+THIRD_PARTY_LOGGERS = ("apscheduler",)
 
 
 def parse_level(name: str, where: str = "--log-level") -> int:
@@ -63,6 +66,15 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False  # the Python root logger may print plain text; one format only
+    # apscheduler's warnings ("skipped: maximum number of running instances") would print
+    # plain text through Python's last-resort handler: give it the same JSON handler.
+    for name in THIRD_PARTY_LOGGERS:
+        other = logging.getLogger(name)
+        for old in [h for h in other.handlers if getattr(h, _MARK, False)]:
+            other.removeHandler(old)
+        other.addHandler(handler)
+        other.setLevel(max(level, logging.WARNING))
+        other.propagate = False
     gitops = logging.getLogger(f"{ROOT_LOGGER}.gitops")
     for old in [h for h in gitops.handlers if getattr(h, "_scaler_json", False)]:
         gitops.removeHandler(old)

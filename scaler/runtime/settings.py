@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -22,6 +21,7 @@ from pydantic import (
 )
 
 from scaler.errors import UserError
+from scaler.kube_yaml import load_one
 
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -46,7 +46,8 @@ Seconds = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True,
+                              allow_inf_nan=False)
 
 
 class GitSettings(_Model):
@@ -132,7 +133,8 @@ class RunSettings(_Model):
     context: str | None = None
     dry_run: bool = Field(False, alias="dryRun")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="logLevel")
-    http_port: int | None = Field(None, alias="httpPort")  # /metrics, /healthz, /readyz
+    # /metrics, /healthz, /readyz
+    http_port: int | None = Field(None, alias="httpPort", ge=0, le=65535)
     simulate: bool = False
     snapshots: list[str] = Field(default_factory=list)  # --simulate: the cluster to start from
     run_for: Seconds | None = Field(None, alias="runFor", gt=0)  # stop after this long
@@ -227,12 +229,7 @@ def load_settings(path: str | None, overrides: dict[str, Any],
     """The config file (if any), then `SCALER_*` variables, then `overrides` (flags)."""
     doc: dict[str, Any] = {}
     if path:
-        try:
-            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as e:
-            raise UserError(f"cannot read the config file: {e.strerror}", file=path) from None
-        except yaml.YAMLError as e:
-            raise UserError(f"invalid YAML: {e}".replace("\n", " "), file=path) from None
+        raw = load_one(Path(path), path)
         if raw is not None and not isinstance(raw, dict):
             raise UserError("expected a mapping of settings", file=path)
         doc = raw or {}

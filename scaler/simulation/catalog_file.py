@@ -22,34 +22,26 @@ fleet) and for benchmarks on synthetic catalogs such as Karpenter's. Format (YAM
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from pricing import CAPACITY_TYPES, Catalog, InstanceType, Offering
 from scaler.core.model import LABEL_ARCH, LABEL_INSTANCE_TYPE, LABEL_OS
 from scaler.core.quantity import QuantityError
 from scaler.core.resources import Resources
 from scaler.errors import UserError
+from scaler.kube_yaml import describe, load_one
 
 KIND = "InstanceTypeCatalog"
 ARCHES = ("amd64", "arm64")
+MAX_PRICE = 1e6  # dollars per hour; the dearest EC2 instance costs about $400
 
 
 def load_catalog_file(path: Path) -> Catalog:
     """The catalog a file describes; UserError naming the file, type and field if it is wrong."""
     file = str(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise UserError(f"cannot read: {err.strerror}", file=file, field="--catalog") from None
-    try:
-        doc: Any = (json.loads(text) if path.suffix == ".json"
-                    else yaml.load(text, Loader=yaml.CSafeLoader))
-    except (ValueError, yaml.YAMLError) as err:
-        raise UserError(f"not valid YAML/JSON: {str(err).splitlines()[0]}", file=file) from None
+    doc: Any = load_one(path, file)
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise UserError(f"expected a document of kind {KIND}", file=file, field="kind")
     spec = doc.get("spec")
@@ -147,8 +139,10 @@ def _offerings(raw: object, where: str, file: str, name: str,
         if ct not in CAPACITY_TYPES:
             raise UserError(f"capacityType must be one of {', '.join(CAPACITY_TYPES)}",
                             file=file, obj=name, field=f"{at}.capacityType")
-        if isinstance(price, bool) or not isinstance(price, int | float) or price < 0:
-            raise UserError("price must be a number of dollars per hour, at least 0",
+        if (isinstance(price, bool) or not isinstance(price, int | float)
+                or not math.isfinite(price) or not 0 <= price <= MAX_PRICE):
+            raise UserError(f"price must be a finite number of dollars per hour from 0 to "
+                            f"{MAX_PRICE:g}, not {describe(price)}",
                             file=file, obj=name, field=f"{at}.price")
         out.append(Offering(str(zone), str(ct), float(price), False, None, None))
     return tuple(out)

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scaler import limits
 from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
 from scaler.control.disruption import ChangeTracker, DisruptionExecutor, disruption_input
 from scaler.control.provisioning import Decision, Provisioner, register_ready
@@ -37,6 +38,9 @@ from scaler.core.disruption.plan import plan_disruptions
 from scaler.core.model import Node, Pod
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.errors import UserError
+from scaler.kube_yaml import read_text
+from scaler.limits import LimitError
+from scaler.numbers import MAX_TIMESTAMP, check_finite
 from scaler.ports.fence import OpenFence
 from scaler.simulation.disruption_pass import check_budgets
 from scaler.simulation.provision import SimulationInput
@@ -100,13 +104,15 @@ def _duration(text: str) -> float:
 
 
 def load_timeline(path: str) -> list[Event]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise UserError(f"cannot read: {err.strerror}", file=path) from None
+    lim = limits.current()
+    text = read_text(Path(path), path)
+    if "\x00" in text:
+        raise UserError("not a text file (it holds NUL bytes)", file=path)
     events: list[Event] = []
     lines = [(n, line.split("#", 1)[0].strip()) for n, line in enumerate(text.splitlines(), 1)]
     rows = [(n, line) for n, line in lines if line]
+    if len(rows) - 1 > lim.timeline_rows:
+        raise LimitError(f"{len(rows) - 1} rows", "timeline-rows", lim.timeline_rows, file=path)
     if not rows or [c.strip() for c in rows[0][1].split(",")] != ["time", "workload",
                                                                     "replicas"]:
         raise UserError("expected a header line: time,workload,replicas", file=path)
@@ -120,6 +126,8 @@ def load_timeline(path: str) -> list[Event]:
             at = _duration(cells[0])
         except ValueError as err:
             raise UserError(str(err), file=path, obj=where, field="time") from None
+        check_finite(at, "seconds from the start", minimum=0,
+                     maximum=MAX_TIMESTAMP - DEFAULT_START, file=path, obj=where, field="time")
         workload = cells[1].strip()
         if workload.count("/") != 1 or not all(workload.split("/")):
             raise UserError(f"expected namespace/name, got {workload!r}", file=path, obj=where,
@@ -127,7 +135,11 @@ def load_timeline(path: str) -> list[Event]:
         if not cells[2].strip().isdigit():
             raise UserError(f"expected a replica count, got {cells[2].strip()!r}", file=path,
                             obj=where, field="replicas")
-        events.append(Event(at, workload, int(cells[2]), n))
+        replicas = cells[2].strip()
+        if len(replicas) > 15 or int(replicas) > lim.timeline_replicas:
+            raise LimitError(f"{replicas[:20]} replicas", "timeline-replicas",
+                             lim.timeline_replicas, file=path, obj=where, field="replicas")
+        events.append(Event(at, workload, int(replicas), n))
     if not events:
         raise UserError("no events", file=path)
     return sorted(events, key=lambda e: (e.at, e.line))
@@ -271,8 +283,16 @@ def run_timeline(inputs: SimulationInput, events: Sequence[Event],
     """Run the loop from the first event to `until` (default: the last event plus 15 steps,
     so the consolidation after the last change shows)."""
     begin = DEFAULT_START if start is None else start
-    loop = _Loop(inputs, settings, step, begin, path, events)
     end = until if until is not None else max(e.at for e in events) + 15 * step
+    # Every step is a provisioning and a disruption pass: bound them before starting.
+    cap = limits.current().timeline_steps
+    check_finite(step, "step", minimum=1e-3, field="--timeline-step")
+    if end / step > cap:
+        raise LimitError(f"{end / step:.0f} steps (the last event plus 15 steps, at "
+                         f"{step:g} s each)", "timeline-steps", cap, file=path or None)
+    check_finite(begin + end, "the end of the timeline (Unix seconds)", minimum=0,
+                 maximum=MAX_TIMESTAMP, file=path or None)
+    loop = _Loop(inputs, settings, step, begin, path, events)
     result = TimelineResult(step, begin)
     queue = list(events)
     t = 0.0

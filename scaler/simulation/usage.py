@@ -18,6 +18,7 @@ import numpy as np
 from scaler.core.rightsizing.evaluate import UsageSeries
 from scaler.core.rightsizing.model import DAY, HOUR, Array, CurrentResources, MiB
 from scaler.errors import UserError
+from scaler.numbers import parse_float
 
 PATTERNS = ("daily", "weekly", "bursty", "growing", "batch", "leak")
 
@@ -48,10 +49,16 @@ def read_trace(path: Path, bucket: float = 10.0, seconds_per_token: float = 0.02
                 stamp = row["TIMESTAMP"][:26]
                 at = dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f")
                 starts.append(at.timestamp())
-                ctx.append(float(row["ContextTokens"]))
-                gen.append(float(row["GeneratedTokens"]))
-    except (OSError, KeyError, ValueError) as err:
-        raise UserError(f"cannot read the trace: {err}", file=str(path)) from None
+                ctx.append(parse_float(row["ContextTokens"], "ContextTokens", minimum=0,
+                                       maximum=1e12))
+                gen.append(parse_float(row["GeneratedTokens"], "GeneratedTokens", minimum=0,
+                                       maximum=1e12))
+    except UserError as err:
+        raise err.located(file=str(path)) from None
+    except (OSError, KeyError, ValueError, TypeError, AttributeError, OverflowError,
+            csv.Error) as err:
+        text = " ".join(str(err).split())[:200]
+        raise UserError(f"cannot read the trace: {text}", file=str(path)) from None
     if not starts:
         raise UserError("the trace has no rows", file=str(path))
     t = np.asarray(starts) - min(starts)

@@ -13,26 +13,11 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from scaler.errors import UserError
+from scaler.kube_yaml import describe
+
+__all__ = ["EMPTY", "Fields", "describe", "join"]
 
 EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
-
-
-def describe(value: object) -> str:
-    """What a value is, for messages: `a list`, `the number 3`, `the string 'x'`."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        shown = repr(value)
-        return f"the string {shown if len(shown) <= 42 else shown[:40] + '...'}"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
 
 
 def join(path: str, key: str) -> str:

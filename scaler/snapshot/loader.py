@@ -16,28 +16,36 @@ Kinds read:
     StorageClass           -> with claims, the zone a pod's volumes pin it to
     anything else          -> counted in Snapshot.ignored_kinds
 
-An object that appears twice (same kind, namespace and name, e.g. in two overlapping
-`kubectl get` outputs) is read once, the first time. Every problem is one `UserError`
+An object that appears twice (same kind, namespace and name) is read once when both copies
+are the same (two overlapping `kubectl get` outputs) and is an error naming both places when
+they differ (a merge would silently drop one). A Pod without spec or containers is an error
+(most often a file cut short); pods bound to a node the snapshot does not hold are warned
+about (`Snapshot.warnings`, and a log line). Every problem is one `UserError`
 line: `file: Kind namespace/name: field.path: message`.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
+from scaler import limits
 from scaler.core.model import DaemonSet, Node, Pod, Snapshot
 from scaler.errors import UserError
+from scaler.limits import LimitError
 from scaler.snapshot.disruption import pod_disruption_budget
 from scaler.snapshot.documents import RawObject, input_files, read_objects
 from scaler.snapshot.objects import Converter, PodFacts, fields_of, require_name
 from scaler.snapshot.scheduling import Namespaces
 from scaler.snapshot.volumes import Storage
 from scaler.snapshot.workloads import CONTROLLER_KINDS, expand_workloads
+
+log = logging.getLogger("scaler.snapshot")
 
 NODE: Final = "Node"
 POD: Final = "Pod"
@@ -90,21 +98,34 @@ def _load(paths: Sequence[str | Path]) -> Snapshot:
         raise UserError("no snapshot given (expected files or directories)")
     by_kind: dict[str, list[RawObject]] = {kind: [] for kind in READ_KINDS}
     ignored: Counter[str] = Counter()
-    seen: set[tuple[str, str, str]] = set()
+    seen: dict[tuple[str, str, str], RawObject] = {}
     controllers: list[RawObject] = []
+    cap = limits.current().snapshot_objects
+    count = 0
     for file in input_files(paths):
         for obj in read_objects(file):
+            count += 1
+            if count > cap:
+                raise LimitError("the number of objects", "snapshot-objects", cap,
+                                 file=obj.file, obj=obj.label)
             objects = by_kind.get(obj.kind)
             if objects is None:
                 ignored[obj.kind] += 1
                 continue
             require_name(obj)
             key = (obj.kind, obj.namespace, obj.name)
-            if key not in seen:
-                seen.add(key)
+            first = seen.get(key)
+            if first is None:
+                seen[key] = obj
                 objects.append(obj)
                 if obj.kind in CONTROLLER_KINDS:
                     controllers.append(obj)  # all kinds, in reading order
+            elif first.body != obj.body:
+                raise UserError(
+                    f"defined twice, differently: here ({obj.position}) and in {first.file} "
+                    f"({first.position}); keep one",
+                    file=obj.file, obj=obj.label,
+                )
 
     if not any(by_kind[kind] for kind in CLUSTER_KINDS):
         kinds = set(ignored) | {kind for kind, objects in by_kind.items() if objects}
@@ -129,6 +150,9 @@ def _load(paths: Sequence[str | Path]) -> Snapshot:
             pods.append(pod)
     daemonsets: list[DaemonSet] = [converter.daemonset(obj) for obj in by_kind[DAEMON_SET]]
     expansion = expand_workloads(controllers, facts, taken, converter)
+    warnings = _unknown_nodes(pods, by_kind[POD], {n.name for n in nodes})
+    for line in warnings:
+        log.warning("scaler: warning: %s", line)
 
     return Snapshot(
         nodes=tuple(nodes),
@@ -139,7 +163,33 @@ def _load(paths: Sequence[str | Path]) -> Snapshot:
         persistent_volume_claims=tuple(obj.body for obj in by_kind[PVC]),
         ignored_kinds=dict(sorted(ignored.items())),
         expanded_workloads=expansion.expanded,
+        warnings=tuple(warnings),
     )
+
+
+def _unknown_nodes(pods: Sequence[Pod], objects: Sequence[RawObject],
+                   known: set[str]) -> list[str]:
+    """One line per node that pods are bound to but the snapshot does not hold (at most
+    five): they stay bound (the scheduler put them there), but their node's cost and room
+    are unknown, which a user should know before trusting the totals."""
+    missing: dict[str, list[Pod]] = {}
+    for pod in pods:
+        if pod.node_name and pod.node_name not in known:
+            missing.setdefault(pod.node_name, []).append(pod)
+    if not missing:
+        return []
+    where = {f"{o.namespace}/{o.name}": o for o in objects}
+    lines = []
+    for node, bound in sorted(missing.items())[:5]:
+        first = where.get(bound[0].key)
+        at = f"{first.file}: {first.label}" if first is not None else bound[0].key
+        more = f" and {len(bound) - 1} more pod{'s' if len(bound) > 2 else ''}" if len(
+            bound) > 1 else ""
+        lines.append(f"{at}{more}: spec.nodeName: bound to node {node}, which is not in the "
+                     "snapshot (kept as bound; its cost and room are unknown)")
+    if len(missing) > 5:
+        lines.append(f"pods are bound to {len(missing) - 5} more nodes not in the snapshot")
+    return lines
 
 
 def _namespaces(by_kind: Mapping[str, Sequence[RawObject]]) -> Namespaces:

@@ -147,6 +147,10 @@ class Converter:
         owner = controller_owner(f, meta)
         facts = PodFacts(obj.namespace, labels, owner)
 
+        # A Pod without containers is no Pod (the API server refuses it): most often a file
+        # cut short, and read as one it would be a pod with no requests.
+        if body.get("spec") is None:
+            raise f.error("spec", "required field missing (is the file complete?)")
         spec = f.mapping(body.get("spec"), "spec")
         status = f.mapping(body.get("status"), "status")
         if f.string(status.get("phase"), "status.phase") in TERMINAL_PHASES:
@@ -154,7 +158,7 @@ class Converter:
         node_name = f.string(spec.get("nodeName"), "spec.nodeName") or None
         if node_name is None and owner is not None and owner.kind == "DaemonSet":
             return facts, None
-        return facts, Pod(
+        pod = Pod(
             namespace=obj.namespace,
             name=obj.name,
             requests=self.requests(f, spec, "spec"),
@@ -167,6 +171,10 @@ class Converter:
             source=obj.file,
             do_not_disrupt=do_not_disrupt(f, meta),
         )
+        if not spec.get("containers"):
+            raise f.error("spec.containers", "required field missing (a Pod needs at least "
+                          "one container; is the file complete?)")
+        return facts, pod
 
     def template(self, f: Fields, body: Mapping[str, Any], namespace: str) -> PodTemplate:
         """`spec.template` of a controller or DaemonSet in `namespace`."""

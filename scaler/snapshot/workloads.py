@@ -34,7 +34,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from scaler import limits
 from scaler.core.model import Pod
+from scaler.limits import LimitError
 from scaler.snapshot.documents import RawObject
 from scaler.snapshot.fields import Fields, join
 from scaler.snapshot.objects import Converter, Owner, PodFacts, controller_owner, fields_of
@@ -202,6 +204,7 @@ def expand_workloads(
 
     made: list[Pod] = []
     expanded = 0
+    total_cap = limits.current().total_replicas
     for c in controllers:
         if c.kind == REPLICA_SET and (c.namespace, c.name) in managed:
             continue  # its Deployment is expanded instead, if need be
@@ -212,7 +215,7 @@ def expand_workloads(
         owners = [Owner(c.kind, c.name)]
         if c.kind in (DEPLOYMENT, ROLLOUT):
             owners += [Owner(REPLICA_SET, rs) for rs in replica_sets[(c.namespace, c.name)]]
-        new = _expand(c, index, owners, taken, converter)
+        new = _expand(c, index, owners, taken, converter, total_cap - len(made))
         if new:
             made.extend(new)
             expanded += 1
@@ -264,13 +267,24 @@ def _resolve_rollouts(controllers: Sequence[RawObject]) -> list[RawObject]:
 
 
 def _expand(
-    c: RawObject, index: PodIndex, owners: Sequence[Owner], taken: set[str], converter: Converter
+    c: RawObject, index: PodIndex, owners: Sequence[Owner], taken: set[str], converter: Converter,
+    room: int,
 ) -> list[Pod]:
+    """The controller's pending pods; `room`: how many more the total-replicas limit allows."""
     f = fields_of(c)
     spec = f.mapping(c.body.get("spec"), "spec")
     count = _pod_count(f, c, spec)
     if count == 0:
         return []
+    cap = limits.current().workload_replicas
+    if count > cap:
+        raise LimitError(f"{count if count < 10**30 else 'a huge number of'} replicas",
+                         "workload-replicas", cap, file=c.file, obj=c.label,
+                         field="spec.replicas" if c.kind != JOB else "spec.parallelism")
+    if count > room:
+        total = limits.current().total_replicas
+        raise LimitError("the pods expanded from all workloads", "total-replicas", total,
+                         file=c.file, obj=c.label)
     ns = c.namespace
     template = converter.template(f, c.body, ns)
     if any(index.owned_by(ns, owner) for owner in owners):

@@ -106,7 +106,7 @@ def test_bad_usage_file_names_file_and_line(
                      "2026-11-25T00:00:00Z,shop,cart-6f9c7b8d4-b7xkq,app,lots,1\n")
     code, _, err = run(capsys, *BASE, "--usage", str(usage))
     assert code == 2
-    assert f"{usage}: line 2: could not convert string to float: 'lots'" in err
+    assert f"{usage}: line 2: cpu_cores: not a number: 'lots'" in err
 
 
 @pytest.mark.parametrize("columns", ["cpu,memory", "cpu_cores,memory_bytes"])

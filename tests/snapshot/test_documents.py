@@ -50,11 +50,16 @@ def test_yaml_matches_pyyaml_safe_load_but_keeps_timestamps_as_text() -> None:
     assert doc["alias"] is doc["base"]  # an alias is the same object, as in PyYAML
 
 
-def test_yaml_merge_keys_and_recursive_aliases_fall_back_to_pyyaml() -> None:
-    text = "base: &b {cpu: 1}\nmerged:\n  <<: *b\n  memory: 2\n---\nself: &s [*s]\n"
-    merged, recursive = parse_documents(text, Path("x.yaml"), "x.yaml")
+def test_yaml_merge_keys_fall_back_to_pyyaml() -> None:
+    text = "base: &b {cpu: 1}\nmerged:\n  <<: *b\n  memory: 2\n"
+    (merged,) = parse_documents(text, Path("x.yaml"), "x.yaml")
     assert merged == {"base": {"cpu": 1}, "merged": {"cpu": 1, "memory": 2}}
-    assert recursive["self"][0] is recursive["self"]
+
+
+def test_yaml_recursive_aliases_are_refused() -> None:
+    # No Kubernetes object contains itself, and walking one (a digest, a diff) never ends.
+    with pytest.raises(UserError, match=r"x.yaml:3: recursive YAML alias"):
+        parse_documents("a: 1\n---\nself: &s [*s]\n", Path("x.yaml"), "x.yaml")
 
 
 def test_yaml_refuses_python_tags() -> None:
@@ -88,14 +93,17 @@ def test_top_level_array_of_objects(tmp_path: Path) -> None:
 def test_utf16_with_bom_as_powershell_writes_it(tmp_path: Path) -> None:
     path = tmp_path / "snap.yaml"
     path.write_bytes(
-        codecs.BOM_UTF16_LE + "kind: Pod\nmetadata: {name: café}\n".encode("utf-16-le")
+        codecs.BOM_UTF16_LE
+        + "kind: Pod\nmetadata: {name: café}\nspec: {containers: [{name: c}]}\n".encode(
+            "utf-16-le")
     )
     assert [p.name for p in load_snapshot([path]).pods] == ["café"]
 
 
 def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "snap.json"
-    path.write_bytes(codecs.BOM_UTF8 + b'{"kind": "Pod", "metadata": {"name": "a"}}')
+    path.write_bytes(codecs.BOM_UTF8 + b'{"kind": "Pod", "metadata": {"name": "a"}, '
+                     b'"spec": {"containers": [{"name": "c"}]}}')
     assert [p.name for p in load_snapshot([path]).pods] == ["a"]
 
 

@@ -183,12 +183,15 @@ def test_yaml_list(tmp_path: Path) -> None:
     assert [p.key for p in snap.bound_pods] == ["default/p1"]
 
 
+CONTAINERS = "spec: {containers: [{name: c}]}\n"
+
+
 def test_directory_is_read_recursively_in_path_order(tmp_path: Path) -> None:
     root = tmp_path / "snap"
     (root / "b").mkdir(parents=True)
     (root / "b" / "pods.json").write_text(as_list(pod("from-b-json")))
-    write(root, "a.yml", "kind: Pod\nmetadata: {name: from-a-yml}\n")
-    write(root, "b/z.yaml", "kind: Pod\nmetadata: {name: from-b-z}\n")
+    write(root, "a.yml", "kind: Pod\nmetadata: {name: from-a-yml}\n" + CONTAINERS)
+    write(root, "b/z.yaml", "kind: Pod\nmetadata: {name: from-b-z}\n" + CONTAINERS)
     write(root, "c.yaml", "kind: Node\nmetadata: {name: n1}\n")
     write(root, "notes.txt", "kind: Pod\nmetadata: {name: not-read}\n")
     write(root, ".hidden/x.yaml", "kind: Pod\nmetadata: {name: hidden}\n")
@@ -198,11 +201,12 @@ def test_directory_is_read_recursively_in_path_order(tmp_path: Path) -> None:
 
 
 def test_several_paths_and_repeated_objects(tmp_path: Path) -> None:
-    a = write(tmp_path, "a.yaml", "kind: Pod\nmetadata: {name: p1}\n")
+    a = write(tmp_path, "a.yaml", "kind: Pod\nmetadata: {name: p1}\n" + CONTAINERS)
     b = write(
         tmp_path,
         "b.yaml",
-        "kind: Pod\nmetadata: {name: p1}\n---\nkind: Pod\nmetadata: {name: p2}\n",
+        "kind: Pod\nmetadata: {name: p1}\n" + CONTAINERS
+        + "---\nkind: Pod\nmetadata: {name: p2}\n" + CONTAINERS,
     )
     snap = load_snapshot([a, str(b), a])
     # The same file twice, or the same pod in two outputs, is read once.
@@ -599,11 +603,14 @@ def test_selector_match_expressions(tmp_path: Path) -> None:
     )
     canary = (
         "\n---\nkind: Pod\nmetadata: {name: c, namespace: shop, labels: {app: web, canary: 'y'}}\n"
+        "spec: {containers: [{name: c}]}\n"
     )
-    other_ns = "\n---\nkind: Pod\nmetadata: {name: o, namespace: other, labels: {app: web}}\n"
+    other_ns = ("\n---\nkind: Pod\nmetadata: {name: o, namespace: other, labels: {app: web}}\n"
+                "spec: {containers: [{name: c}]}\n")
     snap = load_yaml(tmp_path, deployment + canary + other_ns)
     assert snap.expanded_workloads == 1  # neither pod is the Deployment's
-    match = "\n---\nkind: Pod\nmetadata: {name: m, namespace: shop, labels: {app: www}}\n"
+    match = ("\n---\nkind: Pod\nmetadata: {name: m, namespace: shop, labels: {app: www}}\n"
+             "spec: {containers: [{name: c}]}\n")
     snap = load_yaml(tmp_path, deployment + match, "match.yaml")
     assert snap.expanded_workloads == 0
 
@@ -671,6 +678,7 @@ def test_expanded_names_do_not_collide_with_existing_pods(tmp_path: Path) -> Non
     existing = (
         "\n---\nkind: Pod\n"
         f"metadata: {{name: {taken.name}, namespace: shop, labels: {{app: other}}}}\n"
+        "spec: {containers: [{name: c}]}\n"
     )
     snap = load_yaml(tmp_path, DEPLOYMENT + existing, "collide.yaml")
     keys = [p.key for p in snap.pods]

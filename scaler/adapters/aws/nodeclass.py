@@ -28,6 +28,7 @@ from scaler.adapters.aws import retry
 from scaler.adapters.aws.tags import RESTRICTED_TAG_PREFIXES, cluster_tags
 from scaler.core.quantity import QuantityError, parse_quantity
 from scaler.errors import UserError
+from scaler.kube_yaml import read_text, yaml_documents
 from scaler.policy import ec2nodeclass as policy_nc
 from scaler.policy.common import validate_object
 from scaler.policy.nodepool import located_error
@@ -371,10 +372,7 @@ def load_node_classes(path: str | Path) -> NodeClassSet:
     )
     docs: list[tuple[str, Any]] = []
     for f in files:
-        try:
-            docs.extend((str(f), d) for d in yaml.safe_load_all(f.read_text(encoding="utf-8")))
-        except (OSError, yaml.YAMLError) as e:
-            raise UserError(f"cannot read: {' '.join(str(e).split())}", file=str(f)) from None
+        docs.extend((str(f), d) for d, _ in yaml_documents(read_text(f, str(f)), str(f)))
     return node_classes_from_documents(docs)
 
 

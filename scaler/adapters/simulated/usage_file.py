@@ -8,7 +8,8 @@ One row per container per sample, the one usage shape `scaler rightsize --usage`
 `timestamp`: unix seconds or RFC 3339; `cpu`: cores (or a quantity such as 250m);
 `memory`: working-set bytes (or a quantity such as 300Mi); `memory_limit`: the container's
 memory limit then (optional); `oom_killed`: 1 when the container had just been OOM-killed
-(kube-state-metrics' last terminated reason), else 0 (optional). The report's former
+(kube-state-metrics' last terminated reason), else 0 (optional; true/false too, anything
+else is refused). Every number is refused unless finite and not negative. The report's former
 column names `cpu_cores` and `memory_bytes` are still read, with a note.
 """
 
@@ -18,13 +19,17 @@ import csv
 import datetime as dt
 import gzip
 import io
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from scaler import limits
 from scaler.adapters.simulated.metrics import SeriesMetricsSource
 from scaler.core.quantity import QuantityError, parse_quantity
 from scaler.errors import UserError
+from scaler.limits import LimitError
+from scaler.numbers import MAX_TIMESTAMP, MIN_TIMESTAMP, check_finite
 from scaler.ports.metrics import ContainerRef, Samples
 
 COLUMNS = ("timestamp", "namespace", "pod", "container", "cpu", "memory")
@@ -59,34 +64,53 @@ def usage_columns(fieldnames: Sequence[str] | None, file: str) -> tuple[dict[str
     return found, note
 
 
+MAX_SAMPLE = 1e18  # an exabyte, or a billion billion cores: beyond any container
+
+
 def _open(path: Path) -> TextIO:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
     return path.open(encoding="utf-8", newline="")
 
 
-def _number(text: str, where: str, path: Path) -> float:
+def _number(text: str, where: str, path: Path, column: str) -> float:
+    """A usage sample: a plain number or a quantity, finite and not negative (a negative
+    memory sample would turn into a tiny, "low risk" recommendation)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        pass
-    try:
-        return float(parse_quantity(text))
-    except QuantityError:
-        raise UserError(f"not a number or quantity: {text!r}", file=str(path), obj=where) from None
+        try:
+            value = float(parse_quantity(text))
+        except (QuantityError, OverflowError):
+            raise UserError(f"not a number or quantity: {text[:40]!r}", file=str(path),
+                            obj=where, field=column) from None
+    return check_finite(value, "usage sample", minimum=0, maximum=MAX_SAMPLE,
+                        file=str(path), obj=where, field=column)
 
 
 def _time(text: str, where: str, path: Path) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        pass
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise UserError(
-            f"timestamp {text!r} is neither unix seconds nor RFC 3339", file=str(path), obj=where
-        ) from None
+        try:
+            value = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        except (ValueError, OverflowError):
+            raise UserError(
+                f"timestamp {text[:40]!r} is neither unix seconds nor RFC 3339", file=str(path),
+                obj=where, field="timestamp",
+            ) from None
+    return check_finite(value, "timestamp (Unix seconds)", minimum=MIN_TIMESTAMP,
+                        maximum=MAX_TIMESTAMP, file=str(path), obj=where, field="timestamp")
+
+
+def _oom(text: str | None, where: str, path: Path) -> bool:
+    value = (text or "").strip().lower()
+    if value in ("", "0", "false"):
+        return False
+    if value in ("1", "true"):
+        return True
+    raise UserError(f"expected 1 or 0 (true or false), got {value[:40]!r}", file=str(path),
+                    obj=where, field="oom_killed")
 
 
 def load_usage_file(path: str | Path, notes: list[str] | None = None) -> SeriesMetricsSource:
@@ -105,27 +129,42 @@ def load_usage_file(path: str | Path, notes: list[str] | None = None) -> SeriesM
             if note and notes is not None:
                 notes.append(note)
             cpu_col, mem_col = col["cpu"], col["memory"]
-            for row in reader:
+            cap = limits.current().usage_rows
+            for n, row in enumerate(reader, start=1):
                 where = f"line {reader.line_num}"
+                if n > cap:
+                    raise LimitError("the number of rows", "usage-rows", cap, file=str(p),
+                                     obj=where)
+                if None in row or any(v is None for v in row.values()):
+                    raise UserError(f"expected {len(reader.fieldnames or ())} columns",
+                                    file=str(p), obj=where)
                 ref = ContainerRef(row["namespace"], row["pod"], row["container"])
                 if not (ref.namespace and ref.pod and ref.container):
                     raise UserError(
                         "namespace, pod and container are required", file=str(p), obj=where
                     )
                 ts = _time(row["timestamp"], where, p)
-                cpu.setdefault(ref, []).append((ts, _number(row[cpu_col], where, p)))
-                mem.setdefault(ref, []).append((ts, _number(row[mem_col], where, p)))
+                cpu.setdefault(ref, []).append((ts, _number(row[cpu_col], where, p, "cpu")))
+                mem.setdefault(ref, []).append((ts, _number(row[mem_col], where, p, "memory")))
                 if row.get("memory_limit"):
-                    lim.setdefault(ref, []).append((ts, _number(row["memory_limit"], where, p)))
-                if (row.get("oom_killed") or "0").strip() not in ("", "0"):
+                    lim.setdefault(ref, []).append(
+                        (ts, _number(row["memory_limit"], where, p, "memory_limit")))
+                if _oom(row.get("oom_killed"), where, p):
                     ooms.append((ref, ts))
-    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError, csv.Error) as err:
-        raise UserError(f"cannot read usage file: {err}", file=str(p)) from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"not UTF-8 text (at byte {err.start})", file=str(p)) from None
+    except (OSError, EOFError, gzip.BadGzipFile, csv.Error, zlib.error) as err:
+        raise UserError(f"cannot read usage file: {_one_line(str(err))}", file=str(p)) from None
     if not cpu:
         raise UserError("no usage rows", file=str(p))
     return SeriesMetricsSource(
         cpu=_samples(cpu), memory=_samples(mem), limits={"memory": _samples(lim)}, oom_kills=ooms
     )
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _samples(data: dict[ContainerRef, list[tuple[float, float]]]) -> Iterator[Samples]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scaler.core.rightsizing.model import (
     DAY,
@@ -30,7 +30,7 @@ WEEK_HOURS = 168
 class CommonSettings(BaseModel):
     """Settings every strategy honours (CLI flags and RightSizingPolicy fields)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     points_required: int = Field(
         default=100, ge=1, description="Data points needed before recommending (KRR: 100)."
@@ -69,6 +69,14 @@ class CommonSettings(BaseModel):
     min_change_percent: float = Field(
         default=10, ge=0, le=100, description="Leave requests that would change by less than this."
     )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CommonSettings:
+        for low, high in (("cpu_min", "cpu_max"), ("memory_min", "memory_max")):
+            top = getattr(self, high)
+            if top is not None and getattr(self, low) > top:
+                raise ValueError(f"{low} is above {high}")
+        return self
 
 
 def round_up(value: float, step: float) -> float:

@@ -26,7 +26,7 @@ from scaler.core.rightsizing.model import (
 
 
 class StrategySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     history_hours: float = Field(
         default=336, gt=0, description="Hours of usage history to look at."

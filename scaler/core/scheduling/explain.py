@@ -75,7 +75,7 @@ def _conflict(pool: NodePool, term: NodeSelectorTerm) -> str:
 
 
 def _pool_reason(s: ExplainContext, pool: NodePool, term: NodeSelectorTerm, row: tuple[int, ...],
-                 reqs: Requirements) -> str:
+                 reqs: Requirements, request: Resources) -> str:
     table = s.table
     mask = table.mask(reqs)
     qual = _qualifier(term)
@@ -89,7 +89,9 @@ def _pool_reason(s: ExplainContext, pool: NodePool, term: NodeSelectorTerm, row:
     if not fits.any():
         short = [j for j in range(len(table.dims)) if alloc[:, j].max() < need[j] and row[j] > 0]
         if short:
-            asks = " and ".join(_amount(table.dims[j], row[j]) for j in short)
+            # The request as written: `row` saturates amounts no instance type holds.
+            asks = " and ".join(_amount(table.dims[j], request.get(table.dims[j]))
+                                for j in short)
             best = ", ".join(
                 _amount(table.dims[j], int(alloc[:, j].max() - overhead[j])) for j in short
             )
@@ -214,7 +216,7 @@ def _pools_reason(s: ExplainContext, pod: Pod, request: Resources, attempt: Atte
             if reqs is None:
                 reasons.append(_conflict(pool, term))
             else:
-                reasons.append(_pool_reason(s, pool, term, row, reqs))
+                reasons.append(_pool_reason(s, pool, term, row, reqs, request))
     unique = [r for r in dict.fromkeys(reasons) if not r.endswith(_NO_REASON)]
     if len(unique) < len(set(reasons)):
         # Some NodePool had room and still could not take it: its topology rules decided.

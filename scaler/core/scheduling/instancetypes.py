@@ -25,6 +25,16 @@ from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 
 BASE_DIMS = ("cpu", "memory", "pods", "ephemeral-storage")
+# Amounts are Python ints (no wrap-around) until they enter the int64 arrays here. Any amount
+# at or above SATURATED (2^53: 9 PB of memory, 9 billion cores) is stored as SATURATED: no
+# instance type holds that much, so such a request stays unschedulable with its reason,
+# and sums of thousands of saturated amounts still fit an int64 (no wrap to a negative
+# request that then "fits" a t3.nano).
+SATURATED = 2**53
+
+
+def _saturate(value: int) -> int:
+    return value if value < SATURATED else SATURATED
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -64,8 +74,8 @@ class InstanceTypeTable:
         self.capacity: IntArray = np.zeros((n, m), dtype=np.int64)
         for i, t in enumerate(self.types):
             for d, j in self.dim_index.items():
-                self.allocatable[i, j] = t.allocatable.get(d, 0)
-                self.capacity[i, j] = t.capacity.get(d, t.allocatable.get(d, 0))
+                self.allocatable[i, j] = _saturate(t.allocatable.get(d, 0))
+                self.capacity[i, j] = _saturate(t.capacity.get(d, t.allocatable.get(d, 0)))
         # Offerings as a (type x (zone, capacity type, interruption band)) price matrix; inf
         # where there is none. The band (the Spot Advisor's upper bound in percent; 0 for
         # on-demand) is a column key so that a NodePool's band cap is one more requirement.
@@ -102,7 +112,7 @@ class InstanceTypeTable:
                 if value > 0:
                     return None
                 continue
-            out[j] = value
+            out[j] = value if value < SATURATED else SATURATED
         return tuple(out)
 
     def _codes(self, key: str) -> tuple[list[str | None], IntArray]:
