@@ -35,6 +35,7 @@ from scaler.gitops.credentials import Credentials, Redactor
 from scaler.gitops.git import GitRef, normalize_subpath, normalize_url, open_repository
 from scaler.gitops.status import READY, TRUE, SourceSpec, StateStore, default_state_dir
 from scaler.output.json import render_json
+from scaler.times import parse_rfc3339
 
 DEFAULT_INTERVAL = "1m"
 
@@ -386,7 +387,7 @@ def _since(text: str | None) -> str | None:
     if t.lower() == "yesterday" or _AGO.fullmatch(t.lower()):
         return t
     try:
-        datetime.fromisoformat(t.replace("Z", "+00:00"))
+        parse_rfc3339(t)
     except ValueError:
         raise UserError(f"not a date: {text[:40]!r} (expected e.g. 2024-05-01, "
                         "2024-05-01T10:00:00Z, '2 weeks ago' or yesterday)",
