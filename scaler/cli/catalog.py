@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from scaler.errors import UserError
+from scaler.cli.common import add_catalog_flags, catalog_for, split_zones
 from scaler.output.csv import render_csv
 from scaler.output.json import render_json
 from scaler.output.table import Cell, render_table
@@ -64,8 +64,7 @@ def register(sub: Any) -> None:  # argparse._SubParsersAction
             "Sources: pricing/data/SOURCES.md."
         ),
     )
-    p.add_argument("--region", default="us-east-1", help="AWS region (default: us-east-1)")
-    p.add_argument("--zones", metavar="A,B,C", help="zones to offer (default: <region>a,b,c)")
+    add_catalog_flags(p, "AWS region (default: us-east-1)")
     p.add_argument("--arch", choices=("amd64", "arm64"), help="only this CPU architecture")
     p.add_argument("--min-vcpu", type=int, default=0, metavar="N", help="at least N vCPUs")
     p.add_argument("--capacity-type", choices=("spot", "on-demand"), help="only this capacity type")
@@ -75,14 +74,7 @@ def register(sub: Any) -> None:  # argparse._SubParsersAction
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: every command builds the parser, only this one needs the catalog.
-    import pricing
-
-    zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
-    try:
-        catalog = pricing.load_catalog(args.region, zones)
-    except pricing.CatalogError as err:
-        raise UserError(str(err), field="--zones" if err.param == "zones" else "--region") from err
+    catalog = catalog_for(args.region, split_zones(args.zones))
 
     rows = select(catalog.instance_types, args.arch, args.min_vcpu, args.capacity_type)
     rows.sort(key=SORT_KEYS[args.sort])

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from scaler.cli.common import add_catalog_flags, split_zones
 from scaler.core.money import money
 from scaler.output.json import render_json
 
@@ -41,8 +42,7 @@ def register(sub: Any) -> None:
                    help="the proposed revision")
     p.add_argument("--snapshot", action="append", required=True, metavar="SNAP",
                    help="cluster snapshot file or directory (kubectl get -o yaml); repeatable")
-    p.add_argument("--region", default="us-east-1", help="AWS region for the catalog")
-    p.add_argument("--zones", metavar="A,B,C", help="zones to offer (default: <region>a,b,c)")
+    add_catalog_flags(p)
     p.add_argument("--output", "-o", choices=("table", "markdown", "json"), default="table")
     p.add_argument(
         "--fail-if-increase-above",
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     threshold = (
         Threshold.parse(args.fail_if_increase_above) if args.fail_if_increase_above else None
     )
-    zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
+    zones = split_zones(args.zones)
     with tempfile.TemporaryDirectory(prefix="scaler-plan-") as tmp:
         repo = open_repository(
             args.source,

@@ -29,11 +29,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from scaler.cli.common import add_region
 from scaler.errors import UserError
 from scaler.gitops.credentials import Credentials, Redactor
 from scaler.gitops.git import GitRef, normalize_subpath, normalize_url, open_repository
 from scaler.gitops.status import READY, TRUE, SourceSpec, StateStore, default_state_dir
 from scaler.output.json import render_json
+from scaler.times import parse_rfc3339
 
 DEFAULT_INTERVAL = "1m"
 
@@ -54,8 +56,7 @@ def register(sub: Any) -> None:
     v = cmds.add_parser("validate", help="check every file of a policy directory")
     v.add_argument("directory", metavar="DIR", help="policy directory or file")
     v.add_argument("--output", "-o", choices=("text", "json"), default="text")
-    v.add_argument("--region", default="us-east-1",
-                   help="catalog region the NodePools are checked against (default us-east-1)")
+    add_region(v, "catalog region the NodePools are checked against (default us-east-1)")
     v.set_defaults(func=run_validate)
 
     for name, helptext, func in (
@@ -72,7 +73,7 @@ def register(sub: Any) -> None:
             help="cluster snapshot whose nodes are checked for drift (repeatable; re-read "
             "every pass)",
         )
-        c.add_argument("--region", default="us-east-1", help="catalog region (for drift)")
+        add_region(c, "catalog region (for drift)")
         c.add_argument("--output", "-o", choices=("table", "json"), default="table")
         if name == "watch":
             c.add_argument("--max-passes", type=int, help=argparse.SUPPRESS)
@@ -386,7 +387,7 @@ def _since(text: str | None) -> str | None:
     if t.lower() == "yesterday" or _AGO.fullmatch(t.lower()):
         return t
     try:
-        datetime.fromisoformat(t.replace("Z", "+00:00"))
+        parse_rfc3339(t)
     except ValueError:
         raise UserError(f"not a date: {text[:40]!r} (expected e.g. 2024-05-01, "
                         "2024-05-01T10:00:00Z, '2 weeks ago' or yesterday)",

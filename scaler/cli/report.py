@@ -8,12 +8,14 @@ import math
 import sys
 from typing import Any
 
+from scaler.cli.common import add_region, add_zones, catalog_for, split_zones
 from scaler.cli.prometheus import (
     add_prometheus_flags,
     prometheus_access,
     refuse_prometheus_access,
 )
 from scaler.errors import UserError
+from scaler.times import NoZoneError, parse_rfc3339
 
 OUTPUTS = ("table", "json", "csv", "html")
 DAY = 86_400.0  # the longest span one Prometheus range query covers
@@ -54,11 +56,11 @@ def register(sub: Any) -> None:
     p.add_argument("--share-idle", action=argparse.BooleanOptionalAction, default=None,
                    help="share idle back by cost (default: the policy's idle.handling)")
     p.add_argument("--output", "-o", choices=OUTPUTS, default="table")
-    p.add_argument("--region", default="us-east-1", help="AWS region for the catalog")
+    add_region(p)
     p.add_argument("--prices", choices=("catalog", "aws"), default="catalog",
                    help="node prices: the bundled catalog (spot estimated) or live from AWS "
                    "(Price List API, Spot price history; boto3's credentials and endpoints)")
-    p.add_argument("--zones", metavar="A,B,C", help="zones (default: <region>a,b,c)")
+    add_zones(p, "zones (default: <region>a,b,c)")
     p.add_argument("--usage", metavar="CSV",
                    help="usage for the snapshot: timestamp,namespace,pod,container,cpu,memory "
                    "(the same file as rightsize --usage; old names cpu_cores,memory_bytes "
@@ -80,37 +82,20 @@ def _now(text: str | None) -> dt.datetime:
     if not text:
         return dt.datetime.now(dt.UTC).replace(microsecond=0)
     try:
-        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_rfc3339(text, require_zone=True)
+    except NoZoneError:
+        raise UserError(f"time {text!r} has no zone (add Z)", field="--now") from None
     except ValueError:
         raise UserError(f"invalid time {text!r} (RFC 3339 expected)", field="--now") from None
-    if t.tzinfo is None:
-        raise UserError(f"time {text!r} has no zone (add Z)", field="--now")
-    return t.astimezone(dt.UTC)
 
 
-def run(args: argparse.Namespace) -> int:
-    from pricing import CatalogError, load_catalog
-    from scaler.core.allocation.aggregate import AggregateError, check_keys
-    from scaler.policy import load_policies
-    from scaler.ports.metrics import MetricsError, Window
-    from scaler.report.build import ReportRequest, build_report, catalog_pricer
-    from scaler.report.rules import rules_from
-    from scaler.report.window import parse_duration, parse_window
+def _grid(args: argparse.Namespace, span: int) -> tuple[int, int, int]:
+    """(step, resolution, fine resolution) in seconds for a window of `span` seconds: the
+    allocation has one interval per resolution; with --prometheus-aggregate the store
+    averages over each step, so the resolution becomes the step and the fine one is kept
+    for the queries."""
+    from scaler.report.window import parse_duration
 
-    if bool(args.snapshots) == bool(args.prometheus):
-        raise UserError("give either snapshot files or --prometheus URL (one of them)",
-                        field="SNAPSHOT")
-    if not args.prometheus:
-        refuse_prometheus_access(args, "snapshot files")
-    if args.serve:
-        return serve(args)
-    start, end = parse_window(args.window, _now(args.now))
-    span = end - start
-    keys = tuple(k.strip() for k in args.aggregate.split(",") if k.strip())
-    try:
-        check_keys(keys)
-    except AggregateError as err:
-        raise UserError(str(err), field="--aggregate") from None
     if args.step:
         step = parse_duration(args.step, "--step")
     elif args.output == "html" and span > 6 * 3600:
@@ -138,11 +123,33 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"{span // resolution} intervals: use a coarser --resolution", field="--resolution"
         )
-    zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
+    return step, resolution, fine_resolution
+
+
+def run(args: argparse.Namespace) -> int:
+    from scaler.core.allocation.aggregate import AggregateError, check_keys
+    from scaler.policy import load_policies
+    from scaler.ports.metrics import MetricsError, Window
+    from scaler.report.build import ReportRequest, build_report, catalog_pricer
+    from scaler.report.rules import rules_from
+    from scaler.report.window import parse_window
+
+    if bool(args.snapshots) == bool(args.prometheus):
+        raise UserError("give either snapshot files or --prometheus URL (one of them)",
+                        field="SNAPSHOT")
+    if not args.prometheus:
+        refuse_prometheus_access(args, "snapshot files")
+    if args.serve:
+        return serve(args)
+    start, end = parse_window(args.window, _now(args.now))
+    span = end - start
+    keys = tuple(k.strip() for k in args.aggregate.split(",") if k.strip())
     try:
-        catalog = load_catalog(args.region, zones)
-    except CatalogError as err:
-        raise UserError(str(err), field=f"--{err.param}") from None
+        check_keys(keys)
+    except AggregateError as err:
+        raise UserError(str(err), field="--aggregate") from None
+    step, resolution, fine_resolution = _grid(args, span)
+    catalog = catalog_for(args.region, split_zones(args.zones))
     policies = load_policies(_path(args.policies))
     rules = rules_from(policies.cost_allocation, args.share_idle)
     request = ReportRequest(start, end, step, resolution, keys, args.include_idle, args.cluster)
@@ -153,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         from scaler.report.cloud_prices import aws_pricer
 
         pricer, price_note = aws_pricer(catalog)
-    from scaler.report.consolidation import node_savings, pods_from_containers
+    from scaler.report.node_savings import node_savings, pods_from_containers
 
     try:
         if args.prometheus:
@@ -212,17 +219,13 @@ def allocation_service(
     Prometheus: each request runs the report for its window; one request at a time."""
     import threading
 
-    from pricing import CatalogError, load_catalog
     from scaler.policy import load_policies
     from scaler.ports.metrics import Window
     from scaler.report.api import AllocationService
     from scaler.report.build import ReportRequest, build_report, catalog_pricer
     from scaler.report.rules import Rules, rules_from
 
-    try:
-        catalog = load_catalog(region, zones)
-    except CatalogError as err:
-        raise UserError(str(err), field=f"--{err.param}") from None
+    catalog = catalog_for(region, zones)
     policies = load_policies(_path(policies_dir))
     pricer = catalog_pricer(catalog.instance_types)
     lock = threading.Lock()
@@ -273,7 +276,7 @@ def serve(args: argparse.Namespace) -> int:
     from scaler.runtime.http import ControllerServer, Health
 
     host, port = parse_address(args.serve, "--serve")
-    zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
+    zones = split_zones(args.zones)
     service = allocation_service(args.snapshots, args.prometheus, args.policies, args.region,
                                  zones, args.usage, args.cluster, args.share_idle,
                                  not args.no_place_pending,

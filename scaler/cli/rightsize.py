@@ -8,7 +8,6 @@ scaler rightsize manifests/ --prometheus URL --write-patches rightsizing/
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 import types
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from scaler.cli.common import add_region, catalog_for
 from scaler.cli.prometheus import (
     PROMETHEUS_DEFAULTS,
     PROMETHEUS_FLAGS,
@@ -25,6 +25,7 @@ from scaler.cli.prometheus import (
     refuse_prometheus_access,
 )
 from scaler.errors import UserError
+from scaler.times import parse_seconds_or_rfc3339
 
 # What make_report reads beyond the flags `scaler simulate --rightsized` shares with it.
 REPORT_DEFAULTS: dict[str, Any] = {
@@ -212,7 +213,7 @@ def register(sub: Any) -> None:
         default=None,
         help="sampling step for Prometheus (default 5m; KRR uses 1.25m)",
     )
-    p.add_argument("--region", default="us-east-1", help="AWS region for the catalog prices")
+    add_region(p, "AWS region for the catalog prices")
     p.add_argument(
         "--output",
         "-o",
@@ -234,11 +235,7 @@ def register(sub: Any) -> None:
 
 def _time(text: str) -> float:
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return parse_seconds_or_rfc3339(text)
     except ValueError:
         raise UserError(f"not a time: {text!r} (RFC 3339 or unix seconds)", field="--end") from None
 
@@ -292,7 +289,6 @@ def configurator(args: argparse.Namespace, policies: Any) -> Any:
 
 def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None) -> Any:
     """Workloads, usage source, policies and flags to a right-sizing Report."""
-    from pricing import CatalogError, load_catalog
     from scaler.core.rightsizing.cost import unit_prices
     from scaler.policy import load_policies
     from scaler.ports.metrics import MetricsError
@@ -322,10 +318,7 @@ def make_report(args: argparse.Namespace, paths: list[Path], catalog: Any = None
         raise UserError("no workloads match --kind/--selector", field="--selector")
     policies = load_policies(Path(args.policies)).right_sizing_policies if args.policies else ()
     conf = configurator(args, policies)
-    try:
-        catalog = catalog or load_catalog(args.region)
-    except CatalogError as err:
-        raise UserError(str(err), field=f"--{err.param}") from None
+    catalog = catalog or catalog_for(args.region)
     prices = unit_prices(catalog.instance_types)
 
     source: Any

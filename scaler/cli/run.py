@@ -8,6 +8,7 @@ import argparse
 import logging
 from typing import Any
 
+from scaler.cli.common import split_zones
 from scaler.errors import UserError
 
 
@@ -84,7 +85,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     put("aws.region", args.region)
     put("aws.clusterName", args.cluster_name)
     if args.zones:
-        put("aws.zones", [z.strip() for z in args.zones.split(",") if z.strip()])
+        put("aws.zones", split_zones(args.zones))
     put("aws.endpointUrl", args.aws_endpoint_url)
     put("aws.interruptionQueue", args.interruption_queue)
     put("batch.idle", args.batch_idle)

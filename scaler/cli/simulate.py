@@ -6,11 +6,13 @@ import argparse
 import sys
 from typing import Any
 
+from scaler.cli.common import add_catalog_flags, split_zones
 from scaler.core.disruption.candidates import DisruptionSettings
 from scaler.errors import UserError
 from scaler.output.json import render_json
 from scaler.output.plan import plan_document, plan_table
 from scaler.output.yaml import render_yaml
+from scaler.times import parse_rfc3339
 
 
 def register(sub: Any) -> None:
@@ -26,8 +28,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("snapshots", nargs="+", metavar="SNAPSHOT", help="file or directory")
     p.add_argument("--policies", metavar="DIR", help="policy directory or file (NodePools)")
-    p.add_argument("--region", default="us-east-1", help="AWS region for the catalog")
-    p.add_argument("--zones", metavar="A,B,C", help="zones to offer (default: <region>a,b,c)")
+    add_catalog_flags(p)
     p.add_argument("--catalog", metavar="FILE",
                    help="instance types and prices from a file (kind InstanceTypeCatalog, "
                         "docs/catalog.md) instead of the bundled AWS catalog")
@@ -97,14 +98,11 @@ def _seconds(text: str, flag: str) -> float:
 def _now(text: str | None) -> float | None:
     if text is None:
         return None
-    from datetime import UTC, datetime
-
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_rfc3339(text).timestamp()
     except ValueError:
         raise UserError(f"invalid time {text!r} (expected RFC 3339, e.g. "
                         "2026-01-05T09:30:00Z)", field="--now") from None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def settings_from(args: argparse.Namespace) -> DisruptionSettings:
@@ -127,10 +125,22 @@ def settings_from(args: argparse.Namespace) -> DisruptionSettings:
     )
 
 
+def snapshot_summary(inputs: Any) -> dict[str, Any]:
+    """The snapshot's counts and NodePools, as a plan or a comparison opens with them."""
+    snap = inputs.snapshot
+    return {
+        "nodes": len(snap.nodes),
+        "bound": len(snap.bound_pods),
+        "pending": len(snap.pending_pods),
+        "daemonsets": len(snap.daemonsets),
+        "pools": ", ".join(p.name for p in inputs.policies.node_pools),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from scaler.simulation.provision import load_inputs, run_simulation
 
-    zones = [z.strip() for z in args.zones.split(",") if z.strip()] if args.zones else None
+    zones = split_zones(args.zones)
     # Flags first: a bad flag is reported before any file is read.
     settings = settings_from(args)
     now = _now(args.now)
@@ -171,21 +181,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     dplan = None
     if args.consolidate:
-        from scaler.simulation.consolidate import run_consolidation
+        from scaler.simulation.disruption_pass import run_consolidation
 
         plan, dplan = run_consolidation(inputs, settings, now)
     else:
         plan = run_simulation(inputs)
     snap = inputs.snapshot
-    summary: dict[str, Any] = {
-        "nodes": len(snap.nodes),
-        "bound": len(snap.bound_pods),
-        "pending": len(snap.pending_pods),
-        "daemonsets": len(snap.daemonsets),
-        "pools": ", ".join(p.name for p in inputs.policies.node_pools),
-        "expandedWorkloads": snap.expanded_workloads,
-        "ignoredKinds": dict(snap.ignored_kinds),
-    }
+    summary = snapshot_summary(inputs)
+    summary["expandedWorkloads"] = snap.expanded_workloads
+    summary["ignoredKinds"] = dict(snap.ignored_kinds)
     if inputs.idle_pools:
         summary["idleNodePools"] = [
             {"name": i.name, "conditions": [dict(i.condition())]} for i in inputs.idle_pools
@@ -217,14 +221,7 @@ def run_rightsized(args: argparse.Namespace, inputs: Any) -> int:
     args.namespace = None
     report = make_report(args, [Path(p) for p in args.paths], inputs.catalog)
     comparison = compare(inputs, report)
-    snap = inputs.snapshot
-    summary: dict[str, Any] = {
-        "nodes": len(snap.nodes),
-        "bound": len(snap.bound_pods),
-        "pending": len(snap.pending_pods),
-        "daemonsets": len(snap.daemonsets),
-        "pools": ", ".join(p.name for p in inputs.policies.node_pools),
-    }
+    summary = snapshot_summary(inputs)
     if args.output in ("json", "yaml"):
         doc = comparison_document(comparison, summary, report_document(report)["summary"])
         sys.stdout.write(render_json(doc) if args.output == "json" else render_yaml(doc))

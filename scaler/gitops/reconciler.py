@@ -49,10 +49,10 @@ from scaler.gitops.status import (
     SourceSpec,
     StateStore,
     parse_time,
-    rfc3339,
 )
 from scaler.policy import PolicySet, load_policies
 from scaler.policy.loader import PolicyBundleError
+from scaler.times import rfc3339
 
 Outcome = Literal[
     "applied", "unchanged", "validation_failed", "fetch_failed", "suspended", "not_due"

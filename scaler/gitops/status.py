@@ -22,12 +22,13 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from scaler.errors import UserError
 from scaler.gitops.git import GitRef
+from scaler.times import parse_rfc3339, rfc3339
 
 API_VERSION = "scaler.dev/v1alpha1"
 KIND = "PolicySource"
@@ -42,15 +43,8 @@ TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
 HISTORY_LENGTH = 10
 
 
-def rfc3339(t: datetime) -> str:
-    """`2024-05-01T10:00:00Z` (UTC, whole seconds), as Kubernetes writes times."""
-    return t.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_rfc3339(text) if text else None
 
 
 @dataclass

@@ -18,7 +18,6 @@ from scaler.core.allocation.aggregate import cpu_efficiency, ram_efficiency, tot
 from scaler.core.allocation.model import Allocation, Properties
 from scaler.core.allocation.money import to_dollars
 from scaler.errors import UserError
-from scaler.output.report_json import rfc3339
 from scaler.ports.metrics import MetricsError
 from scaler.report.api import (
     AllocationService,
@@ -27,6 +26,7 @@ from scaler.report.api import (
     QueryError,
     parse_query,
 )
+from scaler.times import rfc3339
 
 
 def rounded(x: float) -> float | None:

@@ -22,8 +22,8 @@ from scaler.core.allocation.aggregate import (
 from scaler.core.allocation.model import IDLE_NAME
 from scaler.core.allocation.money import to_dollars
 from scaler.core.money import money
-from scaler.output.report_json import rfc3339
 from scaler.report.build import Report
+from scaler.times import rfc3339
 
 PALETTE = (
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",

@@ -9,7 +9,6 @@ which OpenCost clients ignore.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ from scaler.core.allocation.aggregate import cpu_efficiency, ram_efficiency, tot
 from scaler.core.allocation.model import Allocation, Properties
 from scaler.core.allocation.money import to_dollars
 from scaler.report.build import NodeSavings, Report
+from scaler.times import rfc3339
 
 # OpenCost's AllocationJSON fields, in its order.
 ALLOCATION_FIELDS = (
@@ -66,8 +66,6 @@ ALLOCATION_FIELDS = (
 )
 
 
-def rfc3339(ts: int | float) -> str:
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _r(x: float) -> float:

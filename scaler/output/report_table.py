@@ -10,9 +10,9 @@ from scaler.core.allocation.aggregate import (
 )
 from scaler.core.allocation.money import to_dollars
 from scaler.core.money import money
-from scaler.output.report_json import rfc3339
 from scaler.output.table import Cell, render_table
 from scaler.report.build import Report
+from scaler.times import rfc3339
 
 GIB = 1024**3
 

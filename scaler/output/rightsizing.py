@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from scaler.core.money import money
@@ -11,6 +10,7 @@ from scaler.core.rightsizing.severity import score_letter
 from scaler.output.csv import render_csv
 from scaler.output.table import Cell, render_table
 from scaler.rightsizing.report import Report, Row
+from scaler.times import rfc3339
 
 cpu = format_cores
 mem = format_bytes
@@ -104,7 +104,7 @@ def report_document(report: Report) -> dict[str, Any]:
 
 
 def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(ts)
 
 
 def _arrow(old: str | None, new: str | None, changed: bool) -> str:

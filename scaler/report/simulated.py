@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from scaler.ports.metrics import ContainerRef, MetricsSource, Samples, Window
 from scaler.simulation.provision import provision
 from scaler.snapshot import load_snapshot
 from scaler.snapshot.containers import SnapshotDetails, read_details
+from scaler.times import parse_seconds_or_rfc3339
 
 GPU = "nvidia.com/gpu"
 USAGE_COLUMNS = COLUMNS  # one usage file shape for report and rightsize
@@ -174,12 +174,9 @@ def _pods_and_containers(
 
 def _time(text: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        try:
-            value = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        except OverflowError:
-            raise ValueError(f"timestamp {text[:40]!r} is out of range") from None
+        value = parse_seconds_or_rfc3339(text)
+    except OverflowError:
+        raise ValueError(f"timestamp {text[:40]!r} is out of range") from None
     return check_finite(value, "timestamp (Unix seconds)", minimum=MIN_TIMESTAMP,
                         maximum=MAX_TIMESTAMP)
 

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 
 from scaler.errors import UserError
+from scaler.times import parse_rfc3339
 
 _DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
@@ -33,10 +34,7 @@ def _instant(text: str) -> dt.datetime:
     text = text.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return dt.datetime.fromtimestamp(float(text), tz=dt.UTC)
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError("no time zone")
-    return parsed.astimezone(dt.UTC)
+    return parse_rfc3339(text, require_zone=True)
 
 
 def parse_window(text: str, now: dt.datetime) -> tuple[int, int]:

@@ -182,7 +182,6 @@ def workloads_of(
     seen: set[tuple[str, str, str]] = set()
     # A Deployment a Rollout's workloadRef names -> (the Rollout, its replicas).
     refs: dict[tuple[str, str, str], tuple[tuple[str, str, str], int]] = {}
-    rollout_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
     for obj in objects:
         if obj.kind not in (*WORKLOAD_KINDS, POD, HPA):
             continue
@@ -222,6 +221,32 @@ def workloads_of(
             file="" if from_cluster else obj.file,
             api_version=api if isinstance(api, str) else API_VERSIONS[obj.kind],
         )
+    rollout_of = _adopt_rollouts(b, refs, owners)
+    # ReplicaSets and Jobs that another controller in the inputs owns are not workloads.
+    # From the API server every controller is listed (unless a selector left it out).
+    for key, (kind, name) in owners.items():
+        if from_cluster or (kind, key[1], name) in b.workloads:
+            del b.workloads[key]
+    for obj in pods:
+        _pod(b, obj, owners, infer=not from_cluster, rollout_of=rollout_of)
+    out = _finished(b)
+    if not out:
+        raise UserError(
+            "no workloads found (Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Argo "
+            "Rollouts or their Pods)",
+            file=where,
+        )
+    return sorted(out, key=lambda w: (w.namespace, w.kind, w.name))
+
+
+def _adopt_rollouts(
+    b: _Builder,
+    refs: dict[tuple[str, str, str], tuple[tuple[str, str, str], int]],
+    owners: dict[tuple[str, str, str], tuple[str, str]],
+) -> dict[tuple[str, str, str], tuple[str, str, str]]:
+    """Each Deployment a Rollout's workloadRef names takes the Rollout's replicas and its
+    ReplicaSets; returns Rollout -> the Deployment standing for it."""
+    rollout_of: dict[tuple[str, str, str], tuple[str, str, str]] = {}
     for dep, (rollout, replicas) in refs.items():
         w = b.workloads.get(dep)
         if w is None:
@@ -235,13 +260,11 @@ def workloads_of(
             if (kind, k[1], name) == rollout:
                 owners[k] = (DEPLOYMENT, dep[2])
         rollout_of[rollout] = dep
-    # ReplicaSets and Jobs that another controller in the inputs owns are not workloads.
-    # From the API server every controller is listed (unless a selector left it out).
-    for key, (kind, name) in owners.items():
-        if from_cluster or (kind, key[1], name) in b.workloads:
-            del b.workloads[key]
-    for obj in pods:
-        _pod(b, obj, owners, infer=not from_cluster, rollout_of=rollout_of)
+    return rollout_of
+
+
+def _finished(b: _Builder) -> list[Workload]:
+    """The workloads with their pods and HPAs, then the ones inferred from bare pods."""
     out: list[Workload] = []
     for key, w in b.workloads.items():
         names = tuple(sorted(b.pods.get(key, ())))
@@ -270,13 +293,7 @@ def workloads_of(
                 kind, ns, name, len(names), containers, {}, "", API_VERSIONS[kind], names, hpas
             )
         )
-    if not out:
-        raise UserError(
-            "no workloads found (Deployments, StatefulSets, DaemonSets, Jobs, CronJobs, Argo "
-            "Rollouts or their Pods)",
-            file=where,
-        )
-    return sorted(out, key=lambda w: (w.namespace, w.kind, w.name))
+    return out
 
 
 def _workload_ref(f: Fields, obj: RawObject) -> str | None:

@@ -36,8 +36,8 @@ from scaler.ports.cloud import CloudError, CloudNode, CloudProvider
 from scaler.ports.cluster import ClaimView, ClusterError, ManagedCluster, ObjectRef
 from scaler.ports.fence import Fence, NotLeaderError
 from scaler.runtime.batcher import Batcher
-from scaler.runtime.metrics import MetricsRecorder, NullMetrics
 from scaler.runtime.policies import PolicyHolder
+from scaler.runtime.reporters import MetricsRecorder, NullMetrics
 
 log = logging.getLogger(__name__)
 

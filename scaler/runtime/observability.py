@@ -180,6 +180,13 @@ class PrometheusRecorder:
         Gauge("scaler_build_info", "scaler's version; always 1.", ["version"], registry=r).labels(
             version or _version()
         ).set(1)
+        self._register_provisioning(r)
+        self._register_nodepools(r)
+        self._register_policy(r)
+        self._register_cloud(r)
+
+    def _register_provisioning(self, r: CollectorRegistry) -> None:
+        """Launches, terminations and the scheduling batches."""
         self.nodes_created = Counter(
             "scaler_nodes_created",
             "Nodes launched, by NodePool and the reason for the launch.",
@@ -209,6 +216,9 @@ class PrometheusRecorder:
             "Pods the scheduler could not place, waiting for capacity.",
             registry=r,
         )
+
+    def _register_nodepools(self, r: CollectorRegistry) -> None:
+        """Each NodePool's usage, limits and cost, and the disruption decisions."""
         self.nodepool_usage = Gauge(
             "scaler_nodepool_usage",
             "Resources of the NodePool's nodes (cpu in cores, memory in bytes, pods, nodes).",
@@ -239,6 +249,9 @@ class PrometheusRecorder:
             ["reason", "decision"],
             registry=r,
         )
+
+    def _register_policy(self, r: CollectorRegistry) -> None:
+        """The policy revision in force and the age of the prices."""
         self.policy_revision = Gauge(
             "scaler_policy_revision_info",
             "1 for the policy revision in force (only the current one is exported).",
@@ -256,6 +269,9 @@ class PrometheusRecorder:
             registry=r,
         )
         price_age.set_function(self._price_age)
+
+    def _register_cloud(self, r: CollectorRegistry) -> None:
+        """The cloud provider's API calls and leadership."""
         self.cloud_errors = Counter(
             "scaler_cloudprovider_errors",
             "Errors from the cloud provider's API, by operation and error code.",

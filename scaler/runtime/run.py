@@ -45,8 +45,8 @@ from scaler.ports.cluster import ManagedCluster
 from scaler.runtime.batcher import Batcher
 from scaler.runtime.controller import Controller, LoopSettings
 from scaler.runtime.fence import ActionFence
-from scaler.runtime.metrics import HealthReporter, MetricsRecorder, NullHealth, NullMetrics
 from scaler.runtime.policies import GitPolicies, LocalPolicies, PolicyHolder
+from scaler.runtime.reporters import HealthReporter, MetricsRecorder, NullHealth, NullMetrics
 from scaler.runtime.settings import RunSettings
 
 log = logging.getLogger("scaler.run")

@@ -111,7 +111,7 @@ class IntervalSettings(_Model):
 
 class DisruptionSettings(_Model):
     enabled: bool = True
-    # consolidation: issue 4's planner (NodePools' consolidationPolicy and consolidateAfter,
+    # consolidation: the full planner (NodePools' consolidationPolicy and consolidateAfter,
     # budgets, PDBs, drift, expiry); emptiness: only empty nodes, after emptyAfter.
     planner: Literal["consolidation", "emptiness"] = "consolidation"
     validation_delay: Seconds = Field(15.0, alias="validationDelay", ge=0)

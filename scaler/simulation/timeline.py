@@ -42,7 +42,7 @@ from scaler.kube_yaml import read_text
 from scaler.limits import LimitError
 from scaler.numbers import MAX_TIMESTAMP, check_finite
 from scaler.ports.fence import OpenFence
-from scaler.simulation.consolidate import check_budgets
+from scaler.simulation.disruption_pass import check_budgets
 from scaler.simulation.provision import SimulationInput
 
 DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: a fixed clock keeps runs repeatable

@@ -19,10 +19,10 @@ import math
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 from scaler.errors import UserError
+from scaler.times import parse_rfc3339
 
 MAX_TOKENS = 1_000_000
 ATTRIBUTION = (
@@ -43,7 +43,7 @@ def requests_per_bucket(path: str, bucket: float = 60.0) -> list[int]:
             times: list[float] = []
             for n, row in enumerate(reader, start=2):
                 try:
-                    when = datetime.fromisoformat(row["TIMESTAMP"][:26])
+                    when = parse_rfc3339(row["TIMESTAMP"][:26])
                     tokens = int(row.get("ContextTokens") or 0) + int(
                         row.get("GeneratedTokens") or 0)
                 except (ValueError, TypeError):

@@ -7,7 +7,6 @@ Every generator is deterministic for a seed. Units: cores and bytes, one sample 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from scaler.core.rightsizing.evaluate import UsageSeries
 from scaler.core.rightsizing.model import DAY, HOUR, Array, CurrentResources, MiB
 from scaler.errors import UserError
 from scaler.numbers import parse_float
+from scaler.times import parse_rfc3339
 
 PATTERNS = ("daily", "weekly", "bursty", "growing", "batch", "leak")
 
@@ -47,7 +47,7 @@ def read_trace(path: Path, bucket: float = 10.0, seconds_per_token: float = 0.02
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
                 stamp = row["TIMESTAMP"][:26]
-                at = dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f")
+                at = parse_rfc3339(stamp)
                 starts.append(at.timestamp())
                 ctx.append(parse_float(row["ContextTokens"], "ContextTokens", minimum=0,
                                        maximum=1e12))

@@ -9,7 +9,6 @@ Deployment owns which ReplicaSet.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from scaler.core.quantity import QuantityError
 from scaler.core.resources import Resources, container_requests
 from scaler.errors import UserError
 from scaler.snapshot.documents import RawObject, input_files, read_objects
+from scaler.times import parse_rfc3339
 
 TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "CronJob")
 
@@ -79,7 +79,7 @@ def _timestamp(value: Any) -> float | None:
     if not isinstance(value, str):
         return None
     try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return parse_rfc3339(value).timestamp()
     except ValueError:
         return None
 

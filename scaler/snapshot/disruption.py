@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from scaler.core.model import ANNOTATION_DO_NOT_DISRUPT, IntOrPercent, PodDisruptionBudget
 from scaler.snapshot.documents import RawObject
 from scaler.snapshot.fields import Fields, describe, join
 from scaler.snapshot.selectors import label_selector
+from scaler.times import parse_rfc3339
 
 _INT_OR_PERCENT = re.compile(r"([0-9]+)%")
 
@@ -27,13 +27,10 @@ def timestamp(f: Fields, value: object, field: str) -> float | None:
     if not text:
         return None
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_rfc3339(text).timestamp()
     except ValueError:
         raise f.error(field, f"invalid time {text!r} (expected RFC 3339, e.g. "
                              "2024-05-01T10:00:00Z)") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
 
 
 def int_or_percent(f: Fields, value: object, field: str) -> IntOrPercent | None:

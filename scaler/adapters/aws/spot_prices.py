@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from scaler.adapters.aws import retry
+from scaler.times import parse_rfc3339
 
 PRODUCT_DESCRIPTIONS = ("Linux/UNIX", "Linux/UNIX (Amazon VPC)")
 PAGE_SIZE = 1000
@@ -26,7 +27,7 @@ def _stamp(value: object) -> float:
         return value.timestamp()
     if isinstance(value, str):
         try:
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            return parse_rfc3339(value).timestamp()
         except ValueError:
             return 0.0
     return 0.0

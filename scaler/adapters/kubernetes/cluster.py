@@ -12,7 +12,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import Any, Final
 
 from scaler.adapters.kubernetes import nodeclaims as nc
@@ -31,6 +30,7 @@ from scaler.ports.cluster import (
     ObjectRef,
 )
 from scaler.ports.fence import Fence
+from scaler.times import now_rfc3339, parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def _epoch(stamp: object) -> float:
     if not isinstance(stamp, str) or not stamp:
         return time.time()
     try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        return parse_rfc3339(stamp).timestamp()
     except ValueError:
         return time.time()
 
@@ -331,7 +331,7 @@ class KubernetesCluster:
                          name, condition.get("type"), condition.get("status"))
                 return
             raise
-        now = nc.now_rfc3339()
+        now = now_rfc3339()
         new: dict[str, Any] = {**condition, "lastTransitionTime": now}
         generation = (current or {}).get("metadata", {}).get("generation")
         if isinstance(generation, int):

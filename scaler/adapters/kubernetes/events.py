@@ -24,6 +24,7 @@ from typing import Final
 from scaler.adapters.kubernetes.client import Kube, KubeApiError, object_path
 from scaler.ports.cluster import ObjectRef
 from scaler.ports.fence import Fence
+from scaler.times import now_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class EventRecorder:
                 for k, _ in sorted(self._sent.items(), key=lambda kv: kv[1])[:5_000]:
                     del self._sent[k]
         namespace = ref.namespace or "default"
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        stamp = now_rfc3339()
         involved = {"kind": ref.kind, "name": ref.name, "apiVersion": ref.api_version}
         if ref.namespace:
             involved["namespace"] = ref.namespace

@@ -9,12 +9,12 @@ Drifted with Kubernetes' condition fields.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from scaler.core.model import LABEL_NODEPOOL, Taint
 from scaler.core.requirements import Requirement, Requirements
 from scaler.core.resources import CPU, Resources
+from scaler.times import now_rfc3339
 
 GROUP: Final = "scaler.dev"
 VERSION: Final = "v1alpha1"
@@ -33,10 +33,6 @@ LABEL_NODECLAIM: Final = "scaler.dev/nodeclaim"
 # Held by every claim until its node is drained and deleted and its instance terminated, so
 # `kubectl delete nodeclaim` is a graceful termination (Karpenter's termination finalizer).
 TERMINATION_FINALIZER: Final = "scaler.dev/termination"
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def requirement_doc(req: Requirement) -> dict[str, Any]:

@@ -16,7 +16,6 @@ column names `cpu_cores` and `memory_bytes` are still read, with a note.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import gzip
 import io
 import zlib
@@ -31,6 +30,7 @@ from scaler.errors import UserError
 from scaler.limits import LimitError
 from scaler.numbers import MAX_TIMESTAMP, MIN_TIMESTAMP, check_finite
 from scaler.ports.metrics import ContainerRef, Samples
+from scaler.times import parse_seconds_or_rfc3339
 
 COLUMNS = ("timestamp", "namespace", "pod", "container", "cpu", "memory")
 OPTIONAL = ("memory_limit", "oom_killed")
@@ -90,15 +90,12 @@ def _number(text: str, where: str, path: Path, column: str) -> float:
 
 def _time(text: str, where: str, path: Path) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        try:
-            value = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        except (ValueError, OverflowError):
-            raise UserError(
-                f"timestamp {text[:40]!r} is neither unix seconds nor RFC 3339", file=str(path),
-                obj=where, field="timestamp",
-            ) from None
+        value = parse_seconds_or_rfc3339(text)
+    except (ValueError, OverflowError):
+        raise UserError(
+            f"timestamp {text[:40]!r} is neither unix seconds nor RFC 3339", file=str(path),
+            obj=where, field="timestamp",
+        ) from None
     return check_finite(value, "timestamp (Unix seconds)", minimum=MIN_TIMESTAMP,
                         maximum=MAX_TIMESTAMP, file=str(path), obj=where, field="timestamp")
 

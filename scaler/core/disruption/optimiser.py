@@ -33,14 +33,9 @@ import numpy as np
 
 from scaler.core.disruption.candidates import Candidate
 from scaler.core.disruption.cluster_view import Planned
-from scaler.core.disruption.methods import (
-    REASON_UNDERUTILIZED,
-    Command,
-    MultiNode,
-    PassContext,
-    SingleNode,
-    consolidatable,
-)
+from scaler.core.disruption.methods.context import REASON_UNDERUTILIZED, Command, PassContext
+from scaler.core.disruption.methods.multi_node import MultiNode, consolidatable
+from scaler.core.disruption.methods.single_node import SingleNode
 from scaler.core.model import LABEL_HOSTNAME, SPOT, Node, Pod
 from scaler.core.resources import Resources
 from scaler.core.scheduling.bound import BoolArray, FloatArray, IntArray, prune_dominated

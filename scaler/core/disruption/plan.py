@@ -32,15 +32,11 @@ from scaler.core.disruption.candidates import (
     pool_totals,
 )
 from scaler.core.disruption.cluster_view import ClusterView
-from scaler.core.disruption.methods import (
-    BUDGET_REASON,
-    Drift,
-    Emptiness,
-    Expiration,
-    Method,
-    PassContext,
-    karpenter_methods,
-)
+from scaler.core.disruption.methods import karpenter_methods
+from scaler.core.disruption.methods.context import BUDGET_REASON, Method, PassContext
+from scaler.core.disruption.methods.drift import Drift
+from scaler.core.disruption.methods.emptiness import Emptiness
+from scaler.core.disruption.methods.expiration import Expiration
 from scaler.core.disruption.optimiser import Consolidation
 from scaler.core.disruption.safety import Ledger, PodGuard, pdb_allowance
 from scaler.core.resources import Resources
@@ -250,7 +246,7 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
     commands = sorted({d.command for d in plan.disruptions})
     prefer = {m.pod: [m.target] for m in plan.moves}
     from scaler.core.disruption.cluster_view import Trial
-    from scaler.core.disruption.methods import Command
+    from scaler.core.disruption.methods.context import Command
 
     for no in commands:
         mine = [d for d in plan.disruptions if d.command == no]

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from scaler.cli import main
-from scaler.output.report_json import rfc3339
+from scaler.times import rfc3339
 from tests.integration.costs.conftest import CostHistory
 
 POLICY = Path(__file__).parent / "policy.yaml"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from scaler.cli import main
-from scaler.output.report_json import rfc3339
+from scaler.times import rfc3339
 from tests.integration.costs.conftest import CostHistory
 from tests.support.auth_proxy import AuthProxy, make_tls, require_headers, sigv4_check
 

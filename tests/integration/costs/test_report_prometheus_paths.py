@@ -15,11 +15,11 @@ from pricing import load_catalog
 from scaler.adapters.prometheus import PrometheusSource
 from scaler.adapters.prometheus.inventory import PrometheusInventory
 from scaler.cli import main
-from scaler.output.report_json import rfc3339
 from scaler.policy import load_policies
 from scaler.ports.metrics import Window
 from scaler.report.build import ReportRequest, build_report, catalog_pricer
 from scaler.report.rules import rules_from
+from scaler.times import rfc3339
 from tests.integration.costs.conftest import CostHistory
 
 POLICY = Path(__file__).parent / "policy.yaml"

@@ -1,12 +1,6 @@
-"""Disruption methods behind one interface, tried in Karpenter's order: emptiness, drift,
-expiration, then consolidation (multi-node, then single-node; or scaler's MILP over every
-candidate at once, see `optimiser`).
-
-Unlike Karpenter, which stops a pass at the first method that finds something, a pass here
-runs every method in turn on the cluster as the earlier ones left it, sharing the budgets
-and PDB allowances, so one pass gives the whole plan (the loop still revalidates it before
-acting).
-"""
+"""What every disruption method shares: the reasons and budget reasons, a `Command` (nodes
+disrupted together with their replacements), the `PassContext` a pass threads through the
+methods, and the `Method` protocol each method implements."""
 
 from __future__ import annotations
 
@@ -24,7 +18,7 @@ from scaler.core.disruption.candidates import (
     balanced_threshold,
 )
 from scaler.core.disruption.cluster_view import ClusterView, Trial
-from scaler.core.disruption.safety import Ledger, saves_enough
+from scaler.core.disruption.safety import Ledger
 from scaler.core.model import SPOT
 
 # The reasons as the plan reports them, and the budget reason each counts against.
@@ -178,126 +172,3 @@ class Method(Protocol):
 
     def run(self, ctx: PassContext) -> None:
         """Find this method's commands and commit them to the context."""
-
-
-class Emptiness:
-    """Nodes with nothing to evict are deleted (within their budgets)."""
-
-    name = "emptiness"
-    reason = REASON_EMPTY
-
-    def run(self, ctx: PassContext) -> None:
-        for c in ctx.available(lambda c: c.empty and c.empty_ok):
-            if ctx.fits(self.reason, [c]):
-                ctx.commit(Command(self.name, self.reason, (c,),
-                                   Trial((c.name,), (), {}, (), {})))
-
-
-class _Replace:
-    """Drift and expiration: each node is replaced, its pods scheduled anywhere valid."""
-
-    name = ""
-    reason = ""
-
-    def wanted(self, c: Candidate) -> bool:
-        raise NotImplementedError
-
-    def run(self, ctx: PassContext) -> None:
-        for c in ctx.available(self.wanted):
-            if ctx.time_left() <= 0:
-                ctx.notes.append(f"{self.name}: out of time")
-                return
-            if not ctx.fits(self.reason, [c]):
-                continue
-            trial = ctx.view.trial([c.name])
-            if trial.ok:
-                ctx.commit(Command(self.name, self.reason, (c,), trial))
-
-
-class Drift(_Replace):
-    name = "drift"
-    reason = REASON_DRIFTED
-
-    def wanted(self, c: Candidate) -> bool:
-        return c.drifted is not None
-
-
-class Expiration(_Replace):
-    name = "expiration"
-    reason = REASON_EXPIRED
-
-    def wanted(self, c: Candidate) -> bool:
-        return c.expired and c.drifted is None
-
-
-def consolidatable(c: Candidate) -> bool:
-    return c.consolidatable and c.price is not None and not c.empty
-
-
-class MultiNode:
-    """Karpenter's multi-node consolidation: the longest prefix (by disruption cost) of at
-    most 100 candidates, found by binary search, that can go with at most one cheaper
-    replacement. Repeated while it finds something."""
-
-    name = "multi-node"
-    reason = REASON_UNDERUTILIZED
-
-    def valid(self, ctx: PassContext, nodes: Sequence[Candidate]) -> Command | None:
-        trial = ctx.view.trial([c.name for c in nodes])
-        if not trial.ok or len(trial.claims) > 1:
-            return None
-        cmd = Command(self.name, self.reason, tuple(nodes), trial)
-        if trial.claims and len(nodes) > 1 and all(c.node.capacity_type == SPOT for c in nodes) \
-                and trial.claims[0].options[0].capacity_type == SPOT:
-            return None  # Karpenter does no multi-node spot-to-spot replacement
-        if not saves_enough(cmd.price, trial.replacement_cost,
-                            ctx.settings.min_saving_fraction):
-            return None
-        pods = sum(len(c.pods) for c in nodes)
-        if cmd.price - trial.replacement_cost < ctx.settings.eviction_price * pods - 1e-9:
-            return None
-        if ctx.spot_to_spot_ok(cmd) or ctx.balanced_faults(cmd):
-            return None
-        return cmd
-
-    def run(self, ctx: PassContext) -> None:
-        while ctx.time_left() > 0:
-            pool = ctx.within_budget(self.reason, ctx.available(consolidatable))
-            pool = pool[: ctx.settings.multi_node_max]
-            if len(pool) < 2:
-                return
-            lo, hi, best = 1, len(pool) - 1, None
-            while lo <= hi and ctx.time_left() > 0:
-                mid = (lo + hi) // 2
-                cmd = self.valid(ctx, pool[: mid + 1])
-                if cmd is not None:
-                    best, lo = cmd, mid + 1
-                else:
-                    hi = mid - 1
-            if best is None:
-                return
-            ctx.commit(best)
-
-
-class SingleNode:
-    """Karpenter's single-node consolidation: each candidate in turn, deleted or replaced
-    by one cheaper node."""
-
-    name = "single-node"
-    reason = REASON_UNDERUTILIZED
-
-    def run(self, ctx: PassContext) -> None:
-        multi = MultiNode()
-        for c in ctx.available(consolidatable):
-            if ctx.time_left() <= 0:
-                ctx.notes.append(f"{self.name}: out of time")
-                return
-            if c.name in ctx.done or not ctx.fits(self.reason, [c]):
-                continue
-            cmd = multi.valid(ctx, [c])
-            if cmd is not None:
-                ctx.commit(Command(self.name, self.reason, cmd.nodes, cmd.trial))
-
-
-def karpenter_methods() -> list[Method]:
-    return [Emptiness(), Drift(), Expiration(), MultiNode(), SingleNode()]
