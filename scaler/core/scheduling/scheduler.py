@@ -60,6 +60,7 @@ from scaler.core.scheduling.whole_nodes import (
     whole_from_lp,
 )
 from scaler.core.scheduling.zonal_affinity import ZonePicker, pin_zonal_self_affinity
+from scaler.core.scheduling.zonal_spread import split_zonal_spread
 
 STRATEGIES = ("scaler", "ffd")
 # How much dearer a pod's share may get by joining an in-flight claim (see _place_on_claims).
@@ -237,14 +238,20 @@ class Scheduler:
         # Pods no other pod's placement depends on, bound for a NodePool without limits, are
         # planned together by whole-node patterns once the others are placed (one LP per
         # class of identical pods, not one decision per pod). Zonal self-affinity groups
-        # join them, pinned to one zone each (zonal_affinity.py).
+        # join them, pinned to one zone each (zonal_affinity.py), and so do zonal spread
+        # groups, split over the zones (zonal_spread.py).
         by_patterns = (self.strategy == "scaler" and self.improve and not self.prefer_taints)
         originals: dict[int, Pod] = {}
         if by_patterns:
+            picker = ZonePicker(self.table, self.pools, self.launch_reqs)
+            zones = self.topology.universes.get(LABEL_ZONE, ())
             pending, originals = pin_zonal_self_affinity(
-                pending, self.bound, self.table,
-                ZonePicker(self.table, self.pools, self.launch_reqs),
-                self.topology.universes.get(LABEL_ZONE, ()))
+                pending, self.bound, self.table, picker, zones)
+            # Zonal spread groups split over the zones up front (zonal_spread.py).
+            pending, split = split_zonal_spread(
+                pending, self.bound, [en.node for en in self.existing], self.table, picker,
+                zones)
+            originals = {k: originals.get(id(v), v) for k, v in split.items()} | originals
         result = self._place_all(pending)
         return _restored(result, originals) if originals else result
 
