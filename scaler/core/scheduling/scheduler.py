@@ -500,7 +500,8 @@ class Scheduler:
         launch as now (free: the price does not move); return the pods still to plan.
 
         The claims of pods with topology rules are often far from full (one pod per node
-        under hostname anti-affinity); first fit would fill them, so this does too.
+        under hostname anti-affinity); first fit would fill them, so this does too. A pod
+        some hostname spread counts stays off them: an owner there was checked without it.
         """
         if not self.claims:
             return list(pods)
@@ -508,7 +509,7 @@ class Scheduler:
         left: list[Pod] = []
         for pod in sorted(pods, key=sort_key):
             row = self.table.vector(pod.requests + ONE_POD)
-            if row is None:
+            if row is None or self.topology.counted(pod.namespace, pod.labels):
                 left.append(pod)
                 continue
             vec = np.array(row, dtype=np.int64)
@@ -568,13 +569,21 @@ class Scheduler:
         self._stale_room()
         if best is not None:
             return []
+        # Pods some hostname spread counts go to claims of their own (see _fill_gaps).
+        kept: list[Claim] = self.claims
+        apart: list[Claim] = []
         failed: list[tuple[Pod, str]] = []
         for pod in sorted(pods, key=sort_key):
+            counted = self.topology.counted(pod.namespace, pod.labels)
+            self.claims = apart if counted else kept
+            self._stale_room()
             request = pod.requests + ONE_POD
             row = self.table.vector(request)
             attempts = self._ladder(self._interned[pod.scheduling])
             if row is None or not any(self._place_on_claims(pod, row, a) for a in attempts):
                 failed.append((pod, self._explain(pod, request, attempts[-1])))
+        self.claims = kept + apart
+        self._stale_room()
         return failed
 
     def _place_leftovers(self, pods: Sequence[Pod]) -> float | None:

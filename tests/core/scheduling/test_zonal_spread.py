@@ -1,7 +1,8 @@
 """Zonal topology spread planned in bulk (`zonal_spread.py`): random snapshots of spread
 owners, pods their selectors only count and pods already running; every owner's zone passes
 its maxSkew check on the final counts (as if it were placed last), with every zone on
-offer a domain, as Karpenter counts them."""
+offer a domain, as Karpenter counts them; every hostname spread owner's node holds no
+more than maxSkew of the pods it counts (pods only counted are planned on nodes apart)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from scaler.core.model import Node, Pod, Scheduling, TopologySpread
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.core.scheduling.scheduler import Scheduler, SchedulingResult
+from scaler.core.scheduling.scheduler import Scheduler
+from scaler.core.scheduling.zonal_affinity import ZonePicker
+from scaler.core.scheduling.zonal_spread import split_zonal_spread
 from tests.support.builders import TYPES, pool, req
 
 ZONE = "topology.kubernetes.io/zone"
@@ -52,15 +55,8 @@ def snapshots(draw: st.DrawFn) -> tuple[list[Pod], list[Pod]]:
     return pending, bound
 
 
-def zone_counts(result: SchedulingResult, bound: list[Pod]) -> dict[str, str]:
-    """Each placed pod's zone: its node's, or the zone its claim launches in."""
-    where = {p.name: c.options[0].zone for c in result.claims for p in c.pods}
-    where |= {p.name: "z-a" for ps in result.existing.values() for p in ps}
-    where |= {p.name: "z-a" for p in bound}
-    return where
-
-
-def skew_breaches(pending: list[Pod], bound: list[Pod], where: dict[str, str]) -> list[str]:
+def breaches(pending: list[Pod], bound: list[Pod], where: dict[str, str]) -> list[str]:
+    """Owners that would fail their zonal skew check placed last, on the final counts."""
     out = []
     every = [*pending, *bound]
     for owner in pending:
@@ -79,16 +75,60 @@ def skew_breaches(pending: list[Pod], bound: list[Pod], where: dict[str, str]) -
     return out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshots())
-def test_every_owner_passes_its_zonal_skew_on_the_final_counts(
+def test_a_split_passes_every_owners_skew_on_the_final_counts(
         snap: tuple[list[Pod], list[Pod]]) -> None:
+    """The split pins whole groups or none, and every owner it pins passes its check."""
     pending, bound = snap
     s = Scheduler(InstanceTypeTable(THREE),
                   [pool("plain", req("kubernetes.io/arch", "In", "amd64", "arm64"))],
                   [NODE], bound)
-    # The plan before the comparison with first fit: first fit places one pod at a time
-    # and, like kube-scheduler, checks an owner only against the pods placed before it.
+    out, originals = split_zonal_spread(pending, bound, [NODE], s.table,
+                                        ZonePicker(s.table, s.pools, s.launch_reqs), ZONES)
+    where = {p.name: "z-a" for p in bound}
+    for copy in out:
+        if id(copy) in originals:
+            zone = copy.scheduling.node_selector.get(ZONE)
+            assert zone is not None and len(zone.values) == 1
+            where[copy.name] = next(iter(zone.values))
+            assert not any(c.topology_key == ZONE for c in copy.scheduling.topology_spread)
+    pinned = [p for p in pending if p.name in where]
+    for owner in pinned:  # all or nothing: whatever an owner's selector counts is pinned
+        for c in owner.scheduling.topology_spread:
+            if c.topology_key == ZONE and c.selector is not None:
+                assert all(p.name in where for p in pending if c.selector.matches_labels(p.labels))
+    assert breaches(pinned, bound, where) == []
+    assert not s.solve(pending).unschedulable  # pinned pods still find room
+
+
+@st.composite
+def hostname_snapshots(draw: st.DrawFn) -> list[Pod]:
+    out = []
+    for i in range(draw(st.integers(1, 40))):
+        app = draw(st.sampled_from("abc"))
+        rules = (spread(draw(st.sampled_from("abc")), draw(st.integers(1, 2)), HOST),) \
+            if draw(st.booleans()) else ()
+        cpu = draw(st.sampled_from(["100m", "500m", "1", "3"]))
+        out.append(Pod("d", f"p{i}", Resources.parse({"cpu": cpu, "memory": "1Gi"}),
+                       Scheduling(topology_spread=rules), labels={"app": app}))
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostname_snapshots())
+def test_pods_only_counted_by_hostname_spread_never_join_an_owners_node(
+        pending: list[Pod]) -> None:
+    """Plain pods a hostname spread counts are planned by whole nodes, apart: none lands on
+    a new node next to an owner that counts it (the owner was checked without it)."""
+    s = Scheduler(InstanceTypeTable(THREE),
+                  [pool("plain", req("kubernetes.io/arch", "In", "amd64", "arm64"))])
+    # The plan before the comparison with first fit, which places pods one at a time.
     result = s._solve(pending)
     assert not result.unschedulable
-    assert skew_breaches(pending, bound, zone_counts(result, bound)) == []
+    for c in result.claims:
+        for owner in c.pods:
+            for sp in owner.scheduling.topology_spread:
+                assert sp.selector is not None
+                assert not any(not p.scheduling.topology_spread
+                               and sp.selector.matches_labels(p.labels) for p in c.pods)
