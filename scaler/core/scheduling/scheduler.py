@@ -570,7 +570,7 @@ class Scheduler:
         if best is not None:
             return []
         # Pods some hostname spread counts go to claims of their own (see _fill_gaps).
-        kept: list[Claim] = self.claims
+        kept = self.claims
         apart: list[Claim] = []
         failed: list[tuple[Pod, str]] = []
         for pod in sorted(pods, key=sort_key):
