@@ -60,6 +60,7 @@ from scaler.core.scheduling.whole_nodes import (
     whole_from_lp,
 )
 from scaler.core.scheduling.zonal_affinity import ZonePicker, pin_zonal_self_affinity
+from scaler.core.scheduling.zonal_spread import split_zonal_spread
 
 STRATEGIES = ("scaler", "ffd")
 # How much dearer a pod's share may get by joining an in-flight claim (see _place_on_claims).
@@ -237,14 +238,20 @@ class Scheduler:
         # Pods no other pod's placement depends on, bound for a NodePool without limits, are
         # planned together by whole-node patterns once the others are placed (one LP per
         # class of identical pods, not one decision per pod). Zonal self-affinity groups
-        # join them, pinned to one zone each (zonal_affinity.py).
+        # join them, pinned to one zone each (zonal_affinity.py), and so do zonal spread
+        # groups, split over the zones (zonal_spread.py).
         by_patterns = (self.strategy == "scaler" and self.improve and not self.prefer_taints)
         originals: dict[int, Pod] = {}
         if by_patterns:
+            picker = ZonePicker(self.table, self.pools, self.launch_reqs)
+            zones = self.topology.universes.get(LABEL_ZONE, ())
             pending, originals = pin_zonal_self_affinity(
-                pending, self.bound, self.table,
-                ZonePicker(self.table, self.pools, self.launch_reqs),
-                self.topology.universes.get(LABEL_ZONE, ()))
+                pending, self.bound, self.table, picker, zones)
+            # Zonal spread groups split over the zones up front (zonal_spread.py).
+            pending, split = split_zonal_spread(
+                pending, self.bound, [en.node for en in self.existing], self.table, picker,
+                zones)
+            originals = {k: originals.get(id(v), v) for k, v in split.items()} | originals
         result = self._place_all(pending)
         return _restored(result, originals) if originals else result
 
@@ -493,7 +500,8 @@ class Scheduler:
         launch as now (free: the price does not move); return the pods still to plan.
 
         The claims of pods with topology rules are often far from full (one pod per node
-        under hostname anti-affinity); first fit would fill them, so this does too.
+        under hostname anti-affinity); first fit would fill them, so this does too. A pod
+        some hostname spread counts stays off them: an owner there was checked without it.
         """
         if not self.claims:
             return list(pods)
@@ -501,7 +509,7 @@ class Scheduler:
         left: list[Pod] = []
         for pod in sorted(pods, key=sort_key):
             row = self.table.vector(pod.requests + ONE_POD)
-            if row is None:
+            if row is None or self.topology.counted(pod.namespace, pod.labels):
                 left.append(pod)
                 continue
             vec = np.array(row, dtype=np.int64)
@@ -561,13 +569,21 @@ class Scheduler:
         self._stale_room()
         if best is not None:
             return []
+        # Pods some hostname spread counts go to claims of their own (see _fill_gaps).
+        kept = self.claims
+        apart: list[Claim] = []
         failed: list[tuple[Pod, str]] = []
         for pod in sorted(pods, key=sort_key):
+            counted = self.topology.counted(pod.namespace, pod.labels)
+            self.claims = apart if counted else kept
+            self._stale_room()
             request = pod.requests + ONE_POD
             row = self.table.vector(request)
             attempts = self._ladder(self._interned[pod.scheduling])
             if row is None or not any(self._place_on_claims(pod, row, a) for a in attempts):
                 failed.append((pod, self._explain(pod, request, attempts[-1])))
+        self.claims = kept + apart
+        self._stale_room()
         return failed
 
     def _place_leftovers(self, pods: Sequence[Pod]) -> float | None:

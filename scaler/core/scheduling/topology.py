@@ -43,6 +43,8 @@ class Group:
     # A pod's several required affinity terms: a pod is picked only when every term selects
     # it (kube-scheduler counts an existing pod for the terms only if it matches all).
     all_of: tuple[PodAffinityTerm, ...] = ()
+    # Made for pod (anti-)affinity terms too, not only for spread constraints.
+    by_terms: bool = False
 
     def picks(self, namespace: str, labels: Mapping[str, str]) -> bool:
         if self.all_of:
@@ -128,13 +130,15 @@ class Topology:
             for t in terms:
                 key = _affinity_key(sched, t)
                 if key not in self.groups:
-                    self.groups[key] = Group(t.topology_key, None, None, all_of=terms)
+                    self.groups[key] = Group(t.topology_key, None, None, all_of=terms,
+                                             by_terms=True)
         single = tuple(sched.pod_affinity) if len(sched.pod_affinity) == 1 else ()
         for t in (*single, *sched.pod_anti_affinity, *sched.preferred_pod_affinity,
                   *sched.preferred_pod_anti_affinity):
             key = _term_key(t)
             if key not in self.groups:
                 self.groups[key] = Group(t.topology_key, t.selector, t.namespaces)
+            self.groups[key].by_terms = True
         # Only required anti-affinity binds pods that come later (kube-scheduler's symmetry).
         for t in sched.pod_anti_affinity:
             if t not in self.owners:
@@ -162,6 +166,20 @@ class Topology:
             hit = tuple(g for g in self.groups.values() if g.picks(namespace, labels))
             self._picked[key] = hit
         return hit
+
+    def counted(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        """Whether some group counts the pod."""
+        return bool(self._groups_picking(namespace, labels))
+
+    def counted_only_per_node(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        """Whether the only groups that count the pod are hostname spread constraints'.
+
+        Such a pod binds no one where it goes: an owner is checked against the pods already
+        on its node, so the pod may be planned apart, on nodes of its own, as long as it
+        never joins a node that holds an owner (whole-node planning opens new ones).
+        """
+        return all(g.key == LABEL_HOSTNAME and not g.by_terms and not g.all_of
+                   for g in self._groups_picking(namespace, labels))
 
     def record(self, namespace: str, labels: Mapping[str, str], sched: Scheduling,
                target: Target, anti_terms: Sequence[PodAffinityTerm] = ()) -> None:

@@ -32,7 +32,8 @@ def sort_key(pod: Pod) -> tuple[int, int, int, str, str]:
 
 
 def movable(pod: Pod, topology: Topology) -> bool:
-    """A pod whose node nothing else cares about: no topology, ports or preferences."""
+    """A pod whose node nothing else cares about: no topology, ports or preferences of its
+    own, and counted by no one's rule but hostname spread (see `counted_only_per_node`)."""
     s = pod.scheduling
     if (s.topology_spread or s.pod_affinity or s.pod_anti_affinity or s.host_ports
             or s.preferred_terms or s.preferred_pod_affinity
@@ -40,7 +41,7 @@ def movable(pod: Pod, topology: Topology) -> bool:
         return False
     if not topology.active:
         return True
-    if topology._groups_picking(pod.namespace, pod.labels):
+    if not topology.counted_only_per_node(pod.namespace, pod.labels):
         return False
     return not any(t.selects(pod.namespace, pod.labels) for t in topology.owners)
 
