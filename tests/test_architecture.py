@@ -160,6 +160,19 @@ def test_imports_point_down_the_layers_without_cycles_or_private_names() -> None
     assert layer_violations(SCALER) == []
 
 
+def test_tests_use_only_public_names_of_scaler() -> None:
+    """A test that needs a private helper is a sign the helper is a public contract."""
+    found = [
+        f"{f.relative_to(SCALER.parent)}: {name} from {target}"
+        for f in sorted((SCALER.parent / "tests").rglob("*.py"))
+        if f.name != "test_architecture.py"  # its planted violations are strings
+        for target, names in scaler_imports(f)
+        for name in names
+        if name.startswith("_") and not name.startswith("__")
+    ]
+    assert found == []
+
+
 def test_layer_check_catches_planted_violations(tmp_path: Path) -> None:
     root = tmp_path / "scaler"
     for pkg in ("core", "output", "rightsizing", "policy", "mystery"):

@@ -191,17 +191,17 @@ def _fmt(v: float | str | None) -> str:
     return krr_units(v)
 
 
-def _diff(allocated: float | None, recommended: float | str | None, multiplier: int = 1) -> str:
+def krr_diff(allocated: float | None, recommended: float | str | None, multiplier: int = 1) -> str:
     if recommended is None or isinstance(recommended, str):
         return ""
     d = recommended - (allocated or 0.0)
     return ("+" if d >= 0 else "-") + _fmt(abs(d) * multiplier)
 
 
-def _cell(allocated: float | None, recommended: float | str | None, requests: bool) -> str:
+def krr_cell(allocated: float | None, recommended: float | str | None, requests: bool) -> str:
     if allocated is None and recommended is None:
         return UNSET
-    diff = _diff(allocated, recommended) if requests else ""
+    diff = krr_diff(allocated, recommended) if requests else ""
     prefix = f"({diff}) " if diff else ""
     return f"{prefix}{_fmt(allocated)} -> {_fmt(recommended)}"
 
@@ -233,9 +233,9 @@ def krr_csv(report: Report) -> str:
             req_now, req_new = alloc["requests"][res], rec["requests"][res]["value"]
             lim_now, lim_new = alloc["limits"][res], rec["limits"][res]["value"]
             row += [
-                _diff(req_now, req_new, current),
-                _cell(req_now, req_new, True),
-                _cell(lim_now, lim_new, False),
+                krr_diff(req_now, req_new, current),
+                krr_cell(req_now, req_new, True),
+                krr_cell(lim_now, lim_new, False),
             ]
         w.writerow(row)
     return buf.getvalue()

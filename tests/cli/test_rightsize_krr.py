@@ -23,7 +23,7 @@ from scaler.core.rightsizing.severity import (
     score_letter,
     severity,
 )
-from scaler.output.krr import CSV_COLUMNS, _cell, _diff, krr_units
+from scaler.output.krr import CSV_COLUMNS, krr_cell, krr_diff, krr_units
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = ROOT / "examples" / "workloads"
@@ -97,12 +97,12 @@ def test_krr_csv_has_krrs_columns_and_cells(capsys: pytest.CaptureFixture[str]) 
 
 def test_krr_cell_formats_match_krrs_own_test_case() -> None:
     # From KRR's tests/formatters/test_csv_formatter.py: 50m -> 6.5m, 2 pods, 2048Mi -> 0.5.
-    assert _cell(0.05, 0.0065, True) == "(-43m) 50m -> 6m"
-    assert _diff(0.05, 0.0065, 2) == "-87m"
-    assert _cell(2.0, "?", False) == "2.0 -> ?"
-    assert _cell(2048 * MiB, 0.5, True) == "(-2048Mi) 2048Mi -> 500m"
-    assert _diff(2048 * MiB, 0.5, 2) == "-4096Mi"
-    assert _cell(None, None, True) == "unset"
+    assert krr_cell(0.05, 0.0065, True) == "(-43m) 50m -> 6m"
+    assert krr_diff(0.05, 0.0065, 2) == "-87m"
+    assert krr_cell(2.0, "?", False) == "2.0 -> ?"
+    assert krr_cell(2048 * MiB, 0.5, True) == "(-2048Mi) 2048Mi -> 500m"
+    assert krr_diff(2048 * MiB, 0.5, 2) == "-4096Mi"
+    assert krr_cell(None, None, True) == "unset"
     assert krr_units(8 * 2**30) == "8192Mi" and krr_units(20 * 2**30) == "20Gi"
 
 
