@@ -78,7 +78,7 @@ class _Types:
         return len(self.zones)
 
 
-class _Source:
+class RefreshedSource:
     """One refreshable input: its value, when it was fetched and the last error."""
 
     def __init__(self, name: str, interval: float) -> None:
@@ -144,9 +144,10 @@ class LiveInstanceTypes:
         self.unavailable = unavailable
         self.backoff = backoff
         self.clock = clock
-        self.on_demand = _Source("on-demand prices (Price List API)", on_demand_interval)
-        self.spot = _Source("spot prices (DescribeSpotPriceHistory)", spot_interval)
-        self.types = _Source("instance types (DescribeInstanceTypes/Offerings)", types_interval)
+        self.on_demand = RefreshedSource("on-demand prices (Price List API)", on_demand_interval)
+        self.spot = RefreshedSource("spot prices (DescribeSpotPriceHistory)", spot_interval)
+        self.types = RefreshedSource("instance types (DescribeInstanceTypes/Offerings)",
+                                     types_interval)
         # GovCloud has no Price List API; Karpenter skips it there too.
         self.live_on_demand = live_on_demand and not region.startswith("us-gov-")
         if not self.live_on_demand:

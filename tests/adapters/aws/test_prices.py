@@ -6,13 +6,13 @@ import logging
 
 import pytest
 
-from scaler.adapters.aws.prices import BUNDLED, LIVE, _Source
+from scaler.adapters.aws.prices import BUNDLED, LIVE, RefreshedSource
 
 
 def test_a_source_is_due_after_its_interval_and_keeps_its_last_good_value(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    src = _Source("spot prices (DescribeSpotPriceHistory)", interval=3600)
+    src = RefreshedSource("spot prices (DescribeSpotPriceHistory)", interval=3600)
     assert src.due(0) and src.status().source == BUNDLED
 
     src.refresh(lambda: {"m5.large": 0.04}, now=0, size=len)
@@ -33,7 +33,7 @@ def test_a_source_is_due_after_its_interval_and_keeps_its_last_good_value(
 
 def test_a_source_that_never_answered_reports_the_bundled_catalog(
         caplog: pytest.LogCaptureFixture) -> None:
-    src = _Source("on-demand prices (Price List API)", interval=60)
+    src = RefreshedSource("on-demand prices (Price List API)", interval=60)
     src.refresh(lambda: {}, now=0, size=len)  # an empty answer is no answer
     src.refresh(lambda: {}, now=60, size=len)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
