@@ -18,6 +18,7 @@ from scaler.core.allocation.aggregate import cpu_efficiency, ram_efficiency, tot
 from scaler.core.allocation.model import Allocation, Properties
 from scaler.core.allocation.money import to_dollars
 from scaler.errors import UserError
+from scaler.output.report_json import UNMODELLED
 from scaler.ports.metrics import MetricsError
 from scaler.report.api import (
     AllocationService,
@@ -129,20 +130,7 @@ def allocation_json(x: ApiAllocation) -> dict[str, Any]:
         "gpuCostAdjustment": 0.0,
         "gpuCostIdle": r(to_dollars(a.gpu_idle_micros if a.kind != "idle" else a.gpu_micros)),
         "gpuEfficiency": 0.0,
-        "networkTransferBytes": 0.0,
-        "networkReceiveBytes": 0.0,
-        "networkCost": 0.0,
-        "networkCrossZoneCost": 0.0,
-        "networkCrossRegionCost": 0.0,
-        "networkInternetCost": 0.0,
-        "networkCostAdjustment": 0.0,
-        "loadBalancerCost": 0.0,
-        "loadBalancerCostAdjustment": 0.0,
-        "pvBytes": 0.0,
-        "pvByteHours": 0.0,
-        "pvCost": 0.0,
-        "pvs": None,
-        "pvCostAdjustment": 0.0,
+        **UNMODELLED,
         "ramBytes": per(a.ram_byte_seconds),
         "ramByteRequestAverage": per(a.ram_request_byte_seconds),
         "ramByteUsageAverage": per(a.ram_usage_byte_seconds),

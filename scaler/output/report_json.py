@@ -68,6 +68,26 @@ ALLOCATION_FIELDS = (
 
 
 
+# OpenCost's allocation fields for what scaler does not model (network, load balancers,
+# persistent volumes), in OpenCost's order: present, so consumers of its JSON find them.
+UNMODELLED: dict[str, float | None] = {
+    "networkTransferBytes": 0.0,
+    "networkReceiveBytes": 0.0,
+    "networkCost": 0.0,
+    "networkCrossZoneCost": 0.0,
+    "networkCrossRegionCost": 0.0,
+    "networkInternetCost": 0.0,
+    "networkCostAdjustment": 0.0,
+    "loadBalancerCost": 0.0,
+    "loadBalancerCostAdjustment": 0.0,
+    "pvBytes": 0.0,
+    "pvByteHours": 0.0,
+    "pvCost": 0.0,
+    "pvs": None,
+    "pvCostAdjustment": 0.0,
+}
+
+
 def _r(x: float) -> float:
     return round(x, 6)
 
@@ -116,20 +136,7 @@ def allocation_json(a: Allocation) -> dict[str, Any]:
         "gpuHours": _r(a.gpu_seconds / 3600),
         "gpuCost": to_dollars(a.gpu_micros),
         "gpuCostAdjustment": 0.0,
-        "networkTransferBytes": 0.0,
-        "networkReceiveBytes": 0.0,
-        "networkCost": 0.0,
-        "networkCrossZoneCost": 0.0,
-        "networkCrossRegionCost": 0.0,
-        "networkInternetCost": 0.0,
-        "networkCostAdjustment": 0.0,
-        "loadBalancerCost": 0.0,
-        "loadBalancerCostAdjustment": 0.0,
-        "pvBytes": 0.0,
-        "pvByteHours": 0.0,
-        "pvCost": 0.0,
-        "pvs": None,
-        "pvCostAdjustment": 0.0,
+        **UNMODELLED,
         "ramBytes": per(a.ram_byte_seconds),
         "ramByteRequestAverage": per(a.ram_request_byte_seconds),
         "ramByteUsageAverage": per(a.ram_usage_byte_seconds),
