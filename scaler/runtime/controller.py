@@ -27,7 +27,7 @@ from scaler.control.disruption import (
 )
 from scaler.control.provisioning import Decision, Provisioner
 from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings, drift_of
-from scaler.core.disruption.plan import plan_disruptions
+from scaler.core.disruption.plan import empty_only, plan_disruptions
 from scaler.core.model import NodePool, Snapshot
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.core.scheduling.pool_fit import CONDITION_REASON, CONDITION_TYPE, IdlePool
@@ -320,12 +320,7 @@ class Controller:
         if not self.executor.busy:
             plan = plan_disruptions(current(), now, self.executor.settings)
             if plan.disruptions and snap.pending_pods and nominated:
-                # Pending pods nominated to capacity (in flight, or with room) own that
-                # room; the planner does not see them, so a move now could take it and
-                # start a churn of evictions and launches. Only empty nodes go until they
-                # are bound.
-                plan = dataclasses.replace(plan, disruptions=tuple(
-                    d for d in plan.disruptions if d.reason == "empty" and not d.pods))
+                plan = empty_only(plan)  # until the nominated pods are bound
             if plan.disruptions:
                 self.executor.submit(plan, now, pools, {it.name: it for it in types})
         ex = self.executor.stats

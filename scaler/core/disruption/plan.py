@@ -223,6 +223,14 @@ def _assemble(ctx: PassContext, cost_before: float, started: float,
     )
 
 
+def empty_only(plan: DisruptionPlan) -> DisruptionPlan:
+    """The plan cut to its empty nodes: what may go while pending pods are nominated to
+    capacity (in flight, or with room). They own that room but the planner does not see
+    them, so any move could take it and start a churn of evictions and launches."""
+    return dataclasses.replace(plan, disruptions=tuple(
+        d for d in plan.disruptions if d.reason == "empty" and not d.pods))
+
+
 def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
                settings: DisruptionSettings | None = None) -> DisruptionPlan:
     """The plan as still valid after the validation delay, on the cluster as it is now.

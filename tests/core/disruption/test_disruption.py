@@ -9,7 +9,7 @@ import pytest
 
 from scaler.core.disruption.budgets import Cron, ScheduleError, allowed, parse_budgets
 from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings
-from scaler.core.disruption.plan import DisruptionPlan, plan_disruptions, revalidate
+from scaler.core.disruption.plan import DisruptionPlan, empty_only, plan_disruptions, revalidate
 from scaler.core.disruption.safety import pdb_allowance
 from scaler.core.model import IntOrPercent, Node, NodePool, Pod, PodDisruptionBudget, Taint
 from scaler.core.requirements import Requirements
@@ -48,6 +48,14 @@ def plan(nodes: Sequence[Node], pods: Sequence[Pod], node_pools: Sequence[NodePo
 def test_empty_node_is_deleted_first_with_no_replacement() -> None:
     p = plan([node("a"), node("b")], [pod("w1", "a", cpu="3")])
     assert [(d.node, d.reason, d.replacements) for d in p.disruptions] == [("b", "empty", ())]
+
+
+def test_while_pods_are_nominated_only_empty_nodes_go() -> None:
+    nodes = [node("a"), node("b"), node("c"), node("d")]
+    pods = [pod("w1", "a", cpu="1"), pod("w2", "b", cpu="1"), pod("w3", "c", cpu="1")]
+    full = plan(nodes, pods)
+    assert {d.reason for d in full.disruptions} == {"empty", "underutilized"}
+    assert [(d.node, d.reason) for d in empty_only(full).disruptions] == [("d", "empty")]
 
 
 def test_two_underused_nodes_become_one() -> None:
