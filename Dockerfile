@@ -31,8 +31,8 @@ ENV PATH=/opt/scaler/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 #   the synchronous one); no tests, type stubs or build-time tools (numpy's distutils, f2py,
 #   C and Cython headers, static libraries, PyInstaller hook) in any package;
 # - botocore's models only for scaler's SERVICES and the services its credential providers
-#   call (STS, SSO, SSO OIDC, sign-in), newest API version only, without the documentation examples;
-#   no boto3 resource models (scaler makes clients only);
+#   call (STS, SSO, SSO OIDC, sign-in), newest API version only, without the documentation
+#   examples; no boto3 resource models (scaler makes clients only);
 # - bytecode compiled once, at the default optimisation level: third-party packages keep only
 #   it (legacy .pyc beside where the source was); scaler and pricing keep source and
 #   __pycache__; numpy keeps source only (its import time is in its C extensions).
