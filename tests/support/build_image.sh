@@ -9,7 +9,8 @@
 # Usage (as root): tests/support/build_image.sh [IMAGE]   default IMAGE: localhost/scaler:<version>
 # Prints `base: NAME`, `image: NAME`, `size: BYTES` and `seconds: N` last.
 # Environment: SCALER_DEBIAN_MIRROR (default http://deb.debian.org/debian),
-# SCALER_IMAGE_CACHE (default /var/cache/scaler-image: lock and scratch space).
+# SCALER_IMAGE_CACHE (default /var/cache/scaler-image: lock, scratch space and debootstrap's
+# downloaded .debs, checked against the mirror's index before reuse).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,7 +20,9 @@ image=${1:-localhost/scaler:$version}
 mirror=${SCALER_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 cache=${SCALER_IMAGE_CACHE:-/var/cache/scaler-image}
 suite=bookworm
-packages=python3,python3-venv,git,openssh-client,ca-certificates
+# No python3-venv: the Dockerfile makes its venv without pip and runs pip from pip's wheel, so
+# ensurepip's bundled wheels, distutils and lib2to3 stay out of the image.
+packages=python3,git,openssh-client,ca-certificates
 buildah=(buildah --storage-driver vfs)
 
 die() { echo "build_image.sh: $*" >&2; exit 2; }
@@ -38,10 +41,15 @@ python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
 # perl back).
 make_rootfs() {
     local root=$1
-    debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$root.log" 2>&1 \
+    mkdir -p "$cache/debs"
+    debootstrap --variant=minbase --cache-dir="$cache/debs" --include="$packages" "$suite" "$root" \
+            "$mirror" >"$root.log" 2>&1 \
         || { tail -20 "$root.log" >&2; die "debootstrap failed (log: $root.log)"; }
     chroot "$root" dpkg --purge --force-depends perl perl-modules-5.36 libperl5.36 liberror-perl \
         git-man >/dev/null 2>&1
+    # a container makes and checks no file systems (minbase has e2fsprogs as "required" only)
+    chroot "$root" dpkg --purge e2fsprogs logsave libext2fs2 libss2 >/dev/null 2>&1 \
+        || die "could not purge e2fsprogs from the base"
     rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/var/log/* \
         "$root"/var/cache/debconf/*-old "$root"/usr/share/{man,info,locale,lintian}
     find "$root/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
@@ -91,7 +99,8 @@ mkdir -p "$ctx/src"
 cp -r "$repo/Dockerfile" "$repo/.dockerignore" "$repo/examples" "$repo/policies" "$ctx/"
 cp -r "$repo/pyproject.toml" "$repo/README.md" "$repo/scaler" "$repo/pricing" "$ctx/src/"
 find "$ctx" -name __pycache__ -prune -exec rm -rf {} +
-python3 -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$ctx/dist/wheels" "$ctx/src" \
+# pip's own wheel too: the image build runs pip from it, so pip never lands in the image
+python3 -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$ctx/dist/wheels" "$ctx/src" pip \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 
 # In a network namespace of its own (chroot isolation always shares the caller's): proof
