@@ -219,9 +219,12 @@ def test_run_simulate_and_the_timeline_hand_a_spot_interruption_to_the_same_exec
         scenario: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (scenario / "snapshot" / "cluster.yaml").write_text(SPOT_SNAPSHOT)
     (scenario / "policies" / "nodepool.yaml").write_text(SPOT_POOL)
-    doc = _timeline_doc(scenario, capsys, "--interrupt", "spot@0")
+    doc = _timeline_doc(scenario, capsys, "--interrupt", "spot@1m")
     timeline = _normalised([(x["action"], x["target"]) for x in doc["decisions"]])
     assert [(d["node"], d["reason"]) for d in doc["disruptions"]] == [("spot", "interrupted")]
+    # All in the warning's step: neither the validation delay (15 s) nor the launch delay
+    # (60 s) before the node goes.
+    assert {x["time"] for x in doc["decisions"]} == {60.0}
     live, msgs = _live_run(scenario, "--interrupt", "spot@1")
     assert timeline == INTERRUPTED
     assert _normalised(live) == timeline
