@@ -85,7 +85,8 @@ def retry_after_seconds(value: object, cap: float = RETRY_AFTER_CAP) -> float | 
     text = value.strip()
     if not text.isascii() or not text.isdigit():
         return None
-    return min(float(text[:12]), cap)
+    digits = text.lstrip("0") or "0"
+    return cap if len(digits) > 9 else min(float(digits), cap)
 
 
 def _header(exc: Any, name: str) -> object:

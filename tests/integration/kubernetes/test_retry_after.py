@@ -23,6 +23,7 @@ from scaler.adapters.kubernetes import (
     load_configuration,
 )
 from scaler.adapters.kubernetes.cache import NODES, PODS
+from scaler.adapters.kubernetes.client import retry_after_seconds
 from scaler.adapters.kubernetes.informer import Reflector
 from scaler.ports.fence import OpenFence
 from tests.integration.kubernetes.conftest import node, pod
@@ -111,6 +112,14 @@ def test_a_retry_after_that_is_not_whole_seconds_is_not_waited_for(
         proxied.request("GET", "/api/v1/nodes", what="list nodes")
     assert err.value.status == 429 and err.value.retry_after is None
     assert len(proxy.requests) == 1
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("0", 0.0), ("7", 7.0), (" 2 ", 2.0), ("0000000000001", 1.0), ("60", 60.0),
+    ("61", 60.0), ("9" * 400, 60.0), ("1e3", None), ("0x10", None), ("+5", None),
+    (None, None)])
+def test_retry_after_is_whole_seconds_capped(value: str | None, seconds: float | None) -> None:
+    assert retry_after_seconds(value) == seconds
 
 
 def test_a_drain_evicts_after_the_retry_after_of_a_throttled_eviction(
