@@ -110,12 +110,13 @@ def scenario(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _live_run(d: Path, *extra: str) -> tuple[list[tuple[str, str]], list[str]]:
+def _live_run(d: Path, *extra: str, run_for: float = 8
+              ) -> tuple[list[tuple[str, str]], list[str]]:
     """The decisions `scaler run --simulate` logged, and every log message."""
     proc = subprocess.run(
         [sys.executable, "-m", "scaler", "run", "--simulate", "--config", str(d / "scaler.yaml"),
          "--snapshot", str(d / "snapshot"), "--policies", str(d / "policies"),
-         "--run-for", "8", "--log-level", "INFO", *extra],
+         "--run-for", str(run_for), "--log-level", "INFO", *extra],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -225,7 +226,7 @@ def test_run_simulate_and_the_timeline_hand_a_spot_interruption_to_the_same_exec
     # All in the warning's step: neither the validation delay (15 s) nor the launch delay
     # (60 s) before the node goes.
     assert {x["time"] for x in doc["decisions"]} == {60.0}
-    live, msgs = _live_run(scenario, "--interrupt", "spot@1")
+    live, msgs = _live_run(scenario, "--interrupt", "spot@1", run_for=5)
     assert timeline == INTERRUPTED
     assert _normalised(live) == timeline
     assert any(m.startswith("event nodeclaim/spot Warning SpotInterrupted") for m in msgs)
