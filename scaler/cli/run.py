@@ -31,6 +31,9 @@ def register(sub: Any) -> None:
                    help="run on the simulated cluster (--snapshot) and cloud")
     p.add_argument("--snapshot", action="append", metavar="PATH",
                    help="with --simulate: cluster snapshot file or directory (repeatable)")
+    p.add_argument("--interrupt", action="append", metavar="NODE@SECONDS",
+                   help="with --simulate: the snapshot node's instance gets a Spot "
+                        "interruption warning this long after the start (repeatable)")
     p.add_argument("--policies", metavar="PATH", help="policy directory or file")
     p.add_argument("--git-url", metavar="URL", help="policy Git repository")
     p.add_argument("--git-branch", metavar="BRANCH")
@@ -75,6 +78,11 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     put("dryRun", args.dry_run)
     put("simulate", args.simulate)
     put("snapshots", args.snapshot)
+    if args.interrupt:
+        from scaler.simulation.interruptions import parse_interruption
+
+        put("simulatedInterruptions", [
+            {"node": i.node, "after": i.at} for i in map(parse_interruption, args.interrupt)])
     put("policies", args.policies)
     if args.git_url:
         put("git.url", args.git_url)

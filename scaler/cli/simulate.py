@@ -75,6 +75,9 @@ def register(sub: Any) -> None:
     g.add_argument("--validation-delay", default="15s", metavar="DURATION",
                    help="timeline: from a disruption decision to its revalidation "
                         "(default 15s)")
+    g.add_argument("--interrupt", action="append", default=[], metavar="NODE@TIME",
+                   help="timeline: the snapshot node's instance gets a Spot interruption "
+                        "warning at TIME (seconds or a duration; repeatable)")
     g.add_argument("--chart", metavar="FILE.html",
                    help="timeline: also write a self-contained HTML chart")
     p.set_defaults(func=run)
@@ -152,6 +155,11 @@ def run(args: argparse.Namespace) -> int:
                         field="--consolidate")
     if args.chart and not args.timeline:
         raise UserError("only with --timeline", field="--chart")
+    if args.interrupt and not args.timeline:
+        raise UserError("only with --timeline", field="--interrupt")
+    from scaler.simulation.interruptions import parse_interruption
+
+    interruptions = [parse_interruption(x) for x in args.interrupt]
     inputs = load_inputs(args.snapshots, args.policies, args.region, zones, args.catalog)
     for line in inputs.policies.warnings:
         print(f"scaler: warning: {line}", file=sys.stderr)
@@ -165,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
 
         events = load_timeline(args.timeline)
         result = run_timeline(inputs, events, settings, step=step, start=now,
-                              path=args.timeline)
+                              path=args.timeline, interruptions=interruptions)
         if args.chart:
             try:
                 with open(args.chart, "w", encoding="utf-8") as fh:

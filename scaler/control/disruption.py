@@ -12,6 +12,14 @@ are cordoned (tainted `karpenter.sh/disrupted:NoSchedule`), drained through the 
 deleted with their instances and claims. Before the drain and the delete the command's nodes
 and replacements are checked to be still there.
 
+An interruption (`interrupt`: a Spot warning, a scheduled change, an instance stopping) is a
+command of its own, carried out at once: the node is cordoned, capacity for its pods is
+launched (the provisioning step, the node left out) before any is evicted, then the node is
+drained through the cluster port (budgets respected up to the drain timeout; the instance
+goes regardless) and deleted with its instance and claim. It waits neither for the
+validation delay nor for its replacements to be Ready: the cloud's deadline (two minutes
+for Spot) is not ours to move.
+
 A node whose NodePool sets `terminationGracePeriod` is not given back when its drain is
 blocked: it stays cordoned and its drain is retried each pass, and once the grace period,
 counted from the first drain, is over the pods still there (held by a PodDisruptionBudget or
@@ -45,7 +53,7 @@ from scaler.core.disruption.safety import evictable
 from scaler.core.model import NodePool, Snapshot, Taint
 from scaler.core.provisioning import NodeClaimSpec
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.ports.cloud import CloudError, CloudProvider, NodeNotFoundError
+from scaler.ports.cloud import CloudError, CloudNode, CloudProvider, NodeNotFoundError
 from scaler.ports.cluster import ClaimView, ManagedCluster, ObjectRef
 from scaler.ports.fence import Fence
 
@@ -161,6 +169,7 @@ class ExecutorStats:
     disrupted: int = 0
     blocked: int = 0
     dropped: int = 0
+    interrupted: int = 0
 
 
 @dataclass
@@ -447,6 +456,67 @@ class DisruptionExecutor:
             self._drop(cmd, f"replacement {missing[0]} is gone")
             return False
         return True
+
+    # -- interruptions ------------------------------------------------------------------
+
+    def interrupt(self, node: CloudNode, reason: str, detail: str, pools: Sequence[NodePool],
+                  now: float, claim_prefix: str = "") -> tuple[str, ...]:
+        """The instance is going away: cordon its node, launch capacity for the node's pods,
+        drain (blocked pods are reported and left to the cloud) and delete the node,
+        terminate the instance, delete the claim. `pools` empty: nothing is launched. The
+        claims launched for the node's pods."""
+        claim = next((c for c in self.cluster.claims() if c.name == node.claim_name
+                      or (c.provider_id and c.provider_id == node.provider_id)), None)
+        ref = ObjectRef.nodeclaim(claim.name if claim else node.claim_name)
+        self.cluster.event(ref, WARNING, reason, f"{detail}: {node.provider_id} is going away")
+        if not self.fence.allow(f"terminate interrupted node claim {ref.name}"):
+            return ()
+        node_name = claim.node_name if claim else ""
+        if not node_name:
+            # The node may have joined before the lifecycle pass recorded it on the claim:
+            # find it by the instance's providerID, or it would outlive its instance.
+            found = self.cluster.node_for_provider_id(node.provider_id)
+            node_name = found[0] if found else ""
+        launched: tuple[str, ...] = ()
+        if node_name:
+            # Cordoned before the launch, so nothing new lands on it meanwhile.
+            self.cluster.taint(node_name, DISRUPTED_TAINT)
+            self.provisioner.decide("cordon", node_name, now)
+            launched = self._launch_ahead(node_name, pools, claim_prefix)
+            drained = self.cluster.drain(node_name, self.drain_timeout)
+            self.provisioner.decide("drain", node_name, now)
+            for pod, why in drained.blocked.items():
+                self.cluster.event(ObjectRef.pod(pod), WARNING, "DisruptionBlocked",
+                                   f"{why}; the instance is going away regardless")
+            self.cluster.delete_node(node_name)
+        self.delete_instance(node.provider_id)
+        if claim is not None:
+            self.cluster.delete_claim(claim.name)
+        if node_name:
+            self.provisioner.decide("delete", node_name, now)
+        self.reporter.record_termination(node.node_pool, "interrupted")
+        self.stats.interrupted += 1
+        return launched
+
+    def _launch_ahead(self, node_name: str, pools: Sequence[NodePool],
+                      claim_prefix: str) -> tuple[str, ...]:
+        """Launch capacity for the pods of a node about to go, before they are evicted: their
+        replacements, pending, find it in flight."""
+        snap = self.cluster.snapshot()
+        displaced = [dataclasses.replace(p, node_name=None) for p in snap.pods
+                     if p.node_name == node_name and not p.is_daemonset_pod
+                     and p.owner_kind not in (None, "Node")]  # only what a controller recreates
+        if not displaced or not pools:
+            return ()
+        rest = dataclasses.replace(
+            snap, nodes=tuple(n for n in snap.nodes if n.name != node_name),
+            pods=tuple(p for p in snap.bound_pods if p.node_name != node_name))
+        # Pods already pending own the room in flight for them (another node's replacement):
+        # solved with them, the displaced pods get room of their own.
+        outcome = self.provisioner.provision(pools, rest, [*snap.pending_pods, *displaced],
+                                             claim_prefix=claim_prefix,
+                                             purpose="interruption", bind=False)
+        return tuple(x.spec.name for x in outcome.launched)
 
     def delete_instance(self, provider_id: str) -> None:
         if not self.fence.allow(f"terminate instance {provider_id}"):

@@ -8,7 +8,6 @@ two calls. A pass that fails logs one line and leaves the next pass to try again
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import secrets
 import threading
@@ -221,11 +220,11 @@ class Controller:
                                          self.settings.nomination_ttl)
 
     def _release_stale_taints(self) -> None:
-        """The disruption executor and the interruption handler taint, drain and delete a
-        node within one locked call (a blocked drain is untainted there); a node still
-        carrying the taint between passes is left from a call that died (a crash, an API
-        error) and would stay cordoned: it is released, unless its claim is being deleted
-        (termination waits for its drain across passes)."""
+        """The disruption executor taints, drains and deletes a node (for a plan's command
+        or an interruption) within one locked call (a blocked drain is untainted there); a
+        node still carrying the taint between passes is left from a call that died (a
+        crash, an API error) and would stay cordoned: it is released, unless its claim is
+        being deleted (termination waits for its drain across passes)."""
         deleting = {c.node_name for c in self.cluster.claims() if c.deleting}
         for node in self.cluster.snapshot().nodes:
             if node.name not in deleting and node.source != "nodeclaim" and any(
@@ -330,8 +329,8 @@ class Controller:
     # -- interruptions ------------------------------------------------------------------
 
     def interrupted(self, node: CloudNode, reason: str, detail: str) -> bool:
-        """The instance is going away: drain and delete its node, terminate it, drop its
-        claim (the evicted pods are provisioned for again). False: retry later."""
+        """The instance is going away: capacity for its node's pods is launched, the node
+        drained and deleted, the instance terminated, the claim dropped. False: retry later."""
         with self._lock:
             try:
                 self._interrupted(node, reason, detail)
@@ -344,31 +343,17 @@ class Controller:
             return True
 
     def _interrupted(self, node: CloudNode, reason: str, detail: str) -> None:
-        claim = next((c for c in self.cluster.claims() if c.name == node.claim_name
-                      or (c.provider_id and c.provider_id == node.provider_id)), None)
-        ref = ObjectRef.nodeclaim(claim.name if claim else node.claim_name)
-        self.cluster.event(ref, WARNING, reason, f"{detail}: {node.provider_id} is going away")
-        if not self.fence.allow(f"terminate interrupted node claim {ref.name}"):
-            return
-        node_name = claim.node_name if claim else ""
-        if not node_name:
-            # The node may have joined before the lifecycle pass recorded it on the claim:
-            # find it by the instance's providerID, or it would outlive its instance.
-            found = self.cluster.node_for_provider_id(node.provider_id)
-            node_name = found[0] if found else ""
-        if node_name:
-            self.cluster.taint(node_name, DISRUPTED_TAINT)
-            self._launch_ahead(node_name)
-            drained = self.cluster.drain(node_name, self.settings.drain_timeout)
-            for pod, why in drained.blocked.items():
-                self.cluster.event(ObjectRef.pod(pod), WARNING, "DisruptionBlocked",
-                                   f"{why}; the instance is going away regardless")
-            self.cluster.delete_node(node_name)
-        self._delete_instance(node.provider_id)
-        if claim is not None:
-            self.cluster.delete_claim(claim.name)
-        self.metrics.record_termination(node.node_pool, "interrupted")
-        self.stats.interrupted += 1
+        """The disruption executor carries it out at once (`DisruptionExecutor.interrupt`);
+        the claims it launched for the node's pods are kept from disruption as nominated."""
+        ready = self.policies.ready
+        pools = list(self.policies.current.node_pools) if ready else []
+        if ready:
+            self.provisioner.overlays = self.policies.current.node_overlays
+        launched = self.executor.interrupt(node, reason, detail, pools, self.clock(),
+                                           claim_prefix=f"{secrets.token_hex(3)}-")
+        for name in launched:
+            self._nominated[name] = self.clock()  # its pods are on their way
+        self.stats.interrupted = self.executor.stats.interrupted
 
     def _mark_drift(self, snap: Snapshot, claims: Sequence[ClaimView],
                     node_pools: Sequence[NodePool], types: Sequence[InstanceType]) -> None:
@@ -390,27 +375,6 @@ class Controller:
                 if reason is not None:
                     self.cluster.event(ObjectRef.nodeclaim(claim.name), NORMAL, "Drifted",
                                        f"NodeClaim drifted: {reason}")
-
-    def _launch_ahead(self, node_name: str) -> None:
-        """Launch capacity for the pods of a node about to go, before they are evicted (the
-        Spot warning gives two minutes): their replacements, pending, find it in flight."""
-        pools = list(self.policies.current.node_pools)
-        snap = self.cluster.snapshot()
-        displaced = [dataclasses.replace(p, node_name=None) for p in snap.pods
-                     if p.node_name == node_name and not p.is_daemonset_pod
-                     and p.owner_kind not in (None, "Node")]  # only what a controller recreates
-        if not displaced or not pools or not self.policies.ready:
-            return
-        rest = dataclasses.replace(
-            snap, nodes=tuple(n for n in snap.nodes if n.name != node_name),
-            pods=tuple(p for p in snap.bound_pods if p.node_name != node_name))
-        self.provisioner.overlays = self.policies.current.node_overlays
-        # Pods already pending own the room in flight for them (another node's replacement):
-        # solved with them, the displaced pods get room of their own.
-        outcome = self.provisioner.provision(pools, rest, [*snap.pending_pods, *displaced],
-                                             claim_prefix=f"{secrets.token_hex(3)}-", bind=False)
-        for launched in outcome.launched:
-            self._nominated[launched.spec.name] = self.clock()  # its pods are on their way
 
     # -- prices and cost -----------------------------------------------------------------
 

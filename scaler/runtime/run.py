@@ -10,6 +10,7 @@ Jobs (intervals in `RunSettings.intervals`):
     price refresh       live prices from the cloud                 (I/O executor)
     cost accrual        what scaler's nodes cost, per NodePool
     interruptions       the SQS interruption queue, when one is set  (its own executor)
+    simulated warnings  --simulate: `simulatedInterruptions`, each once at its time
 
 Decision jobs share one worker thread, so two passes never interleave; the I/O jobs have
 their own, so a slow Git fetch never delays a launch. Decision jobs run only on the leader,
@@ -26,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,13 @@ from scaler.runtime.fence import ActionFence
 from scaler.runtime.policies import GitPolicies, LocalPolicies, PolicyHolder
 from scaler.runtime.reporters import HealthReporter, MetricsRecorder, NullHealth, NullMetrics
 from scaler.runtime.settings import RunSettings
+from scaler.simulation.interruptions import (
+    DETAIL,
+    REASON,
+    Interruption,
+    check_nodes,
+    interrupted_instance,
+)
 
 log = logging.getLogger("scaler.run")
 
@@ -175,9 +184,23 @@ class Runtime:
         # The snapshot's NodePool nodes are the loop's, as they are in `simulate --timeline`.
         cluster = SimulatedManagedCluster(snapshot, adopt=lambda n: node_price(table, n) or 0.0)
         self.fence = ActionFence(dry_run=self.settings.dry_run)
+        check_nodes(cluster, [Interruption(i.after, i.node)
+                              for i in self.settings.simulated_interruptions],
+                    "simulatedInterruptions")
         return Controller(cluster, cloud, policies, self.fence,
                           settings=self._loop_settings(), metrics=self.metrics,
                           batcher=self._batcher(), disruption=self._disruption())
+
+    @staticmethod
+    def _interruption(controller: Controller, node: str) -> Callable[[], None]:
+        """A simulated Spot warning, handed over as the queue poller hands a real one."""
+        def warn() -> None:
+            instance = interrupted_instance(controller.cluster, node)
+            if instance is None:
+                log.warning("simulated interruption of %s: the node is gone", node)
+            elif not controller.interrupted(instance, REASON, DETAIL):
+                log.warning("simulated interruption of %s: not handled", node)
+        return warn
 
     def _build_kubernetes(self, policies: PolicyHolder) -> Controller:
         from scaler.adapters.kubernetes import (
@@ -296,6 +319,11 @@ class Runtime:
                           seconds=iv.interruptions, executor="interruptions")
         sched.add_job(controller.refresh_prices, "interval", id="price-refresh",
                       seconds=iv.price_refresh, executor="io")
+        started = datetime.now(UTC)
+        for n, i in enumerate(self.settings.simulated_interruptions):
+            sched.add_job(self._interruption(controller, i.node), "date",
+                          id=f"interruption-{n}",
+                          run_date=started + timedelta(seconds=i.after))
         return sched
 
     def run(self, install_signals: bool = True) -> int:

@@ -128,6 +128,14 @@ class WatchConfig(_Model):
     relist: Seconds = Field(1800.0, gt=0)
 
 
+class SimulatedInterruption(_Model):
+    """`--simulate`: the snapshot node's instance gets a Spot interruption warning `after`
+    seconds from the start."""
+
+    node: str = Field(min_length=1)
+    after: Seconds = Field(ge=0)
+
+
 class RunSettings(_Model):
     kubeconfig: str | None = None
     context: str | None = None
@@ -137,6 +145,8 @@ class RunSettings(_Model):
     http_port: int | None = Field(None, alias="httpPort", ge=0, le=65535)
     simulate: bool = False
     snapshots: list[str] = Field(default_factory=list)  # --simulate: the cluster to start from
+    simulated_interruptions: list[SimulatedInterruption] = Field(
+        default_factory=list, alias="simulatedInterruptions")
     run_for: Seconds | None = Field(None, alias="runFor", gt=0)  # stop after this long
     cloud: Literal["aws", "simulated"] = "aws"
     policies: str | None = None  # a local path; or `git`
@@ -156,6 +166,12 @@ class RunSettings(_Model):
             raise ValueError("give policies or git, not both")
         if self.simulate and not self.snapshots:
             raise ValueError("simulate needs snapshots (a cluster snapshot to start from)")
+        if self.simulated_interruptions and not self.simulate:
+            raise ValueError("simulatedInterruptions: only with simulate")
+        late = [i.node for i in self.simulated_interruptions
+                if self.run_for is not None and i.after > self.run_for]
+        if late:
+            raise ValueError(f"simulatedInterruptions: {late[0]} comes after runFor")
         return self
 
 

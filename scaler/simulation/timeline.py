@@ -19,6 +19,10 @@ Timeline file (CSV; `#` starts a comment):
 `workload` is `namespace/name` of a controller whose pods are in the snapshot (a Deployment
 matches the pods of its ReplicaSets): new replicas are copies of one of its pods; when it
 shrinks, pending replicas go first, then the newest.
+
+Spot interruptions (`--interrupt NODE@TIME`, `scaler.simulation.interruptions`) come at the
+start of the step that reaches their time, before the provisioning step, and go to the
+disruption executor as `scaler run` hands it a warning from the interruption queue.
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ from scaler.limits import LimitError
 from scaler.numbers import MAX_TIMESTAMP, check_finite
 from scaler.ports.fence import OpenFence
 from scaler.simulation.disruption_pass import check_budgets
+from scaler.simulation.interruptions import (
+    DETAIL,
+    REASON,
+    Interruption,
+    check_nodes,
+    interrupted_instance,
+)
 from scaler.simulation.provision import SimulationInput
 
 DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: a fixed clock keeps runs repeatable
@@ -228,6 +239,18 @@ class _Loop:
         self.provisioner.provision(self.pools, snap, snap.pending_pods,
                                    claim_prefix=f"t{self.claims}-")
 
+    def interrupt(self, node: str, result: TimelineResult) -> None:
+        """The node's instance is going away: the executor's interruption command."""
+        at = self.now - self.start
+        instance = interrupted_instance(self.cluster, node)
+        if instance is None:
+            result.dropped.append(f"at {int(at)} s: interruption of {node}: the node is gone")
+            return
+        self.claims += 1
+        launched = self.executor.interrupt(instance, REASON, DETAIL, self.pools, self.now,
+                                           claim_prefix=f"i{self.claims}-")
+        result.disruptions.append(DisruptionEvent(at, node, "interrupted", 0.0, launched))
+
     def disruption_input(self) -> DisruptionInput:
         return disruption_input(self.cluster, self.table, self.pools, self.changes, self.now,
                                 claim_prefix=f"p{self.passes}-")
@@ -279,11 +302,13 @@ class _Loop:
 
 def run_timeline(inputs: SimulationInput, events: Sequence[Event],
                  settings: DisruptionSettings, step: float = 60.0, start: float | None = None,
-                 path: str = "", until: float | None = None) -> TimelineResult:
-    """Run the loop from the first event to `until` (default: the last event plus 15 steps,
-    so the consolidation after the last change shows)."""
+                 path: str = "", until: float | None = None,
+                 interruptions: Sequence[Interruption] = ()) -> TimelineResult:
+    """Run the loop from the first event to `until` (default: the last event or interruption
+    plus 15 steps, so the consolidation after the last change shows)."""
     begin = DEFAULT_START if start is None else start
-    end = until if until is not None else max(e.at for e in events) + 15 * step
+    end = until if until is not None else max(
+        [e.at for e in events] + [i.at for i in interruptions]) + 15 * step
     # Every step is a provisioning and a disruption pass: bound them before starting.
     cap = limits.current().timeline_steps
     check_finite(step, "step", minimum=1e-3, field="--timeline-step")
@@ -293,8 +318,10 @@ def run_timeline(inputs: SimulationInput, events: Sequence[Event],
     check_finite(begin + end, "the end of the timeline (Unix seconds)", minimum=0,
                  maximum=MAX_TIMESTAMP, file=path or None)
     loop = _Loop(inputs, settings, step, begin, path, events)
+    check_nodes(loop.cluster, interruptions)
     result = TimelineResult(step, begin)
     queue = list(events)
+    warnings = sorted(interruptions, key=lambda i: i.at)
     t = 0.0
     while t <= end + 1e-9:
         now = begin + t
@@ -302,6 +329,8 @@ def run_timeline(inputs: SimulationInput, events: Sequence[Event],
         while queue and queue[0].at <= t + 1e-9:
             e = queue.pop(0)
             loop.scale(e.workload, e.replicas)
+        while warnings and warnings[0].at <= t + 1e-9:
+            loop.interrupt(warnings.pop(0).node, result)
         # As the live loop's jobs come round: provisioning, the lifecycle pass (registration),
         # disruption; then provisioning again for the pods a drain just evicted.
         loop.provision()

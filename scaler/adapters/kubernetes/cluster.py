@@ -311,6 +311,12 @@ class KubernetesCluster:
             self._write(f"evict pod {pod_key}", "POST",
                         object_path("v1", "pods", ns, name, "eviction"), body)
         except KubeApiError as e:
+            if e.status == 429 and e.retry_after is not None:
+                # The API server shedding load, not a budget: the drain tries again later
+                # (the client holds every call until the Retry-After is over).
+                raise DisruptionBlockedError(
+                    f"evicting pod {pod_key}: the API server is busy, retry after "
+                    f"{e.retry_after:.0f}s") from None
             if e.status == 429:
                 why = "; ".join(e.causes) or e.message
                 raise DisruptionBlockedError(f"evicting pod {pod_key}: {why}") from None

@@ -147,6 +147,7 @@ class Reflector:
                 delay = min(self.settings.backoff_cap,
                             self.settings.backoff_base * 2 ** min(failures - 1, 10))
                 delay *= 0.5 + random.random() / 2
+                delay = max(delay, e.retry_after or 0.0)  # a 429's Retry-After, at least
                 log.warning("%s; retrying in %.1fs", self.last_error, delay)
                 self._stop.wait(delay)
 

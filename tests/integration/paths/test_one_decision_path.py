@@ -1,8 +1,10 @@
 """One decision path: `scaler run --simulate` (the real process, its scheduler and wall
 clock) and `scaler simulate --timeline` (simulated time) make the same decisions, in the
-same order, on one scenario: a pending pod is provisioned for, and an oversized node is
+same order, on two scenarios: a pending pod is provisioned for, and an oversized node is
 replaced by a cheaper one that is launched and Ready before the old node is cordoned,
-drained and deleted."""
+drained and deleted; and a Spot node's instance gets an interruption warning
+(`--interrupt`), handed to the disruption executor by both: the node is cordoned, capacity
+for its pod launched before the drain, and the node deleted without the validation delay."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,11 +110,13 @@ def scenario(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _live(d: Path) -> list[tuple[str, str]]:
+def _live_run(d: Path, *extra: str, run_for: float = 8
+              ) -> tuple[list[tuple[str, str]], list[str]]:
+    """The decisions `scaler run --simulate` logged, and every log message."""
     proc = subprocess.run(
         [sys.executable, "-m", "scaler", "run", "--simulate", "--config", str(d / "scaler.yaml"),
          "--snapshot", str(d / "snapshot"), "--policies", str(d / "policies"),
-         "--run-for", "8", "--log-level", "INFO"],
+         "--run-for", str(run_for), "--log-level", "INFO", *extra],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -121,6 +126,11 @@ def _live(d: Path) -> list[tuple[str, str]]:
         if msg.startswith("decision: "):
             action, target = msg.removeprefix("decision: ").split(" ", 1)
             out.append((action, target))
+    return out, msgs
+
+
+def _live(d: Path) -> list[tuple[str, str]]:
+    out, msgs = _live_run(d)
     # The replacement (the second launch) was Ready before the old node was touched.
     replacement = [t for a, t in out if a == "launch"][1:2]
     ready = [i for i, m in enumerate(msgs) if replacement and
@@ -130,17 +140,23 @@ def _live(d: Path) -> list[tuple[str, str]]:
     return out
 
 
-def _timeline(d: Path, capsys: pytest.CaptureFixture[str]) -> list[tuple[str, str]]:
-    assert main(["simulate", str(d / "snapshot"), "--policies", str(d / "policies"),
-                 "--timeline", str(d / "timeline.csv"), "--timeline-step", "30s",
-                 "--output", "json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
+def _timeline(d: Path, capsys: pytest.CaptureFixture[str], *extra: str
+              ) -> list[tuple[str, str]]:
+    doc = _timeline_doc(d, capsys, *extra)
     at = {(x["action"], x["target"]): x["time"] for x in doc["decisions"]}
     launches = [x for x in doc["decisions"] if x["action"] == "launch"]
     # The replacement was Ready (launch delay 60 s, two 30 s steps) before the old node was
     # cordoned.
     assert len(launches) == 2 and at[("cordon", "old")] >= launches[1]["time"] + 60
     return [(x["action"], x["target"]) for x in doc["decisions"]]
+
+
+def _timeline_doc(d: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
+    assert main(["simulate", str(d / "snapshot"), "--policies", str(d / "policies"),
+                 "--timeline", str(d / "timeline.csv"), "--timeline-step", "30s",
+                 "--output", "json", *extra]) == 0
+    doc: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return doc
 
 
 EXPECTED = [
@@ -158,3 +174,84 @@ def test_run_simulate_and_the_timeline_decide_the_same_steps(
     live = _normalised(_live(scenario))
     assert timeline == EXPECTED
     assert live == timeline
+
+
+# A Spot m5.large holding one web pod: the cheapest node for it, so nothing is consolidated.
+SPOT_SNAPSHOT = """\
+apiVersion: v1
+kind: Node
+metadata:
+  name: spot
+  labels:
+    kubernetes.io/arch: amd64
+    kubernetes.io/os: linux
+    kubernetes.io/hostname: spot
+    node.kubernetes.io/instance-type: m5.large
+    topology.kubernetes.io/zone: us-east-1a
+    karpenter.sh/capacity-type: spot
+    karpenter.sh/nodepool: default
+status:
+  allocatable: {cpu: 1930m, memory: 7Gi, pods: "29"}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-5d8f-x1
+  namespace: default
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d8f, uid: u1,
+                     controller: true}]
+spec:
+  nodeName: spot
+  containers: [{name: web, image: web, resources: {requests: {cpu: 500m, memory: 512Mi}}}]
+status: {phase: Running}
+"""
+
+SPOT_POOL = POOL.replace("values: [on-demand]", "values: [spot]")
+
+INTERRUPTED = [
+    ("cordon", "spot"),  # at once: no validation delay, nothing waits to be Ready
+    ("launch", "claim-1"),  # room for the web pod, before it is evicted
+    ("drain", "spot"),
+    ("delete", "spot"),
+]
+
+
+def test_run_simulate_and_the_timeline_hand_a_spot_interruption_to_the_same_executor(
+        scenario: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (scenario / "snapshot" / "cluster.yaml").write_text(SPOT_SNAPSHOT)
+    (scenario / "policies" / "nodepool.yaml").write_text(SPOT_POOL)
+    doc = _timeline_doc(scenario, capsys, "--interrupt", "spot@1m")
+    timeline = _normalised([(x["action"], x["target"]) for x in doc["decisions"]])
+    assert [(d["node"], d["reason"]) for d in doc["disruptions"]] == [("spot", "interrupted")]
+    # All in the warning's step: neither the validation delay (15 s) nor the launch delay
+    # (60 s) before the node goes.
+    assert {x["time"] for x in doc["decisions"]} == {60.0}
+    live, msgs = _live_run(scenario, "--interrupt", "spot@1", run_for=5)
+    assert timeline == INTERRUPTED
+    assert _normalised(live) == timeline
+    assert any(m.startswith("event nodeclaim/spot Warning SpotInterrupted") for m in msgs)
+
+
+@pytest.mark.parametrize(("flag", "says"), [
+    ("spot", "expected NODE@TIME"),
+    ("@10m", "expected NODE@TIME"),
+    ("spot@soon", "'spot@soon'"),
+    ("spot@" + "9" * 400, "expected a finite number"),
+    ("ghost@0", "no node 'ghost' of a NodePool in the snapshot"),
+])
+def test_a_bad_interruption_is_one_line_and_exit_2(
+        scenario: Path, capsys: pytest.CaptureFixture[str], flag: str, says: str) -> None:
+    (scenario / "snapshot" / "cluster.yaml").write_text(SPOT_SNAPSHOT)
+    code = main(["simulate", str(scenario / "snapshot"), "--policies",
+                 str(scenario / "policies"), "--timeline", str(scenario / "timeline.csv"),
+                 "--interrupt", flag])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--interrupt" in err and says in err, err
+
+
+def test_an_interruption_needs_a_simulation(scenario: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", str(scenario / "snapshot"), "--interrupt", "old@0"]) == 2
+    assert "--interrupt: only with --timeline" in capsys.readouterr().err
+    assert main(["run", "--config", str(scenario / "scaler.yaml"), "--interrupt", "old@0"]) == 2
+    assert "simulatedInterruptions: only with simulate" in capsys.readouterr().err
