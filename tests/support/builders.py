@@ -107,10 +107,13 @@ def node(name: str, itype: str = "m.xlarge", ct: str = "on-demand", pool_name: s
 
 def pod_manifest(name: str, node: str | None = None, cpu: str = "250m", ns: str = "default",
                  labels: dict[str, str] | None = None, owner: str | None = None,
-                 containers: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+                 containers: Sequence[dict[str, Any]] | None = None,
+                 annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A Pod: one container asking `cpu` and 256Mi unless `containers` are given; `owner` is
     "Kind/name" (its controller); Running when bound to `node`, else Pending."""
     meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": labels or {}}
+    if annotations:
+        meta["annotations"] = dict(annotations)
     if owner:
         kind, owner_name = owner.split("/")
         meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": kind, "name": owner_name,
@@ -134,12 +137,18 @@ def container_manifest(name: str, cpu: str, memory: str) -> dict[str, Any]:
 
 def node_manifest(name: str, provider_id: str = "", ready: bool = True,
                   labels: Mapping[str, str] | None = None,
-                  allocatable: Mapping[str, str] | None = None) -> dict[str, Any]:
+                  allocatable: Mapping[str, str] | None = None,
+                  annotations: Mapping[str, str] | None = None,
+                  created: str | None = None) -> dict[str, Any]:
     """A Node as the kubelet registers it: its hostname label, 2 CPUs and 8Gi unless
-    `allocatable` says otherwise, and a Ready condition."""
-    return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
-                                                  **(labels or {})}},
+    `allocatable` says otherwise, and a Ready condition; `created` its creationTimestamp."""
+    meta: dict[str, Any] = {"name": name, "labels": {"kubernetes.io/hostname": name,
+                                                     **(labels or {})}}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    if created:
+        meta["creationTimestamp"] = created
+    return {"apiVersion": "v1", "kind": "Node", "metadata": meta,
             "spec": {"providerID": provider_id} if provider_id else {},
             "status": {"allocatable": dict(allocatable or {"cpu": "2", "memory": "8Gi",
                                                             "pods": "110"}),
