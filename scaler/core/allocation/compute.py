@@ -217,8 +217,8 @@ def _place(
 
 @dataclass(frozen=True, slots=True)
 class _Ledger:
-    """Where one step's charges go: per container index its charge, per container key its
-    unit costs (which run across steps)."""
+    """The containers (as tuples) and where their charges go: per container index its charge
+    in this step, per container key its unit costs (which run across steps)."""
 
     containers: Sequence[ContainerInput]
     charges: dict[int, _Charge]
