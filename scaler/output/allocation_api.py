@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scaler.core.allocation.aggregate import cpu_efficiency, ram_efficiency, total_efficiency
-from scaler.core.allocation.model import Allocation, Properties
+from scaler.core.allocation.model import Allocation
 from scaler.core.allocation.money import to_dollars
 from scaler.errors import UserError
-from scaler.output.report_json import UNMODELLED
+from scaler.output.report_json import UNMODELLED, properties_json
 from scaler.ports.metrics import MetricsError
 from scaler.report.api import (
     AllocationService,
@@ -36,32 +36,6 @@ def rounded(x: float) -> float | None:
         return None
     scaled = abs(x) * 100_000
     return math.copysign(math.floor(scaled + 0.5), x) / 100_000 + 0.0
-
-
-def properties_json(p: Properties) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in (
-        ("cluster", p.cluster),
-        ("node", p.node),
-        ("container", p.container),
-        ("controller", p.controller),
-        ("controllerKind", p.controller_kind.lower()),
-        ("namespace", p.namespace),
-        ("pod", p.pod),
-    ):
-        if value:
-            out[key] = value
-    if p.services:
-        out["services"] = list(p.services)
-    if p.provider_id:
-        out["providerID"] = p.provider_id
-    if p.labels:
-        out["labels"] = dict(p.labels)
-    if p.annotations:
-        out["annotations"] = dict(p.annotations)
-    if p.namespace_labels:
-        out["namespaceLabels"] = dict(p.namespace_labels)
-    return out
 
 
 def _assets(shares: Sequence[AssetShare]) -> dict[str, Any]:
@@ -109,7 +83,7 @@ def allocation_json(x: ApiAllocation) -> dict[str, Any]:
     gpu_avg = a.gpu_seconds / secs if secs > 0 else 0.0
     doc: dict[str, Any] = {
         "name": a.name,
-        "properties": properties_json(a.properties),
+        "properties": properties_json(a.properties, api_fields=True),
         "window": {"start": rfc3339(a.window_start), "end": rfc3339(a.window_end)},
         "start": rfc3339(a.start),
         "end": rfc3339(a.end),

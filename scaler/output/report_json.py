@@ -66,8 +66,6 @@ ALLOCATION_FIELDS = (
 )
 
 
-
-
 # OpenCost's allocation fields for what scaler does not model (network, load balancers,
 # persistent volumes), in OpenCost's order: present, so consumers of its JSON find them.
 UNMODELLED: dict[str, float | None] = {
@@ -92,7 +90,10 @@ def _r(x: float) -> float:
     return round(x, 6)
 
 
-def properties_json(p: Properties) -> dict[str, Any]:
+def properties_json(p: Properties, *, api_fields: bool) -> dict[str, Any]:
+    """OpenCost's AllocationProperties, empty fields left out. `api_fields`: also the
+    Services, the node's providerID and the namespace's labels, as the allocation API
+    answers; the file report (`report -o json`) does not carry them."""
     out: dict[str, Any] = {}
     for key, value in (
         ("cluster", p.cluster),
@@ -105,10 +106,16 @@ def properties_json(p: Properties) -> dict[str, Any]:
     ):
         if value:
             out[key] = value
+    if api_fields and p.services:
+        out["services"] = list(p.services)
+    if api_fields and p.provider_id:
+        out["providerID"] = p.provider_id
     if p.labels:
         out["labels"] = dict(p.labels)
     if p.annotations:
         out["annotations"] = dict(p.annotations)
+    if api_fields and p.namespace_labels:
+        out["namespaceLabels"] = dict(p.namespace_labels)
     return out
 
 
@@ -120,7 +127,7 @@ def allocation_json(a: Allocation) -> dict[str, Any]:
 
     doc: dict[str, Any] = {
         "name": a.name,
-        "properties": properties_json(a.properties),
+        "properties": properties_json(a.properties, api_fields=False),
         "window": {"start": rfc3339(a.window_start), "end": rfc3339(a.window_end)},
         "start": rfc3339(a.start),
         "end": rfc3339(a.end),

@@ -23,6 +23,9 @@ from typing import Any
 import jsonschema
 import pytest
 
+from scaler.core.allocation.model import Properties
+from scaler.output.report_json import properties_json
+
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ROOT / "tests" / "fixtures" / "snapshots" / "small"
 NOW = "2026-11-08T00:00:00Z"
@@ -323,3 +326,23 @@ def test_run_simulate_serves_the_allocation_api() -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=60)
+
+
+def test_the_api_names_services_provider_and_namespace_labels_the_file_report_leaves_out(
+) -> None:
+    """Both answers write a container's properties with one function: the API adds the
+    Services, the node's providerID and the namespace's labels, in OpenCost's field order;
+    the file report keeps its fields as they are."""
+    p = Properties(cluster="c", node="n1", namespace="shop", pod="web-1", container="app",
+                   controller_kind="Deployment", controller="web", labels={"app": "web"},
+                   services=("web",), provider_id="aws:///z-a/i-1",
+                   namespace_labels={"team": "shop"})
+    api = properties_json(p, api_fields=True)
+    assert list(api) == ["cluster", "node", "container", "controller", "controllerKind",
+                         "namespace", "pod", "services", "providerID", "labels",
+                         "namespaceLabels"]
+    assert (api["services"], api["providerID"], api["namespaceLabels"]) == (
+        ["web"], "aws:///z-a/i-1", {"team": "shop"})
+    report = properties_json(p, api_fields=False)
+    assert report == {k: v for k, v in api.items()
+                      if k not in ("services", "providerID", "namespaceLabels")}

@@ -8,8 +8,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from scaler.cli import main
+from tests.support.builders import node_manifest, pod_manifest
 
 from .test_errors import assert_one_line_error, run
 from .test_simulate import EXAMPLE, POLICIES, SCHEMA
@@ -37,60 +39,35 @@ spec:
 """
 
 
-def node(name: str, annotations: str = "") -> str:
-    return f"""\
-- apiVersion: v1
-  kind: Node
-  metadata:
-    name: {name}
-    creationTimestamp: "2026-01-01T00:00:00Z"
-    annotations: {{{annotations}}}
-    labels:
-      kubernetes.io/arch: amd64
-      kubernetes.io/os: linux
-      kubernetes.io/hostname: {name}
-      node.kubernetes.io/instance-type: m5.xlarge
-      topology.kubernetes.io/zone: us-east-1a
-      karpenter.sh/capacity-type: on-demand
-      karpenter.sh/nodepool: default
-  status:
-    allocatable: {{cpu: 3920m, memory: 14Gi, pods: "58"}}
-"""
+M5_XLARGE = {"kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux",
+             "node.kubernetes.io/instance-type": "m5.xlarge",
+             "topology.kubernetes.io/zone": "us-east-1a", "karpenter.sh/capacity-type": "on-demand",
+             "karpenter.sh/nodepool": "default"}
+DO_NOT_DISRUPT = {"karpenter.sh/do-not-disrupt": "true"}
 
 
-def pod(name: str, on: str, annotations: str = "", owner: bool = True) -> str:
-    refs = ("    ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-1, "
-            "uid: u, controller: true}]\n") if owner else ""
-    return f"""\
-- apiVersion: v1
-  kind: Pod
-  metadata:
-    name: {name}
-    namespace: shop
-    labels: {{app: web}}
-    annotations: {{{annotations}}}
-{refs}  spec:
-    nodeName: {on}
-    containers:
-    - name: app
-      resources: {{requests: {{cpu: "1", memory: 2Gi}}}}
-  status: {{phase: Running}}
-"""
+def node(name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return node_manifest(name, labels=M5_XLARGE, annotations=annotations,
+                         allocatable={"cpu": "3920m", "memory": "14Gi", "pods": "58"},
+                         created="2026-01-01T00:00:00Z")
 
 
-PDB = """\
-- apiVersion: policy/v1
-  kind: PodDisruptionBudget
-  metadata: {name: web, namespace: shop}
-  spec:
-    maxUnavailable: 1
-    selector: {matchLabels: {app: web}}
-"""
+def pod(name: str, on: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    return pod_manifest(name, on, ns="shop", labels={"app": "web"}, owner="ReplicaSet/web-1",
+                        annotations=annotations,
+                        containers=[{"name": "app",
+                                     "resources": {"requests": {"cpu": "1", "memory": "2Gi"}}}])
 
 
-def write(tmp_path: Path, items: list[str], schedule: str = "0 0 1 1 *") -> tuple[str, str]:
+PDB = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+       "metadata": {"name": "web", "namespace": "shop"},
+       "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}}
+
+
+def write(tmp_path: Path, items: list[dict[str, Any]], schedule: str = "0 0 1 1 *"
+          ) -> tuple[str, str]:
     snap = tmp_path / "snap.yaml"
-    snap.write_text("apiVersion: v1\nkind: List\nitems:\n" + "".join(items))
+    snap.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
     policies = tmp_path / "policies"
     policies.mkdir(exist_ok=True)
     (policies / "np.yaml").write_text(NODEPOOL.replace("SCHEDULE", schedule))
@@ -109,9 +86,9 @@ def consolidate(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any
 
 def three_nodes(tmp_path: Path, *, dnd_node: bool = False, dnd_pod: bool = False,
                 pdb: bool = False, schedule: str = "0 0 1 1 *") -> tuple[str, str]:
-    ann = "karpenter.sh/do-not-disrupt: 'true'"
-    items = [node("a", ann if dnd_node else ""), node("b"), node("c"),
-             pod("w-a", "a", ann if dnd_pod else ""), pod("w-b", "b"), pod("w-c", "c")]
+    items = [node("a", DO_NOT_DISRUPT if dnd_node else None), node("b"), node("c"),
+             pod("w-a", "a", DO_NOT_DISRUPT if dnd_pod else None), pod("w-b", "b"),
+             pod("w-c", "c")]
     return write(tmp_path, items + ([PDB] if pdb else []), schedule)
 
 

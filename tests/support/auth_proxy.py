@@ -11,14 +11,12 @@ check that re-signs each request with botocore and the known credentials and com
 from __future__ import annotations
 
 import datetime as dt
-import ssl
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+
+from tests.support.http_server import LocalServer, QuietHandler
 
 Check = Callable[[str, str, Mapping[str, str], bytes], "tuple[int, str] | None"]
 
@@ -29,24 +27,17 @@ class AuthProxy:
         self.check = check
         self.tls = tls
         self.seen: list[dict[str, str]] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._server = LocalServer()
 
     def start(self) -> AuthProxy:
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-            def do_GET(self) -> None:
-                self._forward("GET")
-
-            def do_POST(self) -> None:
-                self._forward("POST")
-
-            def _forward(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+        class Handler(QuietHandler):
+            def serve(self, method: str) -> None:
+                if method not in ("GET", "POST"):
+                    self.send_error(501, f"Unsupported method ({method!r})")
+                    return
+                body = self.read_body()
                 headers = {k: v for k, v in self.headers.items()}
                 proxy.seen.append(headers)
                 refused = proxy.check(method, self.path, headers, body)
@@ -67,33 +58,17 @@ class AuthProxy:
                     self._reply(err.code, err.headers.get("Content-Type", ""), err.read())
 
             def _reply(self, code: int, ctype: str, data: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype or "application/octet-stream")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(code, data, {"Content-Type": ctype or "application/octet-stream"})
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        if self.tls is not None:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
-            server.socket = ctx.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._server.start(Handler, tls=self.tls)
         return self
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server.stop()
 
 
 def require_headers(expected: Mapping[str, str]) -> Check:

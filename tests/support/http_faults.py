@@ -32,9 +32,9 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.http_server import LocalServer, QuietHandler
 
 MAX_LATENCY = 30.0  # no fault holds a request longer than this
 MAX_FIRES = 100_000
@@ -89,7 +89,7 @@ class HttpFaultProxy:
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
         self._began = time.monotonic()
-        self._server: ThreadingHTTPServer | None = None
+        self._server = LocalServer()
         self.memo_bodies: list[bytes] = []
         self.memos: dict[tuple[str, str, bytes], tuple[int, list[tuple[str, str]], bytes]] = {}
 
@@ -146,68 +146,32 @@ class HttpFaultProxy:
         class Handler(_Handler):
             owner = proxy
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # clients reset or killed mid-request are what this proxy is for: no error printed
+        self._server.start(Handler, quiet=(Exception,))
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        self._server.stop()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients reset or killed mid-request are what this proxy is for
+        return self._server.url
 
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te",
         "trailer", "upgrade", "content-length", "host"}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     owner: HttpFaultProxy
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-    def do_GET(self) -> None:
-        self._proxy("GET")
-
-    def do_POST(self) -> None:
-        self._proxy("POST")
-
-    def do_PUT(self) -> None:
-        self._proxy("PUT")
-
-    def do_PATCH(self) -> None:
-        self._proxy("PATCH")
-
-    def do_DELETE(self) -> None:
-        self._proxy("DELETE")
 
     def _record(self, method: str, action: str, body: bytes) -> None:
         self.owner.requests.append(Seen(time.monotonic(), method, self.path, action,
                                         body[:4096]))
 
-    def _reply(self, code: int, body: bytes, headers: Mapping[str, str]) -> None:
-        self.send_response(code)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _proxy(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+    def serve(self, method: str) -> None:
+        body = self.read_body()
         watch = "watch=true" in self.path or "watch=1" in self.path
         fault = self.owner._pick(method, self.path, body, watch)
         self._record(method, fault.name if fault else "forwarded", body)
@@ -224,13 +188,13 @@ class _Handler(BaseHTTPRequestHandler):
                           "message": "too old resource version (fault proxy)"}
                 if watch:
                     line = json.dumps({"type": "ERROR", "object": status}).encode() + b"\n"
-                    self._reply(200, line, {"Content-Type": "application/json"})
+                    self.reply(200, line, {"Content-Type": "application/json"})
                 else:
-                    self._reply(410, json.dumps(status).encode(),
-                                {"Content-Type": "application/json"})
+                    self.reply(410, json.dumps(status).encode(),
+                               {"Content-Type": "application/json"})
                 return
             if fault.status is not None:
-                self._reply(fault.status, fault.body, fault.headers)
+                self.reply(fault.status, fault.body, fault.headers)
                 return
             if fault.latency:
                 time.sleep(fault.latency)
@@ -243,12 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
             kept = self.owner.memos.get(key) if memo else None
         if kept is not None:
             status, hdrs, data = kept
-            self.send_response(status)
-            for k, v in hdrs:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(status, data, hdrs)
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
         headers["Host"] = f"{self.owner.target_host}:{self.owner.target_port}"
@@ -258,31 +217,25 @@ class _Handler(BaseHTTPRequestHandler):
             conn.request(method, self.path, body=body or None, headers=headers)
             resp = conn.getresponse()
             chunked = resp.getheader("Transfer-Encoding", "").lower() == "chunked"
-            self.send_response(resp.status)
-            for k, v in resp.getheaders():
-                if k.lower() not in _HOP:
-                    self.send_header(k, v)
+            kept_headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP]
             if not chunked:
                 data = resp.read()
                 if memo and resp.status == 200:
                     with self.owner._lock:
-                        self.owner.memos[key] = (resp.status, [
-                            (k, v) for k, v in resp.getheaders() if k.lower() not in _HOP],
-                            data)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                        self.owner.memos[key] = (resp.status, kept_headers, data)
+                self.reply(resp.status, data, kept_headers)
                 return
+            self.send_response(resp.status)
+            for k, v in kept_headers:
+                self.send_header(k, v)
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             while True:
                 line = resp.readline()
                 if not line:
                     break
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+                self.write_chunk(line)
+            self.end_chunks()
         except OSError:
             self.close_connection = True
         finally:

@@ -30,16 +30,16 @@ import base64
 import copy
 import json
 import math
-import ssl
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.http_server import LocalServer, QuietHandler
 
 
 @dataclass(frozen=True)
@@ -137,9 +137,7 @@ class KubeApi:
         # a connection a NAT or load balancer dropped silently looks to the client.
         self.silent = threading.Event()
         self.requests: list[Request] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._tls = False
+        self._server = LocalServer()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -150,30 +148,19 @@ class KubeApi:
         class Handler(_Handler):
             server_api = api
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._tls = tls is not None
-        if tls is not None:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(*tls)
-            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        # A client killed mid-request (a replica the test kills) is not a server bug.
+        self._server.start(Handler, tls=tls, quiet=(ConnectionError,))
         return self
 
     def stop(self) -> None:
         with self._lock:
             self._closed = True
             self._lock.notify_all()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        self._server.stop()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        scheme = "https" if self._tls else "http"
-        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def kubeconfig(self) -> str:
         return json.dumps({
@@ -433,15 +420,6 @@ class KubeApi:
                                  "annotations": {"k8s.io/initial-events-end": "true"}}}}
 
 
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client killed mid-request (a replica the test kills) is not a server bug.
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 def _selector(text: str) -> Any:
     """The API server's label selector: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`,
     `k`, `!k`, comma-separated (commas inside parentheses belong to the set). A malformed one
@@ -491,42 +469,18 @@ def _scaled(value: Any, total: int, up: bool) -> int:
     return int(value)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server_api: KubeApi
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")
-
-    def do_PATCH(self) -> None:
-        self._serve("PATCH")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
-
     def _send(self, code: int, doc: Any) -> None:
-        data = json.dumps(doc).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(code, json.dumps(doc).encode(), {"Content-Type": "application/json"})
 
     def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         return json.loads(raw) if raw else {}
 
-    def _serve(self, method: str) -> None:
+    def serve(self, method: str) -> None:
         api = self.server_api
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -595,11 +549,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         try:
             for event in events:
-                data = json.dumps(event).encode() + b"\n"
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+                self.write_chunk(json.dumps(event).encode() + b"\n")
+            self.end_chunks()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 

@@ -147,9 +147,59 @@ def allocate_loop(
 ) -> Allocated:
     ratios = ratios or ResourceRatios()
     containers = [_as_tuples(c) for c in containers]
+    node_by = {n.name: n for n in nodes}
+    placed, unplaced = _place(grid, nodes, containers)
+    units: dict[tuple[str, str, str], UnitCosts] = {}
+    sets: list[AllocationSet] = []
+    for s, e in grid.steps():
+        charges: dict[int, _Charge] = {}
+        ledger = _Ledger(containers, charges, units)
+        node_costs: list[NodeCost] = []
+        allocations: list[Allocation] = []
+        for n in nodes:
+            life_s, life_e = max(n.start, grid.start), min(n.end, grid.end)
+            if life_e <= s or life_s >= e:
+                continue
+            node_cost = _charge_node(grid, n, s, e, placed[n.name], ratios, ledger)
+            node_costs.append(node_cost)
+            allocations.append(
+                idle_allocation(node_cost, n.provider_id, cluster, s, e, life_s, life_e)
+            )
+        for ci, ch in sorted(charges.items()):
+            c = containers[ci]
+            props = properties_of(c, cluster, teams, _provider(node_by, c.node))
+            allocations.append(_workload(c, ch, props, s, e))
+        sets.append(AllocationSet(s, e, tuple(allocations), tuple(node_costs)))
+    return Allocated(tuple(sets), units, unplaced)
+
+
+def idle_allocation(
+    cost: NodeCost, provider_id: str, cluster: str, s: int, e: int, life_s: int, life_e: int
+) -> Allocation:
+    """A node's idle cost in the step [s, e) as an allocation (the node ran from life_s to
+    life_e within the window)."""
+    return Allocation(
+        name=IDLE_NAME,
+        kind=IDLE,
+        properties=Properties(cluster=cluster, node=cost.node, provider_id=provider_id),
+        window_start=s,
+        window_end=e,
+        start=max(s, life_s),
+        end=min(e, life_e),
+        cpu_micros=cost.idle_cpu_micros,
+        ram_micros=cost.idle_ram_micros,
+        gpu_micros=cost.idle_gpu_micros,
+    )
+
+
+def _place(
+    grid: Grid, nodes: Sequence[NodeInput], containers: Sequence[ContainerInput]
+) -> tuple[dict[str, dict[int, dict[int, int]]], int]:
+    """Each sample on the node it ran on, as node -> interval start -> {container index:
+    sample index} (the last sample of an interval wins), and the container-seconds with no
+    node running to charge."""
     res = grid.resolution
     node_by = {n.name: n for n in nodes}
-    # node -> interval start -> [(container index, sample index)]
     placed: dict[str, dict[int, dict[int, int]]] = {n.name: {} for n in nodes}
     unplaced = 0
     for ci, c in enumerate(containers):
@@ -162,125 +212,130 @@ def allocate_loop(
                 unplaced += min(t0 + res, grid.end) - t0
                 continue
             placed[c.node].setdefault(t0, {})[ci] = j
+    return placed, unplaced
 
-    units: dict[tuple[str, str, str], UnitCosts] = {}
-    sets: list[AllocationSet] = []
-    for s, e in grid.steps():
-        charges: dict[int, _Charge] = {}
-        node_costs: list[NodeCost] = []
-        allocations: list[Allocation] = []
-        for n in nodes:
-            life_s, life_e = max(n.start, grid.start), min(n.end, grid.end)
-            if life_e <= s or life_s >= e:
-                continue
-            total = [0, 0, 0]
-            idle = [0, 0, 0]
-            seconds = 0
-            cap = (_milli(n.cpu_cores), max(int(n.ram_bytes), 0), _milli(n.gpus))
-            for a, b in grid.intervals(s, e):
-                lo, hi = max(a, life_s), min(b, life_e)
-                if hi <= lo:
-                    continue
-                secs = hi - lo
-                seconds += secs
-                per_hour = n.price.per_hour_micros
-                cost = accrued(per_hour, hi - life_s) - accrued(per_hour, lo - life_s)
-                pools = split_node_cost(
-                    cost, secs, n.cpu_cores, n.ram_bytes, n.gpus, ratios, n.gpu_per_hour_micros
-                )
-                members = sorted(placed[n.name].get(a, {}).items())
-                weights: list[list[int]] = [[], [], []]
-                for ci, j in members:
-                    c = containers[ci]
-                    weights[0].append(max(_milli(c.cpu_request[j]), _milli(c.cpu_usage[j])))
-                    weights[1].append(
-                        max(int(c.ram_request[j]), int(c.ram_usage[j]), 0)
-                    )
-                    weights[2].append(_milli(c.gpu_request[j]) if len(c.gpu_request) else 0)
-                shares: list[list[int]] = []
-                for r in range(3):
-                    taken = sum(weights[r])
-                    spare = max(cap[r] - taken, 0)
-                    if taken == 0 and spare == 0:
-                        spare = 1  # nobody can take it: idle
-                    parts = split(pools[r], [*weights[r], spare])
-                    shares.append(parts)
-                    total[r] += pools[r]
-                    idle[r] += parts[-1]
-                for m, (ci, j) in enumerate(members):
-                    c = containers[ci]
-                    ch = charges.get(ci)
-                    if ch is None:
-                        ch = charges[ci] = _Charge(first=lo, last=hi)
-                    ch.first, ch.last = min(ch.first, lo), max(ch.last, hi)
-                    ch.cpu_core_seconds += weights[0][m] / 1000 * secs
-                    ch.cpu_request_core_seconds += c.cpu_request[j] * secs
-                    ch.cpu_usage_core_seconds += c.cpu_usage[j] * secs
-                    ch.ram_byte_seconds += weights[1][m] * secs
-                    ch.ram_request_byte_seconds += c.ram_request[j] * secs
-                    ch.ram_usage_byte_seconds += c.ram_usage[j] * secs
-                    ch.gpu_seconds += weights[2][m] / 1000 * secs
-                    ch.cpu += shares[0][m]
-                    ch.ram += shares[1][m]
-                    ch.gpu += shares[2][m]
-                    u = units.get(c.key)
-                    if u is None:
-                        u = units[c.key] = UnitCosts()
-                    per_core = pools[0] / n.cpu_cores if n.cpu_cores > 0 else 0.0
-                    per_byte = pools[1] / n.ram_bytes if n.ram_bytes > 0 else 0.0
-                    u.seconds += secs
-                    u.per_core += per_core
-                    u.per_byte += per_byte
-                    u.at_requests += c.cpu_request[j] * per_core + c.ram_request[j] * per_byte
-                    assert isinstance(u.samples, list)
-                    u.samples.append(j)
-            node_costs.append(
-                NodeCost(
-                    n.name, seconds, total[0], total[1], total[2], idle[0], idle[1], idle[2],
-                    n.price,
-                )
-            )
-            allocations.append(
-                Allocation(
-                    name=IDLE_NAME,
-                    kind=IDLE,
-                    properties=Properties(
-                        cluster=cluster, node=n.name, provider_id=n.provider_id
-                    ),
-                    window_start=s,
-                    window_end=e,
-                    start=max(s, life_s),
-                    end=min(e, life_e),
-                    cpu_micros=idle[0],
-                    ram_micros=idle[1],
-                    gpu_micros=idle[2],
-                )
-            )
-        for ci, ch in sorted(charges.items()):
-            c = containers[ci]
-            allocations.append(
-                Allocation(
-                    name="/".join(c.key),
-                    kind=WORKLOAD,
-                    properties=properties_of(c, cluster, teams, _provider(node_by, c.node)),
-                    window_start=s,
-                    window_end=e,
-                    start=ch.first,
-                    end=ch.last,
-                    cpu_core_seconds=ch.cpu_core_seconds,
-                    cpu_request_core_seconds=ch.cpu_request_core_seconds,
-                    cpu_usage_core_seconds=ch.cpu_usage_core_seconds,
-                    ram_byte_seconds=ch.ram_byte_seconds,
-                    ram_request_byte_seconds=ch.ram_request_byte_seconds,
-                    ram_usage_byte_seconds=ch.ram_usage_byte_seconds,
-                    gpu_seconds=ch.gpu_seconds,
-                    cpu_micros=ch.cpu,
-                    ram_micros=ch.ram,
-                    gpu_micros=ch.gpu,
-                )
-            )
-        sets.append(AllocationSet(s, e, tuple(allocations), tuple(node_costs)))
-    return Allocated(tuple(sets), units, unplaced)
+
+@dataclass(frozen=True, slots=True)
+class _Ledger:
+    """The containers (as tuples) and where their charges go: per container index its charge
+    in this step, per container key its unit costs (which run across steps)."""
+
+    containers: Sequence[ContainerInput]
+    charges: dict[int, _Charge]
+    units: dict[tuple[str, str, str], UnitCosts]
+
+
+def _charge_node(
+    grid: Grid, n: NodeInput, s: int, e: int, placed: dict[int, dict[int, int]],
+    ratios: ResourceRatios, ledger: _Ledger,
+) -> NodeCost:
+    """Node `n`'s cost in the step [s, e), interval by interval, split over the containers
+    placed on it (charged into `ledger`) and idle."""
+    life_s, life_e = max(n.start, grid.start), min(n.end, grid.end)
+    total = [0, 0, 0]
+    idle = [0, 0, 0]
+    seconds = 0
+    cap = (_milli(n.cpu_cores), max(int(n.ram_bytes), 0), _milli(n.gpus))
+    for a, b in grid.intervals(s, e):
+        lo, hi = max(a, life_s), min(b, life_e)
+        if hi <= lo:
+            continue
+        secs = hi - lo
+        seconds += secs
+        per_hour = n.price.per_hour_micros
+        cost = accrued(per_hour, hi - life_s) - accrued(per_hour, lo - life_s)
+        pools = split_node_cost(
+            cost, secs, n.cpu_cores, n.ram_bytes, n.gpus, ratios, n.gpu_per_hour_micros
+        )
+        members = sorted(placed.get(a, {}).items())
+        weights = _weights(ledger.containers, members)
+        shares: list[list[int]] = []
+        for r in range(3):
+            taken = sum(weights[r])
+            spare = max(cap[r] - taken, 0)
+            if taken == 0 and spare == 0:
+                spare = 1  # nobody can take it: idle
+            parts = split(pools[r], [*weights[r], spare])
+            shares.append(parts)
+            total[r] += pools[r]
+            idle[r] += parts[-1]
+        per_core = pools[0] / n.cpu_cores if n.cpu_cores > 0 else 0.0
+        per_byte = pools[1] / n.ram_bytes if n.ram_bytes > 0 else 0.0
+        for m, (ci, j) in enumerate(members):
+            ch = ledger.charges.get(ci)
+            if ch is None:
+                ch = ledger.charges[ci] = _Charge(first=lo, last=hi)
+            ch.first, ch.last = min(ch.first, lo), max(ch.last, hi)
+            _charge_sample(ch, ledger, ci, j, secs, [w[m] for w in weights],
+                           [p[m] for p in shares], per_core, per_byte)
+    return NodeCost(
+        n.name, seconds, total[0], total[1], total[2], idle[0], idle[1], idle[2], n.price
+    )
+
+
+def _weights(
+    containers: Sequence[ContainerInput], members: list[tuple[int, int]]
+) -> list[list[int]]:
+    """What each member sample takes of its node: max(request, usage) in millicores, bytes
+    and milli-GPUs."""
+    weights: list[list[int]] = [[], [], []]
+    for ci, j in members:
+        c = containers[ci]
+        weights[0].append(max(_milli(c.cpu_request[j]), _milli(c.cpu_usage[j])))
+        weights[1].append(max(int(c.ram_request[j]), int(c.ram_usage[j]), 0))
+        weights[2].append(_milli(c.gpu_request[j]) if len(c.gpu_request) else 0)
+    return weights
+
+
+def _charge_sample(
+    ch: _Charge, ledger: _Ledger, ci: int, j: int, secs: int, weight: list[int],
+    share: list[int], per_core: float, per_byte: float,
+) -> None:
+    """Adds sample j of container ci, over `secs` seconds of an interval, to its charge and
+    its unit costs."""
+    c = ledger.containers[ci]
+    ch.cpu_core_seconds += weight[0] / 1000 * secs
+    ch.cpu_request_core_seconds += c.cpu_request[j] * secs
+    ch.cpu_usage_core_seconds += c.cpu_usage[j] * secs
+    ch.ram_byte_seconds += weight[1] * secs
+    ch.ram_request_byte_seconds += c.ram_request[j] * secs
+    ch.ram_usage_byte_seconds += c.ram_usage[j] * secs
+    ch.gpu_seconds += weight[2] / 1000 * secs
+    ch.cpu += share[0]
+    ch.ram += share[1]
+    ch.gpu += share[2]
+    u = ledger.units.get(c.key)
+    if u is None:
+        u = ledger.units[c.key] = UnitCosts()
+    u.seconds += secs
+    u.per_core += per_core
+    u.per_byte += per_byte
+    u.at_requests += c.cpu_request[j] * per_core + c.ram_request[j] * per_byte
+    assert isinstance(u.samples, list)
+    u.samples.append(j)
+
+
+def _workload(c: ContainerInput, ch: _Charge, props: Properties, s: int, e: int) -> Allocation:
+    """Container c's charge in the step [s, e) as a workload allocation."""
+    return Allocation(
+        name="/".join(c.key),
+        kind=WORKLOAD,
+        properties=props,
+        window_start=s,
+        window_end=e,
+        start=ch.first,
+        end=ch.last,
+        cpu_core_seconds=ch.cpu_core_seconds,
+        cpu_request_core_seconds=ch.cpu_request_core_seconds,
+        cpu_usage_core_seconds=ch.cpu_usage_core_seconds,
+        ram_byte_seconds=ch.ram_byte_seconds,
+        ram_request_byte_seconds=ch.ram_request_byte_seconds,
+        ram_usage_byte_seconds=ch.ram_usage_byte_seconds,
+        gpu_seconds=ch.gpu_seconds,
+        cpu_micros=ch.cpu,
+        ram_micros=ch.ram,
+        gpu_micros=ch.gpu,
+    )
 
 
 def allocate(

@@ -29,7 +29,6 @@ from scaler.adapters.aws.config import new_session
 from scaler.adapters.aws.nodeclass import NodeClass, NodeClassSet
 from scaler.core.model import NodePool
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
-from scaler.policy.nodepool import parse_node_pool
 from scaler.ports.cloud import NodeClaimRequest
 from tests.integration.aws.faults import FaultProxy
 from tests.integration.aws.pricing_replay import PricingReplay, load_recording
@@ -276,24 +275,6 @@ def rig(world: World, proxy: FaultProxy, pricing_replay: PricingReplay) -> Rig:
         )
 
     return Rig(world, proxy, pricing_replay, sleeps, make)
-
-
-def node_pool(requirements: list[dict[str, Any]], name: str = "default") -> NodePool:
-    doc = {
-        "apiVersion": "karpenter.sh/v1",
-        "kind": "NodePool",
-        "metadata": {"name": name},
-        "spec": {"template": {"spec": {
-            "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass",
-                             "name": "default"},
-            "requirements": requirements,
-        }}},
-    }
-    return parse_node_pool(doc, file="nodepool.yaml")
-
-
-def requirement(key: str, *values: str) -> dict[str, Any]:
-    return {"key": key, "operator": "In", "values": list(values)}
 
 
 def claim_request(provider: AwsCloudProvider, pool: NodePool, name: str,

@@ -11,14 +11,14 @@ from scaler.adapters.aws.iam import all_actions, controller_policy, policy_actio
 from scaler.adapters.aws.instances import instance_id
 from scaler.adapters.simulated import SimulatedCluster
 from scaler.core.model import NodePool, Pod, Snapshot
-from scaler.core.resources import Resources
 from scaler.simulation.provision import provision
-from tests.integration.aws.conftest import CLUSTER, ZONES, Rig, node_pool, requirement
+from tests.integration.aws.conftest import CLUSTER, ZONES, Rig
+from tests.support.builders import karpenter_pool, pod, requirement_in
 
 EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "aws" / "events"
 PLACEHOLDER = "i-0123456789abcdef0"
-POOL = node_pool([requirement("node.kubernetes.io/instance-type", "m5.large", "m5.xlarge"),
-                  requirement("karpenter.sh/capacity-type", "spot")])
+POOL = karpenter_pool([requirement_in("node.kubernetes.io/instance-type", "m5.large", "m5.xlarge"),
+                       requirement_in("karpenter.sh/capacity-type", "spot")])
 
 
 def event(name: str, instance: str) -> str:
@@ -26,8 +26,7 @@ def event(name: str, instance: str) -> str:
 
 
 def web_pods(n: int) -> tuple[Pod, ...]:
-    return tuple(Pod("default", f"web-{i}", Resources.parse({"cpu": "500m", "memory": "512Mi"}),
-                     owner_kind="ReplicaSet", owner_name="web") for i in range(n))
+    return tuple(pod(f"web-{i}", "500m", "512Mi", owner=("ReplicaSet", "web")) for i in range(n))
 
 
 def launched_cluster(rig: Rig, pool: NodePool = POOL) -> tuple[Any, SimulatedCluster, str, str]:

@@ -26,13 +26,12 @@ from tests.integration.aws.conftest import (
     ZONES,
     Rig,
     claim_request,
-    node_pool,
-    requirement,
 )
+from tests.support.builders import karpenter_pool, requirement_in
 
-M5 = requirement("node.kubernetes.io/instance-type", "m5.large", "m5.xlarge")
-SPOT = requirement("karpenter.sh/capacity-type", "spot")
-ON_DEMAND = requirement("karpenter.sh/capacity-type", "on-demand")
+M5 = requirement_in("node.kubernetes.io/instance-type", "m5.large", "m5.xlarge")
+SPOT = requirement_in("karpenter.sh/capacity-type", "spot")
+ON_DEMAND = requirement_in("karpenter.sh/capacity-type", "on-demand")
 
 
 def overrides_of(params: dict[str, str]) -> list[tuple[str, str]]:
@@ -48,7 +47,7 @@ def overrides_of(params: dict[str, str]) -> list[tuple[str, str]]:
 
 def test_launch_offers_every_ranked_alternative_and_tags_the_instance(rig: Rig) -> None:
     provider = rig.make()
-    request = claim_request(provider, node_pool([M5, SPOT]), "default-k2x9a", live=True)
+    request = claim_request(provider, karpenter_pool([M5, SPOT]), "default-k2x9a", live=True)
     assert [(o.instance_type, o.zone) for o in request.options] == [
         ("m5.large", z) for z in ZONES] + [("m5.xlarge", z) for z in ZONES]
 
@@ -94,7 +93,7 @@ def test_launch_offers_every_ranked_alternative_and_tags_the_instance(rig: Rig) 
 
 def test_on_demand_launch_asks_for_the_lowest_price(rig: Rig) -> None:
     provider = rig.make()
-    request = claim_request(provider, node_pool([M5, ON_DEMAND]), "default-od001")
+    request = claim_request(provider, karpenter_pool([M5, ON_DEMAND]), "default-od001")
     node = provider.create(request)
     [fleet] = rig.proxy.calls("CreateFleet")
     assert fleet.params["OnDemandOptions.AllocationStrategy"] == "lowest-price"
@@ -108,7 +107,7 @@ def test_insufficient_capacity_falls_back_to_the_next_type(rig: Rig) -> None:
     clock = [1000.0]
     unavailable = UnavailableOfferings(clock=lambda: clock[0])
     provider = rig.make(unavailable=unavailable)
-    pool = node_pool([M5, SPOT])
+    pool = karpenter_pool([M5, SPOT])
     request = claim_request(provider, pool, "default-ice01")
     rig.proxy.insufficient_capacity("m5.large")  # every zone
 
@@ -133,7 +132,7 @@ def test_insufficient_capacity_falls_back_to_the_next_type(rig: Rig) -> None:
 
 def test_spot_out_of_capacity_everywhere_is_retried_on_demand(rig: Rig) -> None:
     provider = rig.make()
-    pool = node_pool([requirement("node.kubernetes.io/instance-type", "m5.large")])
+    pool = karpenter_pool([requirement_in("node.kubernetes.io/instance-type", "m5.large")])
     request = claim_request(provider, pool, "default-ice05")
     assert [o.capacity_type for o in request.options] == ["spot"] * 3 + ["on-demand"] * 3
     rig.proxy.insufficient_capacity("m5.large", capacity_type="spot")
@@ -150,7 +149,7 @@ def test_spot_out_of_capacity_everywhere_is_retried_on_demand(rig: Rig) -> None:
 
 def test_no_capacity_anywhere_is_insufficient_capacity(rig: Rig) -> None:
     provider = rig.make()
-    request = claim_request(provider, node_pool([M5]), "default-ice04")
+    request = claim_request(provider, karpenter_pool([M5]), "default-ice04")
     for itype in ("m5.large", "m5.xlarge"):
         rig.proxy.insufficient_capacity(itype)
     with pytest.raises(InsufficientCapacityError) as err:
@@ -163,7 +162,7 @@ def test_no_capacity_anywhere_is_insufficient_capacity(rig: Rig) -> None:
 
 def test_throttled_launch_is_retried_with_backoff_and_full_jitter(rig: Rig) -> None:
     provider = rig.make()
-    request = claim_request(provider, node_pool([M5, SPOT]), "default-thr01")
+    request = claim_request(provider, karpenter_pool([M5, SPOT]), "default-thr01")
     rig.proxy.throttle("CreateFleet", 3)
 
     node = provider.create(request)
@@ -192,7 +191,7 @@ def test_throttling_that_persists_fails_after_a_bounded_number_of_tries(rig: Rig
 
 def test_a_lost_answer_does_not_launch_a_second_instance(rig: Rig) -> None:
     provider = rig.make()
-    request = claim_request(provider, node_pool([M5, SPOT]), "default-lost1")
+    request = claim_request(provider, karpenter_pool([M5, SPOT]), "default-lost1")
     rig.proxy.lose_answer("CreateFleet")  # EC2 launched, the answer never came back
 
     node = provider.create(request)
@@ -208,7 +207,7 @@ def test_a_lost_answer_does_not_launch_a_second_instance(rig: Rig) -> None:
 def test_a_retried_launch_with_the_same_client_token_never_yields_two_instances(
         rig: Rig) -> None:
     provider = rig.make()
-    request = claim_request(provider, node_pool([M5, SPOT]), "default-retry")
+    request = claim_request(provider, karpenter_pool([M5, SPOT]), "default-retry")
     first = provider.create(request)
     token = rig.proxy.calls("CreateFleet")[0].params["ClientToken"]
 
@@ -245,7 +244,7 @@ def test_an_al2023_alias_is_resolved_through_the_eks_ssm_parameter(rig: Rig) -> 
         world.node_class, ami_terms=(SelectorTerm(alias="al2023@latest"),))
     provider = rig.make(node_classes={"default": aliased}, kubernetes_version="1.31")
 
-    node = provider.create(claim_request(provider, node_pool([M5, SPOT]), "default-alias"))
+    node = provider.create(claim_request(provider, karpenter_pool([M5, SPOT]), "default-alias"))
 
     asked = sorted(json.loads(c.params["Name"]) for c in rig.proxy.calls("GetParameter"))
     print("SSM parameters read:", asked)
@@ -257,13 +256,13 @@ def test_an_al2023_alias_is_resolved_through_the_eks_ssm_parameter(rig: Rig) -> 
     # Without the cluster's Kubernetes version the alias cannot be resolved: said in one line.
     with pytest.raises(UserError, match="needs the cluster's Kubernetes version"):
         rig.make(node_classes={"default": aliased}).create(
-            claim_request(provider, node_pool([M5, SPOT]), "default-alias2"))
+            claim_request(provider, karpenter_pool([M5, SPOT]), "default-alias2"))
 
 
 def test_credentials_never_appear_in_logs(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # botocore's wire-level DEBUG output included
     provider = rig.make()
-    request = claim_request(provider, node_pool([M5, SPOT]), "default-logs1")
+    request = claim_request(provider, karpenter_pool([M5, SPOT]), "default-logs1")
     rig.proxy.throttle("CreateFleet", 1)
     provider.create(request)
 

@@ -15,12 +15,11 @@ from tests.integration.aws.conftest import (
     ZONES,
     Rig,
     claim_request,
-    node_pool,
-    requirement,
 )
+from tests.support.builders import karpenter_pool, requirement_in
 
-M5 = requirement("node.kubernetes.io/instance-type", "m5.large", "m5.xlarge")
-SPOT = requirement("karpenter.sh/capacity-type", "spot")
+M5 = requirement_in("node.kubernetes.io/instance-type", "m5.large", "m5.xlarge")
+SPOT = requirement_in("karpenter.sh/capacity-type", "spot")
 
 
 def foreign_instance(rig: Rig, tags: dict[str, str]) -> str:
@@ -36,7 +35,7 @@ def foreign_instance(rig: Rig, tags: dict[str, str]) -> str:
 
 def test_list_and_get_find_this_clusters_instances_by_their_tags(rig: Rig) -> None:
     provider = rig.make()
-    pool = node_pool([M5, SPOT])
+    pool = karpenter_pool([M5, SPOT])
     a = provider.create(claim_request(provider, pool, "default-aaaaa"))
     b = provider.create(claim_request(provider, pool, "default-bbbbb"))
     foreign_instance(rig, {"kubernetes.io/cluster/other": "owned",
@@ -57,7 +56,7 @@ def test_list_and_get_find_this_clusters_instances_by_their_tags(rig: Rig) -> No
 
 def test_delete_terminates_and_confirms(rig: Rig) -> None:
     provider = rig.make()
-    node = provider.create(claim_request(provider, node_pool([M5, SPOT]), "default-del01"))
+    node = provider.create(claim_request(provider, karpenter_pool([M5, SPOT]), "default-del01"))
 
     provider.delete(node.provider_id)
 
@@ -73,7 +72,7 @@ def test_delete_terminates_and_confirms(rig: Rig) -> None:
 
 def test_a_crash_between_launch_and_registration_leaks_nothing(rig: Rig) -> None:
     provider = rig.make()
-    pool = node_pool([M5, SPOT])
+    pool = karpenter_pool([M5, SPOT])
     registered = provider.create(claim_request(provider, pool, "default-live1"))
     # The controller launches the next claim and dies before registering its node.
     orphan = provider.create(claim_request(provider, pool, "default-crash"))
@@ -97,7 +96,7 @@ def test_a_crash_between_launch_and_registration_leaks_nothing(rig: Rig) -> None
 def test_drift_against_the_node_class(rig: Rig) -> None:
     world = rig.world
     provider = rig.make(resolve_ttl=0)  # look selectors up again on every check
-    pool = node_pool([M5, SPOT])
+    pool = karpenter_pool([M5, SPOT])
     node = provider.create(claim_request(provider, pool, "default-drift"))
     iid = instance_id(node.provider_id)
     # moto does not apply the launch template's security groups to fleet instances; EC2 does.
@@ -141,6 +140,7 @@ def test_drift_against_the_node_class(rig: Rig) -> None:
     assert reason is not None and "EC2NodeClass default changed" in reason
 
     # And the NodePool's own requirements, as in the simulation.
-    narrower = node_pool([requirement("node.kubernetes.io/instance-type", "m5.xlarge"), SPOT])
+    narrower = karpenter_pool([requirement_in("node.kubernetes.io/instance-type", "m5.xlarge"),
+                               SPOT])
     reason = provider.is_drifted(node, narrower)
     assert reason is not None and reason.startswith("no longer satisfies")

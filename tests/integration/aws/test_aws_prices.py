@@ -10,10 +10,11 @@ import pytest
 
 from pricing import load_catalog
 from scaler.adapters.aws.ec2types import instance_type_from_ec2
-from tests.integration.aws.conftest import REGION, ZONES, Rig, free_port, node_pool, requirement
+from tests.integration.aws.conftest import REGION, ZONES, Rig, free_port
+from tests.support.builders import karpenter_pool, requirement_in
 
-POOL = node_pool([requirement("node.kubernetes.io/instance-type", "m5.large", "c6g.large",
-                              "t3.small", "h1.2xlarge", "c8a.large")])
+POOL = karpenter_pool([requirement_in("node.kubernetes.io/instance-type", "m5.large", "c6g.large",
+                                      "t3.small", "h1.2xlarge", "c8a.large")])
 
 
 def offering(types: dict, name: str, zone: str, capacity_type: str):  # type: ignore[no-untyped-def]

@@ -19,9 +19,10 @@ from scaler.ports.inventory import NodeInfo
 from scaler.ports.metrics import Window
 from scaler.report.build import ReportRequest, build_report, catalog_pricer
 from scaler.report.rules import rules_from
-from tests.integration.aws.conftest import REGION, ZONES, Rig, node_pool, requirement
+from tests.integration.aws.conftest import REGION, ZONES, Rig
+from tests.support.builders import karpenter_pool, requirement_in
 
-POOL = node_pool([requirement("node.kubernetes.io/instance-type", "m5.large")])
+POOL = karpenter_pool([requirement_in("node.kubernetes.io/instance-type", "m5.large")])
 
 
 def test_report_uses_live_spot_and_on_demand_prices(rig: Rig) -> None:

@@ -45,29 +45,3 @@ def kube(kube_config: Any) -> Iterator[Kube]:
     yield k
     k.close()
 
-
-def pod(name: str, node: str | None = None, cpu: str = "250m", ns: str = "default",
-        labels: dict[str, str] | None = None, owner: str | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": labels or {}}
-    if owner:
-        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner.split("/")[0],
-                                    "name": owner.split("/")[1], "uid": "u",
-                                    "controller": True}]
-    spec: dict[str, Any] = {"containers": [{"name": "c", "image": "x",
-                                            "resources": {"requests": {"cpu": cpu,
-                                                                       "memory": "256Mi"}}}]}
-    if node:
-        spec["nodeName"] = node
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
-            "status": {"phase": "Running" if node else "Pending"}}
-
-
-def node(name: str, provider_id: str = "", ready: bool = True,
-         labels: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
-                                                  **(labels or {})}},
-            "spec": {"providerID": provider_id} if provider_id else {},
-            "status": {"allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"},
-                       "conditions": [{"type": "Ready",
-                                       "status": "True" if ready else "False"}]}}

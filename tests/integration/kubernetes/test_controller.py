@@ -15,9 +15,9 @@ from scaler.core.disruption.candidates import DisruptionSettings
 from scaler.runtime.controller import Controller, LoopSettings
 from scaler.runtime.fence import ActionFence
 from scaler.runtime.policies import LocalPolicies
-from tests.integration.kubernetes.conftest import node, pod
 from tests.integration.kubernetes.test_disruption_api import pdb
 from tests.integration.kubernetes.test_informer import FAST, eventually
+from tests.support.builders import node_manifest, pod_manifest
 from tests.support.kube_api import KubeApi
 
 NC = "scaler.dev/v1alpha1"
@@ -53,11 +53,11 @@ class TighteningFence(ActionFence):
 
 
 def test_a_blocked_drain_is_undone_and_reported(kube_api: KubeApi, kube: Kube) -> None:
-    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1", labels=M5_XLARGE))
-    kube_api.put("v1", "nodes", node("n2"))  # not scaler's; room for n1's pods
+    kube_api.put("v1", "nodes", node_manifest("n1", "sim:///us-east-1a/i-1", labels=M5_XLARGE))
+    kube_api.put("v1", "nodes", node_manifest("n2"))  # not scaler's; room for n1's pods
     for i in range(2):
-        kube_api.put("v1", "pods", pod(f"web-{i}", node="n1", labels={"app": "web"},
-                                       owner="ReplicaSet/web"))
+        kube_api.put("v1", "pods", pod_manifest(f"web-{i}", node="n1", labels={"app": "web"},
+                                                owner="ReplicaSet/web"))
     kube_api.put("policy/v1", "poddisruptionbudgets", pdb("web", 0, "web"))
     kube_api.put(NC, "nodeclaims", {
         "metadata": {"name": "default-abc-00001"}, "spec": {"nodePool": "default"},
@@ -120,7 +120,7 @@ def test_a_claim_whose_node_no_longer_matches_its_nodepool_is_marked_drifted(
         "apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata: {name: default}\n"
         "spec:\n  template:\n    spec:\n      requirements:\n"
         "        - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.large]}\n")
-    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1", labels={
+    kube_api.put("v1", "nodes", node_manifest("n1", "sim:///us-east-1a/i-1", labels={
         "node.kubernetes.io/instance-type": "m5.xlarge", "karpenter.sh/nodepool": "default"}))
     kube_api.put(NC, "nodeclaims", {
         "metadata": {"name": "default-abc-00001"}, "spec": {"nodePool": "default"},
@@ -153,8 +153,8 @@ def test_a_claim_whose_node_no_longer_matches_its_nodepool_is_marked_drifted(
 
 def test_kubectl_delete_nodeclaim_drains_and_terminates_before_it_goes(
         kube_api: KubeApi, kube: Kube) -> None:
-    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1"))
-    kube_api.put("v1", "pods", pod("web-0", node="n1", owner="ReplicaSet/web"))
+    kube_api.put("v1", "nodes", node_manifest("n1", "sim:///us-east-1a/i-1"))
+    kube_api.put("v1", "pods", pod_manifest("web-0", node="n1", owner="ReplicaSet/web"))
     kube_api.put(NC, "nodeclaims", {
         "metadata": {"name": "default-abc-00001", "finalizers": ["scaler.dev/termination"]},
         "spec": {"nodePool": "default"},
@@ -202,11 +202,11 @@ def test_a_blocked_drain_waits_out_terminationGracePeriod_then_deletes_the_pods(
     node cordoned and retried; once the period is over the pods left are deleted (no
     eviction) and the node, instance and claim go."""
     (tmp_path / "pool.yaml").write_text(GRACE_POOL)
-    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1", labels=M5_XLARGE))
-    kube_api.put("v1", "nodes", node("n2"))
+    kube_api.put("v1", "nodes", node_manifest("n1", "sim:///us-east-1a/i-1", labels=M5_XLARGE))
+    kube_api.put("v1", "nodes", node_manifest("n2"))
     for i in range(2):
-        kube_api.put("v1", "pods", pod(f"web-{i}", node="n1", labels={"app": "web"},
-                                       owner="ReplicaSet/web"))
+        kube_api.put("v1", "pods", pod_manifest(f"web-{i}", node="n1", labels={"app": "web"},
+                                                owner="ReplicaSet/web"))
     kube_api.put("policy/v1", "poddisruptionbudgets", pdb("web", 0, "web"))
     kube_api.put(NC, "nodeclaims", {
         "metadata": {"name": "default-abc-00001"}, "spec": {"nodePool": "default"},
@@ -259,8 +259,8 @@ def test_a_deleted_claims_do_not_disrupt_pod_holds_the_drain_until_the_grace_per
     node's termination until terminationGracePeriod, counted from the NodeClaim's deletion,
     is over; then the pod is deleted and the node, instance and claim go."""
     (tmp_path / "pool.yaml").write_text(GRACE_POOL)
-    kube_api.put("v1", "nodes", node("n1", "sim:///us-east-1a/i-1"))
-    batch = pod("batch-0", node="n1", owner="Job/batch")
+    kube_api.put("v1", "nodes", node_manifest("n1", "sim:///us-east-1a/i-1"))
+    batch = pod_manifest("batch-0", node="n1", owner="Job/batch")
     batch["metadata"]["annotations"] = {"karpenter.sh/do-not-disrupt": "true"}
     kube_api.put("v1", "pods", batch)
     kube_api.put(NC, "nodeclaims", {

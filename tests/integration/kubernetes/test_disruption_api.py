@@ -15,8 +15,8 @@ from scaler.adapters.kubernetes.informer import Reflector
 from scaler.ports.cluster import DisruptionBlockedError
 from scaler.ports.fence import OpenFence
 from tests.integration.aws.conftest import free_port
-from tests.integration.kubernetes.conftest import node, pod
 from tests.integration.kubernetes.test_informer import FAST, eventually
+from tests.support.builders import node_manifest, pod_manifest
 from tests.support.kube_api import KubeApi
 
 
@@ -28,10 +28,10 @@ def pdb(name: str, min_available: int | str, app: str) -> dict[str, object]:
 
 @pytest.fixture
 def cluster(kube_api: KubeApi, kube: Kube) -> Iterator[KubernetesCluster]:
-    kube_api.put("v1", "nodes", node("n1"))
+    kube_api.put("v1", "nodes", node_manifest("n1"))
     for i in range(2):
-        kube_api.put("v1", "pods", pod(f"web-{i}", node="n1", labels={"app": "web"}))
-    kube_api.put("v1", "pods", pod("agent", node="n1", owner="DaemonSet/agent"))
+        kube_api.put("v1", "pods", pod_manifest(f"web-{i}", node="n1", labels={"app": "web"}))
+    kube_api.put("v1", "pods", pod_manifest("agent", node="n1", owner="DaemonSet/agent"))
     cache = ClusterCache()
     reflectors = [Reflector(kube, k, cache, FAST).start() for k in (PODS, NODES)]
     assert all(r.synced.wait(5) for r in reflectors)
@@ -64,7 +64,7 @@ def test_drain_retries_429_with_backoff_until_the_budget_allows(
     def replacement_runs() -> None:
         eventually(lambda: kube_api.get("v1", "pods", "web-0", "default") is None
                    or kube_api.get("v1", "pods", "web-1", "default") is None)
-        kube_api.put("v1", "pods", pod("web-2", node="n2", labels={"app": "web"}))
+        kube_api.put("v1", "pods", pod_manifest("web-2", node="n2", labels={"app": "web"}))
 
     helper = threading.Thread(target=replacement_runs)
     helper.start()

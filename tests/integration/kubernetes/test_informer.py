@@ -13,7 +13,7 @@ from scaler.adapters.kubernetes import ClusterCache, Kube, Reflector, WatchSetti
 from scaler.adapters.kubernetes.cache import PODS, PRIORITY_CLASSES, WATCHED
 from scaler.core.model import Snapshot
 from scaler.snapshot import load_snapshot
-from tests.integration.kubernetes.conftest import node, pod
+from tests.support.builders import node_manifest, pod_manifest
 from tests.support.kube_api import KubeApi
 
 FAST = WatchSettings(page_size=3, watch_timeout=5, read_timeout=2, backoff_base=0.05)
@@ -32,7 +32,7 @@ def names(cache: ClusterCache) -> set[str]:
 
 def test_paged_list_then_watch_sees_changes(kube_api: KubeApi, kube: Kube) -> None:
     for i in range(8):
-        kube_api.put("v1", "pods", pod(f"p{i}"))
+        kube_api.put("v1", "pods", pod_manifest(f"p{i}"))
     cache = ClusterCache()
     r = Reflector(kube, PODS, cache, FAST).start()
     try:
@@ -40,7 +40,7 @@ def test_paged_list_then_watch_sees_changes(kube_api: KubeApi, kube: Kube) -> No
         assert names(cache) == {f"p{i}" for i in range(8)}
         # 8 pods in pages of 3: three list requests, the last two with a continue token.
         assert kube_api.count("GET", "/api/v1/pods", limit="3") == 3
-        kube_api.put("v1", "pods", pod("new"))
+        kube_api.put("v1", "pods", pod_manifest("new"))
         kube_api.delete("v1", "pods", "p0", "default")
         eventually(lambda: names(cache) == {f"p{i}" for i in range(1, 8)} | {"new"})
         assert r.lists == 1
@@ -52,7 +52,7 @@ def test_paged_list_then_watch_sees_changes(kube_api: KubeApi, kube: Kube) -> No
 
 def test_watch_resumes_after_410_gone_with_a_relist(kube_api: KubeApi, kube: Kube) -> None:
     for i in range(4):
-        kube_api.put("v1", "pods", pod(f"p{i}"))
+        kube_api.put("v1", "pods", pod_manifest(f"p{i}"))
     cache = ClusterCache()
     r = Reflector(kube, PODS, cache, FAST).start()
     try:
@@ -61,11 +61,11 @@ def test_watch_resumes_after_410_gone_with_a_relist(kube_api: KubeApi, kube: Kub
         # changed. Only a relist can see the deletion that happened in the gap.
         kube_api.expire_watches()
         kube_api.delete("v1", "pods", "p1", "default")
-        kube_api.put("v1", "pods", pod("after-gap"))
+        kube_api.put("v1", "pods", pod_manifest("after-gap"))
         eventually(lambda: names(cache) == {"p0", "p2", "p3", "after-gap"})
         assert r.lists == 2
         # And it is watching again: a later change arrives without another relist.
-        kube_api.put("v1", "pods", pod("later"))
+        kube_api.put("v1", "pods", pod_manifest("later"))
         eventually(lambda: "later" in names(cache))
         assert r.lists == 2
     finally:
@@ -74,18 +74,18 @@ def test_watch_resumes_after_410_gone_with_a_relist(kube_api: KubeApi, kube: Kub
 
 def test_bookmarks_move_the_resource_version_so_a_reconnect_needs_no_relist(
         kube_api: KubeApi, kube: Kube) -> None:
-    kube_api.put("v1", "pods", pod("p0"))
+    kube_api.put("v1", "pods", pod_manifest("p0"))
     cache = ClusterCache()
     # The server ends each watch after 1 s; the next resumes from the bookmark's version.
     r = Reflector(kube, PODS, cache, WatchSettings(watch_timeout=1, read_timeout=2)).start()
     try:
         assert r.synced.wait(5)
         listed_at = int(r.resource_version)
-        kube_api.put("v1", "nodes", node("unrelated"))  # moves the global resourceVersion
+        kube_api.put("v1", "nodes", node_manifest("unrelated"))  # moves the global resourceVersion
         eventually(lambda: int(r.resource_version) > listed_at, timeout=3)
         eventually(lambda: kube_api.count("GET", "/api/v1/pods", watch="true") >= 2, 4)
         kube_api.compact()  # a reconnect from an old version would now get 410
-        kube_api.put("v1", "pods", pod("p1"))
+        kube_api.put("v1", "pods", pod_manifest("p1"))
         eventually(lambda: "p1" in names(cache))
         assert r.lists == 1
     finally:
@@ -94,15 +94,15 @@ def test_bookmarks_move_the_resource_version_so_a_reconnect_needs_no_relist(
 
 def test_the_cache_builds_the_same_model_as_a_snapshot_file(
         kube_api: KubeApi, kube: Kube, tmp_path: Path) -> None:
-    pending = pod("pending", cpu="1500m", labels={"app": "web"})
+    pending = pod_manifest("pending", cpu="1500m", labels={"app": "web"})
     pending["spec"]["priorityClassName"] = "high"
     pending["spec"]["volumes"] = [{"name": "data",
                                    "persistentVolumeClaim": {"claimName": "data"}}]
     objects = {
-        ("v1", "nodes"): [node("n1", "aws:///eu-west-1a/i-1",
-                               labels={"topology.kubernetes.io/zone": "eu-west-1a"})],
-        ("v1", "pods"): [pod("bound", node="n1", labels={"app": "web"}), pending,
-                         pod("ds-pod", node="n1", owner="DaemonSet/agent")],
+        ("v1", "nodes"): [node_manifest("n1", "aws:///eu-west-1a/i-1",
+                                        labels={"topology.kubernetes.io/zone": "eu-west-1a"})],
+        ("v1", "pods"): [pod_manifest("bound", node="n1", labels={"app": "web"}), pending,
+                         pod_manifest("ds-pod", node="n1", owner="DaemonSet/agent")],
         ("scheduling.k8s.io/v1", "priorityclasses"): [
             {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
              "metadata": {"name": "high"}, "value": 1000}],
@@ -156,7 +156,7 @@ def test_the_cache_builds_the_same_model_as_a_snapshot_file(
 
 def test_a_silent_watch_is_abandoned_after_the_client_read_timeout(
         kube_api: KubeApi, kube: Kube) -> None:
-    kube_api.put("v1", "pods", pod("p0"))
+    kube_api.put("v1", "pods", pod_manifest("p0"))
     cache = ClusterCache()
     # The server would keep each watch open for a minute; the client gives up on one that
     # sends nothing (not even a bookmark) for 0.5 s, and watches again from where it was.
@@ -166,7 +166,7 @@ def test_a_silent_watch_is_abandoned_after_the_client_read_timeout(
         assert r.synced.wait(5)
         eventually(lambda: kube_api.count("GET", "/api/v1/pods", watch="true") == 1)
         kube_api.silent.set()
-        kube_api.put("v1", "pods", pod("while-silent"))
+        kube_api.put("v1", "pods", pod_manifest("while-silent"))
         time.sleep(0.3)
         assert "while-silent" not in names(cache)
         eventually(lambda: kube_api.count("GET", "/api/v1/pods", watch="true") >= 2, 3)
@@ -178,7 +178,7 @@ def test_a_silent_watch_is_abandoned_after_the_client_read_timeout(
 
 
 def test_a_periodic_relist_heals_what_a_watch_missed(kube_api: KubeApi, kube: Kube) -> None:
-    kube_api.put("v1", "pods", pod("p0"))
+    kube_api.put("v1", "pods", pod_manifest("p0"))
     cache = ClusterCache()
     r = Reflector(kube, PODS, cache, WatchSettings(watch_timeout=60, read_timeout=5,
                                                    relist_period=1.0)).start()
@@ -187,7 +187,7 @@ def test_a_periodic_relist_heals_what_a_watch_missed(kube_api: KubeApi, kube: Ku
         # Something the watch never delivered (a bug, a lost event): only a relist sees it.
         with kube_api._lock:
             kube_api._objects[("v1", "pods")][("default", "ghost")] = {
-                **pod("ghost"), "metadata": {**pod("ghost")["metadata"],
+                **pod_manifest("ghost"), "metadata": {**pod_manifest("ghost")["metadata"],
                                              "resourceVersion": "1"}}
         eventually(lambda: "ghost" in names(cache), timeout=4)
         assert r.lists >= 2

@@ -16,8 +16,8 @@ from scaler.adapters.simulated import SimulatedCloud
 from scaler.runtime.controller import Controller, LoopSettings
 from scaler.runtime.fence import ActionFence
 from scaler.runtime.policies import LocalPolicies
-from tests.integration.kubernetes.conftest import pod
 from tests.integration.kubernetes.test_informer import FAST
+from tests.support.builders import pod_manifest
 from tests.support.kube_api import KubeApi
 
 BUNDLE = (Path(__file__).resolve().parents[2] / "fixtures" / "policies" / "karpenter"
@@ -46,7 +46,7 @@ def test_the_idle_pools_condition_is_written_to_its_status(
                      "lastTransitionTime": "2026-01-01T00:00:00Z"},
                     {"type": "NodeClassReady", "status": "True", "reason": "NodeClassReady",
                      "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}})
-    kube_api.put("v1", "pods", pod("web-0", owner="ReplicaSet/web"))
+    kube_api.put("v1", "pods", pod_manifest("web-0", owner="ReplicaSet/web"))
     controller, reflectors = _controller(kube_api, kube)
     try:
         controller.provision()
@@ -72,7 +72,7 @@ def test_the_idle_pools_condition_is_written_to_its_status(
 
 
 def test_a_pool_missing_from_the_cluster_is_no_error(kube_api: KubeApi, kube: Kube) -> None:
-    kube_api.put("v1", "pods", pod("web-0", owner="ReplicaSet/web"))
+    kube_api.put("v1", "pods", pod_manifest("web-0", owner="ReplicaSet/web"))
     controller, reflectors = _controller(kube_api, kube)
     try:
         controller.provision()

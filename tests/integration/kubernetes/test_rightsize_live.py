@@ -11,16 +11,11 @@ from typing import Any
 import pytest
 
 from scaler.cli import main
+from tests.support.builders import container_manifest, pod_manifest
 from tests.support.kube_api import KubeApi
 
 START = 1_764_547_200  # 2025-12-01T00:00:00Z
 MiB = 2**20
-
-
-def container(name: str, cpu: str, memory: str) -> dict[str, Any]:
-    return {"name": name, "image": "x",
-            "resources": {"requests": {"cpu": cpu, "memory": memory},
-                          "limits": {"memory": memory}}}
 
 
 def template(labels: dict[str, str], *containers: dict[str, Any]) -> dict[str, Any]:
@@ -31,16 +26,9 @@ def owned(kind: str, name: str) -> list[dict[str, Any]]:
     return [{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": "u", "controller": True}]
 
 
-def pod(ns: str, name: str, owner_kind: str, owner: str, *containers: dict[str, Any]
-        ) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": ns, "labels": {"pod": "label"},
-                         "ownerReferences": owned(owner_kind, owner)},
-            "spec": {"containers": list(containers), "nodeName": "n1"}}
-
-
 @pytest.fixture
 def cluster(kube_api: KubeApi) -> KubeApi:
-    web = [container("app", "1", "1Gi"), container("sidecar", "100m", "128Mi")]
+    web = [container_manifest("app", "1", "1Gi"), container_manifest("sidecar", "100m", "128Mi")]
     kube_api.put("apps/v1", "deployments", {
         "metadata": {"name": "web", "namespace": "shop",
                      "labels": {"team": "shop", "tier": "front"}},
@@ -51,7 +39,8 @@ def cluster(kube_api: KubeApi) -> KubeApi:
                      "ownerReferences": owned("Deployment", "web")},
         "spec": {"replicas": 2, "template": template({"app": "web"}, *web)}})
     for p in ("web-7c5d8f9b6-aaaaa", "web-7c5d8f9b6-bbbbb"):
-        kube_api.put("v1", "pods", pod("shop", p, "ReplicaSet", "web-7c5d8f9b6", *web))
+        kube_api.put("v1", "pods", pod_manifest(p, "n1", ns="shop", labels={"pod": "label"},
+                                                owner="ReplicaSet/web-7c5d8f9b6", containers=web))
     kube_api.put("autoscaling/v2", "horizontalpodautoscalers", {
         "metadata": {"name": "web", "namespace": "shop"},
         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
@@ -63,16 +52,18 @@ def cluster(kube_api: KubeApi) -> KubeApi:
         "metadata": {"name": "legacy", "namespace": "shop",
                      "labels": {"team": "shop", "tier": "old"}},
         "spec": {"replicas": 1, "template": template({"app": "legacy"},
-                                                     container("app", "2", "2Gi"))}})
+                                                     container_manifest("app", "2", "2Gi"))}})
+    pg = container_manifest("pg", "2", "4Gi")
     kube_api.put("apps/v1", "statefulsets", {
         "metadata": {"name": "db", "namespace": "data", "labels": {"team": "data"}},
-        "spec": {"replicas": 1, "template": template({"app": "db"}, container("pg", "2", "4Gi"))}})
-    kube_api.put("v1", "pods",
-                 pod("data", "db-0", "StatefulSet", "db", container("pg", "2", "4Gi")))
+        "spec": {"replicas": 1, "template": template({"app": "db"}, pg)}})
+    kube_api.put("v1", "pods", pod_manifest("db-0", "n1", ns="data", labels={"pod": "label"},
+                                            owner="StatefulSet/db", containers=[pg]))
     kube_api.put("batch/v1", "cronjobs", {
         "metadata": {"name": "nightly", "namespace": "data", "labels": {"team": "data"}},
         "spec": {"schedule": "0 1 * * *", "jobTemplate": {"spec": {
-            "template": template({"app": "nightly"}, container("run", "500m", "256Mi"))}}}})
+            "template": template({"app": "nightly"},
+                                 container_manifest("run", "500m", "256Mi"))}}}})
     return kube_api
 
 

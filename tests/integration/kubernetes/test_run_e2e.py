@@ -27,7 +27,7 @@ from tests.integration.aws.conftest import (
     PricingReplay,
     World,
 )
-from tests.integration.kubernetes.conftest import pod
+from tests.support.builders import node_manifest, pod_manifest
 from tests.support.kube_api import KubeApi
 
 NODEPOOL = """
@@ -120,8 +120,8 @@ def test_scaler_run_launches_registers_and_scales_in(
         ) -> None:
     proc, log = scaler_run
     for i in range(3):
-        kube_api.put("v1", "pods", pod(f"web-{i}", cpu="600m", labels={"app": "web"},
-                                       owner="ReplicaSet/web-abc"))
+        kube_api.put("v1", "pods", pod_manifest(f"web-{i}", cpu="600m", labels={"app": "web"},
+                                                owner="ReplicaSet/web-abc"))
 
     # Pending pods -> one NodeClaim, launched as one EC2 instance (1.8 vCPU: one m5.xlarge).
     claim = wait_for(lambda: next((c for c in kube_api.objects(NC, "nodeclaims")
@@ -151,17 +151,13 @@ def test_scaler_run_launches_registers_and_scales_in(
     kubelet_labels = {"kubernetes.io/hostname": node_name, "kubernetes.io/os": "linux",
                       "node.kubernetes.io/instance-type": status["instanceType"],
                       "topology.kubernetes.io/zone": status["zone"]}
-    kube_api.put("v1", "nodes", {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": node_name, "labels": kubelet_labels},
-        "spec": {"providerID": status["providerID"]},
-        "status": {"allocatable": status["allocatable"],
-                   "conditions": [{"type": "Ready", "status": "True"}]},
-    })
+    kube_api.put("v1", "nodes", node_manifest(node_name, status["providerID"],
+                                              labels=kubelet_labels,
+                                              allocatable=status["allocatable"]))
     for i in range(3):
-        kube_api.put("v1", "pods", {**pod(f"web-{i}", node=node_name, cpu="600m",
-                                          labels={"app": "web"}, owner="ReplicaSet/web-abc")})
-    kube_api.put("v1", "pods", pod("agent", node=node_name, owner="DaemonSet/agent"))
+        kube_api.put("v1", "pods", pod_manifest(f"web-{i}", node=node_name, cpu="600m",
+                                                labels={"app": "web"}, owner="ReplicaSet/web-abc"))
+    kube_api.put("v1", "pods", pod_manifest("agent", node=node_name, owner="DaemonSet/agent"))
 
     def registered() -> bool:
         c = kube_api.get(NC, "nodeclaims", claim["metadata"]["name"]) or {}
@@ -214,16 +210,13 @@ def register(kube_api: KubeApi, claim: dict[str, Any], node_name: str,
              pods: list[str]) -> None:
     """The kubelet registers the claim's node; kube-scheduler binds `pods` there."""
     status = claim["status"]
-    kube_api.put("v1", "nodes", {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": node_name, "labels": claim["metadata"]["labels"]},
-        "spec": {"providerID": status["providerID"]},
-        "status": {"allocatable": status["allocatable"],
-                   "conditions": [{"type": "Ready", "status": "True"}]},
-    })
+    kube_api.put("v1", "nodes", node_manifest(node_name, status["providerID"],
+                                              labels=claim["metadata"]["labels"],
+                                              allocatable=status["allocatable"]))
     for name in pods:
-        kube_api.put("v1", "pods", pod(name, node=node_name, cpu="600m", labels={"app": "web"},
-                                       owner="ReplicaSet/web-abc"))
+        kube_api.put("v1", "pods", pod_manifest(name, node=node_name, cpu="600m",
+                                                labels={"app": "web"},
+                                                owner="ReplicaSet/web-abc"))
 
 
 def test_a_spot_interruption_drains_the_node_and_provisioning_replaces_it(
@@ -232,8 +225,8 @@ def test_a_spot_interruption_drains_the_node_and_provisioning_replaces_it(
     proc, log = scaler_run
     names = [f"web-{i}" for i in range(3)]
     for name in names:
-        kube_api.put("v1", "pods", pod(name, cpu="600m", labels={"app": "web"},
-                                       owner="ReplicaSet/web-abc"))
+        kube_api.put("v1", "pods", pod_manifest(name, cpu="600m", labels={"app": "web"},
+                                                owner="ReplicaSet/web-abc"))
     first = launched_claim(kube_api, proc, log)
     node_name = f"ip-10-0-0-1.{REGION}.compute.internal"
     register(kube_api, first, node_name, names)
@@ -256,8 +249,8 @@ def test_a_spot_interruption_drains_the_node_and_provisioning_replaces_it(
     assert kube_api.count("POST", "/eviction") == 3
     assert kube_api.count("POST", "/nodeclaims") == 2
     for name in names:
-        kube_api.put("v1", "pods", pod(f"{name}-new", cpu="600m", labels={"app": "web"},
-                                       owner="ReplicaSet/web-abc"))
+        kube_api.put("v1", "pods", pod_manifest(f"{name}-new", cpu="600m", labels={"app": "web"},
+                                                owner="ReplicaSet/web-abc"))
     second = launched_claim(kube_api, proc, log, frozenset({first["metadata"]["name"]}))
     nominated = wait_for(lambda: [e for e in events(kube_api, "Nominated")
                                   if e["involvedObject"]["name"].endswith("-new")],

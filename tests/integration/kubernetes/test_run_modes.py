@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.integration.kubernetes.conftest import pod
 from tests.integration.kubernetes.test_run_e2e import FAST_LOOP, events, start_scaler, wait_for
+from tests.support.builders import pod_manifest
 from tests.support.kube_api import KubeApi
 
 NC = "scaler.dev/v1alpha1"
@@ -30,8 +30,8 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
 
 def test_dry_run_emits_events_and_changes_nothing(kube_api: KubeApi, kubeconfig: Path,
                                                  tmp_path: Path) -> None:
-    kube_api.put("v1", "pods", pod("web-0", cpu="500m", owner="ReplicaSet/web"))
-    kube_api.put("v1", "pods", pod("huge", cpu="5000", owner="ReplicaSet/huge"))
+    kube_api.put("v1", "pods", pod_manifest("web-0", cpu="500m", owner="ReplicaSet/web"))
+    kube_api.put("v1", "pods", pod_manifest("huge", cpu="5000", owner="ReplicaSet/huge"))
     proc, log = start_scaler(config(kubeconfig, "dry", dryRun=True), tmp_path)
     try:
         [nominated] = wait_for(lambda: events(kube_api, "Nominated"), "Nominated", proc, log)
@@ -64,7 +64,7 @@ def test_two_replicas_only_the_leader_launches_and_the_other_takes_over(
                          "a leader", *procs["replica-a"])
         leader, follower = lease, ({"replica-a", "replica-b"} - {lease}).pop()
         time.sleep(0.5)  # both caches synced; both would launch if the fence let them
-        kube_api.put("v1", "pods", pod("web-0", cpu="500m", owner="ReplicaSet/web"))
+        kube_api.put("v1", "pods", pod_manifest("web-0", cpu="500m", owner="ReplicaSet/web"))
         wait_for(lambda: [c for c in kube_api.objects(NC, "nodeclaims")
                           if c.get("status", {}).get("providerID")],
                  "a launched claim", *procs[leader])
@@ -76,7 +76,7 @@ def test_two_replicas_only_the_leader_launches_and_the_other_takes_over(
         procs[leader][0].kill()
         procs[leader][0].wait()
         died = time.monotonic()
-        kube_api.put("v1", "pods", pod("big", cpu="6", owner="ReplicaSet/big"))
+        kube_api.put("v1", "pods", pod_manifest("big", cpu="6", owner="ReplicaSet/big"))
         wait_for(lambda: len([c for c in kube_api.objects(NC, "nodeclaims")
                               if c.get("status", {}).get("providerID")]) == 2,
                  "a second claim, from the new leader", *procs[follower])

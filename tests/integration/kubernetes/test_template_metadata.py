@@ -10,8 +10,8 @@ from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.ports.cloud import CloudNode
 from scaler.ports.fence import OpenFence
-from tests.integration.kubernetes.conftest import node
 from tests.integration.kubernetes.test_informer import FAST, eventually
+from tests.support.builders import node_manifest
 from tests.support.kube_api import KubeApi
 
 NC = "scaler.dev/v1alpha1"
@@ -34,7 +34,7 @@ def test_template_annotations_go_on_the_nodeclaim_then_the_node(
             CloudNode("sim:///us-east-1a/i-1", "default-x-00001", "default", "m5.xlarge",
                       "us-east-1a", "on-demand", "amd64", 0.192, False),
             {"team": "a"}, Resources.parse({"cpu": "4"}))
-        kube_api.put("v1", "nodes", node("ip-10-0-0-1", "sim:///us-east-1a/i-1"))
+        kube_api.put("v1", "nodes", node_manifest("ip-10-0-0-1", "sim:///us-east-1a/i-1"))
         eventually(lambda: cache.node_for_provider_id("sim:///us-east-1a/i-1") is not None)
         cluster.claim_registered("default-x-00001", "ip-10-0-0-1", True)
         registered = kube_api.get("v1", "nodes", "ip-10-0-0-1")
