@@ -4,7 +4,7 @@ See docs/aws.md for configuration, the IAM policy and what each feature calls.
 """
 
 from scaler.adapters.aws.config import AwsClients, AwsConfig
-from scaler.adapters.aws.interruptions import InterruptionHandler, Kind, Message, parse_message
+from scaler.adapters.aws.interruptions import InterruptionQueue, Kind, Message, parse_message
 from scaler.adapters.aws.nodeclass import (
     NodeClass,
     NodeClassSet,
@@ -22,7 +22,7 @@ __all__ = [
     "AwsCloudProvider",
     "AwsConfig",
     "Backoff",
-    "InterruptionHandler",
+    "InterruptionQueue",
     "Kind",
     "Message",
     "NodeClass",

@@ -76,7 +76,12 @@ class SimulatedManagedCluster:
         self.inner.evict(pod_key)
 
     def delete_node(self, node_name: str) -> None:
-        self.inner.delete_node(node_name)
+        """A node already gone is not an error, as with the live adapter (the API server's
+        404): a retried interruption deletes it again."""
+        try:
+            self.inner.delete_node(node_name)
+        except ClusterError:
+            pass  # not found
         for pid, name in list(self._provider_nodes.items()):
             if name == node_name:
                 del self._provider_nodes[pid]

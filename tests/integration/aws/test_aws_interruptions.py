@@ -1,24 +1,43 @@
-"""Interruption messages on an SQS queue (moto_server) acted on against the simulated cluster:
-cordon, replacement capacity, drain, delete; and every AWS call made is in the IAM policy."""
+"""Interruption messages on an SQS queue (moto_server) carried out by the loop's own path: the
+queue poller `scaler run` wires (`InterruptionPoller`) hands each acting message to
+`Controller.interrupted`, i.e. `DisruptionExecutor.interrupt`, on the AWS provider and the
+simulated cluster: cordon, replacement capacity launched, drain, delete, terminate; and every
+AWS call made is in the IAM policy."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Any
 
-from scaler.adapters.aws import InterruptionHandler, Kind
+import pytest
+
+from scaler.adapters.aws import AwsCloudProvider
 from scaler.adapters.aws.iam import all_actions, controller_policy, policy_actions
 from scaler.adapters.aws.instances import instance_id
-from scaler.adapters.simulated import SimulatedCluster
-from scaler.core.model import NodePool, Pod, Snapshot
-from scaler.simulation.provision import provision
-from tests.integration.aws.conftest import CLUSTER, ZONES, Rig
-from tests.support.builders import karpenter_pool, pod, requirement_in
+from scaler.adapters.simulated import SimulatedManagedCluster
+from scaler.core.model import Pod, Snapshot
+from scaler.policy import load_policies
+from scaler.ports.fence import OpenFence
+from scaler.runtime.controller import Controller, LoopSettings
+from scaler.runtime.interruptions import InterruptionPoller
+from scaler.runtime.policies import PolicyHolder
+from tests.integration.aws.conftest import CLUSTER, NODE_CLASS, REGION, ZONES, Rig
+from tests.support.builders import pod
 
 EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "aws" / "events"
 PLACEHOLDER = "i-0123456789abcdef0"
-POOL = karpenter_pool([requirement_in("node.kubernetes.io/instance-type", "m5.large", "m5.xlarge"),
-                       requirement_in("karpenter.sh/capacity-type", "spot")])
+POOL = """\
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+        - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.large, m5.xlarge]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [spot]}
+"""
 
 
 def event(name: str, instance: str) -> str:
@@ -29,113 +48,175 @@ def web_pods(n: int) -> tuple[Pod, ...]:
     return tuple(pod(f"web-{i}", "500m", "512Mi", owner=("ReplicaSet", "web")) for i in range(n))
 
 
-def launched_cluster(rig: Rig, pool: NodePool = POOL) -> tuple[Any, SimulatedCluster, str, str]:
-    """A provisioning pass on the AWS provider: three pods on one new spot node."""
-    provider = rig.make()
-    cluster = SimulatedCluster(Snapshot(pods=web_pods(3)))
-    plan = provision(cluster, provider, [pool], provider.catalog)
-    [node] = plan.new_nodes
-    [cloud_node] = provider.list()
-    return provider, cluster, node.name, instance_id(cloud_node.provider_id)
+class Loop:
+    """The controller on the AWS provider (through the fault proxy to moto_server) and the
+    simulated cluster, after one provisioning and one lifecycle pass: three pods on one
+    new, registered spot node; and the poller on the cluster's interruption queue."""
+
+    def __init__(self, rig: Rig, policies: Path) -> None:
+        policies.mkdir()
+        (policies / "nodeclass.yaml").write_text(NODE_CLASS)
+        (policies / "pool.yaml").write_text(POOL)
+        self.rig = rig
+        self.provider: AwsCloudProvider = rig.make()
+        self.cluster = SimulatedManagedCluster(Snapshot(pods=web_pods(3)))
+        self.controller = Controller(self.cluster, self.provider,
+                                     PolicyHolder(load_policies(policies)), OpenFence(),
+                                     settings=LoopSettings(region=REGION))
+        self.controller.provision()
+        self.controller.lifecycle()
+        [claim] = self.cluster.claims()
+        assert claim.registered
+        self.node = claim.node_name
+        self.instance = instance_id(claim.provider_id)
+        # The queue by name, as `aws.interruptionQueue` may give it: the poller looks its
+        # URL up. No long poll: the messages are on the queue before each poll.
+        self.poller = InterruptionPoller(self.provider, self.controller,
+                                         f"{CLUSTER}-interruptions", wait_seconds=0)
+
+    def send(self, *bodies: str) -> None:
+        for body in bodies:
+            self.rig.world.sqs.send_message(QueueUrl=self.rig.world.queue_url,
+                                            MessageBody=body)
+
+    def decisions(self) -> list[tuple[str, str]]:
+        return [(d.action, d.target) for d in self.controller.decisions]
+
+    def messages(self) -> int:
+        """Messages waiting or in flight (a message received but not deleted comes back
+        after the visibility timeout)."""
+        attrs = self.rig.world.sqs.get_queue_attributes(
+            QueueUrl=self.rig.world.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages",
+                            "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(v) for v in attrs.values())
 
 
-def queue_is_empty(rig: Rig) -> bool:
-    """No message waiting and none in flight (a message handled but not deleted would come
-    back after the visibility timeout)."""
-    attrs = rig.world.sqs.get_queue_attributes(
-        QueueUrl=rig.world.queue_url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return attrs == {"ApproximateNumberOfMessages": "0",
-                     "ApproximateNumberOfMessagesNotVisible": "0"}
+@pytest.fixture
+def loop(rig: Rig, tmp_path: Path) -> Loop:
+    return Loop(rig, tmp_path / "policies")
 
 
-def test_spot_interruption_leads_to_replacement_then_deletion(rig: Rig) -> None:
-    provider, cluster, node_name, interrupted = launched_cluster(rig)
-    before = provider.get(interrupted)
+def test_spot_interruption_launches_a_replacement_before_draining_then_deletes(
+        loop: Loop) -> None:
+    provider, cluster = loop.provider, loop.cluster
+    before = provider.get(loop.instance)
     assert (before.instance_type, before.zone, before.capacity_type) == (
         "m5.large", ZONES[0], "spot")
-    rig.world.sqs.send_message(QueueUrl=rig.world.queue_url,
-                               MessageBody=event("spot_interruption", interrupted))
-    # The queue by name: the handler looks its URL up.
-    handler = InterruptionHandler(provider, cluster, [POOL], queue=f"{CLUSTER}-interruptions",
-                                  wait_seconds=0)
+    assert {p.node_name for p in cluster.snapshot().pods} == {loop.node}
+    assert loop.decisions() == [("launch", loop.node)]
+    loop.send(event("spot_interruption", loop.instance))
 
-    [outcome] = handler.poll_once()
+    loop.poller.poll_once()
 
-    for action in outcome.actions:
-        print(" ", action)
-    assert outcome.kind is Kind.SPOT_INTERRUPTION and outcome.node == node_name
-    [replacement] = outcome.replacements
-    new_id = instance_id(replacement.provider_id)
-    assert outcome.actions == [
-        f"marked m5.large {ZONES[0]} spot unavailable",
-        f"cordoned {node_name}",
-        f"launched replacement {new_id} (spot {replacement.instance_type} {replacement.zone}) "
-        f"as {replacement.claim_name}",
-        "evicted default/web-0", "evicted default/web-1", "evicted default/web-2",
-        f"deleted node {node_name}",
-        f"terminated {interrupted}",
-    ]
-    # The replacement avoids the interrupted offering.
+    print(loop.decisions())
+    [replacement] = [c for c in cluster.claims() if c.name != loop.node]
+    # Karpenter's order: cordoned, capacity launched for the pods, and only then drained
+    # (the pods evicted), the node deleted.
+    assert loop.decisions()[1:] == [("cordon", loop.node), ("launch", replacement.name),
+                                    ("drain", loop.node), ("delete", loop.node)]
+    assert loop.controller.stats.interrupted == 1
+    assert any(ref.name == loop.node and reason == "SpotInterrupted"
+               for ref, _, reason, _ in cluster.events)
+    # The interrupted offering is marked unavailable, and the replacement avoids it.
+    assert provider.unavailable.is_unavailable("m5.large", ZONES[0], "spot")
+    assert replacement.capacity_type == "spot"
     assert (replacement.instance_type, replacement.zone) != ("m5.large", ZONES[0])
-    snap = cluster.snapshot()
-    assert [n.name for n in snap.nodes] == [replacement.claim_name]
-    assert {p.node_name for p in snap.pods} == {replacement.claim_name}
-    assert rig.world.state(interrupted) in ("shutting-down", "terminated")
-    assert rig.world.state(new_id) == "running"
-    assert queue_is_empty(rig)
+    # The node and its claim are gone, the instance is terminated, the replacement runs.
+    assert [n.name for n in cluster.snapshot().nodes] == [replacement.name]
+    assert [c.name for c in cluster.claims()] == [replacement.name]
+    assert loop.rig.world.state(loop.instance) in ("shutting-down", "terminated")
+    new_id = instance_id(replacement.provider_id)
+    assert loop.rig.world.state(new_id) == "running"
+    assert loop.messages() == 0
+    # The evicted pods' controller recreated them (pending); the next pass sends them to
+    # the replacement, launched no more.
+    assert {p.node_name for p in cluster.snapshot().pods} == {None}
+    loop.controller.provision()
+    assert {p.node_name for p in cluster.snapshot().pods} == {replacement.name}
+    assert len(provider.list()) == 1
 
     # Every AWS call made on the way (launch, prices, types, lifecycle, queue) is one the
     # least-privilege IAM policy grants.
-    provider.garbage_collect({replacement.claim_name})
-    made = rig.proxy.actions() | ({"pricing:GetProducts"} if rig.pricing.requests else set())
+    provider.garbage_collect({replacement.name})
+    made = loop.rig.proxy.actions() | (
+        {"pricing:GetProducts"} if loop.rig.pricing.requests else set())
     print("calls made:", sorted(made))
+    assert {"sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+            "ec2:TerminateInstances", "ec2:CreateFleet"} <= made
     assert made <= all_actions()
     assert made <= policy_actions(controller_policy())
 
 
-def test_messages_that_call_for_no_action_change_nothing(rig: Rig) -> None:
-    provider, cluster, node_name, instance = launched_cluster(rig)
-    other = rig.world.ec2.run_instances(ImageId=rig.world.amis["amd64"], InstanceType="t3.micro",
-                                        MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
-    for body in (event("rebalance_recommendation", instance),  # Karpenter's default: no action
-                 event("state_change_running", instance),
-                 event("health_other_service", instance),
-                 event("scheduled_change", other)):  # not this cluster's instance
-        rig.world.sqs.send_message(QueueUrl=rig.world.queue_url, MessageBody=body)
-    handler = InterruptionHandler(provider, cluster, [POOL], wait_seconds=0)
+def test_messages_that_call_for_no_action_change_nothing(
+        loop: Loop, caplog: pytest.LogCaptureFixture) -> None:
+    world = loop.rig.world
+    other = world.ec2.run_instances(ImageId=world.amis["amd64"], InstanceType="t3.micro",
+                                    MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    loop.send(event("rebalance_recommendation", loop.instance),  # Karpenter's: no action
+              event("state_change_running", loop.instance),
+              event("health_other_service", loop.instance),  # about RDS
+              event("scheduled_change", other))  # not this cluster's instance
+    caplog.set_level(logging.INFO, logger="scaler.runtime.interruptions")
 
-    outcomes = handler.poll_once()
+    loop.poller.poll_once()
 
-    print([(o.kind.value, o.instance_id, o.actions) for o in outcomes])
-    assert sorted((o.kind.value, o.actions[0]) for o in outcomes) == [
-        ("NoOp", "ignored"),  # the instance is running
-        ("NoOp", "ignored"),  # a health event about RDS
-        ("RebalanceRecommendation", "recorded rebalance recommendation"),
-        ("ScheduledChange", "ignored: not an instance of this cluster"),
-    ]
-    assert [n.name for n in cluster.snapshot().nodes] == [node_name]
-    assert not cluster.snapshot().nodes[0].unschedulable
-    assert rig.world.state(instance) == "running" and rig.world.state(other) == "running"
-    assert queue_is_empty(rig)
+    print(caplog.messages)
+    assert f"RebalanceRecommendation for {loop.instance} (claim {loop.node}): no action" \
+        in caplog.messages
+    assert f"ScheduledChange for {other}: not an instance of this cluster" in caplog.messages
+    assert loop.decisions() == [("launch", loop.node)]  # nothing cordoned, drained, deleted
+    [node] = loop.cluster.snapshot().nodes
+    assert node.name == loop.node and not node.taints and not node.unschedulable
+    assert {p.node_name for p in loop.cluster.snapshot().pods} == {loop.node}
+    assert not loop.provider.unavailable.active()
+    assert world.state(loop.instance) == "running" and world.state(other) == "running"
+    assert loop.controller.stats.interrupted == 0
+    assert loop.messages() == 0  # all handled
 
 
 def test_a_stopping_instance_is_replaced_and_unreadable_messages_are_dropped(
-        rig: Rig) -> None:
-    provider, cluster, node_name, instance = launched_cluster(rig)
-    for body in ("not json at all", event("state_change_running", instance),
-                 event("state_change_stopping", instance)):
-        rig.world.sqs.send_message(QueueUrl=rig.world.queue_url, MessageBody=body)
-    handler = InterruptionHandler(provider, cluster, [POOL], wait_seconds=0)
+        loop: Loop) -> None:
+    loop.send("not json at all", event("state_change_running", loop.instance),
+              event("state_change_stopping", loop.instance))
 
-    outcomes = handler.poll_once()
+    loop.poller.poll_once()
 
-    print([(o.kind.value, o.actions) for o in outcomes])
-    acted = [o for o in outcomes if o.kind is Kind.STATE_CHANGE]
-    assert [o.kind for o in outcomes if o.kind is Kind.NOOP] == [Kind.NOOP]  # running: ignored
-    [stopping] = acted
-    assert stopping.actions[0] == f"cordoned {node_name}"  # no Spot offering marked
-    assert len(stopping.replacements) == 1 and stopping.actions[-1] == f"terminated {instance}"
-    assert [n.name for n in cluster.snapshot().nodes] == [stopping.replacements[0].claim_name]
-    assert queue_is_empty(rig)  # the unreadable message was dropped, not retried forever
+    print(loop.decisions())
+    [replacement] = [c.name for c in loop.cluster.claims() if c.name != loop.node]
+    assert loop.decisions()[1:] == [("cordon", loop.node), ("launch", replacement),
+                                    ("drain", loop.node), ("delete", loop.node)]
+    assert loop.controller.stats.interrupted == 1  # the running one ignored
+    assert not loop.provider.unavailable.active()  # not a Spot warning: no offering marked
+    assert [n.name for n in loop.cluster.snapshot().nodes] == [replacement]
+    assert loop.rig.world.state(loop.instance) in ("shutting-down", "terminated")
+    assert loop.messages() == 0  # the unreadable message was dropped, not retried forever
+
+
+def test_a_message_whose_handling_failed_stays_on_the_queue_and_is_retried(
+        loop: Loop) -> None:
+    world = loop.rig.world
+    # Back at once after a failure (the queue's visibility timeout), not in 30 s.
+    world.sqs.set_queue_attributes(QueueUrl=world.queue_url,
+                                   Attributes={"VisibilityTimeout": "0"})
+    loop.send(event("spot_interruption", loop.instance))
+    # EC2 refuses every attempt (the provider's backoff gives up after 5) to terminate.
+    loop.rig.proxy.throttle("TerminateInstances", 5)
+
+    loop.poller.poll_once()
+
+    assert world.state(loop.instance) == "running"
+    assert loop.controller.stats.interrupted == 0
+    assert loop.messages() == 1  # kept
+
+    loop.poller.poll_once()  # EC2 answers again
+
+    print(loop.decisions())
+    assert world.state(loop.instance) in ("shutting-down", "terminated")
+    assert loop.controller.stats.interrupted == 1
+    assert loop.node not in {c.name for c in loop.cluster.claims()}
+    assert loop.node not in {n.name for n in loop.cluster.snapshot().nodes}
+    # Capacity was launched for the pods once, not again on the retry.
+    assert [a for a, _ in loop.decisions()].count("launch") == 2
+    assert loop.messages() == 0
