@@ -254,7 +254,12 @@ class Controller:
                 suspects.append((claim, found[0] if found else ""))
         if not suspects:
             return
-        listed = {n.provider_id: n for n in self.cloud.list()}
+        try:
+            listed = {n.provider_id: n for n in self.cloud.list()}
+        except CloudError as e:  # the rest of the lifecycle pass goes on; the next one asks
+            log.warning("could not list instances to check %d claims without a Ready node: %s",
+                        len(suspects), e)
+            return
         for claim, node_name in suspects:
             inst = listed.get(claim.provider_id)
             if inst is not None and inst.state in STOPPED_STATES:
