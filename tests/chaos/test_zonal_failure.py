@@ -158,8 +158,9 @@ def test_a_failed_zone_is_left_and_its_pods_run_in_the_others_within_two_minutes
             time.sleep(0.05)
         zone.stop()
 
-        # What reached the failed zone after its first InsufficientInstanceCapacity answer,
-        # and whether any offering was tried again while the cache held it failed.
+        # What reached the failed zone (after its first InsufficientInstanceCapacity answer,
+        # after its subnet went), and whether any offering was tried there again while the
+        # cache held it failed (an ICE answer for it, or an instance of it that stopped).
         aimed = _fleet_overrides_in(proxy, subnet)
         ice = [(at, t) for at, t, _ in aimed if t in ice_from and at >= ice_from[t]]
         failed_at = sorted([*ice, *zone.died])
@@ -168,7 +169,7 @@ def test_a_failed_zone_is_left_and_its_pods_run_in_the_others_within_two_minutes
         after_gone = [t for at, t, _ in aimed if gone and at > gone[0]]
         fleets_into = {r.at for r in proxy.calls("CreateFleet") if r.at >= began and any(
             o.get("SubnetId") == subnet for o in fleet_overrides(r.params).values())}
-        retried = [(round((at - began) * SCALE), t) for at, t in after_first
+        retried = [(round((at - began) * SCALE), t) for at, t, _ in aimed
                    if any(t == ft and 0 < at - f < ctl(TTL) for f, ft in failed_at)]
         stopped_claims = [e for e in kube_api.objects("v1", "events")
                           if e["reason"] == "InstanceStopped"]
