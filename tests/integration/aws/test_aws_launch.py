@@ -279,7 +279,7 @@ def test_a_deleted_subnet_drops_its_zone_from_the_launch_and_the_offerings(rig: 
     looked up again and the launch goes on in the zones left, which are all the NodePool
     is offered from then on (a failed zone whose subnet is gone is no domain)."""
     provider = rig.make()
-    pool = node_pool([M5, ON_DEMAND])
+    pool = karpenter_pool([M5, ON_DEMAND])
     provider.create(claim_request(provider, pool, "default-sub01"))  # subnets resolved
     request = claim_request(provider, pool, "default-sub02")
     zone = request.options[0].zone

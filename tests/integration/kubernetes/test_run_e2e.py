@@ -278,7 +278,7 @@ def test_a_node_whose_instance_stopped_is_replaced_and_its_offering_avoided(
     proc, log = scaler_run
     names = [f"web-{i}" for i in range(3)]
     for name in names:
-        kube_api.put("v1", "pods", pod(name, cpu="600m", labels={"app": "web"},
+        kube_api.put("v1", "pods", pod_manifest(name, cpu="600m", labels={"app": "web"},
                                        owner="ReplicaSet/web-abc"))
     first = launched_claim(kube_api, proc, log)
     node_name = f"ip-10-0-0-1.{REGION}.compute.internal"
@@ -307,7 +307,7 @@ def test_a_node_whose_instance_stopped_is_replaced_and_its_offering_avoided(
     assert warning["involvedObject"]["name"] == first["metadata"]["name"]
     assert kube_api.count("POST", "/eviction") == 3
     for name in names:  # their ReplicaSet makes them again
-        kube_api.put("v1", "pods", pod(f"{name}-new", cpu="600m", labels={"app": "web"},
+        kube_api.put("v1", "pods", pod_manifest(f"{name}-new", cpu="600m", labels={"app": "web"},
                                        owner="ReplicaSet/web-abc"))
     second = launched_claim(kube_api, proc, log, frozenset({first["metadata"]["name"]}))
     old = (first["status"]["instanceType"], first["status"]["zone"])
