@@ -56,6 +56,14 @@ class CloudNode:
     # When the cloud launched it (seconds since the epoch), if it says; garbage collection
     # spares instances younger than its grace period.
     launched_at: float | None = None
+    # The instance's state as the cloud reports it (EC2: pending, running, stopping, stopped,
+    # shutting-down); "" when the cloud does not say (then it is taken as running).
+    state: str = ""
+
+
+# States of an instance that will not run its node again unless someone starts it: a node
+# on one is replaced (Karpenter acts on EC2's state-change events for the same states).
+STOPPED_STATES = frozenset({"stopping", "stopped", "shutting-down", "terminated"})
 
 
 class CloudProvider(Protocol):
@@ -77,6 +85,12 @@ class CloudProvider(Protocol):
 
     def is_drifted(self, node: CloudNode, node_pool: NodePool) -> str | None:
         """Why the node no longer matches its NodePool, or None."""
+        ...
+
+    def mark_unavailable(self, instance_type: str, zone: str, capacity_type: str,
+                         reason: str) -> None:
+        """Keep this offering out of the choices for a while (an instance of it stopped
+        under its node, as a Spot interruption does for Spot offerings)."""
         ...
 
     def garbage_collect(self, live_claims: Collection[str]) -> Sequence[CloudNode]:

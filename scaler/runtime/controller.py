@@ -31,7 +31,7 @@ from scaler.core.model import NodePool, Snapshot
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.core.scheduling.pool_fit import CONDITION_REASON, CONDITION_TYPE, IdlePool
 from scaler.errors import UserError
-from scaler.ports.cloud import CloudError, CloudNode, CloudProvider
+from scaler.ports.cloud import STOPPED_STATES, CloudError, CloudNode, CloudProvider
 from scaler.ports.cluster import ClaimView, ClusterError, ManagedCluster, ObjectRef
 from scaler.ports.fence import Fence, NotLeaderError
 from scaler.runtime.batcher import Batcher
@@ -184,6 +184,7 @@ class Controller:
     def _lifecycle(self) -> None:
         self._finish_launches()
         self._release_stale_taints()
+        self._replace_stopped()
         now = self.clock()
         for claim in self.cluster.claims():
             ref = ObjectRef.nodeclaim(claim.name)
@@ -232,6 +233,59 @@ class Controller:
                     self.fence.allow(f"release node {node.name} left tainted "
                                      f"{DISRUPTED_TAINT.key}"):
                 self.cluster.untaint(node.name, DISRUPTED_TAINT.key)
+
+    def _replace_stopped(self) -> None:
+        """Claims whose instance stopped under them (a failed zone, a user's StopInstances):
+        their node will not be Ready again, yet it would hold its pods and count as a zone
+        for their spread. Each is replaced at once: its offering is kept out of the choices
+        for a while (like a Spot interruption's), its node drained and deleted, its instance
+        terminated, its claim deleted; the evicted pods are provisioned for again.
+
+        The cloud is asked only when some launched claim has no Ready node: a NotReady node,
+        or none yet (an instance may stop before its node registers). An instance the cloud
+        no longer lists counts as gone only once its node had registered (a fresh instance
+        may not be listed yet)."""
+        suspects: list[tuple[ClaimView, str]] = []
+        for claim in self.cluster.claims():
+            if claim.deleting or not claim.launched or not claim.provider_id:
+                continue
+            found = self.cluster.node_for_provider_id(claim.provider_id)
+            if found is None or not found[1]:
+                suspects.append((claim, found[0] if found else ""))
+        if not suspects:
+            return
+        try:
+            listed = {n.provider_id: n for n in self.cloud.list()}
+        except CloudError as e:  # the rest of the lifecycle pass goes on; the next one asks
+            log.warning("could not list instances to check %d claims without a Ready node: %s",
+                        len(suspects), e)
+            return
+        for claim, node_name in suspects:
+            inst = listed.get(claim.provider_id)
+            if inst is not None and inst.state in STOPPED_STATES:
+                state = inst.state
+            elif inst is None and node_name:
+                state = "gone"
+            else:
+                continue
+            ref = ObjectRef.nodeclaim(claim.name)
+            if not self.fence.allow(f"replace node claim {claim.name}: instance {state}"):
+                return
+            if inst is not None:
+                self.cloud.mark_unavailable(inst.instance_type, inst.zone, inst.capacity_type,
+                                            f"instance {claim.provider_id} {state}")
+            self.cluster.event(ref, WARNING, "InstanceStopped",
+                               f"{claim.provider_id} is {state}: node/{node_name or '-'} will "
+                               "not be Ready again; replacing it")
+            if node_name:
+                self.cluster.taint(node_name, DISRUPTED_TAINT)
+                # Its pods run nowhere: one round of evictions (their controllers make them
+                # again at once), then the node goes whatever a budget says.
+                self.cluster.drain(node_name, 0.0)
+                self.cluster.delete_node(node_name)
+            self._delete_instance(claim.provider_id)
+            self.cluster.delete_claim(claim.name)
+            self.metrics.record_termination(claim.node_pool, "instance_stopped")
 
     def _terminate(self, claim: ClaimView, node_name: str) -> None:
         """A claim someone deleted: drain its node (PDBs respected; a blocked drain waits for

@@ -73,6 +73,7 @@ def _policies(settings: RunSettings) -> PolicyHolder:
 
 def _aws_cloud(settings: RunSettings, policies: PolicySet) -> CloudProvider:
     from scaler.adapters.aws import AwsCloudProvider, AwsConfig, node_classes_from_documents
+    from scaler.adapters.aws.offerings import UnavailableOfferings
 
     a = settings.aws
     if not a.cluster_name:
@@ -82,7 +83,8 @@ def _aws_cloud(settings: RunSettings, policies: PolicySet) -> CloudProvider:
                        interruption_queue=a.interruption_queue,
                        kubernetes_version=a.kubernetes_version)
     classes = node_classes_from_documents((o.file, o.document) for o in policies.objects)
-    return AwsCloudProvider(config, classes, zones=a.zones)
+    return AwsCloudProvider(config, classes, zones=a.zones,
+                            unavailable=UnavailableOfferings(ttl=a.unavailable_offerings_ttl))
 
 
 def _update_node_classes(cloud: CloudProvider) -> Callable[[PolicySet, str], None]:

@@ -68,6 +68,9 @@ class AwsSettings(_Model):
     interruption_queue: str | None = Field(None, alias="interruptionQueue")
     zones: list[str] | None = None
     kubernetes_version: str | None = Field(None, alias="kubernetesVersion")
+    # How long an offering that ran out of capacity (or whose instance stopped under its
+    # node) stays out of the choices: Karpenter's three minutes.
+    unavailable_offerings_ttl: Seconds = Field(180.0, alias="unavailableOfferingsTTL", gt=0)
 
 
 class LeaderElectionSettings(_Model):

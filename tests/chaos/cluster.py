@@ -10,8 +10,8 @@
   and allocatable registers, once per instance; an instance that stops makes its node
   NotReady; a node whose instance is gone never comes back;
 * kube-scheduler: Pending pods bind to Ready, schedulable nodes with room that carry no
-  NoSchedule/NoExecute taint, honouring a zone spread (maxSkew 1, DoNotSchedule) when the
-  Deployment asks; the pod turns Running;
+  NoSchedule/NoExecute taint, honouring a zone spread (maxSkew 1, DoNotSchedule, every
+  node's zone a domain, NotReady ones too) when the Deployment asks; the pod turns Running;
 * the taint manager: pods on a node with a NoExecute taint are deleted; pod garbage
   collection: pods on a node that is gone are deleted;
 * optionally a hostile controller that taints every new scaler node `NoExecute`.
@@ -286,10 +286,12 @@ class ClusterSim:
 
     def _spread(self, fits: list[dict[str, Any]], dep: Deployment,
                 nodes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        """maxSkew 1 over the zones of the nodes pods may go to (kube-scheduler counts the
-        domains of eligible nodes)."""
+        """maxSkew 1 over the zones of the nodes pods may go to. kube-scheduler counts every
+        node's zone as a domain, NotReady or tainted ones too (nodeTaintsPolicy defaults to
+        Ignore), with the pods bound there: a failed zone whose nodes are still there holds
+        the others to its count."""
         zones = {(n["metadata"].get("labels") or {}).get(ZONE) for n in nodes.values()
-                 if _ready(n) and NODEPOOL in (n["metadata"].get("labels") or {})}
+                 if NODEPOOL in (n["metadata"].get("labels") or {})}
         zones.discard(None)
         count = dict.fromkeys(zones, 0)
         for p in self.pods_of(dep.name):

@@ -182,7 +182,8 @@ def rig(kube_api: KubeApi, world: World, pricing_replay: PricingReplay,  # noqa:
                                                             kube_url or kube_api.url))
         aws = {"region": REGION, "clusterName": CLUSTER, "endpointUrl": aws_url or world.url,
                "endpointUrls": {"pricing": pricing_replay.url}, "zones": list(ZONES),
-               "interruptionQueue": world.queue_url}
+               "interruptionQueue": world.queue_url,
+               "unavailableOfferingsTTL": ctl(180)}
         config = loop_config(kubeconfig=str(kubeconfig), policies=str(policies),
                              cloud="aws", aws=aws, httpPort=free_port(), **over)
         config["leaderElection"] = {**config["leaderElection"], "identity": name}

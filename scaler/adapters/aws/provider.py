@@ -74,6 +74,11 @@ GC_GRACE_SECONDS = 30.0
 RESOLVE_TTL_SECONDS = 60.0
 _TEMPLATE_GONE = ("InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateName.NotFoundException",
                   "InvalidLaunchTemplateId.VersionNotFound")
+SUBNET_GONE = "InvalidSubnetID.NotFound"
+
+
+class SubnetGoneError(CloudError):
+    """A subnet the NodeClass selected was deleted: the selection is looked up again."""
 
 
 def _cloud_error(what: str, exc: BaseException) -> CloudError:
@@ -274,6 +279,7 @@ class AwsCloudProvider:
         tags = instance_tags(self.cluster, request.node_pool, nc.name, request.name, nc.tags,
                              static_hash(nc))
         failures: list[str] = []
+        refreshed = False
         while True:
             usable = self._usable(request.options, resolved)
             if not usable:
@@ -291,7 +297,17 @@ class AwsCloudProvider:
                 overrides.append(Override(o, subnet.id, self._template_id(resolved, o.arch)))
             params = fleet_request(request.name, capacity_type, overrides, tags,
                                    resolved.node_class.context)
-            result = self._create_fleet(params, request.name, zone_of_subnet, capacity_type)
+            try:
+                result = self._create_fleet(params, request.name, zone_of_subnet, capacity_type)
+            except SubnetGoneError:
+                if refreshed:
+                    raise
+                # Once, with the subnets the NodeClass selects now: a deleted subnet's zone
+                # drops out of the choices (and out of `instance_types`).
+                refreshed = True
+                resolved = self.resolved(nc)
+                zone_of_subnet = {s.id: s.zone for s in resolved.subnets}
+                continue
             self._mark_unavailable(result.errors)
             capacity = [e for e in result.errors if e.code in CAPACITY_ERROR_CODES]
             others = [e for e in result.errors if e.code not in CAPACITY_ERROR_CODES]
@@ -324,6 +340,9 @@ class AwsCloudProvider:
             except Exception as e:
                 if retry.error_code(e) in _TEMPLATE_GONE:
                     self.invalidate()  # deleted behind our back: made again next time
+                if retry.error_code(e) == SUBNET_GONE:
+                    self.invalidate()
+                    raise SubnetGoneError(f"CreateFleet for {claim}: {e}") from e
                 if not retry.is_transient(e):
                     raise _cloud_error(f"CreateFleet for {claim}", e) from e
                 attempt += 1
@@ -338,6 +357,10 @@ class AwsCloudProvider:
                 if attempt >= self.backoff.max_attempts:
                     raise _cloud_error(f"CreateFleet for {claim}", e) from e
                 self.backoff.sleep(self.backoff.delay(attempt - 1))
+
+    def mark_unavailable(self, instance_type: str, zone: str, capacity_type: str,
+                         reason: str) -> None:
+        self.unavailable.mark(instance_type, zone, capacity_type, reason)
 
     def _mark_unavailable(self, errors: Sequence[FleetError]) -> None:
         for e in errors:
@@ -401,6 +424,7 @@ class AwsCloudProvider:
             price_per_hour=price,
             price_estimated=estimated,
             launched_at=_timestamp(inst.get("LaunchTime")),
+            state=str((inst.get("State") or {}).get("Name", "")),
         )
 
     def lookup(self, pid: str) -> CloudNode | None:

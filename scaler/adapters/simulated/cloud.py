@@ -65,6 +65,10 @@ class SimulatedCloud:
     def list(self) -> Sequence[CloudNode]:
         return list(self._nodes.values())
 
+    def mark_unavailable(self, instance_type: str, zone: str, capacity_type: str,
+                         reason: str) -> None:
+        self.unavailable.add((instance_type, zone, capacity_type))
+
     def is_drifted(self, node: CloudNode, node_pool: NodePool) -> str | None:
         it = self.catalog.get(node.instance_type)
         labels = dict(it.labels) if it else {LABEL_INSTANCE_TYPE: node.instance_type}

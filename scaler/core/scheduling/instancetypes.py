@@ -103,6 +103,12 @@ class InstanceTypeTable:
     def __len__(self) -> int:
         return len(self.types)
 
+    def available_pairs(self, reqs: Requirements) -> tuple[tuple[str, str, int], ...]:
+        """The (zone, capacity type, band) columns that some type the requirements allow can
+        launch in now: offerings that are unavailable (out of capacity) have no price."""
+        cols = self.allowed_pairs(reqs) & np.isfinite(self.price[self.mask(reqs)]).any(axis=0)
+        return tuple(self.pairs[j] for j in np.flatnonzero(cols))
+
     def vector(self, resources: Resources) -> tuple[int, ...] | None:
         """Resources as a row in `dims`; None when it asks for a resource no type has."""
         out = [0] * len(self.dims)

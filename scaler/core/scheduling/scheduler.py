@@ -175,19 +175,16 @@ class Scheduler:
             if all(v > 0 for v in (self.remaining[p.name] or {}).values())
         ]
 
-        # Domains new nodes can take: what the catalog offers and some NodePool allows.
-        def offered(key: str, values: set[str]) -> set[str]:
-            return {
-                v for v in values
-                if any(p.requirements.get(key) is None or p.requirements[key].matches(v)
-                       for p in launching)
-            }
-
-        pairs = self.table.pairs
+        # Domains new nodes can take: where some NodePool has a type it may launch now. A
+        # zone whose offerings are all out of capacity (or that the pool's types are not
+        # offered in) is no domain, as in Karpenter, whose zone requirement of an instance
+        # type lists its available offerings: pods spread over the zones that can hold them.
+        pairs = {pair for p in launching
+                 for pair in self.table.available_pairs(self.launch_reqs[p.name])}
         topology = Topology(
             {
-                LABEL_ZONE: offered(LABEL_ZONE, {z for z, _, _ in pairs}),
-                LABEL_CAPACITY_TYPE: offered(LABEL_CAPACITY_TYPE, {ct for _, ct, _ in pairs}),
+                LABEL_ZONE: {z for z, _, _ in pairs},
+                LABEL_CAPACITY_TYPE: {ct for _, ct, _ in pairs},
             }
         )
         for n in nodes:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
+from pricing import InstanceType, Offering
 from scaler.core.model import (
     SCHEDULE_ANYWAY,
     HostPort,
@@ -199,3 +201,48 @@ def test_topology_reason_is_given_beside_other_pools_reasons() -> None:
     lonely = web("w0", pod_affinity=(term(ZONE, Requirements.from_labels({"app": "none"})),))
     [(_, reason)] = solve([lonely], pools=[tainted, pool()]).unschedulable
     assert "NodePool gpu has taint" in reason and "pod affinity on" in reason
+
+
+def _three_zone_type(name: str, cpu: int, out_in: frozenset[str] = frozenset()) -> InstanceType:
+    """A type offered in z-a, z-b and z-c; its offerings in `out_in` are out of capacity."""
+    it = itype(name, cpu, 4 * cpu, od=0.05 * cpu)
+    offers = tuple(Offering(z, "on-demand", 0.05 * cpu, False, None, None, z not in out_in)
+                   for z in ("z-a", "z-b", "z-c"))
+    return dataclasses.replace(it, offerings=offers)
+
+
+def _full_nodes(*zones: str) -> tuple[list[Node], list[Pod]]:
+    """One node per zone, holding two web pods and no room for a third."""
+    nodes = [Node(f"n-{z}", {ZONE: z, HOST: f"n-{z}", "kubernetes.io/arch": "amd64"},
+                  Resources.parse({"cpu": "1", "memory": "4Gi", "pods": "110"})) for z in zones]
+    bound = [Pod("default", f"old-{z}-{i}", Resources.parse({"cpu": "500m"}),
+                 labels={"app": "web"}, node_name=f"n-{z}") for z in zones for i in range(2)]
+    return nodes, bound
+
+
+def test_a_zone_with_every_offering_out_of_capacity_is_no_spread_domain() -> None:
+    """z-c's offerings all ran out (a failed zone): the spread is over z-a and z-b, which
+    hold two pods each, so the new pods go there instead of waiting for z-c."""
+    nodes, bound = _full_nodes("z-a", "z-b")
+    types = [_three_zone_type("m.large", 2, frozenset({"z-c"})),
+             _three_zone_type("m.xlarge", 4, frozenset({"z-c"}))]
+    pods = [web(f"w{i}", topology_spread=(spread(ZONE),)) for i in range(2)]
+    result = solve([*bound, *pods], nodes=nodes, types=types)
+    assert not result.unschedulable, result.unschedulable
+    assert sorted(zone_of(result, p.name) for p in pods) == ["z-a", "z-b"]
+    # While z-c can still launch, it is the emptiest domain and takes them (maxSkew 1).
+    open_c = [_three_zone_type("m.large", 2), _three_zone_type("m.xlarge", 4)]
+    result = solve([*bound, *pods], nodes=nodes, types=open_c)
+    assert {zone_of(result, p.name) for p in pods} == {"z-c"}
+
+
+def test_a_zone_only_types_outside_the_nodepool_offer_is_no_spread_domain() -> None:
+    """The NodePool allows m.large, which is out of capacity in z-c; m.xlarge still has z-c
+    capacity but the pool cannot launch it, so z-c is no domain for the pool's pods."""
+    nodes, bound = _full_nodes("z-a", "z-b")
+    types = [_three_zone_type("m.large", 2, frozenset({"z-c"})), _three_zone_type("m.xlarge", 4)]
+    only_large = pool("default", req("node.kubernetes.io/instance-type", "In", "m.large"))
+    pods = [web(f"w{i}", topology_spread=(spread(ZONE),)) for i in range(2)]
+    result = solve([*bound, *pods], pools=[only_large], nodes=nodes, types=types)
+    assert not result.unschedulable, result.unschedulable
+    assert sorted(zone_of(result, p.name) for p in pods) == ["z-a", "z-b"]

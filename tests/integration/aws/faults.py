@@ -24,6 +24,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class Recorded:
     action: str
     params: dict[str, str]
     status: int = 0
+    at: float = field(default_factory=time.monotonic)  # when the request came in
 
     @property
     def iam_action(self) -> str:
@@ -73,7 +75,7 @@ def json_error(code: str, message: str) -> bytes:
     return json.dumps({"__type": code, "message": message}).encode()
 
 
-def _overrides(params: Mapping[str, str]) -> dict[tuple[int, int], dict[str, str]]:
+def fleet_overrides(params: Mapping[str, str]) -> dict[tuple[int, int], dict[str, str]]:
     """LaunchTemplateConfigs.<c>.Overrides.<o>.<Field> -> {(c, o): {Field: value}}."""
     found: dict[tuple[int, int], dict[str, str]] = {}
     for key, value in params.items():
@@ -232,7 +234,7 @@ class FaultProxy:
 
     def _create_fleet(self, handler: BaseHTTPRequestHandler, params: dict[str, str],
                       record: Recorded, lose: bool) -> None:
-        overrides = _overrides(params)
+        overrides = fleet_overrides(params)
         lifecycle = params.get("TargetCapacitySpecification.DefaultTargetCapacityType",
                                "on-demand")
         failed = {k: v for k, v in overrides.items()

@@ -271,3 +271,25 @@ def test_credentials_never_appear_in_logs(rig: Rig, caplog: pytest.LogCaptureFix
     for secret in (SECRET_ACCESS_KEY, SESSION_TOKEN, ACCESS_KEY_ID):
         assert secret not in text
     print(f"{len(caplog.records)} log records, none with a credential")
+
+
+def test_a_deleted_subnet_drops_its_zone_from_the_launch_and_the_offerings(rig: Rig) -> None:
+    """The subnet of the zone a claim ranks first is deleted after the NodeClass's subnets
+    were looked up: EC2 refuses the CreateFleet (InvalidSubnetID.NotFound); the subnets are
+    looked up again and the launch goes on in the zones left, which are all the NodePool
+    is offered from then on (a failed zone whose subnet is gone is no domain)."""
+    provider = rig.make()
+    pool = karpenter_pool([M5, ON_DEMAND])
+    provider.create(claim_request(provider, pool, "default-sub01"))  # subnets resolved
+    request = claim_request(provider, pool, "default-sub02")
+    zone = request.options[0].zone
+    rig.world.ec2.delete_subnet(SubnetId=rig.world.subnets[zone])
+
+    node = provider.create(request)
+
+    assert node.zone != zone
+    refused, launched = rig.proxy.calls("CreateFleet")[1:]
+    assert rig.world.subnets[zone] in {s for _, s in overrides_of(refused.params)}
+    assert rig.world.subnets[zone] not in {s for _, s in overrides_of(launched.params)}
+    assert zone not in {o.zone for it in provider.instance_types(pool) for o in it.offerings}
+    assert len(rig.world.instances()) == 2

@@ -266,3 +266,49 @@ def test_a_spot_interruption_drains_the_node_and_provisioning_replaces_it(
     assert proc.wait(timeout=10) == 0, log.read_text()[-3000:]
     assert "1 interrupted" in log.read_text()
     assert not world.sqs.receive_message(QueueUrl=world.queue_url).get("Messages")
+
+
+def test_a_node_whose_instance_stopped_is_replaced_and_its_offering_avoided(
+        kube_api: KubeApi, world: World, scaler_run: tuple[subprocess.Popen[bytes], Path]
+        ) -> None:
+    """No interruption event arrives (none is sent): the lifecycle pass finds the NotReady
+    node's instance stopped, drains and deletes the node, terminates the instance, deletes
+    the claim; the pods' replacements get a new claim, not of the stopped offering. A
+    NotReady node whose instance still runs is left alone (the kubelet may come back)."""
+    proc, log = scaler_run
+    names = [f"web-{i}" for i in range(3)]
+    for name in names:
+        kube_api.put("v1", "pods", pod_manifest(name, cpu="600m", labels={"app": "web"},
+                                       owner="ReplicaSet/web-abc"))
+    first = launched_claim(kube_api, proc, log)
+    node_name = f"ip-10-0-0-1.{REGION}.compute.internal"
+    register(kube_api, first, node_name, names)
+    wait_for(lambda: events(kube_api, "Registered"), "the claim registered", proc, log)
+    [instance] = world.instances()
+    iid = instance["InstanceId"]
+
+    def not_ready() -> None:
+        node = kube_api.get("v1", "nodes", node_name)
+        node["status"]["conditions"] = [{"type": "Ready", "status": "Unknown"}]
+        kube_api.put("v1", "nodes", node)
+
+    not_ready()  # the kubelet stopped posting, the instance still runs
+    time.sleep(1.5)  # several lifecycle passes (0.2 s)
+    assert kube_api.get("v1", "nodes", node_name) is not None
+    assert world.state(iid) == "running" and not events(kube_api, "InstanceStopped")
+
+    world.ec2.stop_instances(InstanceIds=[iid])
+    wait_for(lambda: kube_api.get("v1", "nodes", node_name) is None, "the node deleted",
+             proc, log)
+    wait_for(lambda: kube_api.get(NC, "nodeclaims", first["metadata"]["name"]) is None,
+             "the claim deleted", proc, log)
+    assert world.state(iid) in ("shutting-down", "terminated")
+    [warning] = events(kube_api, "InstanceStopped")
+    assert warning["involvedObject"]["name"] == first["metadata"]["name"]
+    assert kube_api.count("POST", "/eviction") == 3
+    for name in names:  # their ReplicaSet makes them again
+        kube_api.put("v1", "pods", pod_manifest(f"{name}-new", cpu="600m", labels={"app": "web"},
+                                       owner="ReplicaSet/web-abc"))
+    second = launched_claim(kube_api, proc, log, frozenset({first["metadata"]["name"]}))
+    old = (first["status"]["instanceType"], first["status"]["zone"])
+    assert (second["status"]["instanceType"], second["status"]["zone"]) != old
