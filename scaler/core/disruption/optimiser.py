@@ -58,6 +58,9 @@ SMALLER_KINDS = 6
 # Branch-and-bound nodes per stage: limits on work, so the plan does not depend on load.
 STAGE_ONE_NODES = 1000
 STAGE_TWO_NODES = 1000
+# How far past its budget a pass may run on a busy machine before the solves' time
+# limits bite (on an idle one they finish well inside it).
+SAFETY = 5.0
 
 
 def _vector(dims: Sequence[str], amounts: Resources) -> FloatArray:
@@ -74,10 +77,10 @@ class Consolidation:
             return
         started = time.perf_counter()
         # Each solve stops at a limit on work (rounds, branch-and-bound nodes), so the plan
-        # does not depend on the machine's load; its time limit, 60% of the pass's budget
-        # whatever time is left, is only a safety net (a busy machine overruns the budget
-        # rather than lose the plan).
-        limit = max(ctx.settings.time_budget * 0.6, 0.1)
+        # does not depend on the machine's load. Its time limit, SAFETY times 60% of the
+        # pass's budget whatever time is left, is only a safety net: a busy machine
+        # overruns the budget rather than lose the plan.
+        limit = max(ctx.settings.time_budget * 0.6 * SAFETY, 0.1)
         before = ctx.view.price()
         solved = self._solve(ctx, cands, limit)
         ctx.solver["milpSeconds"] = round(time.perf_counter() - started, 3)
@@ -628,9 +631,10 @@ def _planned_nodes(ctx: PassContext, d: _Displaced, lay: _Layout,
                    prefer: dict[str, list[str]], limit: float) -> list[Planned]:
     """Each kind's pods on whole nodes of that kind: the pattern LP's whole nodes
     (`whole_of_lp`); the pods they leave over, from every kind together, planned again by
-    node patterns over every kind (`_repacked`). The planned replacements, each pod steered
-    to its own (in `prefer`); one spare per kind takes what the scheduler cannot fit as
-    planned (never launched when it stays empty)."""
+    node patterns over every kind (`_repacked`: a kind whose nodes the LP fills by
+    fractions, say a few large ones, leaves all its pods to that). The planned
+    replacements, each pod steered to its own (in `prefer`); one spare per kind takes what
+    the scheduler cannot fit as planned (never launched when it stays empty)."""
     nodes: list[tuple[int, list[Pod]]] = []
     loose: list[tuple[int, list[tuple[Pod, int]]]] = []
     for o, items in sorted(on_kind.items()):
