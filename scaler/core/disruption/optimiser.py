@@ -147,18 +147,21 @@ class Consolidation:
         How the final plan is chosen:
 
         1. Stage one picks the removals: y integral, new nodes fractional (whole-pod rows
-           only up to 50 candidates). It starts from the LP relaxation's removals rounded
-           (else from "remove nothing") and stops after a fixed number of branch-and-bound
-           nodes, so its choice does not depend on the machine's load; its time limit (up to
-           60% of `limit`) is a safety net that leaves the start's plan. Its dual bound is
-           the reported lower bound.
-        2. Stage two buys whole new nodes for those removals by column generation over
-           node patterns (`replacements.py`): which pods share each new node, which go to the
-           kept nodes' room. Its plan is reported (`planPerHour`) and decoded pod by pod.
-        3. Only if the patterns find no plan: the older stage two, integral node counts per
-           kind (pods fractional within a kind), each kind's pods then packed (`_decode`).
+           only up to WHOLE_POD_ROWS_UP_TO candidates). The LP relaxation first: integral
+           removals there are the answer. Else the MILP, started from the LP's removals
+           rounded (else from "remove nothing"), stopped after STAGE_ONE_NODES nodes. Its
+           bound (or the LP's value) is the reported lower bound.
+        2. If stage one buys at most MIP_UP_TO nodes: whole new nodes by column generation
+           over node patterns (`plan_replacements`): which pods share each new node, which
+           go to the kept nodes' room. Its plan is reported and decoded pod by pod.
+        3. Otherwise (or if the patterns find nothing): integral node counts per kind, pods
+           fractional within a kind (`_stage_two_kinds`, reported); then each kind's pods on
+           the pattern LP's whole nodes of that kind and the pods left over from all kinds
+           planned again by patterns over every kind (`_decode`, `_planned_nodes`).
 
-        `_commit` then simulates the result with the real scheduler and repairs it.
+        Every solve stops at a limit on work, so the plan does not depend on the machine's
+        load; time limits are safety nets. `_commit` then simulates the result with the
+        real scheduler and repairs it.
         """
         d = _displaced(ctx, cands)
         if d is None:
