@@ -706,7 +706,7 @@ def _repacked(d: _Displaced, lay: _Layout, loose: list[tuple[int, list[tuple[Pod
     cls = {id(p): k for _, items in loose for p, k in items}
     known = [(o, tuple(sorted(Counter(cls[id(p)] for p in b).items()))) for o, b in greedy]
     whole = plan_replacements(dp, limit, known)
-    if whole is None or whole.per_hour >= sum(lay.kprice[o] for o, _ in greedy) - 1e-9:
+    if whole is None or _launched(lay, d, whole.nodes) >= _launched(lay, d, known) - 1e-9:
         return greedy
     out: list[tuple[int, list[Pod]]] = []
     for o, counts in whole.nodes:
@@ -714,6 +714,19 @@ def _repacked(d: _Displaced, lay: _Layout, loose: list[tuple[int, list[tuple[Pod
         for k, n in counts:
             pods[k] = pods[k][n:]
     return out
+
+
+def _launched(lay: _Layout, d: _Displaced,
+              nodes: Sequence[tuple[int, tuple[tuple[int, int], ...]]]) -> float:
+    """What the nodes cost once each is launched as the cheapest kind that holds its pods
+    and that they all accept (as the trial's launch does with a planned node)."""
+    total = 0.0
+    for o, counts in nodes:
+        ks = [k for k, _ in counts]
+        used = sum(n * d.demand[k] for k, n in counts)
+        ok = lay.kallowed[ks].all(axis=0) & (lay.kcap >= used - 1e-9).all(axis=1)
+        total += float(lay.kprice[ok].min()) if ok.any() else float(lay.kprice[o])
+    return total
 
 
 def _stage_two_patterns(ctx: PassContext, d: _Displaced, recv: _Receivers, lay: _Layout,
