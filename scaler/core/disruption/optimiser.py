@@ -61,6 +61,9 @@ STAGE_TWO_NODES = 1000
 # How far past its budget a pass may run on a busy machine before the solves' time
 # limits bite (on an idle one they finish well inside it).
 SAFETY = 5.0
+# Branch-and-bound nodes for the leftovers of a large move: their MIP has many large
+# patterns and gains little from more.
+LEFTOVER_NODES = 200
 
 
 def _vector(dims: Sequence[str], amounts: Resources) -> FloatArray:
@@ -705,7 +708,7 @@ def _repacked(d: _Displaced, lay: _Layout, loose: list[tuple[int, list[tuple[Pod
                       np.zeros(0), np.zeros((0, d.scale.shape[0])), math.inf)
     cls = {id(p): k for _, items in loose for p, k in items}
     known = [(o, tuple(sorted(Counter(cls[id(p)] for p in b).items()))) for o, b in greedy]
-    whole = plan_replacements(dp, limit, known)
+    whole = plan_replacements(dp, limit, known, LEFTOVER_NODES)
     if whole is None or _launched(lay, d, whole.nodes) >= _launched(lay, d, known) - 1e-9:
         return greedy
     out: list[tuple[int, list[Pod]]] = []

@@ -28,7 +28,7 @@ from scaler.solvers.highs import solve, solve_milp
 MAX_ROUNDS = 60
 COLUMNS_PER_ROUND = 24  # the most improving patterns of a round join the master
 MIP_COLUMNS = 400  # the MIP chooses among the patterns the LP uses and the next best
-MAX_NODES = 200  # branch-and-bound nodes of the MIP: a work limit, not a time limit
+MAX_NODES = 2000  # branch-and-bound nodes of the MIP: a work limit, not a time limit
 MAX_STEPS = 200  # of the balanced fill, for all kinds at once
 MIP_UP_TO = 25.0  # nodes the LP may want for the MIP to place them
 EPS = 1e-9
@@ -231,14 +231,15 @@ def _rounded_up(dp: Displacement, patterns: list[Pattern], x: FloatArray) -> Flo
     return out
 
 
-def plan_replacements(dp: Displacement, time_limit: float,
-                      known: Sequence[Pattern] = ()) -> Replacements | None:
+def plan_replacements(dp: Displacement, time_limit: float, known: Sequence[Pattern] = (),
+                      max_nodes: int = MAX_NODES) -> Replacements | None:
     """The cheapest whole new nodes found for the displaced pods (see the module
     docstring); None when some class fits nowhere, the churn guard cannot hold, or the LP
     wants more than MIP_UP_TO nodes (a MIP over thousands of pods in a few dozen patterns
     closes its gap slowly; over a few nodes it is quick and exact). `known`: the nodes of
     a plan already found (say a greedy packing, no room kept), which the MIP starts from
-    when it is cheaper than the LP rounded up, so the result is never dearer."""
+    when it is cheaper than the LP rounded up, so the result is never dearer. `max_nodes`:
+    the MIP's branch-and-bound nodes."""
     patterns = _start(dp)
     if patterns is None:
         return None
@@ -267,7 +268,7 @@ def plan_replacements(dp: Displacement, time_limit: float,
     first = min(fits, key=lambda f: float(m.cost @ f)) if fits else None
     integer = np.ones(len(m.cost), dtype=np.bool_)
     _, _, status, x = solve_milp(m.cost, m.rows, m.cols, m.vals, m.lo, m.hi, m.upper,
-                                 integer, time_limit, start=first, max_nodes=MAX_NODES,
+                                 integer, time_limit, start=first, max_nodes=max_nodes,
                                  presolve=False)
     if not len(x):
         if first is None:
