@@ -167,9 +167,13 @@ def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArra
                row_lower: FloatArray, row_upper: FloatArray, col_upper: FloatArray,
                integer: npt.NDArray[np.bool_], time_limit: float,
                col_lower: FloatArray | None = None,
-               start: FloatArray | None = None) -> tuple[float, float, str, FloatArray]:
+               start: FloatArray | None = None,
+               max_nodes: int | None = None,
+               presolve: bool = True) -> tuple[float, float, str, FloatArray]:
     """min cost.x over col_lower (default 0) <= x <= col_upper, x[integer] integral,
     row_lower <= A x <= row_upper. A feasible `start` gives HiGHS a first plan to improve.
+    `max_nodes` stops the search after that many branch-and-bound nodes: a limit on work,
+    so the result does not depend on how fast the machine is (status "node limit").
 
     Returns the best plan's objective, the best lower bound HiGHS proved, its status
     ("optimal", "time limit", or why there is no plan) and the plan (empty when none).
@@ -185,6 +189,12 @@ def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArra
     h.setOptionValue("mip_rel_gap", 1e-3)
     # Feasibility jump costs milliseconds on every small model and finds little here.
     h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
+    if not presolve:
+        # Stopped by a limit after presolve, HiGHS can report a better plan than the values
+        # it hands back (those of the start); without presolve they agree.
+        h.setOptionValue("presolve", "off")
+    if max_nodes is not None:
+        h.setOptionValue("mip_max_nodes", int(max_nodes))
     h.passModel(lp)
     if start is not None:
         sol = highspy.HighsSolution()
@@ -200,5 +210,6 @@ def solve_milp(cost: FloatArray, rows: IntArray, cols: IntArray, vals: FloatArra
     x = np.asarray(h.getSolution().col_value, dtype=np.float64)
     label = "optimal" if status == highspy.HighsModelStatus.kOptimal else (
         "time limit" if status == highspy.HighsModelStatus.kTimeLimit
+        else "node limit" if status == highspy.HighsModelStatus.kSolutionLimit
         else str(h.modelStatusToString(status)))
     return float(info.objective_function_value), float(info.mip_dual_bound), label, x

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -36,124 +37,38 @@ from scaler.core.disruption.cluster_view import Planned
 from scaler.core.disruption.methods.context import REASON_UNDERUTILIZED, Command, PassContext
 from scaler.core.disruption.methods.multi_node import MultiNode, consolidatable
 from scaler.core.disruption.methods.single_node import SingleNode
+from scaler.core.disruption.milp import Model, Rows
+from scaler.core.disruption.replacements import (
+    MIP_UP_TO,
+    Displacement,
+    Replacements,
+    pack_greedy,
+    plan_replacements,
+    whole_of_lp,
+)
 from scaler.core.model import LABEL_HOSTNAME, SPOT, Node, Pod
 from scaler.core.resources import Resources
 from scaler.core.scheduling.bound import BoolArray, FloatArray, IntArray, prune_dominated
 from scaler.core.scheduling.capacity import ONE_POD, CapacityModel, NewCapacity
 from scaler.core.scheduling.predicates import untolerated
-from scaler.solvers.highs import solve_milp
 
 REPAIR_ROUNDS = 8
-PACK_SECONDS = 0.3  # per kind, for the small packing MILP
 WHOLE_POD_ROWS_UP_TO = 50
 SMALLER_KINDS = 6
+# Branch-and-bound nodes per stage: limits on work, so the plan does not depend on load.
+STAGE_ONE_NODES = 1000
+STAGE_TWO_NODES = 1000
+# How far past its budget a pass may run on a busy machine before the solves' time
+# limits bite (on an idle one they finish well inside it).
+SAFETY = 5.0
+# Branch-and-bound nodes for the leftovers of a large move: the root node only. Its
+# heuristics find most of what a search would; on the 1,000-node benchmark 200 nodes cost
+# 1.8 CPU s more for a plan $0.04/h dearer once launched (each node downsized).
+LEFTOVER_NODES = 1
 
 
 def _vector(dims: Sequence[str], amounts: Resources) -> FloatArray:
     return np.array([amounts.get(d) for d in dims], dtype=np.float64)
-
-
-def _pack(items: FloatArray, cap: FloatArray) -> tuple[list[list[int]], FloatArray]:
-    """Items into as few bins of capacity `cap` as a greedy finds, one bin at a time: into
-    the open bin goes the item that fits and leans most the way its room does (dot product
-    with the room left, per unit of capacity), so CPU-heavy and memory-heavy items share bins
-    and both resources run out together. Returns item indices per bin and the room left."""
-    alive = np.ones(len(items), dtype=np.bool_)
-    unit = np.where(cap > 0, cap, 1.0)
-    bins: list[list[int]] = []
-    rooms: list[FloatArray] = []
-    while alive.any():
-        room = cap.copy()
-        mine: list[int] = []
-        while True:
-            fits = np.flatnonzero(alive & (items <= room + 1e-12).all(axis=1))
-            if not len(fits):
-                break
-            j = int(fits[np.argmax((items[fits] / unit) @ (room / unit))])
-            room = room - items[j]
-            alive[j] = False
-            mine.append(j)
-        if not mine:  # an item larger than the bin: alone (the scheduler will object)
-            j = int(np.flatnonzero(alive)[0])
-            alive[j] = False
-            mine.append(j)
-        bins.append(mine)
-        rooms.append(room)
-    return bins, np.array(rooms).reshape(-1, len(cap))
-
-
-def _repack(bins: list[list[int]], item_class: Sequence[int], demand: FloatArray,
-            cap: FloatArray, time_limit: float) -> list[list[int]]:
-    """Fewer nodes for the same pods if a small MILP finds them in `time_limit`: counts
-    a[k, s] of class k on node s, open[s]; started from the greedy packing."""
-    classes = sorted(set(item_class))
-    n_s, n_c = len(bins), len(classes)
-    col = {k: i for i, k in enumerate(classes)}
-    lower_bins = math.ceil(float(max(
-        (sum(demand[k] for k in item_class) / np.where(cap > 0, cap, np.inf)).max(), 0)) - 1e-9)
-    if lower_bins >= n_s:
-        return bins  # the greedy is already optimal
-    count = np.zeros(n_c)
-    start_a = np.zeros((n_c, n_s))
-    for s_no, b in enumerate(bins):
-        for j in b:
-            start_a[col[item_class[j]], s_no] += 1
-    for k in item_class:
-        count[col[k]] += 1
-    dims = np.flatnonzero(demand[classes].max(axis=0) > 0)
-    n_vars = n_c * n_s + n_s  # a[c, s] then open[s]
-    cost = np.concatenate([np.zeros(n_c * n_s), np.ones(n_s)])
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    lo: list[float] = []
-    hi: list[float] = []
-    for c in range(n_c):  # every pod placed
-        for s_no in range(n_s):
-            rows.append(len(lo))
-            cols.append(c * n_s + s_no)
-            vals.append(1.0)
-        lo.append(count[c])
-        hi.append(count[c])
-    for s_no in range(n_s):  # node capacity, only if open
-        for r in dims:
-            for c, k in enumerate(classes):
-                if demand[k, r] > 0:
-                    rows.append(len(lo))
-                    cols.append(c * n_s + s_no)
-                    vals.append(float(demand[k, r] / cap[r]) if cap[r] > 0 else 1e6)
-            rows.append(len(lo))
-            cols.append(n_c * n_s + s_no)
-            vals.append(-1.0)
-            lo.append(-np.inf)
-            hi.append(0.0)
-    for s_no in range(n_s - 1):  # open nodes first (symmetry)
-        rows.extend([len(lo), len(lo)])
-        cols.extend([n_c * n_s + s_no, n_c * n_s + s_no + 1])
-        vals.extend([1.0, -1.0])
-        lo.append(0.0)
-        hi.append(np.inf)
-    upper = np.concatenate([np.repeat(count, n_s), np.ones(n_s)])
-    start = np.concatenate([start_a.ravel(), np.ones(n_s)])
-    _, _, _, x = solve_milp(cost, np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64),
-                            np.array(vals), np.array(lo), np.array(hi), upper,
-                            np.ones(n_vars, dtype=np.bool_), time_limit, start=start)
-    if not len(x) or x[n_c * n_s:].sum() > n_s - 0.5:
-        return bins
-    a = np.rint(x[: n_c * n_s]).reshape(n_c, n_s).astype(np.int64)
-    pools: dict[int, list[int]] = {}
-    for j, k in enumerate(item_class):
-        pools.setdefault(col[k], []).append(j)
-    out: list[list[int]] = []
-    for s_no in range(n_s):
-        mine = [j for c in range(n_c) for j in
-                [pools[c].pop() for _ in range(min(int(a[c, s_no]), len(pools[c])))]]
-        if mine:
-            out.append(mine)
-    rest = [j for c in range(n_c) for j in pools.get(c, [])]
-    if rest:  # rounding left some: a node of their own
-        out.append(rest)
-    return out if len(out) < n_s else bins
 
 
 class Consolidation:
@@ -165,9 +80,11 @@ class Consolidation:
         if not cands:
             return
         started = time.perf_counter()
-        # The MILP's two stages get up to 60% of the pass (the first up to 35%); the
-        # simulation and repair the rest.
-        limit = max(min(ctx.time_left() * 0.6, ctx.settings.time_budget * 0.6), 0.1)
+        # Each solve stops at a limit on work (rounds, branch-and-bound nodes), so the plan
+        # does not depend on the machine's load. Its time limit, SAFETY times 60% of the
+        # pass's budget whatever time is left, is only a safety net: a busy machine
+        # overruns the budget rather than lose the plan.
+        limit = max(ctx.settings.time_budget * 0.6 * SAFETY, 0.1)
         before = ctx.view.price()
         solved = self._solve(ctx, cands, limit)
         ctx.solver["milpSeconds"] = round(time.perf_counter() - started, 3)
@@ -231,37 +148,61 @@ class Consolidation:
         """The removals, the plan's price change and its bound, the solver status, the
         planned replacements and where each displaced pod should go.
 
-        How the final plan is chosen: stage one picks the removals (y integral, new nodes
-        fractional) in up to 60% of `limit`, started from "remove nothing"; on large
-        clusters it drops the whole-pod rows to stay fast. Stage two fixes those removals and
-        buys whole new nodes (x integral) among the kinds stage one bought and a few cheaper
-        smaller ones, started from stage one's counts rounded up when that keeps the churn
-        guard. Stage two's plan is reported when it has one (else stage one's); the bound is
-        always stage one's. The pods are then shared out as the solution split them and
-        each kind's pods packed into whole nodes (`_decode`); `_commit` simulates the result.
+        How the final plan is chosen:
+
+        1. Stage one picks the removals: y integral, new nodes fractional (whole-pod rows
+           only up to WHOLE_POD_ROWS_UP_TO candidates). The LP relaxation first: integral
+           removals there are the answer. Else the MILP, started from the LP's removals
+           rounded (else from "remove nothing"), stopped after STAGE_ONE_NODES nodes. Its
+           bound (or the LP's value) is the reported lower bound.
+        2. If stage one buys at most MIP_UP_TO nodes: whole new nodes by column generation
+           over node patterns (`plan_replacements`): which pods share each new node, which
+           go to the kept nodes' room. Its plan is reported and decoded pod by pod.
+        3. Otherwise (or if the patterns find nothing): integral node counts per kind, pods
+           fractional within a kind (`_stage_two_kinds`, reported); then each kind's pods on
+           the pattern LP's whole nodes of that kind and the pods left over from all kinds
+           planned again by patterns over every kind (`_decode`, `_planned_nodes`).
+
+        Every solve stops at a limit on work, so the plan does not depend on the machine's
+        load; time limits are safety nets. `_commit` then simulates the result with the
+        real scheduler and repairs it.
         """
         d = _displaced(ctx, cands)
         if d is None:
             return None
         recv = _receiver_groups(ctx, d)
         lay = _layout(ctx, d, recv, _spot_filter(ctx, d))
-        rows = _Rows()
+        rows = Rows()
         _rows_placed(rows, d, lay)
         _rows_kept_room(rows, d, recv, lay)
         _rows_new_capacity(rows, d, lay)
         cuts = _rows_whole_pods(rows, d, recv, lay)
         _rows_limits(rows, ctx, d, lay)
-        solved = _two_stage_solve(ctx, d, recv, lay, rows, cuts, limit)
+        m = _model(ctx, lay, rows, cuts)
+        solved = _stage_one(ctx, d, lay, m, limit)
+        ctx.solver.update(candidates=len(d.cands), classes=len(d.model.classes),
+                          receiverGroups=len(recv.group_nodes), kinds=lay.n_o,
+                          variables=lay.n_vars, rows=len(m.lo))
         if solved is None:
             return None
-        x, objective, bound, status = solved
-        chosen = [c for i, c in enumerate(d.cands) if x[lay.y0 + i] > 0.5]
-        planned, prefer = _decode(ctx, d, recv, lay, x, {c.name for c in chosen})
-        # Report prices without the disruption-cost terms.
-        chosen_mask = x[lay.y0:lay.x0] > 0.5
-        hair = float((1e-5 * lay.dcost + ctx.settings.eviction_price * lay.evicted)
-                     @ chosen_mask)
-        return chosen, objective - hair, bound - hair, status, planned, prefer
+        x, bound, status = solved
+        ystar = x[lay.y0:lay.x0] > 0.5
+        chosen = [c for i, c in enumerate(d.cands) if ystar[i]]
+        removed = {c.name for c in chosen}
+        # Prices without the disruption-cost terms.
+        hair = float((1e-5 * lay.dcost + ctx.settings.eviction_price * lay.evicted) @ ystar)
+        small = x[lay.x0:lay.z0].sum() <= MIP_UP_TO
+        whole = _stage_two_patterns(ctx, d, recv, lay, ystar, limit) if small else None
+        if whole is not None:
+            planned, prefer = _decode_whole(ctx, d, recv, lay, whole, removed)
+            change = whole.per_hour - float(lay.price @ ystar)
+            return chosen, change, bound - hair, status, planned, prefer
+        x2 = _stage_two_kinds(ctx, lay, m, x, limit)
+        if x2 is not None:
+            x = x2
+        change = float(lay.kprice @ x[lay.x0:lay.z0]) - float(lay.price @ ystar)
+        planned, prefer = _decode(ctx, d, recv, lay, x, removed, limit)
+        return chosen, change, bound - hair, status, planned, prefer
 
 
 # -- the MILP's parts ---------------------------------------------------------------------
@@ -449,31 +390,7 @@ def _layout(ctx: PassContext, d: _Displaced, recv: _Receivers, allowed: BoolArra
     )
 
 
-class _Rows:
-    """The constraint matrix as triplets, built block by block; `base` is the next row."""
-
-    def __init__(self) -> None:
-        self.rows: list[IntArray] = []
-        self.cols: list[IntArray] = []
-        self.vals: list[FloatArray] = []
-        self.lo: list[FloatArray] = []
-        self.hi: list[FloatArray] = []
-        self.base = 0
-
-    def add(self, r: IntArray, c: IntArray, v: FloatArray) -> None:
-        keep = v != 0
-        self.rows.append(r[keep])
-        self.cols.append(c[keep])
-        self.vals.append(v[keep])
-
-    def close(self, lo: FloatArray, hi: FloatArray) -> None:
-        """End a block of len(lo) rows."""
-        self.lo.append(lo)
-        self.hi.append(hi)
-        self.base += len(lo)
-
-
-def _rows_placed(rows: _Rows, d: _Displaced, lay: _Layout) -> None:
+def _rows_placed(rows: Rows, d: _Displaced, lay: _Layout) -> None:
     """Every displaced pod placed: sum_g z[k,g] + sum_o w[k,o] = sum_n pods[k,n] y[n]."""
     n_k = len(d.model.classes)
     rows.add(rows.base + lay.zk, lay.z0 + np.arange(len(lay.zk)), np.ones(len(lay.zk)))
@@ -483,7 +400,7 @@ def _rows_placed(rows: _Rows, d: _Displaced, lay: _Layout) -> None:
     rows.close(np.zeros(n_k), np.zeros(n_k))
 
 
-def _rows_kept_room(rows: _Rows, d: _Displaced, recv: _Receivers, lay: _Layout) -> None:
+def _rows_kept_room(rows: Rows, d: _Displaced, recv: _Receivers, lay: _Layout) -> None:
     """What a group's kept nodes still hold: a removed candidate takes its room away."""
     n_d = d.scale.shape[0]
     n_g = len(recv.group_nodes)
@@ -501,7 +418,7 @@ def _rows_kept_room(rows: _Rows, d: _Displaced, recv: _Receivers, lay: _Layout) 
     rows.close(np.full(n_g * n_d, -np.inf), recv.free.ravel())
 
 
-def _rows_new_capacity(rows: _Rows, d: _Displaced, lay: _Layout) -> None:
+def _rows_new_capacity(rows: Rows, d: _Displaced, lay: _Layout) -> None:
     """New capacity: kind o, resource r holds what its w's put there."""
     n_d = d.scale.shape[0]
     for r in range(n_d):
@@ -512,7 +429,7 @@ def _rows_new_capacity(rows: _Rows, d: _Displaced, lay: _Layout) -> None:
     rows.close(np.full(lay.n_o * n_d, -np.inf), np.zeros(lay.n_o * n_d))
 
 
-def _rows_whole_pods(rows: _Rows, d: _Displaced, recv: _Receivers, lay: _Layout) -> slice:
+def _rows_whole_pods(rows: Rows, d: _Displaced, recv: _Receivers, lay: _Layout) -> slice:
     """Whole pods: a node holds at most floor(room / pod) pods of a class, so fractional
     pods cannot fill the gaps whole pods leave (w[k,o] <= fit * x[o]; z likewise over the
     group's kept nodes). Returns the rows (stage one may leave them out)."""
@@ -525,11 +442,7 @@ def _rows_whole_pods(rows: _Rows, d: _Displaced, recv: _Receivers, lay: _Layout)
     rows.add(rows.base + np.arange(len(tight)), lay.w0 + tight, np.ones(len(tight)))
     rows.add(rows.base + np.arange(len(tight)), lay.x0 + wo[tight], -per_kind[tight])
     rows.close(np.full(len(tight), -np.inf), np.zeros(len(tight)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fit = np.floor(np.where(demand[None, :, :] > 0,
-                                recv.node_free[:, None, :] / demand[None, :, :], np.inf)
-                       .min(axis=2) + 1e-9)  # receivers x classes
-    fit = np.where(np.isfinite(fit), fit, 1e6)
+    fit = _fit(d, recv)
     in_group: list[list[int]] = [[] for _ in range(len(recv.group_nodes))]
     for g in range(len(recv.nodes)):
         in_group[int(recv.node_group[g])].append(g)
@@ -555,7 +468,16 @@ def _rows_whole_pods(rows: _Rows, d: _Displaced, recv: _Receivers, lay: _Layout)
     return slice(cuts_from, rows.base)
 
 
-def _rows_limits(rows: _Rows, ctx: PassContext, d: _Displaced, lay: _Layout) -> None:
+def _fit(d: _Displaced, recv: _Receivers) -> FloatArray:
+    """Receivers x classes: whole pods of the class each receiver's free room holds."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = np.floor(np.where(d.demand[None, :, :] > 0,
+                                recv.node_free[:, None, :] / d.demand[None, :, :], np.inf)
+                       .min(axis=2) + 1e-9)
+    return np.where(np.isfinite(fit), fit, 1e6)
+
+
+def _rows_limits(rows: Rows, ctx: PassContext, d: _Displaced, lay: _Layout) -> None:
     """Disruption budgets per NodePool, PodDisruptionBudgets, and the churn guard."""
     cands, y0 = d.cands, lay.y0
     extra: list[tuple[list[tuple[int, float]], float]] = []
@@ -580,67 +502,92 @@ def _rows_limits(rows: _Rows, ctx: PassContext, d: _Displaced, lay: _Layout) -> 
     rows.close(np.full(len(extra), -np.inf), np.array([h for _, h in extra], dtype=np.float64))
 
 
-def _two_stage_solve(ctx: PassContext, d: _Displaced, recv: _Receivers, lay: _Layout,
-                     rows: _Rows, cuts: slice, limit: float
-                     ) -> tuple[FloatArray, float, float, str] | None:
-    """Stage one chooses the removals, stage two whole new nodes for them (see `_solve`):
-    the solution, the objective, stage one's bound and its status; None: no plan."""
-    n_vars, y0, x0, z0 = lay.n_vars, lay.y0, lay.x0, lay.z0
-    cost = lay.cost(ctx.settings.eviction_price)
-    row_lo, row_hi = np.concatenate(rows.lo), np.concatenate(rows.hi)
+def _model(ctx: PassContext, lay: _Layout, rows: Rows, cuts: slice) -> Model:
+    return Model(lay.cost(ctx.settings.eviction_price), np.concatenate(rows.rows),
+                  np.concatenate(rows.cols), np.concatenate(rows.vals),
+                  np.concatenate(rows.lo), np.concatenate(rows.hi), cuts)
+
+
+def _stage_one(ctx: PassContext, d: _Displaced, lay: _Layout, m: Model, limit: float
+               ) -> tuple[FloatArray, float, str] | None:
+    """The removals (y integral, new nodes fractional): the solution, its dual bound and
+    status; None: no plan. The LP relaxation first: when its removals are integral it is
+    the answer (and its value the bound). Else the MILP, started from the LP's removals
+    rounded (`_rounded_start`) or from "remove nothing", stopped after STAGE_ONE_NODES
+    branch-and-bound nodes: the choice depends on the cluster, not on the machine's load,
+    and the time limit is a safety net that leaves the start's plan at worst."""
+    n_vars, y0, x0 = lay.n_vars, lay.y0, lay.x0
     upper = np.full(n_vars, np.inf)
     upper[y0:x0] = 1.0
     integer = np.zeros(n_vars, dtype=np.bool_)
-    # Only removals are integral: new capacity is packed by the scheduler afterwards
-    # (whole nodes, real constraints), so fractional new nodes keep the MILP small and
-    # its bound valid.
-    integer[y0:x0] = True
-    rows_a, cols_a = np.concatenate(rows.rows), np.concatenate(rows.cols)
-    vals_a = np.concatenate(rows.vals)
-    began = time.perf_counter()
     # The whole-pod rows matter (three pods of 1 vCPU do not fit two 2-vCPU nodes) but
-    # slow the choice of removals down a lot on large clusters: the first stage keeps
-    # them only up to WHOLE_POD_ROWS_UP_TO candidates, the second always. Started from
-    # "remove nothing", so there is always a plan.
-    n_c = len(d.cands)
-    relaxed_hi = row_hi.copy()
-    if n_c > WHOLE_POD_ROWS_UP_TO:
-        relaxed_hi[cuts] = np.inf
-    objective, bound, status, x = solve_milp(
-        cost, rows_a, cols_a, vals_a, row_lo, relaxed_hi, upper, integer, limit * 0.6,
-        start=np.zeros(n_vars))
-    ctx.solver.update(candidates=n_c, classes=len(d.model.classes),
-                      receiverGroups=len(recv.group_nodes), kinds=lay.n_o,
-                      variables=n_vars, rows=len(row_lo))
+    # slow the choice of removals down a lot on large clusters: stage one keeps them only
+    # up to WHOLE_POD_ROWS_UP_TO candidates; the whole nodes are bought afterwards.
+    relaxed = len(d.cands) > WHOLE_POD_ROWS_UP_TO
+    value, _, status, x = m.solve(np.zeros(n_vars), upper, integer, limit, relaxed=relaxed)
+    y = x[y0:x0]
+    if len(x) and (np.minimum(y, 1 - y) < 1e-6).all():
+        x[y0:x0] = np.rint(y)
+        return x, value, status
+    start = _rounded_start(lay, m, upper, relaxed, x, limit)
+    integer[y0:x0] = True
+    _, bound, status, x = m.solve(np.zeros(n_vars), upper, integer, limit,
+                                  start if start is not None else np.zeros(n_vars), relaxed,
+                                  STAGE_ONE_NODES)
+    if len(x) == 0 and start is not None:
+        x, status = start, "lp rounded"
     if len(x) == 0:
         ctx.notes.append(f"consolidation: MILP gave no plan ({status})")
         return None
-    # Second stage: removals fixed, whole new nodes (integral counts), started from the
-    # first stage's plan with each count rounded up. The bound stays the first stage's.
+    return x, bound, status
+
+
+def _rounded_start(lay: _Layout, m: Model, upper: FloatArray, relaxed: bool,
+                   lp: FloatArray, limit: float) -> FloatArray | None:
+    """A plan to start stage one from: the LP relaxation's removals `lp` rounded (first
+    those above one half, else those at one), completed by the LP with them fixed."""
+    if len(lp) == 0:
+        return None
+    n_vars, y0, x0 = lay.n_vars, lay.y0, lay.x0
+    continuous = np.zeros(n_vars, dtype=np.bool_)
+    for threshold in (0.5, 1.0 - 1e-6):
+        y = (lp[y0:x0] > threshold).astype(np.float64)
+        if not y.any():
+            return None
+        lower, fixed = np.zeros(n_vars), upper.copy()
+        lower[y0:x0] = fixed[y0:x0] = y
+        _, _, _, done = m.solve(lower, fixed, continuous, limit, relaxed=relaxed)
+        if len(done):
+            done[y0:x0] = y
+            return done
+    return None
+
+
+def _stage_two_kinds(ctx: PassContext, lay: _Layout, m: Model, x: FloatArray,
+                     limit: float) -> FloatArray | None:
+    """The fallback for whole new nodes: removals fixed, integral counts per kind among
+    the kinds stage one bought and a few cheaper smaller ones (`_kinds_near`), started from
+    stage one's counts rounded up when that keeps the churn guard."""
+    n_vars, y0, x0, z0 = lay.n_vars, lay.y0, lay.x0, lay.z0
     ystar = (x[y0:x0] > 0.5).astype(np.float64)
-    lower = np.zeros(n_vars)
+    lower, upper = np.zeros(n_vars), np.full(n_vars, np.inf)
     lower[y0:x0] = upper[y0:x0] = ystar
-    integer[x0:z0] = True
-    upper[x0:z0] = np.where(_stage_two_kinds(lay, x), np.inf, 0.0)
+    integer = np.zeros(n_vars, dtype=np.bool_)
+    integer[y0:z0] = True
+    upper[x0:z0] = np.where(_kinds_near(lay, x), np.inf, 0.0)
     first = x.copy()
+    first[y0:x0] = ystar
     first[x0:z0] = np.ceil(x[x0:z0] - 1e-6)
     frac = ctx.settings.min_saving_fraction
     guard_ok = (float(lay.kprice @ first[x0:z0])
                 <= (1 - frac) * float(lay.price @ ystar) + 1e-9)
-    budget2 = max(limit - (time.perf_counter() - began), 0.2)
-    _, _, status2, x2 = solve_milp(cost, rows_a, cols_a, vals_a, row_lo, row_hi, upper,
-                                   integer, budget2, lower, first if guard_ok else None)
-    ctx.solver["wholeNodes"] = status2
-    if len(x2):
-        x = x2
-        # In stage one's terms (disruption-cost terms included): `_solve` takes them off.
-        objective = (float(lay.kprice @ x[x0:z0]) - float(lay.price @ ystar)
-                     + float((1e-5 * lay.dcost + ctx.settings.eviction_price * lay.evicted)
-                             @ ystar))
-    return x, objective, bound, status
+    _, _, status, x2 = m.solve(lower, upper, integer, limit, first if guard_ok else None,
+                               max_nodes=STAGE_TWO_NODES)
+    ctx.solver["wholeNodes"] = status
+    return x2 if len(x2) else None
 
 
-def _stage_two_kinds(lay: _Layout, x: FloatArray) -> BoolArray:
+def _kinds_near(lay: _Layout, x: FloatArray) -> BoolArray:
     """Only the kinds the first stage bought and, for each, the few cheapest smaller kinds
     its classes accept (to take remainders): a far smaller search."""
     n_o = lay.n_o
@@ -658,7 +605,7 @@ def _stage_two_kinds(lay: _Layout, x: FloatArray) -> BoolArray:
 
 
 def _decode(ctx: PassContext, d: _Displaced, recv: _Receivers, lay: _Layout, x: FloatArray,
-            removed: set[str]) -> tuple[list[Planned], dict[str, list[str]]]:
+            removed: set[str], limit: float) -> tuple[list[Planned], dict[str, list[str]]]:
     """Which displaced pods go where: each class's pods shared out over the kept groups (z)
     and new kinds (w) as the MILP split them, largest share first; then each kind's pods
     packed into whole planned nodes. Returns the planned replacements and, per pod key,
@@ -682,35 +629,155 @@ def _decode(ctx: PassContext, d: _Displaced, recv: _Receivers, lay: _Layout, x: 
                 names = [n for n in recv.group_nodes[where] if n not in removed]
                 for p in share:
                     prefer[p.key] = names
-    planned = _planned_nodes(ctx, d, lay, on_kind, prefer)
+    planned = _planned_nodes(ctx, d, lay, on_kind, prefer, limit)
     return planned, prefer
 
 
 def _planned_nodes(ctx: PassContext, d: _Displaced, lay: _Layout,
                    on_kind: Mapping[int, list[tuple[Pod, int]]],
-                   prefer: dict[str, list[str]]) -> list[Planned]:
-    """Each kind's pods packed into whole nodes of that kind (best fit, largest first): the
-    planned replacements, each pod steered to its own (in `prefer`). One spare per kind
-    takes what the scheduler cannot fit as planned (never launched when it stays empty)."""
-    planned: list[Planned] = []
-    n_d = d.scale.shape[0]
+                   prefer: dict[str, list[str]], limit: float) -> list[Planned]:
+    """Each kind's pods on whole nodes of that kind: the pattern LP's whole nodes
+    (`whole_of_lp`); the pods they leave over, from every kind together, planned again by
+    node patterns over every kind (`_repacked`: a kind whose nodes the LP fills by
+    fractions, say a few large ones, leaves all its pods to that). The planned
+    replacements, each pod steered to its own (in `prefer`); one spare per kind takes what
+    the scheduler cannot fit as planned (never launched when it stays empty)."""
+    nodes: list[tuple[int, list[Pod]]] = []
+    loose: list[tuple[int, list[tuple[Pod, int]]]] = []
     for o, items in sorted(on_kind.items()):
+        need = np.bincount([k for _, k in items], minlength=len(d.model.classes))
+        only = np.zeros_like(lay.kallowed)
+        only[:, o] = lay.kallowed[:, o]
+        empty = np.zeros(0, dtype=np.int64)
+        dp = Displacement(d.demand, need.astype(np.int64), lay.kprice, lay.kcap, only,
+                          empty, empty, np.zeros(0), np.zeros((0, d.scale.shape[0])),
+                          math.inf)
+        whole = whole_of_lp(dp, limit)
+        pods: list[list[Pod]] = [[] for _ in range(len(need))]
+        for p, k in items:
+            pods[k].append(p)
+        for _, counts in whole[0] if whole is not None else []:
+            nodes.append((o, [p for k, n in counts for p in pods[k][:n]]))
+            for k, n in counts:
+                pods[k] = pods[k][n:]
+        loose.append((o, [(p, k) for k, group in enumerate(pods) for p in group]))
+    nodes += _repacked(d, lay, loose, limit)
+    return _as_planned(ctx, d, lay, nodes, prefer)
+
+
+def _as_planned(ctx: PassContext, d: _Displaced, lay: _Layout,
+                nodes: list[tuple[int, list[Pod]]], prefer: dict[str, list[str]]
+                ) -> list[Planned]:
+    """Planned replacements for (kind, pods) nodes, each pod steered to its own, and one
+    spare per kind for what the scheduler cannot fit as planned (launched only if used)."""
+    planned: list[Planned] = []
+    for o, pods_o in [*nodes, *[(o, []) for o in sorted({o for o, _ in nodes})]]:
         kind_pool, i, ct = d.model.meta[int(lay.cols[o])]
-        overhead = d.capacity.overhead[kind_pool.name]
-        cap = lay.kcap[o]
-        vecs = np.array([d.demand[k] for _, k in items]).reshape(-1, n_d)
-        bins, _ = _pack(vecs, cap)
-        if len(bins) > 1 and ctx.time_left() > 0.2 * ctx.settings.time_budget:
-            bins = _repack(bins, [k for _, k in items], d.demand, cap,
-                           min(PACK_SECONDS, ctx.time_left() * 0.05))
-        bins_pods = [[items[j][0] for j in b] for b in bins]
-        for n, members_b in enumerate([*bins_pods, []]):
-            made = ctx.view.planned(kind_pool, i, ct, overhead)
-            if made is None:
-                continue
-            if n == len(bins_pods):
-                made = dataclasses.replace(made, spare=True)
-            planned.append(made)
-            for pod in members_b:
-                prefer[pod.key] = [made.node.name]
+        made = ctx.view.planned(kind_pool, i, ct, d.capacity.overhead[kind_pool.name])
+        if made is None:
+            continue
+        planned.append(made if pods_o else dataclasses.replace(made, spare=True))
+        for pod in pods_o:
+            prefer[pod.key] = [made.node.name]
     return planned
+
+
+def _packed(d: _Displaced, lay: _Layout, loose: list[tuple[int, list[tuple[Pod, int]]]]
+            ) -> list[tuple[int, list[Pod]]]:
+    """Each kind's pods packed greedily into nodes of that kind (`pack_greedy`)."""
+    out: list[tuple[int, list[Pod]]] = []
+    for o, items in loose:
+        vecs = np.array([d.demand[k] for _, k in items]).reshape(-1, d.scale.shape[0])
+        out.extend((o, [items[j][0] for j in b]) for b in pack_greedy(vecs, lay.kcap[o])[0])
+    return out
+
+
+def _repacked(d: _Displaced, lay: _Layout, loose: list[tuple[int, list[tuple[Pod, int]]]],
+              limit: float) -> list[tuple[int, list[Pod]]]:
+    """The pods left over by each kind's whole nodes, planned over every kind together by
+    node patterns; each kind's packed greedily when that is cheaper or patterns fail."""
+    loose = [(o, items) for o, items in loose if items]
+    greedy = _packed(d, lay, loose)
+    need = np.zeros(len(d.model.classes), dtype=np.int64)
+    pods: list[list[Pod]] = [[] for _ in range(len(need))]
+    for _, items in loose:
+        for p, k in items:
+            need[k] += 1
+            pods[k].append(p)
+    empty = np.zeros(0, dtype=np.int64)
+    dp = Displacement(d.demand, need, lay.kprice, lay.kcap, lay.kallowed, empty, empty,
+                      np.zeros(0), np.zeros((0, d.scale.shape[0])), math.inf)
+    cls = {id(p): k for _, items in loose for p, k in items}
+    known = [(o, tuple(sorted(Counter(cls[id(p)] for p in b).items()))) for o, b in greedy]
+    whole = plan_replacements(dp, limit, known, LEFTOVER_NODES)
+    if whole is None or _launched(lay, d, whole.nodes) >= _launched(lay, d, known) - 1e-9:
+        return greedy
+    out: list[tuple[int, list[Pod]]] = []
+    for o, counts in whole.nodes:
+        out.append((o, [p for k, n in counts for p in pods[k][:n]]))
+        for k, n in counts:
+            pods[k] = pods[k][n:]
+    return out
+
+
+def _launched(lay: _Layout, d: _Displaced,
+              nodes: Sequence[tuple[int, tuple[tuple[int, int], ...]]]) -> float:
+    """What the nodes cost once each is launched as the cheapest kind that holds its pods
+    and that they all accept (as the trial's launch does with a planned node)."""
+    total = 0.0
+    for o, counts in nodes:
+        ks = [k for k, _ in counts]
+        used = sum(n * d.demand[k] for k, n in counts)
+        ok = lay.kallowed[ks].all(axis=0) & (lay.kcap >= used - 1e-9).all(axis=1)
+        total += float(lay.kprice[ok].min()) if ok.any() else float(lay.kprice[o])
+    return total
+
+
+def _stage_two_patterns(ctx: PassContext, d: _Displaced, recv: _Receivers, lay: _Layout,
+                        ystar: BoolArray, limit: float) -> Replacements | None:
+    """Whole new nodes for the chosen removals by node patterns (`plan_replacements`):
+    the pods that leave, the kept nodes' room (without the removed nodes'), the guard."""
+    need = np.rint(d.count @ ystar.astype(np.float64)).astype(np.int64)
+    kept = np.array([not ystar[d.cand_idx[n.name]] if n.name in d.cand_idx else True
+                     for n in recv.nodes], dtype=np.bool_)
+    n_g = len(recv.group_nodes)
+    room = np.zeros((n_g, recv.node_free.shape[1]))
+    np.add.at(room, recv.node_group[kept], recv.node_free[kept])
+    fit = _fit(d, recv)
+    per_group = np.zeros((n_g, len(d.model.classes)))
+    np.add.at(per_group, recv.node_group[kept], fit[kept])
+    z_cap = per_group[lay.zg, lay.zk]
+    pairs = np.flatnonzero((z_cap > 0) & (need[lay.zk] > 0))  # the kept room of use
+    frac = ctx.settings.min_saving_fraction
+    dp = Displacement(d.demand, need, lay.kprice, lay.kcap, lay.kallowed, lay.zk[pairs],
+                      lay.zg[pairs], z_cap[pairs], room,
+                      (1 - frac) * float(lay.price @ ystar) + 1e-9)
+    whole = plan_replacements(dp, limit)
+    ctx.solver["wholeNodes"] = whole.status if whole is not None else "no pattern plan"
+    if whole is None:
+        return None
+    z = np.zeros(len(lay.zk))
+    z[pairs] = whole.z
+    return dataclasses.replace(whole, z=z)
+
+
+def _decode_whole(ctx: PassContext, d: _Displaced, recv: _Receivers, lay: _Layout,
+                  whole: Replacements, removed: set[str]
+                  ) -> tuple[list[Planned], dict[str, list[str]]]:
+    """Each pattern node becomes a planned replacement holding its pods; the pods left go
+    to the kept groups as the plan shares them out."""
+    moving = [[p for p in group if p.node_name in removed] for group in d.model.members]
+    at = [0] * len(moving)
+    prefer: dict[str, list[str]] = {}
+    nodes: list[tuple[int, list[Pod]]] = []
+    for o, counts in whole.nodes:
+        nodes.append((o, [p for k, n in counts for p in moving[k][at[k]:at[k] + n]]))
+        for k, n in counts:
+            at[k] += n
+    for j in np.flatnonzero(whole.z > 0.5):
+        k, g = int(lay.zk[j]), int(lay.zg[j])
+        names = [n for n in recv.group_nodes[g] if n not in removed]
+        for pod in moving[k][at[k]:at[k] + int(whole.z[j])]:
+            prefer[pod.key] = names
+        at[k] += int(whole.z[j])
+    return _as_planned(ctx, d, lay, nodes, prefer), prefer
