@@ -25,7 +25,7 @@ from typing import Any
 
 from pricing import Catalog, CatalogError, load_catalog
 from scaler.adapters.simulated import SimulatedCloud, SimulatedCluster
-from scaler.core.disruption.drift import Drift, find_drift
+from scaler.core.disruption.drift import NodeDrift, find_drift
 from scaler.core.model import Snapshot
 from scaler.core.plan import Plan
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
@@ -45,7 +45,7 @@ class Side:
     revision: str
     policies: PolicySet
     plan: Plan
-    drifted: tuple[Drift, ...]
+    drifted: tuple[NodeDrift, ...]
 
     @property
     def cost_per_hour(self) -> float:
@@ -90,7 +90,7 @@ class CostPreview:
         return tuple(p for p in self.after.unschedulable if p not in was)
 
     @property
-    def newly_drifted(self) -> tuple[Drift, ...]:
+    def newly_drifted(self) -> tuple[NodeDrift, ...]:
         was = {d.node for d in self.before.drifted}
         return tuple(d for d in self.after.drifted if d.node not in was)
 

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from scaler.core.disruption.drift import Drift, find_drift
+from scaler.core.disruption.drift import NodeDrift, find_drift
 from scaler.core.model import Node
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.errors import UserError
@@ -407,7 +407,7 @@ class Reconciler:
         logs.event(self.log, level, msg, name, **fields)
 
 
-def drift_json(d: Drift) -> dict[str, str]:
+def drift_json(d: NodeDrift) -> dict[str, str]:
     """A drifted node as the status lists it (docs/gitops.md)."""
     return {"node": d.node, "nodePool": d.node_pool, "field": d.field, "reason": d.reason}
 

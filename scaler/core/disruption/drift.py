@@ -54,7 +54,7 @@ PLACEMENT_LABELS = frozenset({LABEL_ZONE, LABEL_REGION, LABEL_ZONE_ID, LABEL_CAP
 
 
 @dataclass(frozen=True, slots=True)
-class Drift:
+class NodeDrift:
     """Why a node no longer matches its NodePool."""
 
     node: str
@@ -63,21 +63,21 @@ class Drift:
     reason: str
 
 
-def drift_of(node: Node, pool: NodePool | None, table: InstanceTypeTable) -> Drift | None:
+def drift_of(node: Node, pool: NodePool | None, table: InstanceTypeTable) -> NodeDrift | None:
     """Why `node` no longer matches `pool`, the NodePool its label names (None: that pool is
     gone); None when it matches or is not managed by a NodePool."""
     pool_name = node.node_pool
     if not pool_name:
         return None
     if pool is None:
-        return Drift(node.name, pool_name, LABEL_NODEPOOL,
+        return NodeDrift(node.name, pool_name, LABEL_NODEPOOL,
                      f"NodePool {pool_name} no longer exists")
     found = _requirements_drift(node, pool, table) or _template_drift(node, pool)
-    return None if found is None else Drift(node.name, pool_name, *found)
+    return None if found is None else NodeDrift(node.name, pool_name, *found)
 
 
 def find_drift(nodes: Sequence[Node], pools: Sequence[NodePool],
-               table: InstanceTypeTable) -> list[Drift]:
+               table: InstanceTypeTable) -> list[NodeDrift]:
     """Every drifted node, in node-name order."""
     by_name = {p.name: p for p in pools}
     found = (drift_of(n, by_name.get(n.node_pool or ""), table)

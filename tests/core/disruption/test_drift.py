@@ -7,8 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from pricing import load_catalog
-from scaler.core.disruption.drift import Drift, drift_of, find_drift
+from scaler.core.disruption.drift import NodeDrift, drift_of, find_drift
 from scaler.core.model import LABEL_NODE_SETTINGS, Node, Taint
+from scaler.core.provisioning import node_labels
 from scaler.core.resources import Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.policy import load_policies
@@ -30,7 +31,7 @@ def node(name: str, pool_name: str | None, **labels: str) -> Node:
     return Node(name, {**base, **labels}, Resources.parse({"cpu": "2"}))
 
 
-def judge(n: Node, table: InstanceTypeTable = TABLE) -> Drift | None:
+def judge(n: Node, table: InstanceTypeTable = TABLE) -> NodeDrift | None:
     (found,) = find_drift([n], POOLS, table) or [None]
     return found
 
@@ -45,7 +46,7 @@ def test_instance_type_labels_come_from_the_table() -> None:
     # carry the generation label; its instance type says it.
     n = node("old", "default", **{"node.kubernetes.io/instance-type": "m4.large",
                                     "kubernetes.io/arch": "amd64"})
-    assert judge(n) == Drift(
+    assert judge(n) == NodeDrift(
         "old", "default", "karpenter.k8s.aws/instance-generation",
         "label karpenter.k8s.aws/instance-generation=4 does not satisfy NodePool default's "
         "requirement karpenter.k8s.aws/instance-generation Gt 4",
@@ -61,7 +62,7 @@ def test_a_label_edited_by_hand() -> None:
 
 
 def test_a_removed_node_pool_and_unmanaged_nodes() -> None:
-    assert judge(node("n", "batch")) == Drift("n", "batch", "karpenter.sh/nodepool",
+    assert judge(node("n", "batch")) == NodeDrift("n", "batch", "karpenter.sh/nodepool",
                                                "NodePool batch no longer exists")
     assert judge(node("self-managed", None)) is None
 
@@ -119,3 +120,24 @@ def test_labels_the_node_lacks_that_nothing_tells_are_not_judged() -> None:
     pinned = pool("default", req(LABEL_NODE_SETTINGS, "In", "1"))
     assert drift_of(node("n", "default", **{LABEL_NODE_SETTINGS: "0"}), pinned, TABLE) is None
 
+
+
+def test_a_template_label_with_another_value() -> None:
+    labelled = replace(pool("default"), labels={"example.com/team": "web"})
+    n = node("n", "default", **{"example.com/team": "db"})
+    assert drift_of(n, labelled, TABLE) == NodeDrift(
+        "n", "default", "example.com/team",
+        "label example.com/team=db differs from NodePool default's example.com/team=web")
+
+
+def test_the_nodes_scaler_launches_do_not_drift() -> None:
+    # A pool with custom requirements and a template label: the node scaler launches for it
+    # carries its type's, the template's and its placement labels, and fits the pool.
+    p = replace(pool("default", req("example.com/team", "In", "web", "db"),
+                     req("karpenter.k8s.aws/instance-generation", "Gt", "4"),
+                     req("topology.kubernetes.io/zone", "In", "us-east-1a")),
+                labels={"example.com/tier": "gold"})
+    labels = node_labels("c-1", "default", p.labels, load_catalog("us-east-1").get("m6g.large"),
+                         "us-east-1a", "spot", "us-east-1")
+    launched = Node("c-1", labels, Resources.parse({"cpu": "2"}))
+    assert drift_of(launched, p, TABLE) is None
