@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from scaler.cli.common import add_region
+from scaler.cli.common import add_region, catalog_for
 from scaler.errors import UserError
 from scaler.gitops.credentials import Credentials, Redactor
 from scaler.gitops.git import GitRef, normalize_subpath, normalize_url, open_repository
@@ -209,7 +209,7 @@ def _spec(args: argparse.Namespace, store: StateStore) -> SourceSpec | None:
 
 
 def _reconciler(args: argparse.Namespace, store: StateStore) -> Any:
-    from scaler.gitops.drift import catalog_labels
+    from scaler.core.scheduling.instancetypes import InstanceTypeTable
     from scaler.gitops.logs import configure_json_logging
     from scaler.gitops.reconciler import Reconciler
     from scaler.snapshot import load_snapshot
@@ -221,7 +221,7 @@ def _reconciler(args: argparse.Namespace, store: StateStore) -> Any:
         creds_dir = stored.spec.credentials_dir
     configure_json_logging(sys.stderr, Redactor(Credentials.load(creds_dir).secrets()))
     nodes = None
-    labels = None
+    types = None
     if args.snapshot:
         paths = [Path(p) for p in args.snapshot]
         load_snapshot(paths)  # a broken snapshot is an error now, not at every pass
@@ -230,8 +230,8 @@ def _reconciler(args: argparse.Namespace, store: StateStore) -> Any:
             return load_snapshot(paths).nodes
 
         nodes = nodes_now
-        labels = catalog_labels(args.region)
-    rec = Reconciler(store, nodes=nodes, instance_labels=labels)
+        types = InstanceTypeTable(catalog_for(args.region).instance_types)
+    rec = Reconciler(store, nodes=nodes, instance_types=types)
     if spec is not None:
         rec.configure(spec, datetime.now(UTC))
     return rec

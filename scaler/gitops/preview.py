@@ -25,10 +25,11 @@ from typing import Any
 
 from pricing import Catalog, CatalogError, load_catalog
 from scaler.adapters.simulated import SimulatedCloud, SimulatedCluster
+from scaler.core.disruption.drift import NodeDrift, find_drift
 from scaler.core.model import Snapshot
 from scaler.core.plan import Plan
+from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.errors import UserError
-from scaler.gitops.drift import NodeDrift, find_drift
 from scaler.gitops.git import Repository, Revision
 from scaler.policy import PolicySet, load_policies
 from scaler.simulation.provision import provision
@@ -149,17 +150,15 @@ def load_revision(repo: Repository, revision: Revision, workdir: Path, which: st
 
 
 def simulate(
-    revision: str, policies: PolicySet, snapshot: Snapshot, catalog: Catalog
+    revision: str, policies: PolicySet, snapshot: Snapshot, catalog: Catalog,
+    table: InstanceTypeTable,
 ) -> Side:
+    """One revision's provisioning plan and drifted nodes (`table`: the catalog's types, for
+    the labels each node's instance type implies)."""
     plan = provision(
         SimulatedCluster(snapshot), SimulatedCloud(catalog), policies.node_pools, catalog
     )
-
-    def labels(instance_type: str) -> dict[str, str] | None:
-        it = catalog.get(instance_type)
-        return dict(it.labels) if it else None
-
-    drifted = tuple(find_drift(snapshot.nodes, policies, labels))
+    drifted = tuple(find_drift(snapshot.nodes, policies.node_pools, table))
     return Side(revision, policies, plan, drifted)
 
 
@@ -180,9 +179,10 @@ def preview(
     with tempfile.TemporaryDirectory(prefix="scaler-plan-") as tmp:
         before_policies = load_revision(repo, before_rev, Path(tmp), "from")
         after_policies = load_revision(repo, after_rev, Path(tmp), "to")
+    table = InstanceTypeTable(catalog.instance_types)
     return CostPreview(
-        before=simulate(str(before_rev), before_policies, snapshot, catalog),
-        after=simulate(str(after_rev), after_policies, snapshot, catalog),
+        before=simulate(str(before_rev), before_policies, snapshot, catalog, table),
+        after=simulate(str(after_rev), after_policies, snapshot, catalog, table),
         snapshot=", ".join(snapshot_paths),
         region=catalog.region,
     )

@@ -32,11 +32,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from scaler.core.disruption.drift import NodeDrift, find_drift
 from scaler.core.model import Node
+from scaler.core.scheduling.instancetypes import InstanceTypeTable
 from scaler.errors import UserError
 from scaler.gitops import logs
 from scaler.gitops.credentials import Credentials, Redactor
-from scaler.gitops.drift import NODE_OUT_OF_POLICY, POLICY_CHANGED, InstanceLabels, find_drift
 from scaler.gitops.git import GitError, GitSource, Revision
 from scaler.gitops.status import (
     FALSE,
@@ -63,6 +64,10 @@ SUCCEEDED = "Succeeded"
 PROGRESSING_WITH_RETRY = "ProgressingWithRetry"
 FETCH_FAILED = "FetchFailed"
 VALIDATION_FAILED = "ValidationFailed"
+# Why a node is listed as drifted: the new revision pushed it out of policy, or the node
+# itself does not fit the policy in force (edited by hand, or it never fitted).
+POLICY_CHANGED = "PolicyChanged"
+NODE_OUT_OF_POLICY = "NodeOutOfPolicy"
 
 
 class Source(Protocol):
@@ -105,7 +110,7 @@ class Reconciler:
         rng: random.Random | None = None,
         log: logging.Logger | None = None,
         nodes: NodeSource | None = None,
-        instance_labels: InstanceLabels | None = None,
+        instance_types: InstanceTypeTable | None = None,
         on_apply: Callable[[PolicySet, str], None] | None = None,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -114,7 +119,9 @@ class Reconciler:
         self.rng = rng or random.Random()
         self.log = log or logs.logger()
         self.nodes = nodes
-        self.instance_labels = instance_labels
+        # For the labels a node's instance type implies; without it only the node's own
+        # labels are judged.
+        self.instance_types = instance_types or InstanceTypeTable(())
         self.on_apply = on_apply
         self.timer = timer
         self.applied: PolicySet | None = None  # the bundle in force
@@ -358,19 +365,19 @@ class Reconciler:
         # A node the policy change pushed out of policy fitted the previous bundle; any
         # other newly drifted node was changed itself (by hand, or by another controller).
         earlier = (
-            {d.node for d in find_drift(nodes, self.previous, self.instance_labels)}
+            {d.node for d in find_drift(nodes, self.previous.node_pools, self.instance_types)}
             if self.previous is not None and applied_now
             else None
         )
         report: list[dict[str, str]] = []
-        for d in find_drift(nodes, self.applied, self.instance_labels):
+        for d in find_drift(nodes, self.applied.node_pools, self.instance_types):
             if d.node in before and before[d.node].get("reason") == d.reason:
                 cause = before[d.node]["cause"]
             elif earlier is not None and d.node not in earlier:
                 cause = POLICY_CHANGED
             else:
                 cause = NODE_OUT_OF_POLICY
-            report.append({**d.to_json(), "cause": cause, "since": before.get(d.node, {}).get(
+            report.append({**drift_json(d), "cause": cause, "since": before.get(d.node, {}).get(
                 "since", rfc3339(now))})
         obj.status.drift = report
         for entry in report:
@@ -398,6 +405,11 @@ class Reconciler:
 
     def _event(self, level: int, msg: str, name: str, **fields: Any) -> None:
         logs.event(self.log, level, msg, name, **fields)
+
+
+def drift_json(d: NodeDrift) -> dict[str, str]:
+    """A drifted node as the status lists it (docs/gitops.md)."""
+    return {"node": d.node, "nodePool": d.node_pool, "field": d.field, "reason": d.reason}
 
 
 def watch(

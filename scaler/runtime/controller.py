@@ -25,7 +25,8 @@ from scaler.control.disruption import (
     grace_seconds,
 )
 from scaler.control.provisioning import Decision, Provisioner
-from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings, drift_of
+from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings
+from scaler.core.disruption.drift import drift_of
 from scaler.core.disruption.plan import empty_only, plan_disruptions
 from scaler.core.model import NodePool, Snapshot
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
@@ -423,7 +424,8 @@ class Controller:
             pool = pools.get(claim.node_pool)
             if node is None or pool is None:
                 continue
-            reason = drift_of(node, pool, table)
+            drift = drift_of(node, pool, table)
+            reason = drift.reason if drift else None
             if (reason is not None) != claim.drifted:
                 self.cluster.claim_drifted(claim.name, reason)
                 if reason is not None:

@@ -6,13 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scaler.core.disruption.budgets import parse_duration
+from scaler.core.disruption.drift import drift_of
 from scaler.core.disruption.safety import PodGuard, evictable, node_blocker
 from scaler.core.model import (
-    LABEL_CAPACITY_TYPE,
-    LABEL_HOSTNAME,
-    LABEL_INTERRUPTION,
-    LABEL_NODEPOOL,
-    LABEL_ZONE,
     DaemonSet,
     Node,
     NodePool,
@@ -124,25 +120,6 @@ def eviction_cost(pod: Pod) -> float:
     return 1.0 + max(-10.0, min(10.0, pod.priority / 2**25))
 
 
-def drift_of(node: Node, pool: NodePool, table: InstanceTypeTable) -> str | None:
-    """Why the node no longer matches its NodePool (requirements, labels, taints), or None."""
-    labels = {**table.labels_of(node.instance_type or ""), **node.labels}
-    for key, req in pool.requirements.items():
-        if key in (LABEL_INTERRUPTION, LABEL_HOSTNAME, LABEL_NODEPOOL) or key not in labels:
-            continue
-        if key in (LABEL_ZONE, LABEL_CAPACITY_TYPE) and key not in node.labels:
-            continue
-        if not req.matches(labels[key]):
-            return f"no longer satisfies {req.describe()}"
-    for key, value in pool.labels.items():
-        if node.labels.get(key) != value:
-            return f"lacks the NodePool label {key}={value}"
-    missing = [t for t in pool.taints if t not in node.taints]
-    if missing:
-        return f"lacks the NodePool taint {missing[0]}"
-    return None
-
-
 def balanced_threshold(pool: NodePool) -> int | None:
     """k of a Balanced NodePool (a move passes when score >= 1/k); None for other policies."""
     if pool.disruption.get("consolidationPolicy") != BALANCED:
@@ -200,6 +177,7 @@ def build_candidates(inp: DisruptionInput, now: float, guard: PodGuard,
         changed = inp.last_change.get(node.name, node.created)
         settled = after is not None and (changed is None or now - changed >= after)
         expire = _seconds(pool.expire_after, DEFAULT_EXPIRE_AFTER)
+        drift = drift_of(node, pool, inp.table)
         out.append(Candidate(
             node=node,
             pool=pool,
@@ -210,7 +188,7 @@ def build_candidates(inp: DisruptionInput, now: float, guard: PodGuard,
             blocked=node_blocker(node, pods, guard),
             consolidatable=settled and policy in (WHEN_EMPTY_OR_UNDERUTILIZED, BALANCED),
             empty_ok=settled and (changed is None or now - changed >= empty_after),
-            drifted=drift_of(node, pool, inp.table),
+            drifted=drift.reason if drift else None,
             expired=(expire is not None and node.created is not None
                      and now - node.created >= expire),
         ))

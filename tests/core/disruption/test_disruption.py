@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
+from pricing.allocatable import NodeSettings
 from scaler.core.disruption.budgets import Cron, ScheduleError, allowed, parse_budgets
 from scaler.core.disruption.candidates import DisruptionInput, DisruptionSettings
 from scaler.core.disruption.plan import DisruptionPlan, empty_only, plan_disruptions, revalidate
@@ -15,6 +17,7 @@ from scaler.core.model import IntOrPercent, Node, NodePool, Pod, PodDisruptionBu
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
+from scaler.core.scheduling.pool_fit import pool_table
 from tests.support.builders import BY_NAME, TYPES, node, pool, req
 
 NOW = datetime(2026, 1, 5, 9, 30, tzinfo=UTC).timestamp()  # a Monday
@@ -180,6 +183,37 @@ def test_drift_and_expiration_replace_nodes() -> None:
     assert [d.reason for d in p.disruptions] == ["expired"]
     never = pools(ALL_BUDGET, expire_after="Never")
     assert not plan([old], [pod("w1", "a", cpu="3")], never, min_saving_fraction=0.99).disruptions
+
+
+def test_the_disruption_pass_replaces_a_node_whose_type_lacks_a_required_label() -> None:
+    # The pool now asks for a GPU model; the node's instance type has none (Karpenter's
+    # NodeClaims carry every label of their type, so `In` fails), so the pass replaces it
+    # with a type that has one.
+    p = BY_NAME["p.2xlarge"]
+    gpu = replace(p, labels={**p.labels, "karpenter.k8s.aws/instance-gpu-name": "t4"})
+    table = InstanceTypeTable([BY_NAME["m.xlarge"], gpu])
+    base = pool("default", req("karpenter.k8s.aws/instance-gpu-name", "In", "t4"),
+                req("karpenter.sh/capacity-type", "In", "on-demand"))
+    gpus = replace(base, disruption={"budgets": [{"nodes": "100%"}]})
+    old = node("a", "m.xlarge")
+    inp = DisruptionInput(table, [gpus], [old], [pod("w1", "a", cpu="1")])
+    (d,) = plan_disruptions(inp, 0.0, DisruptionSettings(min_saving_fraction=0.99)).disruptions
+    assert (d.node, d.reason, d.method) == ("a", "drifted", "drift")
+    assert d.detail.startswith("label karpenter.k8s.aws/instance-gpu-name is missing")
+    assert d.replacements
+
+
+def test_pools_with_different_node_settings_do_not_drift_their_own_nodes() -> None:
+    # The scheduler's table tells the pools' copies of a type apart by a node-settings key
+    # that is no node's label: it must not make a pool's nodes look drifted.
+    a = replace(pools()[0], name="a", node_settings=NodeSettings(max_pods=20))
+    b = replace(pools()[0], name="b")
+    table, pinned = pool_table([a, b], lambda _pool: TYPES)
+    nodes = [node("n-a", "m.xlarge", pool_name="a"), node("n-b", "m.xlarge", pool_name="b")]
+    running = [pod("w1", "n-a", cpu="3"), pod("w2", "n-b", cpu="3")]
+    inp = DisruptionInput(table, list(pinned), nodes, running)
+    settings = DisruptionSettings(min_saving_fraction=0.99)
+    assert plan_disruptions(inp, NOW, settings).disruptions == ()
 
 
 def test_tainted_pool_nodes_only_take_tolerating_pods() -> None:

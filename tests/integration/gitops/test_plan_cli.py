@@ -155,3 +155,52 @@ def test_an_invalid_revision_names_the_revision_and_the_file(
         f"scaler: error: --to sha1:{bad}: policies/nodepools/gpu.yaml:9: NodePool gpu: "
         "spec.weight: weight 0 out of range (expected 1..100; leave it out for 0)\n"
     )
+
+
+def two_nodes(tmp_path: Path) -> str:
+    """A snapshot of two default-pool m5.xlarge nodes, one without a zone label."""
+    items = []
+    for name, zone in (("n-zoned", "us-east-1a"), ("n-zoneless", None)):
+        labels = {"kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux",
+                  "node.kubernetes.io/instance-type": "m5.xlarge",
+                  "karpenter.sh/capacity-type": "on-demand", "karpenter.sh/nodepool": "default"}
+        if zone:
+            labels["topology.kubernetes.io/zone"] = zone
+        items.append({"apiVersion": "v1", "kind": "Node",
+                      "metadata": {"name": name, "labels": labels},
+                      "status": {"allocatable": {"cpu": "3930m", "memory": "14Gi",
+                                                 "pods": "58"}}})
+    path = tmp_path / "two-nodes.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    return str(path)
+
+
+def drifted_by(repo: GitRepo, capsys: pytest.CaptureFixture[str], snapshot: str,
+               requirement: str) -> list[str]:
+    """The nodes `scaler plan` calls newly drifted when the default pool gains `requirement`."""
+    before = repo.copy_example()
+    repo.commit(repo.edit("policies/nodepools/default.yaml", "      requirements:\n",
+                          f"      requirements:\n        - {requirement}\n"), "narrower pool")
+    code, out, err = run(capsys, "plan", "--source", str(repo.work), "--path", "policies",
+                         "--from", before, "--to", "main", "--snapshot", snapshot, "-o", "json")
+    assert code == 0, err
+    drifted: list[str] = json.loads(out)["drifted"]
+    return drifted
+
+
+def test_a_zone_the_node_does_not_carry_is_not_judged(
+    repo: GitRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As the disruption pass judges: a zone the snapshot does not show is not a reason to
+    # replace the node (every node Karpenter launches carries its zone).
+    zone = "{key: topology.kubernetes.io/zone, operator: In, values: [us-east-1b]}"
+    assert drifted_by(repo, capsys, two_nodes(tmp_path), zone) == ["n-zoned"]
+
+
+def test_a_custom_requirement_the_nodes_lack_is_not_drift(
+    repo: GitRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nodes scaler launches carry the template's labels, not one per requirement, so the
+    # disruption pass does not replace a node for lacking one; the preview says the same.
+    team = "{key: example.com/team, operator: In, values: [web]}"
+    assert drifted_by(repo, capsys, two_nodes(tmp_path), team) == []

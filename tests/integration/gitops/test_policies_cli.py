@@ -195,3 +195,16 @@ def test_validate_lists_every_broken_file(
     assert len(lines) == 2 and all(ln.startswith("scaler: error: ") for ln in lines)
     assert "gpu.yaml:9: NodePool gpu: spec.weight:" in lines[0]
     assert "batch.yaml:12: RightSizingPolicy batch: spec.mode: unknown value 'Auto'" in lines[1]
+
+
+def test_an_unknown_region_for_the_drift_check_is_a_clear_error(
+    repo: GitRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.copy_example()
+    code, _, err = run(capsys, "policies", "reconcile", "--state-dir", str(tmp_path / "state"),
+                       "--source", repo.url, "--path", "policies",
+                       "--snapshot", str(ROOT / "examples" / "snapshot.yaml"),
+                       "--region", "xx-nowhere-1")
+    assert code == 2
+    assert err.startswith("scaler: error: --region: unknown region 'xx-nowhere-1'")
+    assert "internal error" not in err
