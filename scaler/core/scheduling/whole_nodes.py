@@ -1,8 +1,9 @@
 """Whole-node packing: the pattern plan (`patterns.py`) or the LP bound's assignment
 (`bound.py`) turned into claims, one offering per node, then widened for the launch.
 
-Only pods nothing else cares about (`movable`) are planned this way; the scheduler places
-what a plan leaves over with its greedy.
+Only pods whose node nothing else cares about, or only through hostname rules (`movable`),
+are planned this way; the hostname rules hold as per-node caps (`host_caps.py`) in the
+patterns and while pods are seated. The scheduler places what a plan leaves over.
 """
 
 from __future__ import annotations
@@ -11,10 +12,18 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from scaler.core.model import LABEL_CAPACITY_TYPE, LABEL_INSTANCE_TYPE, NodePool, Pod, Scheduling
+from scaler.core.model import (
+    LABEL_CAPACITY_TYPE,
+    LABEL_HOSTNAME,
+    LABEL_INSTANCE_TYPE,
+    NodePool,
+    Pod,
+    Scheduling,
+)
 from scaler.core.requirements import IN, Requirement, Requirements
 from scaler.core.scheduling.capacity import ONE_POD, Kind, NewCapacity
 from scaler.core.scheduling.claim import Claim, Lookups
+from scaler.core.scheduling.host_caps import NodeCaps, host_rules_only
 from scaler.core.scheduling.instancetypes import IntArray
 from scaler.core.scheduling.patterns import Pattern
 from scaler.core.scheduling.predicates import untolerated
@@ -32,18 +41,19 @@ def sort_key(pod: Pod) -> tuple[int, int, int, str, str]:
 
 
 def movable(pod: Pod, topology: Topology) -> bool:
-    """A pod whose node nothing else cares about: no topology, ports or preferences of its
-    own, and counted by no one's rule but hostname spread (see `counted_only_per_node`)."""
+    """A pod whole-node planning can place: no ports, pod affinity or preferences of its
+    own, its spread and anti-affinity rules all hostname ones (caps), and counted by no
+    one's rule but hostname spread and anti-affinity (see `counted_only_per_node`)."""
     s = pod.scheduling
-    if (s.topology_spread or s.pod_affinity or s.pod_anti_affinity or s.host_ports
-            or s.preferred_terms or s.preferred_pod_affinity
-            or s.preferred_pod_anti_affinity):
+    if (s.pod_affinity or s.host_ports or s.preferred_terms or s.preferred_pod_affinity
+            or s.preferred_pod_anti_affinity or not host_rules_only(s)):
         return False
     if not topology.active:
         return True
     if not topology.counted_only_per_node(pod.namespace, pod.labels):
         return False
-    return not any(t.selects(pod.namespace, pod.labels) for t in topology.owners)
+    return not any(t.topology_key != LABEL_HOSTNAME and t.selects(pod.namespace, pod.labels)
+                   for t in topology.owners)
 
 
 def whole_from_lp(
@@ -75,13 +85,13 @@ class WholeNodes:
                             tuple[Requirements, IntArray, float] | None] = {}
 
     def pack_lp(self, whole: Mapping[int, list[Pod]], meta: Sequence[Kind],
-                claims: list[Claim]) -> bool:
+                claims: list[Claim], caps: NodeCaps | None = None) -> bool:
         """The LP's whole pods onto claims of their kind; False when one does not fit."""
         for o, group in sorted(whole.items()):
             pool, i, ct = meta[o]
             open_claims: list[Claim] = []
             for pod in sorted(group, key=sort_key):
-                if not self.pack_on_kind(pod, pool, i, ct, open_claims, claims):
+                if not self.pack_on_kind(pod, pool, i, ct, open_claims, claims, caps):
                     return False
             for claim in open_claims:
                 self.widen(claim)
@@ -89,7 +99,7 @@ class WholeNodes:
 
     def seat_patterns(self, nodes: Sequence[tuple[Pattern, int]],
                       members: Sequence[Sequence[Pod]], meta: Sequence[Kind],
-                      claims: list[Claim]) -> list[Pod]:
+                      claims: list[Claim], caps: NodeCaps | None = None) -> list[Pod]:
         """A claim per node of the pattern plan; the pods it does not seat."""
         taken = [0] * len(members)
         left: list[Pod] = []
@@ -105,7 +115,7 @@ class WholeNodes:
                     continue  # the plan covers more than there is: this node is not needed
                 open_claims: list[Claim] = []
                 for pod in sorted(group, key=sort_key):
-                    if not self.pack_on_kind(pod, pool, i, ct, open_claims, claims):
+                    if not self.pack_on_kind(pod, pool, i, ct, open_claims, claims, caps):
                         left.append(pod)
                 for claim in open_claims:
                     self.widen(claim)
@@ -125,8 +135,10 @@ class WholeNodes:
             claim.apply(*hit, self.lk)
 
     def pack_on_kind(self, pod: Pod, pool: NodePool, i: int, ct: str,
-                     open_claims: list[Claim], claims: list[Claim]) -> bool:
-        """First fit of the pod onto nodes of type i at capacity type ct in the pool."""
+                     open_claims: list[Claim], claims: list[Claim],
+                     caps: NodeCaps | None = None) -> bool:
+        """First fit of the pod onto nodes of type i at capacity type ct in the pool, within
+        the hostname caps."""
         sched = self.loosest(pod)
         if untolerated(sched.tolerations, pool.taints):
             return False
@@ -136,7 +148,7 @@ class WholeNodes:
             return False
         vec = np.array(row, dtype=np.int64)
         alloc = table.allocatable[i]
-        if self._join_open(pod, sched, i, vec, alloc, open_claims[-CLAIM_WINDOW:]):
+        if self._join_open(pod, sched, i, vec, alloc, open_claims[-CLAIM_WINDOW:], caps):
             return True
         need = self.capacity.overhead_vector(pool) + vec
         if not (alloc >= need).all():
@@ -155,11 +167,13 @@ class WholeNodes:
             claim.max_free = claim.cheap_free = tuple(int(v) for v in free)
             open_claims.append(claim)
             claims.append(claim)
+            if caps is not None:
+                caps.add(claim, pod)
             return True
         return False
 
     def _join_open(self, pod: Pod, sched: Scheduling, i: int, vec: IntArray, alloc: IntArray,
-                   window: list[Claim]) -> bool:
+                   window: list[Claim], caps: NodeCaps | None) -> bool:
         """The pod onto the first open claim of the kind with room that its ask allows."""
         if len(window) > 2:
             # One numpy step for the window instead of one per claim.
@@ -168,7 +182,7 @@ class WholeNodes:
             window = [c for c, ok in zip(window, room.tolist(), strict=True) if ok]
         for claim in window:
             need = claim.used + vec
-            if not (alloc >= need).all():
+            if not (alloc >= need).all() or (caps is not None and not caps.admits(claim, pod)):
                 continue
             for no, term in enumerate(self.lk.alternatives(sched)):
                 reqs = self.lk.narrow(claim.requirements, sched, no, term)
@@ -179,6 +193,8 @@ class WholeNodes:
                     claim.used = need
                     claim.max_free = claim.cheap_free = tuple(int(v) for v in alloc - need)
                     claim.pods.append(pod)
+                    if caps is not None:
+                        caps.add(claim, pod)
                     return True
         return False
 
