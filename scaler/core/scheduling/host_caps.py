@@ -87,6 +87,7 @@ class HostCaps:
         self.rules = list(index)
         self._owned = owned
         self._counting: dict[tuple[str, frozenset[tuple[str, str]]], tuple[int, ...]] = {}
+        self._exact: dict[int, Signature] = {}  # by pod id: the pods outlive this object
         # Families: union-find over the rules a pod touches.
         parent = list(range(len(self.rules)))
 
@@ -112,12 +113,15 @@ class HostCaps:
 
     def exact(self, pod: Pod) -> Signature:
         """The rules the pod owns, and the rules that count it."""
-        key = (pod.namespace, frozenset(pod.labels.items()))
-        counting = self._counting.get(key)
-        if counting is None:
-            counting = self._counting[key] = tuple(
-                i for i, r in enumerate(self.rules) if r.picks(pod.namespace, pod.labels))
-        return self._owned.get(id(pod), ()), counting
+        hit = self._exact.get(id(pod))
+        if hit is None:
+            key = (pod.namespace, frozenset(pod.labels.items()))
+            counting = self._counting.get(key)
+            if counting is None:
+                counting = self._counting[key] = tuple(
+                    i for i, r in enumerate(self.rules) if r.picks(pod.namespace, pod.labels))
+            hit = self._exact[id(pod)] = (self._owned.get(id(pod), ()), counting)
+        return hit
 
     def signature(self, pod: Pod) -> Signature:
         """The families the pod owns a rule of, and those with a rule that counts it."""

@@ -556,8 +556,11 @@ class Scheduler:
         if plan is not None:
             repacks.append(lambda: self._place_leftovers(self.whole.seat_patterns(
                 plan.nodes, m.members, m.meta, self.claims, NodeCaps(host)), host))
-        bound = lower_bound(m.classes, m.kinds, PATTERN_BUDGET)
-        if bound.assignment is not None:
+        # The LP's plan ignores the caps: its whole pods are packed within them, but every
+        # fraction a cap binds gets a node of its own, so with caps it is only the fallback.
+        bound = lower_bound(m.classes, m.kinds, PATTERN_BUDGET) if plan is None or not caps \
+            else None
+        if bound is not None and bound.assignment is not None:
             whole, left = whole_from_lp(bound.assignment, m.members)
             repacks.append(lambda: self._place_leftovers(left, host) if self.whole.pack_lp(
                 whole, m.meta, self.claims, NodeCaps(host)) else None)
