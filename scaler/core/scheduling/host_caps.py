@@ -174,6 +174,19 @@ class NodeCaps:
                 return False
         return True
 
+    def admits_all(self, pods: Sequence[Pod]) -> bool:
+        """Whether the pods may share one new node."""
+        used = [0] * len(self._limit)
+        active: set[int] = set()
+        touched: set[int] = set()
+        for pod in pods:
+            owns, counted = self.host.exact(pod)
+            for r in counted:
+                used[r] += 1
+            active.update(owns)
+            touched.update(counted)
+        return all(used[r] <= self._limit[r] for r in active & touched)
+
     def add(self, node: object, pod: Pod) -> None:
         owns, counted = self.host.exact(pod)
         if counted:

@@ -113,14 +113,54 @@ class WholeNodes:
                     taken[k] += len(seat)
                 if not group:
                     continue  # the plan covers more than there is: this node is not needed
-                open_claims: list[Claim] = []
-                for pod in sorted(group, key=sort_key):
+                group.sort(key=sort_key)
+                whole = self._seat_node(group, pool, i, ct, claims, caps)
+                open_claims: list[Claim] = [whole] if whole is not None else []
+                for pod in group if whole is None else ():
                     if not self.pack_on_kind(pod, pool, i, ct, open_claims, claims, caps):
                         left.append(pod)
                 for claim in open_claims:
                     self.widen(claim)
         left.extend(p for k, group in enumerate(members) for p in group[taken[k]:])
         return left
+
+    def _seat_node(self, group: list[Pod], pool: NodePool, i: int, ct: str,
+                   claims: list[Claim], caps: NodeCaps | None) -> Claim | None:
+        """One claim holding a pattern node's pods (sorted), as `pack_on_kind` would build
+        it pod by pod when they all fit together; None (nothing changed) when they do not:
+        pods pinned to different zones, say."""
+        table = self.lk.table
+        if caps is not None and not caps.admits_all(group):
+            return None
+        reqs = self._pinned(pool, i, ct)
+        need = self.capacity.overhead_vector(pool)
+        for pod in group:
+            sched = self.loosest(pod)
+            row = table.vector(pod.requests + ONE_POD)
+            if row is None or untolerated(sched.tolerations, pool.taints):
+                return None
+            need = need + np.array(row, dtype=np.int64)
+            for no, term in enumerate(self.lk.alternatives(sched)):
+                narrowed = self.lk.narrow(reqs, sched, no, term)
+                if narrowed is not None and table.mask(narrowed)[i]:
+                    reqs = narrowed
+                    break
+            else:
+                return None
+        alloc = table.allocatable[i]
+        if not (alloc >= need).all():
+            return None
+        idx = np.array([i], dtype=np.int64)
+        claim = Claim(name=f"{pool.name}-{self.claim_prefix}p{len(claims) + 1:05d}",
+                      pool=pool, requirements=reqs, type_idx=idx, used=need, max_free=(),
+                      pods=list(group))
+        claim.price = self.lk.cheapest(idx, reqs)
+        claim.max_free = claim.cheap_free = tuple(int(v) for v in alloc - need)
+        claims.append(claim)
+        if caps is not None:
+            for pod in group:
+                caps.add(claim, pod)
+        return claim
 
     def widen(self, claim: Claim) -> None:
         """Let a claim packed for one offering launch any type that holds it (cached)."""
