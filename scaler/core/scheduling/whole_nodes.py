@@ -83,6 +83,7 @@ class WholeNodes:
         self._only: dict[tuple[str, int, str], Requirements] = {}
         self._widened: dict[tuple[str, int, tuple[int, ...], bytes],
                             tuple[Requirements, IntArray, float] | None] = {}
+        self._wide_reqs: dict[tuple[str, int, tuple[int, ...]], Requirements | None] = {}
 
     def pack_lp(self, whole: Mapping[int, list[Pod]], meta: Sequence[Kind],
                 claims: list[Claim], caps: NodeCaps | None = None) -> bool:
@@ -164,12 +165,17 @@ class WholeNodes:
 
     def widen(self, claim: Claim) -> None:
         """Let a claim packed for one offering launch any type that holds it (cached)."""
-        scheds = [self.loosest(p) for p in claim.pods]
-        ids = tuple(dict.fromkeys(id(s) for s in scheds))
+        # One ask per kind of pod, in order (narrowing by an ask again changes nothing).
+        scheds = list({id(s): s for s in map(self.loosest, claim.pods)}.values())
+        ids = tuple(id(s) for s in scheds)
         key = (claim.pool.name, int(claim.type_idx[0]), ids, claim.used.tobytes())
         if key not in self._widened:
-            self._widened[key] = claim.widen(
-                self.capacity.launch_reqs[claim.pool.name], scheds, self.lk)
+            reqs_key = key[:3]
+            if reqs_key not in self._wide_reqs:
+                self._wide_reqs[reqs_key] = claim.widened(
+                    self.capacity.launch_reqs[claim.pool.name], scheds, self.lk)
+            wide = self._wide_reqs[reqs_key]
+            self._widened[key] = claim.widen_to(wide, self.lk) if wide is not None else None
         hit = self._widened[key]
         if hit is not None:
             claim.apply(*hit, self.lk)
