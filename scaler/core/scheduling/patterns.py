@@ -16,6 +16,7 @@ Pure arithmetic on the classes and kinds the scheduler built; no pods, no requir
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,7 +141,23 @@ def _menu(o: int, cap: FloatArray, demand: FloatArray, allowed: BoolArray) -> _M
     return _Menu(o, ks, (frac.max(axis=1), frac.sum(axis=1)))
 
 
-def _knapsack(m: _Menu, cap: FloatArray, demand: FloatArray, counts: IntArray,
+@dataclass(frozen=True)
+class _Rows:
+    """The classes' demand and counts as Python numbers: the knapsack steps through a few
+    resources per class, where numpy's per-call cost would dominate."""
+
+    demand: list[list[float]]
+    used: list[list[int]]  # the resources each class asks for
+    counts: list[int]
+
+    @staticmethod
+    def of(demand: FloatArray, counts: IntArray) -> _Rows:
+        rows = demand.tolist()
+        return _Rows(rows, [[j for j, v in enumerate(r) if v > 0] for r in rows],
+                     counts.tolist())
+
+
+def _knapsack(m: _Menu, cap: FloatArray, demand: FloatArray, rows: _Rows,
               dual: FloatArray, caps: _Caps | None = None) -> tuple[float, Pattern | None]:
     """The most dual value a node of the kind can hold, by two greedy orders (within the
     caps, when there are any)."""
@@ -149,28 +166,31 @@ def _knapsack(m: _Menu, cap: FloatArray, demand: FloatArray, counts: IntArray,
         return 0.0, None
     ks = m.classes[priced]
     best_value, best = 0.0, None
-    smallest = demand[ks].min(axis=0)
+    smallest = demand[ks].min(axis=0).tolist()
+    dims = range(len(smallest))
     for size in m.sizes:
         order = ks[np.argsort(-dual[ks] / np.maximum(size[priced], 1e-12), kind="stable")]
-        room = cap[m.kind].copy()
+        room = cap[m.kind].tolist()
         value = 0.0
         taken: list[tuple[int, int]] = []
         held = [0] * len(caps.limit) if caps is not None else []
         active = [False] * len(held)
         for k in order.tolist():
-            d = demand[k]
-            used = d > 0
-            n = int(min(counts[k], np.floor(room[used] / d[used]).min())) if used.any() else 0
+            d = rows.demand[k]
+            used = rows.used[k]
+            n = min(rows.counts[k], min(math.floor(room[j] / d[j]) for j in used)) \
+                if used else 0
             if caps is not None and n > 0:
                 n = caps.most(k, n, held, active)
             if n <= 0:
                 continue
             if caps is not None:
                 caps.take(k, n, held, active)
-            room -= n * d
+            for j in dims:
+                room[j] -= n * d[j]
             value += n * float(dual[k])
             taken.append((k, n))
-            if (room < smallest).any():
+            if any(room[j] < smallest[j] for j in dims):
                 break  # not even the smallest pod fits any more
         if value > best_value:
             best_value, best = value, Pattern(m.kind, tuple(sorted(taken)))
@@ -219,6 +239,7 @@ def plan_patterns(classes: Sequence[PodClass], kinds: Kinds, time_limit: float =
     allowed = np.array([c.allowed for c in classes], dtype=np.bool_)
     kinds_menu, start = _candidates(classes, kinds, demand, cap, capped)
     menu = [_menu(o, cap, demand, allowed) for o in kinds_menu]
+    rows = _Rows.of(demand, counts)
     if len(start) < len(classes):
         return None
     patterns = list(dict.fromkeys(start.values()))
@@ -238,7 +259,7 @@ def plan_patterns(classes: Sequence[PodClass], kinds: Kinds, time_limit: float =
         new: list[Pattern] = []
         productive: list[_Menu] = []
         for m in active:
-            value, pattern = _knapsack(m, cap, demand, counts, dual, capped)
+            value, pattern = _knapsack(m, cap, demand, rows, dual, capped)
             if pattern is not None and value > kinds.price[m.kind] * (1 + 1e-9) + 1e-12 \
                     and pattern not in seen:
                 seen.add(pattern)
