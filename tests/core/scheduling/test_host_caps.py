@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from scaler.core.model import Pod, PodAffinityTerm, Scheduling, TopologySpread
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
@@ -79,3 +82,37 @@ def test_pods_a_spread_counts_join_its_owners_within_the_skew() -> None:
     nodes = apps_per_node(result)
     assert all(n["web"] <= 1 for n in nodes if n["api"])
     assert sum(1 for n in nodes if n["api"] and n["web"]) == 18
+
+
+@st.composite
+def hostname_snapshots(draw: st.DrawFn) -> list[Pod]:
+    out = []
+    for i in range(draw(st.integers(1, 40))):
+        app = draw(st.sampled_from("abc"))
+        rules: dict[str, object] = {}
+        if draw(st.booleans()):
+            rules["topology_spread"] = (spread(draw(st.sampled_from("abc")),
+                                               draw(st.integers(1, 2))),)
+        if draw(st.booleans()):
+            rules["pod_anti_affinity"] = (apart(draw(st.sampled_from("abc"))),)
+        cpu = draw(st.sampled_from(["100m", "500m", "1", "3"]))
+        out.append(pod(f"p{i}", app, cpu, "1Gi", **rules))
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostname_snapshots())
+def test_no_new_node_breaks_a_hostname_rule_in_any_bind_order(pending: list[Pod]) -> None:
+    """On every new node: an anti-affine pod's term selects no other pod there, and a spread
+    owner's selector counts at most maxSkew pods there (the owner included)."""
+    result = Scheduler(InstanceTypeTable(TYPES), [pool()])._solve(pending)
+    assert not result.unschedulable
+    for c in result.claims:
+        for owner in c.pods:
+            s = owner.scheduling
+            for t in s.pod_anti_affinity:
+                assert not any(t.selects(p.namespace, p.labels) for p in c.pods if p is not owner)
+            for sp in s.topology_spread:
+                assert sp.selector is not None
+                assert sum(1 for p in c.pods if sp.selector.matches_labels(p.labels)) \
+                    <= sp.max_skew
