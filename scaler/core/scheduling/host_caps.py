@@ -69,11 +69,12 @@ class HostCaps:
     """The hostname rules of the pods to plan, and each pod's part in them.
 
     Whole-node planning sees rules in *families*: rules (with a limit above 0) that one pod
-    both owns or is counted by are merged, the family's limit the least of its rules'. A
-    merged rule is stricter than each of its parts, so a plan within it keeps them all,
-    and pods are told apart by far fewer signatures: a selector drawn independently of the
-    owners' own labels (Karpenter's benchmark) would otherwise give every owner a class of
-    its own. Self-selecting workloads (the usual case) keep one exact rule each.
+    both owns or is counted by are merged, and pods are told apart by family, not by rule:
+    a selector drawn independently of the owners' own labels (Karpenter's benchmark) would
+    otherwise give nearly every owner a class of its own. The patterns keep a family's
+    estimated cap (each rule's limit once per rule); the seating keeps the exact rules,
+    choosing which pods of a class go to which node. Self-selecting workloads (the usual
+    case) have one rule per family, and there the cap is exact.
     """
 
     def __init__(self, pods: Sequence[Pod]) -> None:
@@ -105,8 +106,12 @@ class HostCaps:
         roots = sorted({root(r) for r in range(len(self.rules))})
         number = {r: f for f, r in enumerate(roots)}
         self._family = [number[root(r)] for r in range(len(self.rules))]
-        self._limit = [min(self.rules[r].limit for r in range(len(self.rules))
-                           if self._family[r] == f) for f in range(len(roots))]
+        # A family's cap for planning: each rule's limit once per rule. It is an estimate
+        # (a node may hold k pods each rule counts), not a guarantee: seating checks the
+        # exact rules (`NodeCaps`) and picks the pods of a class that keep them.
+        self._limit = [min(self.rules[r].limit for r in members) * len(members)
+                       for members in ([r for r in range(len(self.rules))
+                                        if self._family[r] == f] for f in range(len(roots)))]
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -172,6 +177,22 @@ class NodeCaps:
             after = (used[r] if used is not None else 0) + (1 if r in counted else 0)
             if after > self._limit[r]:
                 return False
+        return True
+
+    def fresh(self) -> tuple[list[int], set[int]]:
+        """The state of an empty node, for `admit`."""
+        return [0] * len(self._limit), set()
+
+    def admit(self, state: tuple[list[int], set[int]], pod: Pod) -> bool:
+        """Add the pod to a node's state when the exact rules allow it; whether they did."""
+        used, active = state
+        owns, counted = self.host.exact(pod)
+        for r in {*owns, *counted}:
+            if (r in active or r in owns) and used[r] + (r in counted) > self._limit[r]:
+                return False
+        for r in counted:
+            used[r] += 1
+        active.update(owns)
         return True
 
     def admits_all(self, pods: Sequence[Pod]) -> bool:

@@ -70,6 +70,29 @@ def whole_from_lp(
     return whole, left
 
 
+# Pods of a class looked at for one node beyond those that would break a hostname rule.
+PICK_LOOKAHEAD = 64
+
+
+def _pick(pattern: Pattern, rest: list[list[Pod]], caps: NodeCaps) -> list[Pod]:
+    """A pattern node's pods, taken from what is left of each class: the first ones the
+    exact hostname rules let share the node (a class's pods differ in which rules count
+    them); fewer when not enough do."""
+    state = caps.fresh()
+    group: list[Pod] = []
+    for k, n in pattern.counts:
+        pods = rest[k]
+        got = 0
+        i = 0
+        while got < n and i < len(pods) and i < n + PICK_LOOKAHEAD:
+            if caps.admit(state, pods[i]):
+                group.append(pods.pop(i))
+                got += 1
+            else:
+                i += 1
+    return group
+
+
 class WholeNodes:
     """Packs pods onto claims pinned to one kind (pool, type, capacity type) each."""
 
@@ -104,11 +127,14 @@ class WholeNodes:
         """A claim per node of the pattern plan; the pods it does not seat."""
         taken = [0] * len(members)
         left: list[Pod] = []
+        rest = [list(group) for group in members] if caps is not None else []
         for pattern, count in nodes:
             pool, i, ct = meta[pattern.kind]
             for _ in range(count):
                 group: list[Pod] = []
-                for k, n in pattern.counts:
+                if caps is not None:
+                    group = _pick(pattern, rest, caps)
+                for k, n in pattern.counts if caps is None else ():
                     seat = members[k][taken[k]:taken[k] + n]
                     group.extend(seat)
                     taken[k] += len(seat)
@@ -122,7 +148,10 @@ class WholeNodes:
                         left.append(pod)
                 for claim in open_claims:
                     self.widen(claim)
-        left.extend(p for k, group in enumerate(members) for p in group[taken[k]:])
+        if caps is not None:
+            left.extend(p for group in rest for p in group)
+        else:
+            left.extend(p for k, group in enumerate(members) for p in group[taken[k]:])
         return left
 
     def _seat_node(self, group: list[Pod], pool: NodePool, i: int, ct: str,
