@@ -555,7 +555,8 @@ class Scheduler:
         plan = plan_patterns(m.classes, m.kinds, PATTERN_BUDGET, caps)
         if plan is not None:
             repacks.append(lambda: self._place_leftovers(self.whole.seat_patterns(
-                plan.nodes, m.members, m.meta, self.claims, NodeCaps(host)), host))
+                plan.nodes, m.members, m.meta, self.claims, NodeCaps(host) if host else None),
+                host))
         # The LP's plan ignores the caps: its whole pods are packed within them, but every
         # fraction a cap binds gets a node of its own, so with caps it is only the fallback.
         bound = lower_bound(m.classes, m.kinds, PATTERN_BUDGET) if plan is None or not caps \
