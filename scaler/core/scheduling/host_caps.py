@@ -14,11 +14,11 @@ Two rules on `kubernetes.io/hostname` bind only pods on the same node:
   selects (kube-scheduler checks both ways), so at most 1 when the pod matches its own term,
   else 0.
 
-Both are a `Cap`: on a node holding a pod of an owner class, at most `limit` pods of the
-counted classes. A cap holds whatever order the pods bind in, so every owner passes
-kube-scheduler's check. `HostCaps` collects the rules of the pods to plan, names which rules
-each pod owns and which count it (its classes are split by that), and checks a node's pods
-while they are seated (`NodeCaps`).
+Kept on every node, such a rule holds whatever order the pods bind in, so every owner
+passes kube-scheduler's check. `HostCaps` collects the rules of the pods to plan, names
+which rules each pod owns and which count it, and gives the pattern search one `Cap` per
+rule family (on a node holding a pod of an owner class, at most `limit` pods of the counted
+classes; see `HostCaps`); `NodeCaps` checks the exact rules while pods are seated.
 """
 
 from __future__ import annotations
