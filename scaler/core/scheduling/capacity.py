@@ -7,7 +7,7 @@ consolidation MILP (`disruption/optimiser.py`), so the three price the same kind
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,11 +115,12 @@ class NewCapacity:
         return np.array(self.table.vector(self.overhead[pool.name]) or
                         (0,) * len(self.table.dims), dtype=np.int64)
 
-    def model(self, pods: Sequence[Pod], pool_of: Mapping[int, str] | None = None
-              ) -> CapacityModel:
+    def model(self, pods: Sequence[Pod], pool_of: Mapping[int, str] | None = None,
+              split: Callable[[Pod], Hashable] | None = None) -> CapacityModel:
         """Pod classes (with their pods) and node kinds (pool, type, capacity type).
 
-        `pool_of` (id of a pod -> NodePool name) keeps each class to the pool it must use.
+        `pool_of` (id of a pod -> NodePool name) keeps each class to the pool it must use;
+        pods `split` tells apart (their part in hostname rules) never share a class.
         """
         table = self.table
         cts = sorted({ct for _, ct, _ in table.pairs})
@@ -140,17 +141,25 @@ class NewCapacity:
                 capacity[start:start + n_types] = np.maximum(table.allocatable - overhead, 0)
         # Equal asks share one class (and one key): interned per call.
         interned: dict[Scheduling, Scheduling] = {}
-        groups: dict[tuple[int, tuple[int, ...], str], tuple[Scheduling, list[Pod]]] = {}
+        placed: dict[tuple[object, ...], Scheduling] = {}
+        groups: dict[tuple[int, tuple[int, ...], str, Hashable],
+                     tuple[Scheduling, list[Pod]]] = {}
         for pod in pods:
             row = table.vector(pod.requests + ONE_POD)
             if row is None:
                 continue
             sched = interned.setdefault(pod.scheduling, pod.scheduling)
+            if split is not None:
+                # Spread and anti-affinity do not choose kinds (the split stands for them):
+                # pods that only differ there share a class.
+                sched = placed.setdefault(
+                    (sched.node_selector, sched.affinity_terms, sched.tolerations), sched)
             home = pool_of.get(id(pod), "") if pool_of is not None else ""
-            groups.setdefault((id(sched), row, home), (sched, []))[1].append(pod)
+            part = split(pod) if split is not None else None
+            groups.setdefault((id(sched), row, home, part), (sched, []))[1].append(pod)
         classes: list[PodClass] = []
         members: list[list[Pod]] = []
-        for (_, row, home), (sched, group) in groups.items():
+        for (_, row, home, _), (sched, group) in groups.items():
             members.append(group)
             allowed = self._allowed(sched, home, cts, len(kinds))
             allowed &= np.isfinite(price)

@@ -215,6 +215,13 @@ class Claim:
         never dearer than what was packed for. The requirements are rebuilt from the
         NodePool's and each pod's loosest ask (`scheds`, one per pod), without the pin.
         """
+        wide = self.widened(launch_reqs, scheds, lk)
+        return self.widen_to(wide, lk) if wide is not None else None
+
+    def widened(self, launch_reqs: Requirements, scheds: Sequence[Scheduling],
+                lk: Lookups) -> Requirements | None:
+        """The requirements `widen` rebuilds (they depend on the packed type and the asks,
+        not on how full the claim is)."""
         wide: Requirements | None = launch_reqs
         for sched in scheds:
             for term in lk.alternatives(sched):
@@ -225,8 +232,11 @@ class Claim:
                     break
             else:
                 return None
-        if wide is None:
-            return None
+        return wide
+
+    def widen_to(self, wide: Requirements,
+                 lk: Lookups) -> tuple[Requirements, IntArray, float] | None:
+        """What the claim becomes under the requirements `widened` gave; None: no type."""
         idx = lk.fits(np.flatnonzero(lk.table.mask(wide)), self.used)
         if not len(idx) or not lk.flexible_enough(wide, idx):
             return None

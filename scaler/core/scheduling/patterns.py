@@ -16,6 +16,7 @@ Pure arithmetic on the classes and kinds the scheduler built; no pods, no requir
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,55 @@ class Pattern:
 
 
 @dataclass(frozen=True)
+class Cap:
+    """On a node holding a pod of an `owners` class, at most `limit` pods of the `counted`
+    classes (a hostname rule, see `host_caps.py`)."""
+
+    owners: frozenset[int]
+    counted: frozenset[int]
+    limit: int
+
+
+class _Caps:
+    """The caps by class: which each class owns and which count it."""
+
+    def __init__(self, caps: Sequence[Cap], n_classes: int) -> None:
+        self.limit = [c.limit for c in caps]
+        self.owns: list[frozenset[int]] = [frozenset()] * n_classes
+        self.counts: list[frozenset[int]] = [frozenset()] * n_classes
+        for j, c in enumerate(caps):
+            for k in c.owners:
+                self.owns[k] = self.owns[k] | {j}
+            for k in c.counted:
+                self.counts[k] = self.counts[k] | {j}
+        self.touching = [sorted(o | c) for o, c in zip(self.owns, self.counts, strict=True)]
+
+    def alone(self, k: int) -> int | None:
+        """The most pods of class k a node holding only them may carry (None: no cap)."""
+        own = [self.limit[j] for j in self.owns[k] if j in self.counts[k]]
+        return min(own) if own else None
+
+    def most(self, k: int, n: int, used: list[int], active: list[bool]) -> int:
+        """At most n pods of class k joining a node with `used` counted pods per cap and the
+        caps an owner there made `active`."""
+        for j in self.touching[k]:
+            if not (active[j] or j in self.owns[k]):
+                continue
+            room = self.limit[j] - used[j]
+            if j in self.counts[k]:
+                n = min(n, room)
+            elif room < 0:
+                return 0
+        return n
+
+    def take(self, k: int, n: int, used: list[int], active: list[bool]) -> None:
+        for j in self.counts[k]:
+            used[j] += n
+        for j in self.owns[k]:
+            active[j] = True
+
+
+@dataclass(frozen=True)
 class PatternPlan:
     nodes: tuple[tuple[Pattern, int], ...]  # each pattern and how many nodes of it
     per_hour: float
@@ -52,7 +102,7 @@ def _per_node(cap: FloatArray, demand: FloatArray) -> IntArray:
 
 
 def _candidates(classes: Sequence[PodClass], kinds: Kinds, demand: FloatArray,
-                cap: FloatArray) -> tuple[list[int], dict[int, Pattern]]:
+                cap: FloatArray, caps: _Caps | None) -> tuple[list[int], dict[int, Pattern]]:
     """The kinds to price, and each class's cheapest single-class pattern (a start basis)."""
     menu: set[int] = set()
     start: dict[int, Pattern] = {}
@@ -61,6 +111,9 @@ def _candidates(classes: Sequence[PodClass], kinds: Kinds, demand: FloatArray,
         if len(allowed) == 0:
             continue
         n = _per_node(cap[allowed], demand[k])
+        alone = caps.alone(k) if caps is not None else None
+        if alone is not None:
+            n = np.minimum(n, alone)
         ok = n >= 1
         allowed, n = allowed[ok], n[ok]
         if len(allowed) == 0:
@@ -88,30 +141,56 @@ def _menu(o: int, cap: FloatArray, demand: FloatArray, allowed: BoolArray) -> _M
     return _Menu(o, ks, (frac.max(axis=1), frac.sum(axis=1)))
 
 
-def _knapsack(m: _Menu, cap: FloatArray, demand: FloatArray, counts: IntArray,
-              dual: FloatArray) -> tuple[float, Pattern | None]:
-    """The most dual value a node of the kind can hold, by two greedy orders."""
+@dataclass(frozen=True)
+class _Rows:
+    """The classes' demand and counts as Python numbers: the knapsack steps through a few
+    resources per class, where numpy's per-call cost would dominate."""
+
+    demand: list[list[float]]
+    used: list[list[int]]  # the resources each class asks for
+    counts: list[int]
+
+    @staticmethod
+    def of(demand: FloatArray, counts: IntArray) -> _Rows:
+        rows = demand.tolist()
+        return _Rows(rows, [[j for j, v in enumerate(r) if v > 0] for r in rows],
+                     counts.tolist())
+
+
+def _knapsack(m: _Menu, cap: FloatArray, demand: FloatArray, rows: _Rows,
+              dual: FloatArray, caps: _Caps | None = None) -> tuple[float, Pattern | None]:
+    """The most dual value a node of the kind can hold, by two greedy orders (within the
+    caps, when there are any)."""
     priced = dual[m.classes] > 1e-12
     if not priced.any():
         return 0.0, None
     ks = m.classes[priced]
     best_value, best = 0.0, None
-    smallest = demand[ks].min(axis=0)
+    smallest = demand[ks].min(axis=0).tolist()
+    dims = range(len(smallest))
     for size in m.sizes:
         order = ks[np.argsort(-dual[ks] / np.maximum(size[priced], 1e-12), kind="stable")]
-        room = cap[m.kind].copy()
+        room = cap[m.kind].tolist()
         value = 0.0
         taken: list[tuple[int, int]] = []
+        held = [0] * len(caps.limit) if caps is not None else []
+        active = [False] * len(held)
         for k in order.tolist():
-            d = demand[k]
-            used = d > 0
-            n = int(min(counts[k], np.floor(room[used] / d[used]).min())) if used.any() else 0
+            d = rows.demand[k]
+            used = rows.used[k]
+            n = min(rows.counts[k], min(math.floor(room[j] / d[j]) for j in used)) \
+                if used else 0
+            if caps is not None and n > 0:
+                n = caps.most(k, n, held, active)
             if n <= 0:
                 continue
-            room -= n * d
+            if caps is not None:
+                caps.take(k, n, held, active)
+            for j in dims:
+                room[j] -= n * d[j]
             value += n * float(dual[k])
             taken.append((k, n))
-            if (room < smallest).any():
+            if any(room[j] < smallest[j] for j in dims):
                 break  # not even the smallest pod fits any more
         if value > best_value:
             best_value, best = value, Pattern(m.kind, tuple(sorted(taken)))
@@ -143,18 +222,24 @@ def _whole_nodes(patterns: Sequence[Pattern], price: FloatArray, counts: IntArra
     return r.x if r.status in ("optimal", "feasible") else None
 
 
-def plan_patterns(classes: Sequence[PodClass], kinds: Kinds,
-                  time_limit: float = 2.0) -> PatternPlan | None:
-    """Whole nodes covering every class's pods, or None if some class fits no kind."""
+def plan_patterns(classes: Sequence[PodClass], kinds: Kinds, time_limit: float = 2.0,
+                  caps: Sequence[Cap] = ()) -> PatternPlan | None:
+    """Whole nodes covering every class's pods, or None if some class fits no kind.
+
+    `caps` limit what a node holding some classes may carry of others (hostname rules);
+    every pattern respects them.
+    """
     if not classes:
         return None
+    capped = _Caps(caps, len(classes)) if caps else None
     deadline = time.monotonic() + time_limit
     demand = np.array([c.demand for c in classes], dtype=np.float64)
     cap = kinds.capacity.astype(np.float64)
     counts = np.array([c.count for c in classes], dtype=np.int64)
     allowed = np.array([c.allowed for c in classes], dtype=np.bool_)
-    kinds_menu, start = _candidates(classes, kinds, demand, cap)
+    kinds_menu, start = _candidates(classes, kinds, demand, cap, capped)
     menu = [_menu(o, cap, demand, allowed) for o in kinds_menu]
+    rows = _Rows.of(demand, counts)
     if len(start) < len(classes):
         return None
     patterns = list(dict.fromkeys(start.values()))
@@ -174,7 +259,7 @@ def plan_patterns(classes: Sequence[PodClass], kinds: Kinds,
         new: list[Pattern] = []
         productive: list[_Menu] = []
         for m in active:
-            value, pattern = _knapsack(m, cap, demand, counts, dual)
+            value, pattern = _knapsack(m, cap, demand, rows, dual, capped)
             if pattern is not None and value > kinds.price[m.kind] * (1 + 1e-9) + 1e-12 \
                     and pattern not in seen:
                 seen.add(pattern)

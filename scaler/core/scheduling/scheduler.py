@@ -42,6 +42,7 @@ from scaler.core.scheduling.capacity import (
 from scaler.core.scheduling.claim import Candidate, Claim, ClaimPlan, Lookups, Refused
 from scaler.core.scheduling.existing import ExistingNode, existing_nodes
 from scaler.core.scheduling.explain import ExplainContext, explain_unschedulable
+from scaler.core.scheduling.host_caps import HostCaps, NodeCaps
 from scaler.core.scheduling.instancetypes import InstanceTypeTable, IntArray
 from scaler.core.scheduling.launch_options import (
     ShareCost,
@@ -543,17 +544,24 @@ class Scheduler:
         if not pods:
             return []
         pool_of = {id(p): home[id(p)] for p in pods}
-        m = self.capacity.model(pods, pool_of)
+        # Hostname spread and anti-affinity: caps on what a node holding their pods carries.
+        host = HostCaps(pods)
+        m = self.capacity.model(pods, pool_of, host.signature if host else None)
+        caps = host.caps(m.members) if host else []
         repacks: list[Callable[[], float | None]] = []
-        plan = plan_patterns(m.classes, m.kinds, PATTERN_BUDGET)
+        plan = plan_patterns(m.classes, m.kinds, PATTERN_BUDGET, caps)
         if plan is not None:
-            repacks.append(lambda: self._place_leftovers(
-                self.whole.seat_patterns(plan.nodes, m.members, m.meta, self.claims)))
-        bound = lower_bound(m.classes, m.kinds, PATTERN_BUDGET)
-        if bound.assignment is not None:
+            repacks.append(lambda: self._place_leftovers(self.whole.seat_patterns(
+                plan.nodes, m.members, m.meta, self.claims, NodeCaps(host) if host else None),
+                host))
+        # The LP's plan ignores the caps: its whole pods are packed within them, but every
+        # fraction a cap binds gets a node of its own, so with caps it is only the fallback.
+        bound = lower_bound(m.classes, m.kinds, PATTERN_BUDGET) if plan is None or not caps \
+            else None
+        if bound is not None and bound.assignment is not None:
             whole, left = whole_from_lp(bound.assignment, m.members)
-            repacks.append(lambda: self._place_leftovers(left) if self.whole.pack_lp(
-                whole, m.meta, self.claims) else None)
+            repacks.append(lambda: self._place_leftovers(left, host) if self.whole.pack_lp(
+                whole, m.meta, self.claims, NodeCaps(host)) else None)
         kept = self.claims
         best: list[Claim] | None = None
         best_cost = float("inf")
@@ -566,12 +574,15 @@ class Scheduler:
         self._stale_room()
         if best is not None:
             return []
-        # Pods some hostname spread counts go to claims of their own (see _fill_gaps).
+        # Pods some hostname rule counts, and that have none of their own, go to claims of
+        # their own (see _fill_gaps): an owner on a claim was checked without them.
         kept = self.claims
         apart: list[Claim] = []
         failed: list[tuple[Pod, str]] = []
         for pod in sorted(pods, key=sort_key):
-            counted = self.topology.counted(pod.namespace, pod.labels)
+            s = pod.scheduling
+            counted = (self.topology.counted(pod.namespace, pod.labels)
+                       and not (s.topology_spread or s.pod_anti_affinity))
             self.claims = apart if counted else kept
             self._stale_room()
             request = pod.requests + ONE_POD
@@ -583,14 +594,27 @@ class Scheduler:
         self._stale_room()
         return failed
 
-    def _place_leftovers(self, pods: Sequence[Pod]) -> float | None:
+    def _place_leftovers(self, pods: Sequence[Pod], host: HostCaps) -> float | None:
         """What a whole-node plan did not seat, by the greedy onto its claims (or new ones);
-        the plan's price, or None when a pod fits nowhere."""
+        the plan's price, or None when a pod fits nowhere.
+
+        A pod some hostname cap binds gets a node of its own: the greedy does not see the
+        pods the plan seated (they are not counted in the topology), and alone on a node
+        every hostname rule holds.
+        """
         self._stale_room()  # the packing changed claims behind `_room`
         for pod in sorted(pods, key=sort_key):
             attempt = self._ladder(self._interned[pod.scheduling])[-1]
             row = self.table.vector(pod.requests + ONE_POD)
-            if row is None or not self._place_on_claims(pod, row, attempt):
+            if row is None:
+                return None
+            if host.involved(pod):
+                fresh = self._fresh(pod, np.array(row, dtype=np.int64), attempt)
+                if fresh is None:
+                    return None
+                self._open(pod, fresh, attempt)
+                self._stale_room()
+            elif not self._place_on_claims(pod, row, attempt):
                 return None
         return sum(c.price for c in self.claims)
 

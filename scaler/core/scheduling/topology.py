@@ -45,6 +45,9 @@ class Group:
     all_of: tuple[PodAffinityTerm, ...] = ()
     # Made for pod (anti-)affinity terms too, not only for spread constraints.
     by_terms: bool = False
+    # Made for a pod affinity term (required or preferred): the pods it counts must be
+    # where the greedy can see them.
+    affine: bool = False
 
     def picks(self, namespace: str, labels: Mapping[str, str]) -> bool:
         if self.all_of:
@@ -133,12 +136,15 @@ class Topology:
                     self.groups[key] = Group(t.topology_key, None, None, all_of=terms,
                                              by_terms=True)
         single = tuple(sched.pod_affinity) if len(sched.pod_affinity) == 1 else ()
+        affine = {*single, *sched.preferred_pod_affinity}
         for t in (*single, *sched.pod_anti_affinity, *sched.preferred_pod_affinity,
                   *sched.preferred_pod_anti_affinity):
             key = _term_key(t)
             if key not in self.groups:
                 self.groups[key] = Group(t.topology_key, t.selector, t.namespaces)
             self.groups[key].by_terms = True
+            if t in affine:
+                self.groups[key].affine = True
         # Only required anti-affinity binds pods that come later (kube-scheduler's symmetry).
         for t in sched.pod_anti_affinity:
             if t not in self.owners:
@@ -172,13 +178,14 @@ class Topology:
         return bool(self._groups_picking(namespace, labels))
 
     def counted_only_per_node(self, namespace: str, labels: Mapping[str, str]) -> bool:
-        """Whether the only groups that count the pod are hostname spread constraints'.
+        """Whether the only groups that count the pod are hostname spread constraints' and
+        hostname anti-affinity terms'.
 
-        Such a pod binds no one where it goes: an owner is checked against the pods already
-        on its node, so the pod may be planned apart, on nodes of its own, as long as it
-        never joins a node that holds an owner (whole-node planning opens new ones).
+        Such a pod binds only the pods on its own node: whole-node planning may place it on
+        new nodes, with the owners planned there too under per-node caps (`host_caps.py`),
+        as long as it never joins a node the greedy placed an owner on.
         """
-        return all(g.key == LABEL_HOSTNAME and not g.by_terms and not g.all_of
+        return all(g.key == LABEL_HOSTNAME and not g.affine and not g.all_of
                    for g in self._groups_picking(namespace, labels))
 
     def record(self, namespace: str, labels: Mapping[str, str], sched: Scheduling,

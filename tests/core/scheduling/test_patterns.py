@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scaler.core.scheduling.bound import Kinds, PodClass
-from scaler.core.scheduling.patterns import plan_patterns
+from scaler.core.scheduling.patterns import Cap, plan_patterns
 
 # dims: cpu (millicores), memory (MiB), pods
 CPU_HEAVY = (3000, 1000, 1)
@@ -50,3 +50,18 @@ def test_a_class_only_uses_kinds_it_allows() -> None:
 def test_a_class_that_fits_nowhere_gives_no_plan() -> None:
     k = kinds((1.0, (2000, 2000, 10)))
     assert plan_patterns([PodClass(CPU_HEAVY, 3, np.ones(1, dtype=np.bool_))], k) is None
+
+
+def test_a_cap_keeps_its_owners_one_to_a_node_and_lets_other_pods_fill_them() -> None:
+    # Class 0 is self anti-affine (owner and counted, at most 1 a node); class 1 is plain.
+    # Without the cap 20 small pods fill 5 nodes; with it each of the 10 owners needs a node
+    # of its own, and the plain pods ride along on them.
+    small = (1000, 1000, 1)
+    k = kinds((1.0, (4000, 4000, 10)))
+    every = np.ones(1, dtype=np.bool_)
+    plan = plan_patterns([PodClass(small, 10, every), PodClass(small, 10, every)], k,
+                         caps=[Cap(frozenset({0}), frozenset({0}), 1)])
+    assert plan is not None
+    assert all(dict(p.counts).get(0, 0) <= 1 for p, _ in plan.nodes)
+    assert plan.per_hour == 10.0
+    assert sum(dict(p.counts).get(0, 0) * n for p, n in plan.nodes) >= 10
