@@ -24,7 +24,6 @@ import pytest
 from tests.chaos.cluster import ClusterSim, Deployment
 from tests.chaos.conftest import (
     NC,
-    REGISTRATION,
     SCALE,
     Scaler,
     ctl,
@@ -129,6 +128,7 @@ class WatchedCluster(ClusterSim):
 
 def test_kill_9_at_every_step_leaks_nothing_and_doubles_nothing(
         kube_api: KubeApi, world: World, rig: Callable[..., Scaler],
+        cluster: Callable[..., ClusterSim], ec2_proxy: HttpFaultProxy,
         monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(15)
     # Each restart reads its modules' bytecode as an installed controller does (CI writes it;
@@ -136,13 +136,13 @@ def test_kill_9_at_every_step_leaks_nothing_and_doubles_nothing(
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     # No faults: it shows the EC2 calls, and replays moto's slow catalogue answers so that
     # each restart is not spent re-reading them (the spot prices asked "from now" too).
-    ec2 = HttpFaultProxy(world.url).start()
     for action in (b"DescribeInstanceTypes", b"DescribeInstanceTypeOfferings",
                    b"DescribeSpotPriceHistory", b"DescribeImages"):
-        ec2.memo(b"Action=" + action + b"&", ignore=(b"StartTime",))
-    sim = WatchedCluster(kube_api, register_after=ctl(REGISTRATION)).start()
-    scaler = rig(nodepool(after=0), aws_url=ec2.url)
-    steps = StepCounter(kube_api, ec2)
+        ec2_proxy.memo(b"Action=" + action + b"&", ignore=(b"StartTime",))
+    sim = cluster(WatchedCluster)
+    assert isinstance(sim, WatchedCluster)
+    scaler = rig(nodepool(after=0), aws_url=ec2_proxy.url)
+    steps = StepCounter(kube_api, ec2_proxy)
     stop = threading.Event()
 
     def workload() -> None:  # grow and shrink, so every step keeps happening
@@ -213,6 +213,3 @@ def test_kill_9_at_every_step_leaks_nothing_and_doubles_nothing(
         assert not sim.errors, sim.errors
     finally:
         stop.set()
-        sim.stop()
-        scaler.kill()
-        ec2.stop()
