@@ -100,9 +100,11 @@ def disruption_input(cluster: ManagedCluster, table: InstanceTypeTable,
                      protected: frozenset[str] = frozenset(),
                      claim_prefix: str = "") -> DisruptionInput:
     """The cluster as a disruption pass sees it. Only nodes of a claim that is registered
-    and Ready are candidates; `protected` (nodes or claims) are left alone too."""
+    and Ready are candidates; `protected` (nodes or claims) are left alone too. The nodes of
+    claims not Ready (in flight, initializing, being deleted) receive no displaced pod."""
     snap = cluster.snapshot()
     claims = ready_claims(cluster)
+    owned = {n for c in cluster.claims() for n in (c.name, c.node_name) if n}
     return DisruptionInput(
         table=table, pools=pools, nodes=snap.nodes, pods=snap.pods,
         daemonsets=snap.daemonsets, pdbs=snap.disruption_budgets,
@@ -110,6 +112,7 @@ def disruption_input(cluster: ManagedCluster, table: InstanceTypeTable,
         protected=frozenset(n.name for n in snap.nodes
                             if n.name not in claims or n.name in protected
                             or claims[n.name].name in protected),
+        unready=frozenset(n.name for n in snap.nodes if n.name in owned and n.name not in claims),
         claim_prefix=claim_prefix)
 
 

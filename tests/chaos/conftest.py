@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.chaos.cluster import ClusterSim
 from tests.integration.aws.conftest import (  # noqa: F401  (moto fixtures)
     CLUSTER,
     NODE_CLASS,
@@ -37,6 +38,7 @@ from tests.integration.aws.conftest import (  # noqa: F401  (moto fixtures)
     pricing_replay,
     world,
 )
+from tests.support.http_faults import HttpFaultProxy
 from tests.support.kube_api import KubeApi
 
 SCALE = 10.0  # controller seconds per wall second
@@ -194,6 +196,32 @@ def rig(kube_api: KubeApi, world: World, pricing_replay: PricingReplay,  # noqa:
     yield make
     for s in made:
         s.kill()
+
+
+@pytest.fixture
+def cluster(kube_api: KubeApi) -> Iterator[Callable[..., ClusterSim]]:
+    """make(cls=ClusterSim, **options) -> a started cluster simulator on the API stand-in,
+    nodes registering REGISTRATION after their launch unless `register_after` says
+    otherwise; every one it made is stopped at the end."""
+    made: list[ClusterSim] = []
+
+    def make(cls: type[ClusterSim] = ClusterSim, **options: Any) -> ClusterSim:
+        options.setdefault("register_after", ctl(REGISTRATION))
+        sim = cls(kube_api, **options)
+        made.append(sim)
+        return sim.start()
+
+    yield make
+    for sim in made:
+        sim.stop()
+
+
+@pytest.fixture
+def ec2_proxy(world: World) -> Iterator[HttpFaultProxy]:  # noqa: F811
+    """A fault proxy in front of moto (no faults until a test adds some), stopped at the end."""
+    proxy = HttpFaultProxy(world.url).start()
+    yield proxy
+    proxy.stop()
 
 
 def instance_state(aws: World) -> Callable[[str], bool | None]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.chaos.cluster import ClusterSim, Deployment
-from tests.chaos.conftest import REGISTRATION, SCALE, Scaler, ctl, nodepool, wait_for
+from tests.chaos.conftest import SCALE, Scaler, ctl, nodepool, wait_for
 from tests.support.kube_api import KubeApi
 
 BOUND = 5
@@ -20,32 +20,29 @@ WINDOW = 300.0  # controller seconds
 
 @pytest.mark.parametrize("mode", ["consolidation", "emptiness"])
 def test_a_hostile_tainter_does_not_cause_a_runaway_scale_up(
-        mode: str, kube_api: KubeApi, rig: Callable[..., Scaler]) -> None:
+        mode: str, kube_api: KubeApi, rig: Callable[..., Scaler],
+        cluster: Callable[..., ClusterSim]) -> None:
     if mode == "consolidation":
         pool = nodepool(policy="WhenEmptyOrUnderutilized", after=0)
         scaler = rig(pool, disruption={"planner": "consolidation"})
     else:
         pool = nodepool(policy="WhenEmpty", after=30)
         scaler = rig(pool, disruption={"planner": "emptiness", "emptyAfter": ctl(30)})
-    sim = ClusterSim(kube_api, register_after=ctl(REGISTRATION), hostile=True).start()
-    try:
-        sim.deploy(Deployment("my-app", replicas=1, cpu="500m"))
-        wait_for(lambda: kube_api.objects("scaler.dev/v1alpha1", "nodeclaims"),
-                 "a first node claim", 20, (scaler,))
-        began = time.monotonic()
-        while time.monotonic() - began < ctl(WINDOW):
-            assert scaler.alive(), scaler.text()[-3000:]
-            assert sim.max_nodes <= BOUND, (sim.history, scaler.text()[-3000:])
-            time.sleep(0.1)
-        launched = kube_api.count("POST", "/nodeclaims")
-        print(f"\n[runaway/{mode}] over {WINDOW:.0f}s controller time "
-              f"({ctl(WINDOW):.0f}s wall at x{SCALE:.0f}): most nodes at once "
-              f"{sim.max_nodes} (bound {BOUND}; Karpenter < 35), node claims created "
-              f"{launched}, node-count changes {len(sim.history)}")
-        assert sim.max_nodes <= BOUND
-        assert launched >= 3  # the hostile taint really kept evicting the pod
-        assert not sim.errors, sim.errors
-        assert "Traceback" not in scaler.text()
-    finally:
-        sim.stop()
-        scaler.kill()
+    sim = cluster(hostile=True)
+    sim.deploy(Deployment("my-app", replicas=1, cpu="500m"))
+    wait_for(lambda: kube_api.objects("scaler.dev/v1alpha1", "nodeclaims"),
+             "a first node claim", 20, (scaler,))
+    began = time.monotonic()
+    while time.monotonic() - began < ctl(WINDOW):
+        assert scaler.alive(), scaler.text()[-3000:]
+        assert sim.max_nodes <= BOUND, (sim.history, scaler.text()[-3000:])
+        time.sleep(0.1)
+    launched = kube_api.count("POST", "/nodeclaims")
+    print(f"\n[runaway/{mode}] over {WINDOW:.0f}s controller time "
+          f"({ctl(WINDOW):.0f}s wall at x{SCALE:.0f}): most nodes at once "
+          f"{sim.max_nodes} (bound {BOUND}; Karpenter < 35), node claims created "
+          f"{launched}, node-count changes {len(sim.history)}")
+    assert sim.max_nodes <= BOUND
+    assert launched >= 3  # the hostile taint really kept evicting the pod
+    assert not sim.errors, sim.errors
+    assert "Traceback" not in scaler.text()

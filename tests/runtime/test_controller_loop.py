@@ -429,3 +429,63 @@ def test_the_lifecycle_pass_releases_a_disrupted_taint_a_dead_pass_left(tmp_path
     controller.lifecycle()
     [node] = cluster.snapshot().nodes
     assert node.name == claim.node_name and node.taints == ()
+
+
+def test_a_consolidation_sends_no_pod_to_a_node_not_ready_yet(tmp_path: Path) -> None:
+    """A node launched for pods that went away before it was Ready (a scale-down; after a
+    restart nothing remembers it was nominated) is room in flight, not room ready: the pods
+    of an underutilized node are not evicted towards it, where they would wait for it to
+    register, however often the consolidation is planned. Once it is Ready, they move."""
+    from pricing import load_catalog
+    from scaler.adapters.simulated import SimulatedCloud, SimulatedManagedCluster
+    from scaler.core.disruption.candidates import DisruptionSettings
+    from scaler.policy import load_policies
+    from scaler.ports.fence import OpenFence
+    from scaler.runtime.controller import Controller, LoopSettings
+    from scaler.runtime.policies import PolicyHolder
+
+    (tmp_path / "pool.yaml").write_text(POOL_YAML % "m5.large")
+    clock = [1000.0]
+
+    def pod(name: str) -> Pod:
+        return Pod("default", name, Resources.parse({"cpu": "1200m", "memory": "1Gi"}),
+                   owner_kind="ReplicaSet", owner_name="web")
+
+    cluster = SimulatedManagedCluster(Snapshot(pods=(pod("web-0"),)), clock=lambda: clock[0],
+                                      launch_delay=30)
+    controller = Controller(cluster, SimulatedCloud(load_catalog("us-east-1")),
+                            PolicyHolder(load_policies(tmp_path)), OpenFence(),
+                            disruption=DisruptionSettings(validation_delay=0),
+                            settings=LoopSettings(nomination_ttl=0), clock=lambda: clock[0])
+    controller.provision()
+    clock[0] += 30
+    controller.lifecycle()
+    [a] = cluster.claims()
+    assert a.initialized
+    cluster.inner.add_pod(pod("web-1"))  # the Deployment grows: a second node is launched
+    controller.provision()
+    [b] = [c for c in cluster.claims() if c.name != a.name]
+    cluster.inner.remove_pod("default/web-1")  # and shrinks before that node is Ready
+    clock[0] += 10
+    controller.lifecycle()
+    assert not [c for c in cluster.claims() if c.name == b.name][0].initialized
+
+    for _ in range(3):  # plan, validate, carry out: web-0 would have been evicted towards b
+        controller.disrupt()
+        clock[0] += 5
+    assert [(d.action, d.target) for d in controller.decisions] == [
+        ("launch", a.name), ("launch", b.name)]
+    assert [(p.name, p.node_name) for p in cluster.snapshot().pods] == [("web-0", a.node_name)]
+
+    clock[0] += 30
+    controller.lifecycle()  # b is Ready now
+    [b] = [c for c in cluster.claims() if c.name == b.name]
+    assert b.initialized
+    for _ in range(3):
+        controller.disrupt()
+        controller.provision()
+        clock[0] += 5
+    assert [(d.action, d.target) for d in controller.decisions][2:] == [
+        ("cordon", a.node_name), ("drain", a.node_name), ("delete", a.node_name)]
+    assert [c.name for c in cluster.claims()] == [b.name]
+    assert [(p.name, p.node_name) for p in cluster.snapshot().pods] == [("web-0", b.node_name)]

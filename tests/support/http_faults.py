@@ -16,7 +16,8 @@ What it does:
 
 `memo(substring)`: answers to requests whose body holds it are kept and replayed for the
 same request (read-only catalogue calls moto is slow to answer, for tests that restart
-their client often).
+their client often); `ignore` names form parameters a request is the same without (a
+`StartTime` of "now").
 
 Every request is recorded (`requests`: time, method, path, what was done) so a test can say
 what its client sent and what it got.
@@ -91,6 +92,7 @@ class HttpFaultProxy:
         self._began = time.monotonic()
         self._server = LocalServer()
         self.memo_bodies: list[bytes] = []
+        self.memo_ignore: set[bytes] = set()
         self.memos: dict[tuple[str, str, bytes], tuple[int, list[tuple[str, str]], bytes]] = {}
 
     # -- control -----------------------------------------------------------------------
@@ -100,9 +102,15 @@ class HttpFaultProxy:
             self.faults.append(fault)
         return fault
 
-    def memo(self, body_contains: bytes) -> None:
+    def memo(self, body_contains: bytes, ignore: tuple[bytes, ...] = ()) -> None:
         with self._lock:
             self.memo_bodies.append(body_contains)
+            self.memo_ignore.update(ignore)
+
+    def memo_key(self, body: bytes) -> bytes:
+        """The form-encoded body less the parameters memo() was told to ignore."""
+        return b"&".join(kv for kv in body.split(b"&")
+                         if kv.split(b"=", 1)[0] not in self.memo_ignore)
 
     def clear(self) -> None:
         with self._lock:
@@ -201,8 +209,8 @@ class _Handler(QuietHandler):
         self._forward(method, body)
 
     def _forward(self, method: str, body: bytes) -> None:
-        key = (method, self.path, body)
         with self.owner._lock:
+            key = (method, self.path, self.owner.memo_key(body))
             memo = any(m in body for m in self.owner.memo_bodies)
             kept = self.owner.memos.get(key) if memo else None
         if kept is not None:

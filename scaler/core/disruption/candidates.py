@@ -80,6 +80,11 @@ class DisruptionInput:
     last_change: Mapping[str, float] = field(default_factory=dict)
     # Nodes the pass must leave alone (say, the ones a provisioning pass just launched).
     protected: frozenset[str] = frozenset()
+    # Nodes not Ready yet (claims in flight, nodes still initializing, claims being deleted).
+    # A plan may count on their room (its commands wait for the validation delay), but the
+    # revalidation right before a drain does not: a pod evicted towards one would wait
+    # pending until it registers.
+    unready: frozenset[str] = frozenset()
     # Prefix for the names of replacements, unique per pass (a controller never reuses one).
     claim_prefix: str = ""
 

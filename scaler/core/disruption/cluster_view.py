@@ -88,10 +88,15 @@ def _zone_bound(pod: Pod) -> bool:
 
 
 class ClusterView:
-    def __init__(self, inp: DisruptionInput) -> None:
+    def __init__(self, inp: DisruptionInput, *, ready_room_only: bool = False) -> None:
+        """`ready_room_only`: the nodes in `inp.unready` receive no displaced pod (they are
+        cordoned in the view, and still count for limits, topology and price)."""
         self.inp = inp
         self.pools = {p.name: p for p in inp.pools}
-        self.nodes: dict[str, Node] = {n.name: n for n in inp.nodes}
+        self.nodes: dict[str, Node] = {
+            n.name: dataclasses.replace(n, unschedulable=True)
+            if ready_room_only and n.name in inp.unready else n
+            for n in inp.nodes}
         self.pods: dict[str, Pod] = {p.key: p for p in inp.pods if p.node_name}
         self.new_nodes: dict[str, Node] = {}  # replacements launched by the pass
         self.new_prices: dict[str, float] = {}

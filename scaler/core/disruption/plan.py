@@ -237,8 +237,9 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
 
     A command survives when its nodes still exist with exactly the pods the plan evicts,
     are still not blocked (annotations, PDBs, budgets) and still consolidatable, and
-    simulating its removal again places every pod. The replacements it launched count as
-    existing nodes in `inp`. Dropped commands are named in `notes`.
+    simulating its removal again places every pod, on room that is ready (`inp.unready`
+    receives none). The replacements it launched count as existing nodes in `inp`. Dropped
+    commands are named in `notes`.
     """
     settings = settings or DisruptionSettings()
     started = time.perf_counter()
@@ -247,7 +248,8 @@ def revalidate(plan: DisruptionPlan, inp: DisruptionInput, now: float,
     candidates, by_node = build_candidates(inp, now, guard, settings.empty_after)
     by_name = {c.name: c for c in candidates}
     ledger = _ledger(inp, now, guard)
-    view = ClusterView(inp)
+    # The drain follows at once: the pods may only go where room is ready now.
+    view = ClusterView(inp, ready_room_only=True)
     cost_before = view.price()
     ctx = PassContext(view, ledger, settings, now, by_name, started + settings.time_budget,
                       pool_totals=pool_totals(candidates))
