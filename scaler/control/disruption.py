@@ -98,11 +98,9 @@ def ready_claims(cluster: ManagedCluster) -> dict[str, ClaimView]:
 def disruption_input(cluster: ManagedCluster, table: InstanceTypeTable,
                      pools: Sequence[NodePool], changes: ChangeTracker, now: float,
                      protected: frozenset[str] = frozenset(),
-                     claim_prefix: str = "",
-                     cloud_drift: Mapping[str, str] | None = None) -> DisruptionInput:
+                     claim_prefix: str = "") -> DisruptionInput:
     """The cluster as a disruption pass sees it. Only nodes of a claim that is registered
-    and Ready are candidates; `protected` (nodes or claims) are left alone too;
-    `cloud_drift`: node -> why the cloud provider calls it drifted."""
+    and Ready are candidates; `protected` (nodes or claims) are left alone too."""
     snap = cluster.snapshot()
     claims = ready_claims(cluster)
     return DisruptionInput(
@@ -112,7 +110,7 @@ def disruption_input(cluster: ManagedCluster, table: InstanceTypeTable,
         protected=frozenset(n.name for n in snap.nodes
                             if n.name not in claims or n.name in protected
                             or claims[n.name].name in protected),
-        claim_prefix=claim_prefix, cloud_drift=cloud_drift or {})
+        claim_prefix=claim_prefix)
 
 
 def grace_seconds(pool: NodePool | None) -> float | None:

@@ -8,6 +8,7 @@ two calls. A pass that fails logs one line and leaves the next pass to try again
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -367,9 +368,9 @@ class Controller:
         nominated = frozenset(self._nominated)
 
         def current() -> DisruptionInput:
-            return disruption_input(self.cluster, table, pools, self.changes, now, nominated,
-                                    claim_prefix=f"{secrets.token_hex(3)}-",
-                                    cloud_drift=self.cloud_drift)
+            inp = disruption_input(self.cluster, table, pools, self.changes, now, nominated,
+                                   claim_prefix=f"{secrets.token_hex(3)}-")
+            return dataclasses.replace(inp, cloud_drift=self.cloud_drift)
 
         # Replacements launched before a failover or a restart are finished, not redone.
         self.executor.recall(now)
