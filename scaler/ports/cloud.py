@@ -59,6 +59,13 @@ class CloudNode:
     # The instance's state as the cloud reports it (EC2: pending, running, stopping, stopped,
     # shutting-down); "" when the cloud does not say (then it is taken as running).
     state: str = ""
+    # What the instance was launched with, as far as its NodeClass decides it: the cloud's
+    # drift check compares them with what the NodeClass selects now (EC2: AMI, subnet,
+    # security groups, and the digest of the fields only a new instance picks up).
+    image_id: str = ""
+    subnet_id: str = ""
+    security_groups: tuple[str, ...] = ()
+    node_class_hash: str = ""
 
 
 # States of an instance that will not run its node again unless someone starts it: a node
@@ -84,7 +91,10 @@ class CloudProvider(Protocol):
         ...
 
     def is_drifted(self, node: CloudNode, node_pool: NodePool) -> str | None:
-        """Why the node no longer matches its NodePool, or None."""
+        """Why the node no longer matches the cloud-side settings its NodePool launches with
+        (EC2: its EC2NodeClass), or None; Karpenter's `CloudProvider.IsDrifted`. The NodePool
+        itself (requirements, template labels and taints) is the core's to judge
+        (`scaler.core.disruption.drift`), not the cloud's."""
         ...
 
     def mark_unavailable(self, instance_type: str, zone: str, capacity_type: str,

@@ -8,6 +8,7 @@ two calls. A pass that fails logs one line and leaves the next pass to try again
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -99,6 +100,8 @@ class Controller:
         self.changes = ChangeTracker()
         # Idle NodePools (no instance type satisfies them) -> their Ready=False condition.
         self.pool_conditions: dict[str, Mapping[str, str]] = {}
+        # Node -> why the cloud calls it drifted (its NodeClass), as of the last pass.
+        self.cloud_drift: dict[str, str] = {}
 
     @property
     def decisions(self) -> list[Decision]:
@@ -365,8 +368,9 @@ class Controller:
         nominated = frozenset(self._nominated)
 
         def current() -> DisruptionInput:
-            return disruption_input(self.cluster, table, pools, self.changes, now, nominated,
-                                    claim_prefix=f"{secrets.token_hex(3)}-")
+            inp = disruption_input(self.cluster, table, pools, self.changes, now, nominated,
+                                   claim_prefix=f"{secrets.token_hex(3)}-")
+            return dataclasses.replace(inp, cloud_drift=self.cloud_drift)
 
         # Replacements launched before a failover or a restart are finished, not redone.
         self.executor.recall(now)
@@ -413,24 +417,56 @@ class Controller:
     def _mark_drift(self, snap: Snapshot, claims: Sequence[ClaimView],
                     node_pools: Sequence[NodePool], types: Sequence[InstanceType]) -> None:
         """Keep each registered claim's Drifted condition true to its NodePool as it is now
-        (requirements, labels, taints): what `kubectl get nodeclaims` and the planner see."""
+        (requirements, labels, taints: the core's judge) and, when that finds nothing, to
+        the cloud's NodeClass (`CloudProvider.is_drifted`: AMI, subnet, ...; one `list` per
+        pass): what `kubectl get nodeclaims` and the planner see."""
         if not types:
             return
         table = InstanceTypeTable(types)
         pools = {p.name: p for p in node_pools}
         nodes = {n.name: n for n in snap.nodes}
+        judged: list[tuple[ClaimView, NodePool, str | None]] = []
         for claim in claims:
             node = nodes.get(claim.node_name)
             pool = pools.get(claim.node_pool)
-            if node is None or pool is None:
-                continue
-            drift = drift_of(node, pool, table)
-            reason = drift.reason if drift else None
+            if node is not None and pool is not None:
+                drift = drift_of(node, pool, table)
+                judged.append((claim, pool, drift.reason if drift else None))
+        cloud = self._ask_cloud_drift([(c, p) for c, p, r in judged if r is None])
+        for claim, _, reason in judged:
+            if reason is None and cloud is None:
+                continue  # the cloud could not tell this pass: the condition stays
+            reason = reason or (cloud or {}).get(claim.name)
             if (reason is not None) != claim.drifted:
                 self.cluster.claim_drifted(claim.name, reason)
                 if reason is not None:
                     self.cluster.event(ObjectRef.nodeclaim(claim.name), NORMAL, "Drifted",
                                        f"NodeClaim drifted: {reason}")
+
+    def _ask_cloud_drift(self, claims: Sequence[tuple[ClaimView, NodePool]]
+                         ) -> dict[str, str] | None:
+        """Claim -> why the cloud calls its node drifted; kept in `cloud_drift` (by node)
+        for the disruption pass. None when the cloud could not be asked (the last answer
+        is kept)."""
+        launched = [(c, p) for c, p in claims if c.launched and c.provider_id]
+        if not launched:
+            self.cloud_drift = {}
+            return {}
+        try:
+            listed = {n.provider_id: n for n in self.cloud.list()}
+            found: dict[str, str] = {}
+            for claim, pool in launched:
+                node = listed.get(claim.provider_id)
+                reason = self.cloud.is_drifted(node, pool) if node is not None else None
+                if reason:
+                    found[claim.name] = reason
+        except (CloudError, UserError) as e:
+            text = e.render() if isinstance(e, UserError) else str(e)
+            log.warning("cloud drift check failed (keeping the last answer): %s", text)
+            return None
+        by_name = {c.name: c.node_name for c, _ in launched}
+        self.cloud_drift = {by_name[name]: reason for name, reason in found.items()}
+        return found
 
     # -- prices and cost -----------------------------------------------------------------
 

@@ -54,7 +54,7 @@ from scaler.adapters.aws.tags import (
     cluster_tags,
     instance_tags,
 )
-from scaler.core.model import LABEL_INSTANCE_TYPE, NodePool
+from scaler.core.model import NodePool
 from scaler.core.scheduling.instancetypes import LaunchOption
 from scaler.errors import UserError
 from scaler.ports.cloud import (
@@ -425,6 +425,11 @@ class AwsCloudProvider:
             price_estimated=estimated,
             launched_at=_timestamp(inst.get("LaunchTime")),
             state=str((inst.get("State") or {}).get("Name", "")),
+            image_id=str(inst.get("ImageId", "")),
+            subnet_id=str(inst.get("SubnetId", "")),
+            security_groups=tuple(sorted(str(g["GroupId"])
+                                         for g in inst.get("SecurityGroups", []))),
+            node_class_hash=tags.get(NODECLASS_HASH, ""),
         )
 
     def lookup(self, pid: str) -> CloudNode | None:
@@ -482,41 +487,32 @@ class AwsCloudProvider:
     # -- drift --------------------------------------------------------------------------
 
     def is_drifted(self, node: CloudNode, node_pool: NodePool) -> str | None:
-        """Why the node no longer matches its NodePool or EC2NodeClass, or None.
+        """Why the node no longer matches its NodePool's EC2NodeClass, or None.
 
-        Checked like Karpenter: the NodePool's requirements against the node's labels; the
-        AMI, subnet and security groups against what the NodeClass selects now; and the
-        NodeClass fields only a new instance picks up (user data, disks, metadata options,
-        tags, role), by digest.
+        Checked like Karpenter: the AMI, subnet and security groups the instance was
+        launched with (as `list`/`get` report them) against what the NodeClass selects now,
+        and the NodeClass fields only a new instance picks up (user data, disks, metadata
+        options, tags, role) by digest. No EC2 call but the NodeClass's lookup, cached for
+        `resolve_ttl` seconds, when `node` came from `list` or `get` (a node `create`
+        returned is described first).
         """
-        reasons: list[str] = []
-        it = self.live.instance_type(node.instance_type)
-        labels = dict(it.labels) if it else {LABEL_INSTANCE_TYPE: node.instance_type}
-        labels.update({"topology.kubernetes.io/zone": node.zone,
-                       "karpenter.sh/capacity-type": node.capacity_type,
-                       **node_pool.labels, "karpenter.sh/nodepool": node_pool.name})
-        bad = node_pool.requirements.conflict_with_labels(labels)
-        if bad is not None:
-            reasons.append(f"no longer satisfies {bad.describe()}")
-        inst = self.instances.get(instance_id(node.provider_id))
-        if inst is None:
-            return "; ".join([*reasons, "the instance no longer exists"])
+        if not node.image_id:
+            node = self.get(node.provider_id)
         nc = self.node_class_for(node_pool.name)
         resolved = self.resolved(nc)
-        image = inst.get("ImageId")
-        if image not in resolved.all_image_ids:
+        reasons: list[str] = []
+        if node.image_id and node.image_id not in resolved.all_image_ids:
             now = ", ".join(f"{i.id} ({a})" for a, i in sorted(resolved.images.items()))
-            reasons.append(f"AMI drift: runs {image}; EC2NodeClass {nc.name} selects {now}")
-        subnet = inst.get("SubnetId")
-        if subnet not in {s.id for s in resolved.subnets}:
-            reasons.append(f"subnet drift: {subnet} is no longer selected by EC2NodeClass "
-                           f"{nc.name}")
-        groups = tuple(sorted(g["GroupId"] for g in inst.get("SecurityGroups", [])))
-        if groups != resolved.security_groups:
-            reasons.append(f"security group drift: has {', '.join(groups) or 'none'}; "
-                           f"EC2NodeClass {nc.name} selects {', '.join(resolved.security_groups)}")
-        digest = as_dict(inst.get("Tags")).get(NODECLASS_HASH)
-        if digest is not None and digest != static_hash(nc):
+            reasons.append(f"AMI drift: runs {node.image_id}; EC2NodeClass {nc.name} "
+                           f"selects {now}")
+        if node.subnet_id and node.subnet_id not in {s.id for s in resolved.subnets}:
+            reasons.append(f"subnet drift: {node.subnet_id} is no longer selected by "
+                           f"EC2NodeClass {nc.name}")
+        if node.security_groups != resolved.security_groups:
+            reasons.append(f"security group drift: has "
+                           f"{', '.join(node.security_groups) or 'none'}; EC2NodeClass "
+                           f"{nc.name} selects {', '.join(resolved.security_groups)}")
+        if node.node_class_hash and node.node_class_hash != static_hash(nc):
             reasons.append(f"EC2NodeClass {nc.name} changed (user data, block devices, metadata "
                            "options, tags or role)")
         return "; ".join(reasons) or None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 
 from pricing import Catalog, InstanceType
-from scaler.core.model import LABEL_INSTANCE_TYPE, NodePool
+from scaler.core.model import NodePool
 from scaler.ports.cloud import (
     CloudNode,
     InsufficientCapacityError,
@@ -70,18 +70,9 @@ class SimulatedCloud:
         self.unavailable.add((instance_type, zone, capacity_type))
 
     def is_drifted(self, node: CloudNode, node_pool: NodePool) -> str | None:
-        it = self.catalog.get(node.instance_type)
-        labels = dict(it.labels) if it else {LABEL_INSTANCE_TYPE: node.instance_type}
-        labels.update(
-            {
-                "topology.kubernetes.io/zone": node.zone,
-                "karpenter.sh/capacity-type": node.capacity_type,
-            }
-        )
-        bad = node_pool.requirements.conflict_with_labels(
-            {**labels, **node_pool.labels, "karpenter.sh/nodepool": node_pool.name}
-        )
-        return None if bad is None else f"no longer satisfies {bad.describe()}"
+        """Never: the simulated cloud has no NodeClass to drift from (the NodePool's own
+        drift is the core's to judge)."""
+        return None
 
     def garbage_collect(self, live_claims: Collection[str]) -> Sequence[CloudNode]:
         """Nodes whose claim is not live are deleted at once (the simulation has no clock)."""

@@ -87,6 +87,9 @@ class DisruptionInput:
     unready: frozenset[str] = frozenset()
     # Prefix for the names of replacements, unique per pass (a controller never reuses one).
     claim_prefix: str = ""
+    # Node -> why the cloud calls it drifted (its NodeClass: AMI, subnet, ...), as its
+    # claim's Drifted condition says; the NodePool's own drift is judged here.
+    cloud_drift: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ def build_candidates(inp: DisruptionInput, now: float, guard: PodGuard,
             blocked=node_blocker(node, pods, guard),
             consolidatable=settled and policy in (WHEN_EMPTY_OR_UNDERUTILIZED, BALANCED),
             empty_ok=settled and (changed is None or now - changed >= empty_after),
-            drifted=drift.reason if drift else None,
+            drifted=drift.reason if drift else inp.cloud_drift.get(node.name),
             expired=(expire is not None and node.created is not None
                      and now - node.created >= expire),
         ))

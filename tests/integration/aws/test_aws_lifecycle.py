@@ -139,8 +139,8 @@ def test_drift_against_the_node_class(rig: Rig) -> None:
     print("static:", reason)
     assert reason is not None and "EC2NodeClass default changed" in reason
 
-    # And the NodePool's own requirements, as in the simulation.
+    # The NodePool's own requirements are the core's to judge (scaler.core.disruption.drift),
+    # not the cloud's: a narrower pool adds nothing to the NodeClass's reasons.
     narrower = karpenter_pool([requirement_in("node.kubernetes.io/instance-type", "m5.xlarge"),
                                SPOT])
-    reason = provider.is_drifted(node, narrower)
-    assert reason is not None and reason.startswith("no longer satisfies")
+    assert provider.is_drifted(node, narrower) == reason
