@@ -31,6 +31,7 @@ from scaler.core.model import (
     Scheduling,
 )
 from scaler.core.resources import Resources
+from scaler.core.scheduling.balanced import lp_patterns
 from scaler.core.scheduling.bound import Bound, lower_bound
 from scaler.core.scheduling.capacity import (
     ONE_POD,
@@ -57,7 +58,6 @@ from scaler.core.scheduling.whole_nodes import (
     WholeNodes,
     movable,
     sort_key,
-    whole_from_lp,
 )
 from scaler.core.scheduling.zonal_affinity import ZonePicker, pin_zonal_self_affinity
 from scaler.core.scheduling.zonal_spread import split_zonal_spread
@@ -536,7 +536,8 @@ class Scheduler:
         """New nodes for the deferred pods; the pods that cannot have any, with the reason.
 
         Two whole-node plans are tried and the cheaper kept: node patterns (column
-        generation, then a MIP) and the LP bound's own plan packed first-fit per kind; the
+        generation, then a MIP) and the LP bound's own plan, each kind's whole pods spread
+        evenly over the nodes they fill (`balanced.py`); the
         pods either leaves over go through the greedy. If neither seats every pod, the
         greedy places them all (and explains what it cannot place).
         """
@@ -554,9 +555,9 @@ class Scheduler:
                 self.whole.seat_patterns(plan.nodes, m.members, m.meta, self.claims)))
         bound = lower_bound(m.classes, m.kinds, PATTERN_BUDGET)
         if bound.assignment is not None:
-            whole, left = whole_from_lp(bound.assignment, m.members)
-            repacks.append(lambda: self._place_leftovers(left) if self.whole.pack_lp(
-                whole, m.meta, self.claims) else None)
+            balanced = lp_patterns(bound.assignment, m.classes, m.kinds)
+            repacks.append(lambda: self._place_leftovers(
+                self.whole.seat_patterns(balanced.nodes, m.members, m.meta, self.claims)))
         kept = self.claims
         best: list[Claim] | None = None
         best_cost = float("inf")

@@ -1,5 +1,6 @@
-"""Whole-node packing: the pattern plan (`patterns.py`) or the LP bound's assignment
-(`bound.py`) turned into claims, one offering per node, then widened for the launch.
+"""Whole-node packing: a plan of node patterns (`patterns.py`, or the LP bound's assignment
+made whole by `balanced.py`) turned into claims, one offering per node, then widened for the
+launch.
 
 Only pods nothing else cares about (`movable`) are planned this way; the scheduler places
 what a plan leaves over with its greedy.
@@ -7,7 +8,7 @@ what a plan leaves over with its greedy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -46,20 +47,6 @@ def movable(pod: Pod, topology: Topology) -> bool:
     return not any(t.selects(pod.namespace, pod.labels) for t in topology.owners)
 
 
-def whole_from_lp(
-    assignment: Mapping[tuple[int, int], float], members: Sequence[Sequence[Pod]]
-) -> tuple[dict[int, list[Pod]], list[Pod]]:
-    """The LP's whole pods per kind, and the pods its fractions leave over."""
-    whole: dict[int, list[Pod]] = {}
-    taken = [0] * len(members)
-    for (k, o), amount in sorted(assignment.items()):
-        n = int(amount + 1e-6)
-        whole.setdefault(o, []).extend(members[k][taken[k]:taken[k] + n])
-        taken[k] += n
-    left = [p for k, group in enumerate(members) for p in group[taken[k]:]]
-    return whole, left
-
-
 class WholeNodes:
     """Packs pods onto claims pinned to one kind (pool, type, capacity type) each."""
 
@@ -73,19 +60,6 @@ class WholeNodes:
         self._only: dict[tuple[str, int, str], Requirements] = {}
         self._widened: dict[tuple[str, int, tuple[int, ...], bytes],
                             tuple[Requirements, IntArray, float] | None] = {}
-
-    def pack_lp(self, whole: Mapping[int, list[Pod]], meta: Sequence[Kind],
-                claims: list[Claim]) -> bool:
-        """The LP's whole pods onto claims of their kind; False when one does not fit."""
-        for o, group in sorted(whole.items()):
-            pool, i, ct = meta[o]
-            open_claims: list[Claim] = []
-            for pod in sorted(group, key=sort_key):
-                if not self.pack_on_kind(pod, pool, i, ct, open_claims, claims):
-                    return False
-            for claim in open_claims:
-                self.widen(claim)
-        return True
 
     def seat_patterns(self, nodes: Sequence[tuple[Pattern, int]],
                       members: Sequence[Sequence[Pod]], meta: Sequence[Kind],
