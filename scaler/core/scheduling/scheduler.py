@@ -22,6 +22,7 @@ import numpy as np
 
 from scaler.core.model import (
     LABEL_CAPACITY_TYPE,
+    LABEL_HOSTNAME,
     LABEL_ZONE,
     PREFER_NO_SCHEDULE,
     DaemonSet,
@@ -100,6 +101,12 @@ def _restored(result: SchedulingResult, originals: Mapping[int, Pod]) -> Schedul
         claims=tuple(dataclasses.replace(c, pods=back(c.pods)) for c in result.claims),
         unschedulable=tuple((originals.get(id(p), p), why) for p, why in result.unschedulable),
     )
+
+
+def _spreads_per_node(claim: Claim) -> bool:
+    """Whether a pod on the claim owns a hostname topology spread constraint."""
+    return any(c.topology_key == LABEL_HOSTNAME for p in claim.pods
+               for c in p.scheduling.topology_spread)
 
 
 def _launch_cost(result: SchedulingResult) -> float:
@@ -501,22 +508,28 @@ class Scheduler:
 
         The claims of pods with topology rules are often far from full (one pod per node
         under hostname anti-affinity); first fit would fill them, so this does too. A pod
-        some hostname spread counts stays off them: an owner there was checked without it.
+        some hostname spread counts stays off claims that hold a hostname spread owner: the
+        owner was checked without it. Elsewhere it raises only its own node's count, which
+        no owner's check looks at.
         """
         if not self.claims:
             return list(pods)
         room = np.array([c.cheap_free for c in self.claims], dtype=np.int64)
+        owners = np.array([_spreads_per_node(c) for c in self.claims], dtype=np.bool_)
         left: list[Pod] = []
         for pod in sorted(pods, key=sort_key):
             row = self.table.vector(pod.requests + ONE_POD)
-            if row is None or self.topology.counted(pod.namespace, pod.labels):
+            if row is None:
                 left.append(pod)
                 continue
             vec = np.array(row, dtype=np.int64)
+            open_to = (room >= vec).all(axis=1)
+            if self.topology.counted(pod.namespace, pod.labels):
+                open_to &= ~owners
             attempt = self._ladder(self._interned[pod.scheduling])[0]
             seated = False
             tries = 0
-            for i in np.flatnonzero((room >= vec).all(axis=1)).tolist():
+            for i in np.flatnonzero(open_to).tolist():
                 claim = self.claims[i]
                 joined = claim.can_add(pod, vec, attempt, self.lookups)
                 if not isinstance(joined, Refused) and joined.price <= claim.price + 1e-12:
