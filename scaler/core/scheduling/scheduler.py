@@ -53,6 +53,7 @@ from scaler.core.scheduling.launch_options import (
 from scaler.core.scheduling.patterns import plan_patterns
 from scaler.core.scheduling.predicates import untolerated
 from scaler.core.scheduling.preferences import Attempt, ladder
+from scaler.core.scheduling.tails import merge_tails
 from scaler.core.scheduling.topology import NEW_NODE, Target, Topology
 from scaler.core.scheduling.whole_nodes import (
     CLAIM_WINDOW,
@@ -601,14 +602,17 @@ class Scheduler:
         return failed
 
     def _place_leftovers(self, pods: Sequence[Pod]) -> float | None:
-        """What a whole-node plan did not seat, by the greedy onto its claims (or new ones);
-        the plan's price, or None when a pod fits nowhere."""
+        """What a whole-node plan did not seat, by the greedy onto its claims (or new ones),
+        then its part-filled nodes merged (`tails.py`); the plan's price, or None when a pod
+        fits nowhere."""
         self._stale_room()  # the packing changed claims behind `_room`
         for pod in sorted(pods, key=sort_key):
             attempt = self._ladder(self._interned[pod.scheduling])[-1]
             row = self.table.vector(pod.requests + ONE_POD)
             if row is None or not self._place_on_claims(pod, row, attempt):
                 return None
+        merge_tails(self.claims, self.capacity, self.lookups, self._loosest)
+        self._stale_room()
         return sum(c.price for c in self.claims)
 
     # -- the LP bound ---------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""The part-filled last nodes of a whole-node plan, merged two by two where one node that
+holds both costs less than the two.
+
+A whole-node plan rounds each kind's last node up (`balanced.py`), and the greedy that
+places its leftovers opens nodes sized for a pod or two. Several such tails of one NodePool
+often fit one node of a larger type. Only pods nothing else cares about are planned this way
+(`whole_nodes.movable`); claims holding a hostname spread owner are never merged (its check
+counted the pods on its node).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from scaler.core.model import LABEL_HOSTNAME, Pod, Scheduling
+from scaler.core.requirements import Requirements
+from scaler.core.scheduling.capacity import NewCapacity
+from scaler.core.scheduling.claim import Claim, Lookups
+from scaler.core.scheduling.instancetypes import IntArray
+
+# A claim whose cheapest type it fills to less than this share (in its fullest resource)
+# is a tail worth merging.
+TAIL_FILL = 0.8
+# At most this many tails are paired (the pairs are checked one by one).
+MAX_TAILS = 48
+
+
+def _fill(claim: Claim, lk: Lookups) -> float:
+    alloc = lk.table.allocatable[claim.type_idx]
+    allowed, price = lk.priced(claim.requirements)
+    cheapest = int(np.argmin(price[np.searchsorted(allowed, claim.type_idx)]))
+    cap = np.maximum(alloc[cheapest], 1)
+    return float((claim.used / cap).max())
+
+
+def _owns_spread(claim: Claim) -> bool:
+    return any(c.topology_key == LABEL_HOSTNAME for p in claim.pods
+               for c in p.scheduling.topology_spread)
+
+
+def merge_tails(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
+                loosest: Callable[[Pod], Scheduling]) -> None:
+    """Merge pairs of part-filled claims of one NodePool, cheapest saving first, in place."""
+    tails = [c for c in claims if not _owns_spread(c) and _fill(c, lk) < TAIL_FILL]
+    tails = sorted(tails, key=lambda c: _fill(c, lk))[:MAX_TAILS]
+    gone: set[int] = set()
+    for i, a in enumerate(tails):
+        if id(a) in gone:
+            continue
+        best: tuple[float, Claim, tuple[Requirements, IntArray, float, IntArray]] | None = None
+        for b in tails[i + 1:]:
+            if id(b) in gone or b.pool.name != a.pool.name:
+                continue
+            merged = _merged(a, b, capacity, lk, loosest)
+            if merged is not None:
+                saving = a.price + b.price - merged[2]
+                if saving > 1e-9 and (best is None or saving > best[0]):
+                    best = (saving, b, merged)
+        if best is None:
+            continue
+        _, b, (reqs, idx, price, used) = best
+        a.pods.extend(b.pods)
+        a.ports.extend(b.ports)
+        a.used = used
+        a.apply(reqs, idx, price, lk)
+        gone.add(id(b))
+    if gone:
+        claims[:] = [c for c in claims if id(c) not in gone]
+
+
+def _merged(a: Claim, b: Claim, capacity: NewCapacity, lk: Lookups,
+            loosest: Callable[[Pod], Scheduling]
+            ) -> tuple[Requirements, IntArray, float, IntArray] | None:
+    """What one claim holding both claims' pods would launch as, or None."""
+    if any(p.conflicts(q) for p in a.ports for q in b.ports):
+        return None
+    used = a.used + b.used - capacity.overhead_vector(a.pool)
+    scheds = list({id(s): s for s in (loosest(p) for p in (*a.pods, *b.pods))}.values())
+    probe = Claim(a.name, a.pool, a.requirements, a.type_idx, used, ())
+    wide = probe.widen(capacity.launch_reqs[a.pool.name], scheds, lk)
+    if wide is None:
+        return None
+    reqs, idx, price = wide
+    return reqs, idx, price, used
