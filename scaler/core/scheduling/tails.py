@@ -22,9 +22,11 @@ from scaler.core.scheduling.instancetypes import IntArray
 
 # A claim whose cheapest type it fills to less than this share (in its fullest resource)
 # is a tail worth merging.
-TAIL_FILL = 0.8
+TAIL_FILL = 0.95
 # At most this many tails are paired (the pairs are checked one by one).
 MAX_TAILS = 48
+# Merged claims may merge again, this many passes at most.
+MAX_PASSES = 3
 
 
 def _fill(claim: Claim, lk: Lookups) -> float:
@@ -42,7 +44,15 @@ def _owns_spread(claim: Claim) -> bool:
 
 def merge_tails(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
                 loosest: Callable[[Pod], Scheduling]) -> None:
-    """Merge pairs of part-filled claims of one NodePool, cheapest saving first, in place."""
+    """Merge pairs of part-filled claims of one NodePool, biggest saving first, in place;
+    again on the merged ones while a pass merges any (at most `MAX_PASSES`)."""
+    for _ in range(MAX_PASSES):
+        if not _merge_pass(claims, capacity, lk, loosest):
+            return
+
+
+def _merge_pass(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
+                loosest: Callable[[Pod], Scheduling]) -> bool:
     tails = [c for c in claims if not _owns_spread(c) and _fill(c, lk) < TAIL_FILL]
     tails = sorted(tails, key=lambda c: _fill(c, lk))[:MAX_TAILS]
     gone: set[int] = set()
@@ -68,6 +78,7 @@ def merge_tails(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
         gone.add(id(b))
     if gone:
         claims[:] = [c for c in claims if id(c) not in gone]
+    return bool(gone)
 
 
 def _merged(a: Claim, b: Claim, capacity: NewCapacity, lk: Lookups,
