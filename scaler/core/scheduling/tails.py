@@ -10,7 +10,7 @@ counted the pods on its node).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -55,6 +55,8 @@ def _merge_pass(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
                 loosest: Callable[[Pod], Scheduling]) -> bool:
     tails = [c for c in claims if not _owns_spread(c) and _fill(c, lk) < TAIL_FILL]
     tails = sorted(tails, key=lambda c: _fill(c, lk))[:MAX_TAILS]
+    # Each tail's distinct loosest asks, so a pair's check does not walk every pod.
+    asks = {id(c): {id(s): s for s in map(loosest, c.pods)} for c in tails}
     gone: set[int] = set()
     for i, a in enumerate(tails):
         if id(a) in gone:
@@ -63,7 +65,7 @@ def _merge_pass(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
         for b in tails[i + 1:]:
             if id(b) in gone or b.pool.name != a.pool.name:
                 continue
-            merged = _merged(a, b, capacity, lk, loosest)
+            merged = _merged(a, b, capacity, lk, [*(asks[id(a)] | asks[id(b)]).values()])
             if merged is not None:
                 saving = a.price + b.price - merged[2]
                 if saving > 1e-9 and (best is None or saving > best[0]):
@@ -75,6 +77,7 @@ def _merge_pass(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
         a.ports.extend(b.ports)
         a.used = used
         a.apply(reqs, idx, price, lk)
+        asks[id(a)] |= asks[id(b)]
         gone.add(id(b))
     if gone:
         claims[:] = [c for c in claims if id(c) not in gone]
@@ -82,13 +85,19 @@ def _merge_pass(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
 
 
 def _merged(a: Claim, b: Claim, capacity: NewCapacity, lk: Lookups,
-            loosest: Callable[[Pod], Scheduling]
+            scheds: Sequence[Scheduling]
             ) -> tuple[Requirements, IntArray, float, IntArray] | None:
-    """What one claim holding both claims' pods would launch as, or None."""
+    """What one claim holding both claims' pods (whose loosest asks are `scheds`) would
+    launch as, or None."""
     if any(p.conflicts(q) for p in a.ports for q in b.ports):
         return None
     used = a.used + b.used - capacity.overhead_vector(a.pool)
-    scheds = list({id(s): s for s in (loosest(p) for p in (*a.pods, *b.pods))}.values())
+    # No saving is possible when even the pool's cheapest type that holds both (whatever
+    # the pods ask) costs as much as the two: one numpy step before the costly widening.
+    types, prices = lk.priced(capacity.launch_reqs[a.pool.name])
+    holds = (lk.table.allocatable[types] >= used).all(axis=1)
+    if not holds.any() or float(prices[holds].min()) >= a.price + b.price - 1e-9:
+        return None
     probe = Claim(a.name, a.pool, a.requirements, a.type_idx, used, ())
     wide = probe.widen(capacity.launch_reqs[a.pool.name], scheds, lk)
     if wide is None:
