@@ -22,6 +22,7 @@ import numpy as np
 
 from scaler.core.model import (
     LABEL_CAPACITY_TYPE,
+    LABEL_HOSTNAME,
     LABEL_ZONE,
     PREFER_NO_SCHEDULE,
     DaemonSet,
@@ -31,6 +32,7 @@ from scaler.core.model import (
     Scheduling,
 )
 from scaler.core.resources import Resources
+from scaler.core.scheduling.balanced import lp_patterns
 from scaler.core.scheduling.bound import Bound, lower_bound
 from scaler.core.scheduling.capacity import (
     ONE_POD,
@@ -52,13 +54,13 @@ from scaler.core.scheduling.launch_options import (
 from scaler.core.scheduling.patterns import plan_patterns
 from scaler.core.scheduling.predicates import untolerated
 from scaler.core.scheduling.preferences import Attempt, ladder
+from scaler.core.scheduling.tails import merge_tails
 from scaler.core.scheduling.topology import NEW_NODE, Target, Topology
 from scaler.core.scheduling.whole_nodes import (
     CLAIM_WINDOW,
     WholeNodes,
     movable,
     sort_key,
-    whole_from_lp,
 )
 from scaler.core.scheduling.zonal_affinity import ZonePicker, pin_zonal_self_affinity
 from scaler.core.scheduling.zonal_spread import split_zonal_spread
@@ -101,6 +103,12 @@ def _restored(result: SchedulingResult, originals: Mapping[int, Pod]) -> Schedul
         claims=tuple(dataclasses.replace(c, pods=back(c.pods)) for c in result.claims),
         unschedulable=tuple((originals.get(id(p), p), why) for p, why in result.unschedulable),
     )
+
+
+def _spreads_per_node(claim: Claim) -> bool:
+    """Whether a pod on the claim owns a hostname topology spread constraint."""
+    return any(c.topology_key == LABEL_HOSTNAME for p in claim.pods
+               for c in p.scheduling.topology_spread)
 
 
 def _launch_cost(result: SchedulingResult) -> float:
@@ -499,22 +507,28 @@ class Scheduler:
 
         The claims of pods with topology rules are often far from full (one pod per node
         under hostname anti-affinity); first fit would fill them, so this does too. A pod
-        some hostname spread counts stays off them: an owner there was checked without it.
+        some hostname spread counts stays off claims that hold a hostname spread owner: the
+        owner was checked without it. Elsewhere it raises only its own node's count, which
+        no owner's check looks at.
         """
         if not self.claims:
             return list(pods)
         room = np.array([c.cheap_free for c in self.claims], dtype=np.int64)
+        owners = np.array([_spreads_per_node(c) for c in self.claims], dtype=np.bool_)
         left: list[Pod] = []
         for pod in sorted(pods, key=sort_key):
             row = self.table.vector(pod.requests + ONE_POD)
-            if row is None or self.topology.counted(pod.namespace, pod.labels):
+            if row is None:
                 left.append(pod)
                 continue
             vec = np.array(row, dtype=np.int64)
+            open_to = (room >= vec).all(axis=1)
+            if self.topology.counted(pod.namespace, pod.labels):
+                open_to &= ~owners
             attempt = self._ladder(self._interned[pod.scheduling])[0]
             seated = False
             tries = 0
-            for i in np.flatnonzero((room >= vec).all(axis=1)).tolist():
+            for i in np.flatnonzero(open_to).tolist():
                 claim = self.claims[i]
                 joined = claim.can_add(pod, vec, attempt, self.lookups)
                 if not isinstance(joined, Refused) and joined.price <= claim.price + 1e-12:
@@ -534,7 +548,8 @@ class Scheduler:
         """New nodes for the deferred pods; the pods that cannot have any, with the reason.
 
         Two whole-node plans are tried and the cheaper kept: node patterns (column
-        generation, then a MIP) and the LP bound's own plan packed first-fit per kind; the
+        generation, then a MIP) and the LP bound's own plan, each kind's whole pods spread
+        evenly over the nodes they fill (`balanced.py`); the
         pods either leaves over go through the greedy. If neither seats every pod, the
         greedy places them all (and explains what it cannot place).
         """
@@ -554,14 +569,15 @@ class Scheduler:
             repacks.append(lambda: self._place_leftovers(self.whole.seat_patterns(
                 plan.nodes, m.members, m.meta, self.claims, NodeCaps(host) if host else None),
                 host))
-        # The LP's plan ignores the caps: its whole pods are packed within them, but every
+        # The LP's plan ignores the caps: its whole pods are seated within them, but every
         # fraction a cap binds gets a node of its own, so with caps it is only the fallback.
         bound = lower_bound(m.classes, m.kinds, PATTERN_BUDGET) if plan is None or not caps \
             else None
         if bound is not None and bound.assignment is not None:
-            whole, left = whole_from_lp(bound.assignment, m.members)
-            repacks.append(lambda: self._place_leftovers(left, host) if self.whole.pack_lp(
-                whole, m.meta, self.claims, NodeCaps(host)) else None)
+            balanced = lp_patterns(bound.assignment, m.classes, m.kinds)
+            repacks.append(lambda: self._place_leftovers(self.whole.seat_patterns(
+                balanced.nodes, m.members, m.meta, self.claims,
+                NodeCaps(host) if host else None), host))
         kept = self.claims
         best: list[Claim] | None = None
         best_cost = float("inf")
@@ -595,8 +611,9 @@ class Scheduler:
         return failed
 
     def _place_leftovers(self, pods: Sequence[Pod], host: HostCaps) -> float | None:
-        """What a whole-node plan did not seat, by the greedy onto its claims (or new ones);
-        the plan's price, or None when a pod fits nowhere.
+        """What a whole-node plan did not seat, by the greedy onto its claims (or new ones),
+        then its part-filled nodes merged (`tails.py`); the plan's price, or None when a pod
+        fits nowhere.
 
         A pod some hostname cap binds gets a node of its own: the greedy does not see the
         pods the plan seated (they are not counted in the topology), and alone on a node
@@ -616,6 +633,8 @@ class Scheduler:
                 self._stale_room()
             elif not self._place_on_claims(pod, row, attempt):
                 return None
+        merge_tails(self.claims, self.capacity, self.lookups, self._loosest)
+        self._stale_room()
         return sum(c.price for c in self.claims)
 
     # -- the LP bound ---------------------------------------------------------------------

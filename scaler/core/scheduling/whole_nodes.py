@@ -1,5 +1,6 @@
-"""Whole-node packing: the pattern plan (`patterns.py`) or the LP bound's assignment
-(`bound.py`) turned into claims, one offering per node, then widened for the launch.
+"""Whole-node packing: a plan of node patterns (`patterns.py`, or the LP bound's assignment
+made whole by `balanced.py`) turned into claims, one offering per node, then widened for the
+launch.
 
 Only pods whose node nothing else cares about, or only through hostname rules (`movable`),
 are planned this way; the hostname rules hold as per-node caps (`host_caps.py`) in the
@@ -8,7 +9,7 @@ patterns and while pods are seated. The scheduler places what a plan leaves over
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -56,20 +57,6 @@ def movable(pod: Pod, topology: Topology) -> bool:
                    for t in topology.owners)
 
 
-def whole_from_lp(
-    assignment: Mapping[tuple[int, int], float], members: Sequence[Sequence[Pod]]
-) -> tuple[dict[int, list[Pod]], list[Pod]]:
-    """The LP's whole pods per kind, and the pods its fractions leave over."""
-    whole: dict[int, list[Pod]] = {}
-    taken = [0] * len(members)
-    for (k, o), amount in sorted(assignment.items()):
-        n = int(amount + 1e-6)
-        whole.setdefault(o, []).extend(members[k][taken[k]:taken[k] + n])
-        taken[k] += n
-    left = [p for k, group in enumerate(members) for p in group[taken[k]:]]
-    return whole, left
-
-
 # Pods of a class looked at for one node beyond those that would break a hostname rule.
 PICK_LOOKAHEAD = 64
 
@@ -107,19 +94,6 @@ class WholeNodes:
         self._widened: dict[tuple[str, int, tuple[int, ...], bytes],
                             tuple[Requirements, IntArray, float] | None] = {}
         self._wide_reqs: dict[tuple[str, int, tuple[int, ...]], Requirements | None] = {}
-
-    def pack_lp(self, whole: Mapping[int, list[Pod]], meta: Sequence[Kind],
-                claims: list[Claim], caps: NodeCaps | None = None) -> bool:
-        """The LP's whole pods onto claims of their kind; False when one does not fit."""
-        for o, group in sorted(whole.items()):
-            pool, i, ct = meta[o]
-            open_claims: list[Claim] = []
-            for pod in sorted(group, key=sort_key):
-                if not self.pack_on_kind(pod, pool, i, ct, open_claims, claims, caps):
-                    return False
-            for claim in open_claims:
-                self.widen(claim)
-        return True
 
     def seat_patterns(self, nodes: Sequence[tuple[Pattern, int]],
                       members: Sequence[Sequence[Pod]], meta: Sequence[Kind],

@@ -12,7 +12,7 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scaler.core.model import Node, Pod, Scheduling, TopologySpread
+from scaler.core.model import Node, Pod, PodAffinityTerm, Scheduling, TopologySpread
 from scaler.core.requirements import Requirements
 from scaler.core.resources import Resources
 from scaler.core.scheduling.instancetypes import InstanceTypeTable
@@ -132,3 +132,26 @@ def test_no_new_node_breaks_a_hostname_spread_in_any_bind_order(pending: list[Po
                 assert sp.selector is not None
                 counted = sum(1 for p in c.pods if sp.selector.matches_labels(p.labels))
                 assert counted <= sp.max_skew
+
+
+def test_pods_a_hostname_spread_counts_fill_room_left_next_to_anti_affinity_pods() -> None:
+    """Web pods that must each have a node of their own (hostname anti-affinity) leave half
+    of each node free; batch pods that only a hostname spread counts take that room, as
+    first fit would, rather than new nodes; on the spread owner's node at most maxSkew of them."""
+    apart = (PodAffinityTerm(HOST, Requirements.from_labels({"app": "web"}),
+                             frozenset({"d"})),)
+    web = [Pod("d", f"web{i}", Resources.parse({"cpu": "1", "memory": "1Gi"}),
+               Scheduling(pod_anti_affinity=apart), labels={"app": "web"}) for i in range(4)]
+    owner = Pod("d", "owner", Resources.parse({"cpu": "500m", "memory": "1Gi"}),
+                Scheduling(topology_spread=(spread("batch", 1, HOST),)), labels={"app": "o"})
+    batch = [Pod("d", f"batch{i}", Resources.parse({"cpu": "400m", "memory": "1Gi"}),
+                 Scheduling(), labels={"app": "batch"}) for i in range(4)]
+    s = Scheduler(InstanceTypeTable(THREE),
+                  [pool("plain", req("kubernetes.io/arch", "In", "amd64", "arm64"))])
+    # The plan before the comparison with first fit, which places pods one at a time.
+    result = s._solve([*web, owner, *batch])
+    assert not result.unschedulable
+    assert len(result.claims) == len(web)
+    for c in result.claims:
+        if any(p.name == "owner" for p in c.pods):
+            assert sum(p.name.startswith("batch") for p in c.pods) <= 1
