@@ -633,7 +633,8 @@ class Scheduler:
                 self._stale_room()
             elif not self._place_on_claims(pod, row, attempt):
                 return None
-        merge_tails(self.claims, self.capacity, self.lookups, self._loosest)
+        merge_tails(self.claims, self.capacity, self.lookups, self._loosest,
+                    NodeCaps(host) if host else None)
         self._stale_room()
         return sum(c.price for c in self.claims)
 

@@ -4,8 +4,8 @@ holds both costs less than the two.
 A whole-node plan rounds each kind's last node up (`balanced.py`), and the greedy that
 places its leftovers opens nodes sized for a pod or two. Several such tails of one NodePool
 often fit one node of a larger type. Only pods nothing else cares about are planned this way
-(`whole_nodes.movable`); claims holding a hostname spread or hostname anti-affinity owner
-are never merged (its check or cap counted the pods on its node).
+(`whole_nodes.movable`); two claims merge only where the hostname rules (spread and
+anti-affinity caps, checked exactly) let all their pods share one node.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from scaler.core.model import LABEL_HOSTNAME, Pod, Scheduling
 from scaler.core.requirements import Requirements
 from scaler.core.scheduling.capacity import NewCapacity
 from scaler.core.scheduling.claim import Claim, Lookups
+from scaler.core.scheduling.host_caps import NodeCaps
 from scaler.core.scheduling.instancetypes import IntArray
 
 # A claim whose cheapest type it fills to less than this share (in its fullest resource)
@@ -47,17 +48,22 @@ def _owns_host_rule(claim: Claim) -> bool:
 
 
 def merge_tails(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
-                loosest: Callable[[Pod], Scheduling]) -> None:
+                loosest: Callable[[Pod], Scheduling], caps: NodeCaps | None = None) -> None:
     """Merge pairs of part-filled claims of one NodePool, biggest saving first, in place;
-    again on the merged ones while a pass merges any (at most `MAX_PASSES`)."""
+    again on the merged ones while a pass merges any (at most `MAX_PASSES`).
+
+    With `caps` (the hostname rules of the pods planned), two claims merge only when the
+    exact rules let all their pods share a node; without, claims holding a hostname rule's
+    owner never merge."""
     for _ in range(MAX_PASSES):
-        if not _merge_pass(claims, capacity, lk, loosest):
+        if not _merge_pass(claims, capacity, lk, loosest, caps):
             return
 
 
 def _merge_pass(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
-                loosest: Callable[[Pod], Scheduling]) -> bool:
-    tails = [c for c in claims if not _owns_host_rule(c) and _fill(c, lk) < TAIL_FILL]
+                loosest: Callable[[Pod], Scheduling], caps: NodeCaps | None) -> bool:
+    tails = [c for c in claims
+             if (caps is not None or not _owns_host_rule(c)) and _fill(c, lk) < TAIL_FILL]
     tails = sorted(tails, key=lambda c: _fill(c, lk))[:MAX_TAILS]
     # Each tail's distinct loosest asks, so a pair's check does not walk every pod.
     asks = {id(c): {id(s): s for s in map(loosest, c.pods)} for c in tails}
@@ -68,6 +74,8 @@ def _merge_pass(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
         best: tuple[float, Claim, tuple[Requirements, IntArray, float, IntArray]] | None = None
         for b in tails[i + 1:]:
             if id(b) in gone or b.pool.name != a.pool.name:
+                continue
+            if caps is not None and not caps.admits_all([*a.pods, *b.pods]):
                 continue
             merged = _merged(a, b, capacity, lk, [*(asks[id(a)] | asks[id(b)]).values()])
             if merged is not None:
