@@ -508,7 +508,9 @@ class AwsCloudProvider:
         if node.subnet_id and node.subnet_id not in {s.id for s in resolved.subnets}:
             reasons.append(f"subnet drift: {node.subnet_id} is no longer selected by "
                            f"EC2NodeClass {nc.name}")
-        if node.security_groups != resolved.security_groups:
+        # An instance EC2 reports without security groups (moto's fleets) is not judged on
+        # them, as an unknown AMI or subnet is not: drift is never a guess.
+        if node.security_groups and node.security_groups != resolved.security_groups:
             reasons.append(f"security group drift: has "
                            f"{', '.join(node.security_groups) or 'none'}; EC2NodeClass "
                            f"{nc.name} selects {', '.join(resolved.security_groups)}")

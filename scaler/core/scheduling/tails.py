@@ -55,16 +55,21 @@ def merge_tails(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
     With `caps` (the hostname rules of the pods planned), two claims merge only when the
     exact rules let all their pods share a node; without, claims holding a hostname rule's
     owner never merge."""
+    fills: dict[int, float] = {}  # by claim id; only a merged claim's fill changes
     for _ in range(MAX_PASSES):
-        if not _merge_pass(claims, capacity, lk, loosest, caps):
+        if not _merge_pass(claims, capacity, lk, loosest, caps, fills):
             return
 
 
 def _merge_pass(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
-                loosest: Callable[[Pod], Scheduling], caps: NodeCaps | None) -> bool:
+                loosest: Callable[[Pod], Scheduling], caps: NodeCaps | None,
+                fills: dict[int, float]) -> bool:
+    for c in claims:
+        if id(c) not in fills:
+            fills[id(c)] = _fill(c, lk)
     tails = [c for c in claims
-             if (caps is not None or not _owns_host_rule(c)) and _fill(c, lk) < TAIL_FILL]
-    tails = sorted(tails, key=lambda c: _fill(c, lk))[:MAX_TAILS]
+             if fills[id(c)] < TAIL_FILL and (caps is not None or not _owns_host_rule(c))]
+    tails = sorted(tails, key=lambda c: fills[id(c)])[:MAX_TAILS]
     # Each tail's distinct loosest asks, so a pair's check does not walk every pod.
     asks = {id(c): {id(s): s for s in map(loosest, c.pods)} for c in tails}
     gone: set[int] = set()
@@ -91,6 +96,7 @@ def _merge_pass(claims: list[Claim], capacity: NewCapacity, lk: Lookups,
         a.apply(reqs, idx, price, lk)
         asks[id(a)] |= asks[id(b)]
         gone.add(id(b))
+        del fills[id(a)], fills[id(b)]
     if gone:
         claims[:] = [c for c in claims if id(c) not in gone]
     return bool(gone)

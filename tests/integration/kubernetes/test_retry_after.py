@@ -26,8 +26,8 @@ from scaler.adapters.kubernetes.cache import NODES, PODS
 from scaler.adapters.kubernetes.client import retry_after_seconds
 from scaler.adapters.kubernetes.informer import Reflector
 from scaler.ports.fence import OpenFence
-from tests.integration.kubernetes.conftest import node, pod
 from tests.integration.kubernetes.test_informer import FAST
+from tests.support.builders import node_manifest, pod_manifest
 from tests.support.http_faults import Fault, HttpFaultProxy, Seen
 from tests.support.kube_api import KubeApi
 
@@ -64,7 +64,7 @@ def calls(proxy: HttpFaultProxy, method: str, path: str) -> list[Seen]:
 
 def test_a_429_is_sent_again_no_earlier_than_its_retry_after(
         kube_api: KubeApi, proxy: HttpFaultProxy, proxied: Kube) -> None:
-    kube_api.put("v1", "nodes", node("n1"))
+    kube_api.put("v1", "nodes", node_manifest("n1"))
     proxy.add(throttled("2", "/api/v1/nodes"))
     doc = proxied.request("GET", "/api/v1/nodes", what="list nodes")
     assert [n["metadata"]["name"] for n in doc["items"]] == ["n1"]
@@ -75,7 +75,7 @@ def test_a_429_is_sent_again_no_earlier_than_its_retry_after(
 
 def test_other_calls_on_the_client_wait_for_the_retry_after_too(
         kube_api: KubeApi, proxy: HttpFaultProxy, proxied: Kube) -> None:
-    kube_api.put("v1", "nodes", node("n1"))
+    kube_api.put("v1", "nodes", node_manifest("n1"))
     proxy.add(throttled("2", "/api/v1/nodes"))
     listing = threading.Thread(target=proxied.request, args=("GET", "/api/v1/nodes"))
     listing.start()
@@ -124,8 +124,8 @@ def test_retry_after_is_whole_seconds_capped(value: str | None, seconds: float |
 
 def test_a_drain_evicts_after_the_retry_after_of_a_throttled_eviction(
         kube_api: KubeApi, proxy: HttpFaultProxy, proxied: Kube, kube: Kube) -> None:
-    kube_api.put("v1", "nodes", node("n1"))
-    kube_api.put("v1", "pods", pod("web-0", node="n1", labels={"app": "web"}))
+    kube_api.put("v1", "nodes", node_manifest("n1"))
+    kube_api.put("v1", "pods", pod_manifest("web-0", node="n1", labels={"app": "web"}))
     cache = ClusterCache()
     reflectors = [Reflector(kube, k, cache, FAST).start() for k in (PODS, NODES)]
     try:
