@@ -158,9 +158,10 @@ class _Rows:
 
 
 def _knapsack(m: _Menu, cap: FloatArray, demand: FloatArray, rows: _Rows,
-              dual: FloatArray, caps: _Caps | None = None) -> tuple[float, Pattern | None]:
+              dual: FloatArray, caps: _Caps | None = None,
+              zones: Sequence[int] = ()) -> tuple[float, Pattern | None]:
     """The most dual value a node of the kind can hold, by two greedy orders (within the
-    caps, when there are any)."""
+    caps, and with classes that share a zone, when there are any)."""
     priced = dual[m.classes] > 1e-12
     if not priced.any():
         return 0.0, None
@@ -175,7 +176,10 @@ def _knapsack(m: _Menu, cap: FloatArray, demand: FloatArray, rows: _Rows,
         taken: list[tuple[int, int]] = []
         held = [0] * len(caps.limit) if caps is not None else []
         active = [False] * len(held)
+        where = -1  # the zones every class taken so far allows (bits)
         for k in order.tolist():
+            if zones and not where & zones[k]:
+                continue
             d = rows.demand[k]
             used = rows.used[k]
             n = min(rows.counts[k], min(math.floor(room[j] / d[j]) for j in used)) \
@@ -186,6 +190,8 @@ def _knapsack(m: _Menu, cap: FloatArray, demand: FloatArray, rows: _Rows,
                 continue
             if caps is not None:
                 caps.take(k, n, held, active)
+            if zones:
+                where &= zones[k]
             for j in dims:
                 room[j] -= n * d[j]
             value += n * float(dual[k])
@@ -223,11 +229,13 @@ def _whole_nodes(patterns: Sequence[Pattern], price: FloatArray, counts: IntArra
 
 
 def plan_patterns(classes: Sequence[PodClass], kinds: Kinds, time_limit: float = 2.0,
-                  caps: Sequence[Cap] = ()) -> PatternPlan | None:
+                  caps: Sequence[Cap] = (), zones: Sequence[int] = ()) -> PatternPlan | None:
     """Whole nodes covering every class's pods, or None if some class fits no kind.
 
     `caps` limit what a node holding some classes may carry of others (hostname rules);
-    every pattern respects them.
+    every pattern respects them. `zones` (one bit set per class, bit z: the class may run in
+    zone z) keep classes pinned to different zones apart: kinds carry no zone, and a node
+    whose pods share no zone is seated as several nodes.
     """
     if not classes:
         return None
@@ -259,7 +267,7 @@ def plan_patterns(classes: Sequence[PodClass], kinds: Kinds, time_limit: float =
         new: list[Pattern] = []
         productive: list[_Menu] = []
         for m in active:
-            value, pattern = _knapsack(m, cap, demand, rows, dual, capped)
+            value, pattern = _knapsack(m, cap, demand, rows, dual, capped, zones)
             if pattern is not None and value > kinds.price[m.kind] * (1 + 1e-9) + 1e-12 \
                     and pattern not in seen:
                 seen.add(pattern)

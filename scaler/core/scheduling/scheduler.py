@@ -564,7 +564,8 @@ class Scheduler:
         m = self.capacity.model(pods, pool_of, host.signature if host else None)
         caps = host.caps(m.members) if host else []
         repacks: list[Callable[[], float | None]] = []
-        plan = plan_patterns(m.classes, m.kinds, PATTERN_BUDGET, caps)
+        plan = plan_patterns(m.classes, m.kinds, PATTERN_BUDGET, caps,
+                             self.whole.zone_bits(m.members))
         if plan is not None:
             repacks.append(lambda: self._place_leftovers(self.whole.seat_patterns(
                 plan.nodes, m.members, m.meta, self.claims, NodeCaps(host) if host else None),

@@ -27,7 +27,7 @@ from scaler.core.scheduling.claim import Claim, Lookups
 from scaler.core.scheduling.host_caps import NodeCaps, host_rules_only
 from scaler.core.scheduling.instancetypes import IntArray
 from scaler.core.scheduling.patterns import Pattern
-from scaler.core.scheduling.predicates import untolerated
+from scaler.core.scheduling.predicates import narrow, untolerated
 from scaler.core.scheduling.topology import Topology
 
 # Only the most recent claims are tried (pods come largest first, so older claims are full);
@@ -94,6 +94,33 @@ class WholeNodes:
         self._widened: dict[tuple[str, int, tuple[int, ...], bytes],
                             tuple[Requirements, IntArray, float] | None] = {}
         self._wide_reqs: dict[tuple[str, int, tuple[int, ...]], Requirements | None] = {}
+        self._zone_bits: dict[int, int] = {}  # by id of an interned ask
+
+    def zone_bits(self, members: Sequence[Sequence[Pod]]) -> list[int]:
+        """Per class (its first pod stands for it), the zones its pods may launch in as bits
+        (bit z: the table's z-th zone), for `plan_patterns` to keep pinned classes apart."""
+        table = self.lk.table
+        zones = sorted({z for z, _, _ in table.pairs})
+        bit = {z: 1 << n for n, z in enumerate(zones)}
+        out: list[int] = []
+        for group in members:
+            if not group:
+                out.append(-1)
+                continue
+            sched = self.loosest(group[0])
+            hit = self._zone_bits.get(id(sched))
+            if hit is None:
+                hit = 0
+                for pool in self.capacity.pools:
+                    for term in sched.alternatives():
+                        reqs = narrow(self.capacity.launch_reqs[pool.name], term)
+                        if reqs is None:
+                            continue
+                        for j in np.flatnonzero(table.allowed_pairs(reqs)).tolist():
+                            hit |= bit[table.pairs[j][0]]
+                self._zone_bits[id(sched)] = hit
+            out.append(hit)
+        return out
 
     def seat_patterns(self, nodes: Sequence[tuple[Pattern, int]],
                       members: Sequence[Sequence[Pod]], meta: Sequence[Kind],

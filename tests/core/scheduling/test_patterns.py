@@ -65,3 +65,19 @@ def test_a_cap_keeps_its_owners_one_to_a_node_and_lets_other_pods_fill_them() ->
     assert all(dict(p.counts).get(0, 0) <= 1 for p, _ in plan.nodes)
     assert plan.per_hour == 10.0
     assert sum(dict(p.counts).get(0, 0) * n for p, n in plan.nodes) >= 10
+
+
+def test_classes_pinned_to_different_zones_never_share_a_pattern() -> None:
+    # Kinds carry no zone: a node holding a zone-a pod and a zone-b pod would be seated as
+    # two nodes. Class 2 may go to either zone and may join either.
+    small = (1000, 1000, 1)
+    k = kinds((1.0, (4000, 4000, 10)))
+    every = np.ones(1, dtype=np.bool_)
+    zone_a, zone_b, both = 0b01, 0b10, 0b11
+    plan = plan_patterns([PodClass(small, 2, every), PodClass(small, 2, every),
+                          PodClass(small, 2, every)], k, zones=[zone_a, zone_b, both])
+    assert plan is not None
+    for p, _ in plan.nodes:
+        classes = {cls for cls, _ in p.counts}
+        assert not {0, 1} <= classes
+    assert plan.per_hour == 2.0  # zone a's pods and zone b's, each topped up by class 2
