@@ -208,10 +208,17 @@ def world(moto: str, boto_session: Any) -> World:
         )["Subnet"]["SubnetId"]
     other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.9.0/24",
                               AvailabilityZone=ZONES[0])["Subnet"]["SubnetId"]
-    sg = ec2.create_security_group(
-        GroupName="nodes", Description="nodes", VpcId=vpc,
-        TagSpecifications=[{"ResourceType": "security-group", "Tags": discovery}],
-    )["GroupId"]
+    # The nodes' security group is the one moto gives every instance its CreateFleet
+    # launches (the default VPC's `default`: moto ignores a launch template's
+    # SecurityGroupIds), so the NodeClass selects what the instances carry, as on EC2, and
+    # security-group drift is judged against the truth.
+    [default_vpc] = ec2.describe_vpcs(
+        Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+    [group] = ec2.describe_security_groups(Filters=[
+        {"Name": "group-name", "Values": ["default"]},
+        {"Name": "vpc-id", "Values": [default_vpc["VpcId"]]}])["SecurityGroups"]
+    sg = group["GroupId"]
+    ec2.create_tags(Resources=[sg], Tags=discovery)
     # moto's copies of Amazon Linux 2023 AMIs (a narrow query: listing all is slow).
     images = ec2.describe_images(
         Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-2023.*"]}])["Images"]
