@@ -175,21 +175,31 @@ def _master(dp: Displacement, patterns: list[Pattern]) -> _Master:
                    np.concatenate([price, np.zeros(n_z)]), upper, patterns)
 
 
+def _priced(dp: Displacement, patterns: list[Pattern], time_limit: float
+            ) -> tuple[_Master, FloatArray, FloatArray, float] | None:
+    """The master's LP over `patterns`: the master, its solution, the pods' duals and the
+    markup every node's price carries; None when the LP has no solution."""
+    m = _master(dp, patterns)
+    lp = solve(m.cost, m.rows, m.cols, m.vals, m.lo, m.hi, time_limit)
+    if lp.status != "optimal":
+        return None
+    dual = np.maximum(lp.row_dual[:len(dp.need)], 0.0)
+    # The guard's dual (<= 0 on a binding upper row) makes every node dearer.
+    markup = 1.0 - min(float(lp.row_dual[-1]), 0.0)
+    return m, lp.x, dual, markup
+
+
 def _generate(dp: Displacement, patterns: list[Pattern], time_limit: float
               ) -> tuple[_Master, FloatArray, FloatArray] | None:
     """Column generation: the master over the patterns found, its LP solution and the
     patterns' reduced costs at the last duals; None when the LP has no solution."""
     seen = set(patterns)
     kinds = np.flatnonzero(dp.allowed[dp.need > 0].any(axis=0) & np.isfinite(dp.price))
-    n_k = len(dp.need)
     for _ in range(MAX_ROUNDS):
-        m = _master(dp, patterns)
-        lp = solve(m.cost, m.rows, m.cols, m.vals, m.lo, m.hi, time_limit)
-        if lp.status != "optimal":
+        priced = _priced(dp, patterns, time_limit)
+        if priced is None:
             return None
-        dual = np.maximum(lp.row_dual[:n_k], 0.0)
-        # The guard's dual (<= 0 on a binding upper row) makes every node dearer.
-        markup = 1.0 - min(float(lp.row_dual[-1]), 0.0)
+        _, _, dual, markup = priced
         found: list[tuple[float, Pattern]] = []
         for pattern in _balanced(kinds, dp, dual):
             gain = _value(pattern, dual) - markup * float(dp.price[pattern[0]])
@@ -201,15 +211,13 @@ def _generate(dp: Displacement, patterns: list[Pattern], time_limit: float
         for _, pattern in found[:COLUMNS_PER_ROUND]:
             seen.add(pattern)
             patterns.append(pattern)
-    m = _master(dp, patterns)
-    lp = solve(m.cost, m.rows, m.cols, m.vals, m.lo, m.hi, time_limit)
-    if lp.status != "optimal":
+    priced = _priced(dp, patterns, time_limit)
+    if priced is None:
         return None
-    dual = np.maximum(lp.row_dual[:n_k], 0.0)
-    markup = 1.0 - min(float(lp.row_dual[-1]), 0.0)
+    m, x, dual, markup = priced
     reduced = np.array([markup * dp.price[o] - sum(dual[k] * n for k, n in c)
                         for o, c in patterns])
-    return m, lp.x, reduced
+    return m, x, reduced
 
 
 def _rounded_up(dp: Displacement, patterns: list[Pattern], x: FloatArray) -> FloatArray:
