@@ -221,7 +221,7 @@ class Scheduler:
     # -- the pass -------------------------------------------------------------------------
 
     def solve(self, pending: Sequence[Pod]) -> SchedulingResult:
-        result = self._solve(pending)
+        result = self.plan(pending)
         if self.strategy == "ffd" or not self.improve or not result.claims:
             return result
         # Never dearer than Karpenter's first fit: run it too and keep it when it is cheaper
@@ -232,7 +232,7 @@ class Scheduler:
                         strategy="ffd", join_budget=FFD_JOINS_PER_POD * len(pending),
                         cost_ceiling=_launch_cost(result))
         try:
-            baseline = ffd._solve(pending)
+            baseline = ffd.plan(pending)
         except _OverBudget:
             return result
         if (len(baseline.unschedulable) <= len(result.unschedulable)
@@ -240,7 +240,8 @@ class Scheduler:
             return baseline
         return result
 
-    def _solve(self, pending: Sequence[Pod]) -> SchedulingResult:
+    def plan(self, pending: Sequence[Pod]) -> SchedulingResult:
+        """This scheduler's own plan, without `solve`'s comparison with first fit."""
         # Pods no other pod's placement depends on, bound for a NodePool without limits, are
         # planned together by whole-node patterns once the others are placed (one LP per
         # class of identical pods, not one decision per pod). Zonal self-affinity groups

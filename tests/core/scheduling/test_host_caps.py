@@ -77,7 +77,7 @@ def test_pods_a_spread_counts_join_its_owners_within_the_skew() -> None:
     owners = [pod(f"a{i}", "api", "1500m", "1Gi", topology_spread=(spread("web", 1),))
               for i in range(18)]
     counted = [pod(f"w{i}", "web", "250m", "6Gi") for i in range(18)]
-    result = Scheduler(InstanceTypeTable(TYPES), [pool()])._solve(owners + counted)
+    result = Scheduler(InstanceTypeTable(TYPES), [pool()]).plan(owners + counted)
     assert not result.unschedulable
     nodes = apps_per_node(result)
     assert all(n["web"] <= 1 for n in nodes if n["api"])
@@ -105,7 +105,7 @@ def hostname_snapshots(draw: st.DrawFn) -> list[Pod]:
 def test_no_new_node_breaks_a_hostname_rule_in_any_bind_order(pending: list[Pod]) -> None:
     """On every new node: an anti-affine pod's term selects no other pod there, and a spread
     owner's selector counts at most maxSkew pods there (the owner included)."""
-    result = Scheduler(InstanceTypeTable(TYPES), [pool()])._solve(pending)
+    result = Scheduler(InstanceTypeTable(TYPES), [pool()]).plan(pending)
     assert not result.unschedulable
     for c in result.claims:
         for owner in c.pods:

@@ -124,7 +124,7 @@ def test_no_new_node_breaks_a_hostname_spread_in_any_bind_order(pending: list[Po
     s = Scheduler(InstanceTypeTable(THREE),
                   [pool("plain", req("kubernetes.io/arch", "In", "amd64", "arm64"))])
     # The plan before the comparison with first fit, which places pods one at a time.
-    result = s._solve(pending)
+    result = s.plan(pending)
     assert not result.unschedulable
     for c in result.claims:
         for owner in c.pods:
@@ -149,7 +149,7 @@ def test_pods_a_hostname_spread_counts_fill_room_left_next_to_anti_affinity_pods
     s = Scheduler(InstanceTypeTable(THREE),
                   [pool("plain", req("kubernetes.io/arch", "In", "amd64", "arm64"))])
     # The plan before the comparison with first fit, which places pods one at a time.
-    result = s._solve([*web, owner, *batch])
+    result = s.plan([*web, owner, *batch])
     assert not result.unschedulable
     assert len(result.claims) == len(web)
     for c in result.claims:
